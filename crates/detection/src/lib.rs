@@ -1,0 +1,5 @@
+//! Leak detection and localization: residuals between measured and
+//! simulated values, alarms, candidate-leak localization, scenario
+//! generation and the official BattLeDIM 2020 scoring.
+//!
+//! The maths here does no I/O and no async; callers hand over parsed data.
