@@ -275,6 +275,14 @@ pub fn from_si_with(f: f64, si: f64) -> f64 {
         return si;
     }
     let guess = si / f;
+    // Prefer the shortest decimal that maps back exactly (what a person wrote).
+    for digits in 1..=16 {
+        if let Ok(v) = format!("{guess:.*e}", digits - 1).parse::<f64>() {
+            if v * f == si {
+                return v;
+            }
+        }
+    }
     if guess * f == si {
         return guess;
     }
