@@ -1,12 +1,16 @@
 //! Shared helpers for the conformance tests: where the benchmark networks
-//! are, how to run the EPANET 2.3 oracle, where the `aquatwin` binary is.
+//! are, how to run the EPANET 2.3 oracle, where the `aquatwin` binary is,
+//! where the BattLeDIM 2020 material is.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The folder of benchmark `.inp` networks: `$AQUATWIN_NETWORKS`, else
@@ -55,4 +59,63 @@ pub fn oracle(args: &[&str]) -> String {
         .output()
         .expect("run the EPANET oracle (scripts/setup-python installs it)");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The BattLeDIM 2020 material (labels, leak flows, official reports,
+/// node distances): `$AQUATWIN_BATTLEDIM`, else `../shared/battledim` beside
+/// the checkout. Panics when the folder is missing: tests that need it must
+/// fail, not skip.
+pub fn battledim_dir() -> PathBuf {
+    let dir = match std::env::var("AQUATWIN_BATTLEDIM") {
+        Ok(d) => PathBuf::from(d),
+        Err(_) => root().join("../shared/battledim"),
+    };
+    assert!(
+        dir.join("2019_leakages_info.yalm").is_file(),
+        "BattLeDIM material not found in {} (set AQUATWIN_BATTLEDIM to the folder holding 2019_leakages_info.yalm)",
+        dir.display()
+    );
+    dir
+}
+
+/// The `aquatwin` binary: `$AQUATWIN_BIN`, else built (or found up to date)
+/// by `cargo build -p cli` in the target folder and profile of the running
+/// test, so the binary is never stale.
+pub fn aquatwin_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("AQUATWIN_BIN") {
+        return PathBuf::from(p);
+    }
+    // The test runs as <target>/<profile dir>/deps/<test>-<hash>.
+    let exe = std::env::current_exe().expect("path of the running test");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in <target>/<profile>/deps");
+    let target = profile_dir.parent().expect("target folder");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_string(),
+        Some(p) => p.to_string(),
+        None => panic!("cannot tell the cargo profile from {}", exe.display()),
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "cli",
+            "--bin",
+            "aquatwin",
+            "--profile",
+            &profile,
+            "--target-dir",
+        ])
+        .arg(target)
+        .current_dir(root())
+        .status()
+        .expect("run cargo to build the aquatwin binary");
+    assert!(status.success(), "cargo build -p cli failed");
+    let bin = profile_dir.join(format!("aquatwin{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} missing after cargo build", bin.display());
+    bin
 }

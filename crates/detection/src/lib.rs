@@ -3,3 +3,5 @@
 //! generation and the official BattLeDIM 2020 scoring.
 //!
 //! The maths here does no I/O and no async; callers hand over parsed data.
+
+pub mod scoring;

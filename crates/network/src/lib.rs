@@ -9,6 +9,7 @@
 
 pub mod control;
 pub mod graph;
+pub mod hash;
 pub mod inp;
 pub mod link;
 pub mod network;

@@ -1,13 +1,13 @@
 //! The whole model of one network.
 
 use crate::control::{Control, Rule};
+use crate::hash::IdMap;
 use crate::link::Link;
 use crate::node::{Node, NodeKind};
 use crate::options::{Energy, Options, Reactions, Times};
 use crate::pattern::{Curve, Pattern};
 use crate::units::Units;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// A map label (`[LABELS]`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,9 +42,9 @@ pub struct Network {
     /// `[BACKDROP]` lines, kept as written.
     pub backdrop: Vec<String>,
     #[serde(skip)]
-    node_ids: HashMap<String, usize>,
+    node_ids: IdMap<String, usize>,
     #[serde(skip)]
-    link_ids: HashMap<String, usize>,
+    link_ids: IdMap<String, usize>,
 }
 
 /// Element counts as EPANET counts them (check-valve pipes are pipes).
@@ -79,8 +79,8 @@ impl Default for Network {
             rules: Vec::new(),
             labels: Vec::new(),
             backdrop: Vec::new(),
-            node_ids: HashMap::new(),
-            link_ids: HashMap::new(),
+            node_ids: IdMap::default(),
+            link_ids: IdMap::default(),
         }
     }
 }

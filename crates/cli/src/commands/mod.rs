@@ -1,7 +1,14 @@
 //! Subcommands of the `aquatwin` binary.
 
 mod convert;
+mod export;
+mod field_sim;
+mod import_scada;
+mod ingest;
 mod inspect;
+mod score;
+mod simulate;
+mod telemetry_common;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -17,16 +24,34 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Poll the Modbus devices of the sensor map into the store (until Ctrl-C/SIGTERM).
+    Ingest(ingest::Args),
+    /// Import SCADA exports (BattLeDIM layout, .csv) into the store.
+    ImportScada(import_scada::Args),
+    /// Export one sensor's samples over a time range (CSV), optionally resampled.
+    Export(export::Args),
+    /// Serve a simulated field over Modbus TCP on loopback (replayed SCADA or synthetic).
+    FieldSim(field_sim::Args),
     /// Summarise a network model (.inp): element counts, units, options.
     Inspect(inspect::Args),
     /// Read a network model and write it back as .inp (normalised, same units).
     Convert(convert::Args),
+    /// Run an extended-period hydraulic simulation; write nodes.csv and links.csv (SI).
+    Simulate(simulate::Args),
+    /// Score a BattLeDIM results file against labelled leaks (official 2020 rules).
+    Score(score::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Ingest(a) => ingest::run(a),
+        Command::ImportScada(a) => import_scada::run(a),
+        Command::Export(a) => export::run(a),
+        Command::FieldSim(a) => field_sim::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Score(a) => score::run(a),
     }
 }
 

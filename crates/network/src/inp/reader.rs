@@ -4,13 +4,13 @@
 use super::error::{InpError, InpErrors, MAX_ERRORS};
 use super::lexer::{split_sections, starts_with_ci, tokenize, Line, Section, Sections};
 use crate::control::*;
+use crate::hash::IdMap as HashMap;
 use crate::link::*;
 use crate::network::{Label, Network};
 use crate::node::*;
 use crate::options::*;
 use crate::pattern::{Curve, CurveType, Pattern};
 use crate::units::{FlowUnits, PressureUnits, Quantity, Units};
-use std::collections::HashMap;
 
 /// Longest ID EPANET accepts.
 pub const MAX_ID_LEN: usize = 31;
@@ -57,6 +57,10 @@ struct Reader<'a, 's> {
     /// Line of each node's and link's definition, for later messages.
     node_lines: Vec<usize>,
     link_lines: Vec<usize>,
+    /// IDs of nodes and links whose own line has an error: they are not in
+    /// the model, but references to them must not add "undefined" errors.
+    broken_nodes: HashMap<&'a str, usize>,
+    broken_links: HashMap<&'a str, usize>,
     pending_trace: Option<(At, &'a str)>,
 }
 
@@ -81,12 +85,14 @@ impl<'a, 's> Reader<'a, 's> {
                 specific_gravity: 1.0,
             },
             toks: Vec::with_capacity(16),
-            node_ids: HashMap::new(),
-            link_ids: HashMap::new(),
-            pattern_ids: HashMap::new(),
-            curve_ids: HashMap::new(),
+            node_ids: HashMap::default(),
+            link_ids: HashMap::default(),
+            pattern_ids: HashMap::default(),
+            curve_ids: HashMap::default(),
             node_lines: Vec::new(),
             link_lines: Vec::new(),
+            broken_nodes: HashMap::default(),
+            broken_links: HashMap::default(),
             pending_trace: None,
         }
     }
@@ -229,7 +235,7 @@ impl<'a, 's> Reader<'a, 's> {
 
     fn node_ref(&mut self, at: At, field: &str, id: &str) -> Option<usize> {
         let r = self.node_ids.get(id).copied();
-        if r.is_none() {
+        if r.is_none() && !self.broken_nodes.contains_key(id) {
             self.err(at, Some(field), format!("undefined node \"{id}\""));
         }
         r
@@ -237,7 +243,7 @@ impl<'a, 's> Reader<'a, 's> {
 
     fn link_ref(&mut self, at: At, field: &str, id: &str) -> Option<usize> {
         let r = self.link_ids.get(id).copied();
-        if r.is_none() {
+        if r.is_none() && !self.broken_links.contains_key(id) {
             self.err(at, Some(field), format!("undefined link \"{id}\""));
         }
         r
@@ -803,6 +809,7 @@ impl<'a, 's> Reader<'a, 's> {
 
     fn add_node(&mut self, at: At, id: &'a str, node: Node) {
         if !self.check_id(at, id) {
+            self.broken_nodes.entry(id).or_insert(at.line);
             return;
         }
         if let Some(&prev) = self.node_ids.get(id) {
@@ -853,6 +860,7 @@ impl<'a, 's> Reader<'a, 's> {
                 None => Some(None),
             };
             let (Some(el), Some(d), Some(p)) = (el, d, p) else {
+                self.broken_nodes.entry(id).or_insert(at.line);
                 self.give_back(t);
                 continue;
             };
@@ -890,133 +898,146 @@ impl<'a, 's> Reader<'a, 's> {
         );
         lines.sort_by_key(|(_, l)| l.no);
         for (section, line) in lines {
-            let at = At {
-                line: line.no,
-                section,
-            };
+            self.tank_or_reservoir(section, line);
             let t = self.tokens(line);
-            let id = t[0];
-            let n = t.len();
-            if n < 2 {
-                self.err(
-                    at,
-                    Some(if section == Section::Tanks {
-                        "Elevation"
-                    } else {
-                        "Head"
-                    }),
-                    "missing value",
-                );
-                self.give_back(t);
-                continue;
-            }
-            let Some(el) = self.num(
-                at,
-                if section == Section::Tanks {
-                    "Elevation"
-                } else {
-                    "Head"
-                },
-                t[1],
-            ) else {
-                self.give_back(t);
-                continue;
-            };
-            let el = self.si(Quantity::Length, el);
-            if n <= 3 {
-                // A reservoir (EPANET decides by the number of fields).
-                let pat = match t.get(2) {
-                    Some(v) => match self.pattern_ref(at, "Pattern", v) {
-                        Ok(p) => p,
-                        Err(()) => {
-                            self.give_back(t);
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                let node = Self::new_node(
-                    id,
-                    el,
-                    NodeKind::Reservoir(Reservoir { head_pattern: pat }),
-                    line.comment,
-                );
-                self.add_node(at, id, node);
-            } else {
-                if n < 6 {
-                    self.err(at, Some("Diameter"), "a tank needs ID, elevation, initial, minimum and maximum level and diameter");
-                    self.give_back(t);
-                    continue;
-                }
-                let names = [
-                    "",
-                    "",
-                    "InitLevel",
-                    "MinLevel",
-                    "MaxLevel",
-                    "Diameter",
-                    "MinVol",
-                ];
-                let mut vals = [0.0f64; 7];
-                let mut ok = true;
-                for i in 2..n.min(7) {
-                    match self.num_min(at, names[i], t[i], false) {
-                        Some(v) => vals[i] = v,
-                        None => ok = false,
-                    }
-                }
-                let curve = match t.get(7) {
-                    Some(v) => match self.curve_ref(at, "VolCurve", v) {
-                        Ok(c) => c,
-                        Err(()) => {
-                            ok = false;
-                            None
-                        }
-                    },
-                    None => None,
-                };
-                let overflow = match t.get(8) {
-                    Some(v) if v.eq_ignore_ascii_case("YES") => true,
-                    Some(v) if v.eq_ignore_ascii_case("NO") => false,
-                    Some(v) => {
-                        self.err(
-                            at,
-                            Some("Overflow"),
-                            format!("expected YES or NO, found \"{v}\""),
-                        );
-                        ok = false;
-                        false
-                    }
-                    None => false,
-                };
-                if !ok {
-                    self.give_back(t);
-                    continue;
-                }
-                if let Some(c) = curve {
-                    self.net.curves[c].kind = CurveType::Volume;
-                }
-                let kind = if vals[5] == 0.0 {
-                    // EPANET treats a zero-diameter tank as a reservoir.
-                    NodeKind::Reservoir(Reservoir { head_pattern: None })
-                } else {
-                    NodeKind::Tank(Tank {
-                        initial_level: self.si(Quantity::Length, vals[2]),
-                        min_level: self.si(Quantity::Length, vals[3]),
-                        max_level: self.si(Quantity::Length, vals[4]),
-                        diameter: self.si(Quantity::Length, vals[5]),
-                        min_volume: self.si(Quantity::Volume, vals[6]),
-                        volume_curve: curve,
-                        can_overflow: overflow,
-                        mixing: Mixing::default(),
-                        bulk_coefficient: None,
-                    })
-                };
-                let node = Self::new_node(id, el, kind, line.comment);
-                self.add_node(at, id, node);
+            if !self.node_ids.contains_key(t[0]) {
+                self.broken_nodes.entry(t[0]).or_insert(line.no);
             }
             self.give_back(t);
         }
+    }
+
+    fn tank_or_reservoir(&mut self, section: Section, line: &Line<'a>) {
+        let at = At {
+            line: line.no,
+            section,
+        };
+        let t = self.tokens(line);
+        let id = t[0];
+        let n = t.len();
+        if n < 2 {
+            self.err(
+                at,
+                Some(if section == Section::Tanks {
+                    "Elevation"
+                } else {
+                    "Head"
+                }),
+                "missing value",
+            );
+            self.give_back(t);
+            return;
+        }
+        let Some(el) = self.num(
+            at,
+            if section == Section::Tanks {
+                "Elevation"
+            } else {
+                "Head"
+            },
+            t[1],
+        ) else {
+            self.give_back(t);
+            return;
+        };
+        let el = self.si(Quantity::Length, el);
+        if n <= 3 {
+            // A reservoir (EPANET decides by the number of fields).
+            let pat = match t.get(2) {
+                Some(v) => match self.pattern_ref(at, "Pattern", v) {
+                    Ok(p) => p,
+                    Err(()) => {
+                        self.give_back(t);
+                        return;
+                    }
+                },
+                None => None,
+            };
+            let node = Self::new_node(
+                id,
+                el,
+                NodeKind::Reservoir(Reservoir { head_pattern: pat }),
+                line.comment,
+            );
+            self.add_node(at, id, node);
+        } else {
+            if n < 6 {
+                self.err(
+                    at,
+                    Some("Diameter"),
+                    "a tank needs ID, elevation, initial, minimum and maximum level and diameter",
+                );
+                self.give_back(t);
+                return;
+            }
+            let names = [
+                "",
+                "",
+                "InitLevel",
+                "MinLevel",
+                "MaxLevel",
+                "Diameter",
+                "MinVol",
+            ];
+            let mut vals = [0.0f64; 7];
+            let mut ok = true;
+            for i in 2..n.min(7) {
+                match self.num_min(at, names[i], t[i], false) {
+                    Some(v) => vals[i] = v,
+                    None => ok = false,
+                }
+            }
+            let curve = match t.get(7) {
+                Some(v) => match self.curve_ref(at, "VolCurve", v) {
+                    Ok(c) => c,
+                    Err(()) => {
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
+            let overflow = match t.get(8) {
+                Some(v) if v.eq_ignore_ascii_case("YES") => true,
+                Some(v) if v.eq_ignore_ascii_case("NO") => false,
+                Some(v) => {
+                    self.err(
+                        at,
+                        Some("Overflow"),
+                        format!("expected YES or NO, found \"{v}\""),
+                    );
+                    ok = false;
+                    false
+                }
+                None => false,
+            };
+            if !ok {
+                self.give_back(t);
+                return;
+            }
+            if let Some(c) = curve {
+                self.net.curves[c].kind = CurveType::Volume;
+            }
+            let kind = if vals[5] == 0.0 {
+                // EPANET treats a zero-diameter tank as a reservoir.
+                NodeKind::Reservoir(Reservoir { head_pattern: None })
+            } else {
+                NodeKind::Tank(Tank {
+                    initial_level: self.si(Quantity::Length, vals[2]),
+                    min_level: self.si(Quantity::Length, vals[3]),
+                    max_level: self.si(Quantity::Length, vals[4]),
+                    diameter: self.si(Quantity::Length, vals[5]),
+                    min_volume: self.si(Quantity::Volume, vals[6]),
+                    volume_curve: curve,
+                    can_overflow: overflow,
+                    mixing: Mixing::default(),
+                    bulk_coefficient: None,
+                })
+            };
+            let node = Self::new_node(id, el, kind, line.comment);
+            self.add_node(at, id, node);
+        }
+        self.give_back(t);
     }
 }
 
@@ -1067,6 +1088,9 @@ impl<'a, 's> Reader<'a, 's> {
                         });
                     }
                 }
+            }
+            if !self.link_ids.contains_key(t[0]) {
+                self.broken_links.entry(t[0]).or_insert(at.line);
             }
             self.give_back(t);
         }
@@ -1297,7 +1321,14 @@ impl<'a, 's> Reader<'a, 's> {
                 }
             }
         }
-        if let Some(other) = self.conflicting_valve(kind, from, to) {
+        // Like EPANET, valves sharing nodes are checked only when the valve
+        // itself connects junctions (error 220 after 219).
+        let conflict = if ok {
+            self.conflicting_valve(kind, from, to)
+        } else {
+            None
+        };
+        if let Some(other) = conflict {
             self.err(at, Some("Type"), format!("illegal connection of this {} to valve \"{}\" (PRVs may not share a downstream node or be in series; PSVs may not share an upstream node or be in series; a PSV may not follow a PRV)", kind.keyword(), other));
             ok = false;
         }
@@ -2177,7 +2208,9 @@ impl<'a, 's> Reader<'a, 's> {
                 {
                     Some(l) => Some(l),
                     None => {
-                        self.err(at, Some("Pump"), format!("\"{}\" is not a pump", t[1]));
+                        if !self.broken_links.contains_key(t[1]) {
+                            self.err(at, Some("Pump"), format!("\"{}\" is not a pump", t[1]));
+                        }
                         self.give_back(t0);
                         continue;
                     }
@@ -2692,5 +2725,196 @@ pub(crate) fn pump_curve_problem(pts: &[(f64, f64)]) -> Option<&'static str> {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small network around the lines under test: J1, J2, R1, pipe P1 R1→J1, P2 J1→J2.
+    fn net_with(extra: &str) -> Result<Network, InpErrors> {
+        let base = "[JUNCTIONS]\nJ1 10 1\nJ2 10 2\n[RESERVOIRS]\nR1 100\n[PIPES]\nP1 R1 J1 1000 12 100\nP2 J1 J2 1000 12 100\n";
+        parse_inp(&format!("{base}{extra}"), "t.inp")
+    }
+
+    fn ok(extra: &str) -> Network {
+        net_with(extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn node<'n>(net: &'n Network, id: &str) -> &'n Node {
+        &net.nodes[net.node_index(id).unwrap()]
+    }
+
+    fn link<'n>(net: &'n Network, id: &str) -> &'n Link {
+        &net.links[net.link_index(id).unwrap()]
+    }
+
+    const GPM: f64 = 0.003785411784 / 60.0;
+
+    #[test]
+    fn demands_section_replaces_the_junction_demand() {
+        let net = ok("[PATTERNS]\nPA 1 2\n[DEMANDS]\nJ1 5 PA ;fire\nJ1 7\n");
+        let d = &node(&net, "J1").junction().unwrap().demands;
+        assert_eq!(
+            d.len(),
+            2,
+            "the [JUNCTIONS] demand is replaced, not added to"
+        );
+        assert_eq!(d[0].base, 5.0 * GPM);
+        assert_eq!(d[0].pattern, Some(0));
+        assert_eq!(d[0].category.as_deref(), Some("fire"));
+        assert_eq!(d[1].base, 7.0 * GPM);
+        // J2 has no [DEMANDS] line: its own demand stays.
+        assert_eq!(
+            node(&net, "J2").junction().unwrap().demands[0].base,
+            2.0 * GPM
+        );
+        let e = net_with("[DEMANDS]\nR1 5\n").unwrap_err();
+        assert!(e.to_string().contains("only junctions have demands"), "{e}");
+    }
+
+    #[test]
+    fn status_on_pumps_valves_gpv_and_check_valves() {
+        let extra = "[JUNCTIONS]\nJ3 0\nJ4 0\nJ5 0\n[CURVES]\nC1 100 50\nHL 0 0\nHL 10 5\n\
+            [PUMPS]\nPU R1 J3 HEAD C1\n[VALVES]\nV1 J3 J4 12 PRV 50\nG1 J4 J5 12 GPV HL\n\
+            [PIPES]\nCV1 J5 J2 10 12 100 0 CV\n";
+        let net = ok(&format!("{extra}[STATUS]\nPU 0.8\nV1 CLOSED\nG1 OPEN\n"));
+        let pu = link(&net, "PU");
+        assert_eq!(pu.pump().unwrap().speed, 0.8);
+        assert_eq!(pu.initial_status, LinkStatus::Open);
+        assert_eq!(link(&net, "V1").initial_status, LinkStatus::Closed);
+        assert_eq!(link(&net, "G1").initial_status, LinkStatus::Open);
+        let net = ok(&format!("{extra}[STATUS]\nPU CLOSED\nV1 30\n"));
+        assert_eq!(link(&net, "PU").initial_status, LinkStatus::Closed);
+        assert_eq!(link(&net, "PU").pump().unwrap().speed, 0.0);
+        let v1 = link(&net, "V1");
+        assert_eq!(v1.initial_status, LinkStatus::Active);
+        assert_eq!(
+            v1.valve().unwrap().setting,
+            Units {
+                flow: FlowUnits::Gpm,
+                pressure: PressureUnits::Psi,
+                specific_gravity: 1.0
+            }
+            .to_si(Quantity::Pressure, 30.0)
+        );
+        let e = net_with(&format!("{extra}[STATUS]\nG1 5\nCV1 OPEN\n")).unwrap_err();
+        assert_eq!(e.errors.len(), 2, "{e}");
+        assert!(
+            e.errors[0]
+                .message
+                .contains("GPV \"G1\" takes OPEN or CLOSED"),
+            "{e}"
+        );
+        assert!(e.errors[1].message.contains("check valve \"CV1\""), "{e}");
+    }
+
+    #[test]
+    fn reservoir_or_tank_by_field_count() {
+        let net = ok("[PATTERNS]\nHP 1\n[TANKS]\nT1 50 3 1 5 20\nT2 50 HP\nT0 50 3 1 5 0\n[PIPES]\nP3 T1 J2 1 12 100\nP4 T2 J2 1 12 100\nP5 T0 J2 1 12 100\n");
+        assert!(node(&net, "T1").tank().is_some());
+        // Three fields under [TANKS] make a reservoir (with a head pattern), as in EPANET.
+        assert!(
+            matches!(&node(&net, "T2").kind, NodeKind::Reservoir(r) if r.head_pattern == Some(0))
+        );
+        // A zero diameter makes a reservoir too.
+        assert!(matches!(node(&net, "T0").kind, NodeKind::Reservoir(_)));
+        let e = net_with("[TANKS]\nT1 50 3 1\n").unwrap_err();
+        assert_eq!(e.errors[0].field.as_deref(), Some("Diameter"), "{e}");
+    }
+
+    #[test]
+    fn time_formats_in_times_section() {
+        let net = ok("[TIMES]\nDuration 1:30\nHydraulic Timestep 0:05:00\nPattern Timestep 2 hours\nReport Timestep 90 MIN\nReport Start 3600 SEC\nStart ClockTime 1:30 PM\nQuality Timestep 0.5\n");
+        let t = &net.times;
+        assert_eq!(t.duration, 5400);
+        assert_eq!(t.hydraulic_step, 300);
+        assert_eq!(t.pattern_step, 7200);
+        assert_eq!(t.report_step, 5400);
+        assert_eq!(t.report_start, 3600);
+        assert_eq!(t.start_clocktime, 13 * 3600 + 1800);
+        assert_eq!(t.quality_step, Some(1800));
+        let net = ok("[TIMES]\nDURATION 2 DAYS\nSTART CLOCKTIME 12 AM\n");
+        assert_eq!((net.times.duration, net.times.start_clocktime), (172800, 0));
+        let e = net_with("[TIMES]\nDURATION 1:7x\n").unwrap_err();
+        assert_eq!(e.errors[0].field.as_deref(), Some("DURATION"));
+    }
+
+    #[test]
+    fn units_us_and_si() {
+        let net = ok("[OPTIONS]\nUNITS GPM\n");
+        assert_eq!(node(&net, "J1").elevation, 10.0 * 0.3048);
+        let p1 = link(&net, "P1").pipe().unwrap();
+        assert_eq!(p1.length, 1000.0 * 0.3048);
+        assert_eq!(p1.diameter, 12.0 * 0.0254);
+        assert_eq!(node(&net, "J1").junction().unwrap().demands[0].base, GPM);
+        let net = ok("[OPTIONS]\nUNITS LPS\n");
+        assert_eq!(node(&net, "J1").elevation, 10.0);
+        let p1 = link(&net, "P1").pipe().unwrap();
+        assert_eq!(p1.length, 1000.0);
+        assert_eq!(p1.diameter, 0.012);
+        assert_eq!(node(&net, "J1").junction().unwrap().demands[0].base, 0.001);
+        let net = ok("[OPTIONS]\nunits cms\nHeadloss D-W\n");
+        assert_eq!(net.options.flow_units, FlowUnits::Cms);
+        assert_eq!(node(&net, "J2").junction().unwrap().demands[0].base, 2.0);
+    }
+
+    #[test]
+    fn rules_with_and_or_else_priority() {
+        let net = ok("[RULES]\nRULE R1\nIF NODE J1 PRESSURE < 20\nAND LINK P1 FLOW > 5\nOR SYSTEM CLOCKTIME >= 6 AM\n\
+            THEN PIPE P2 STATUS = CLOSED\nAND PIPE P1 STATUS = OPEN\nELSE PIPE P2 STATUS = OPEN\nPRIORITY 3\n\nRULE R2\nIF SYSTEM TIME > 2:00\nTHEN LINK P2 STATUS IS CLOSED\n");
+        assert_eq!(net.rules.len(), 2);
+        let r = &net.rules[0];
+        let conj: Vec<Conjunction> = r.premises.iter().map(|p| p.conjunction).collect();
+        assert_eq!(
+            conj,
+            vec![Conjunction::If, Conjunction::And, Conjunction::Or]
+        );
+        assert_eq!(r.then_actions.len(), 2);
+        assert_eq!(r.else_actions.len(), 1);
+        assert_eq!(r.priority, Some(3.0));
+        assert_eq!(r.premises[2].value, RuleValue::Number(6.0 * 3600.0));
+        assert_eq!(net.rules[1].premises[0].value, RuleValue::Number(7200.0));
+        let e = net_with("[RULES]\nRULE X\nIF NODE J1 PRESSURE < 20\nELSE PIPE P2 STATUS = OPEN\n")
+            .unwrap_err();
+        assert!(e.errors[0].message.contains("ELSE must follow"), "{e}");
+        let e = net_with("[RULES]\nRULE X\nIF NODE J1 PRESSURE < 20\nTHEN PIPE P2 STATUS = OPEN\nPRIORITY high\n").unwrap_err();
+        assert_eq!(e.errors[0].field.as_deref(), Some("PRIORITY"), "{e}");
+    }
+
+    #[test]
+    fn latin1_crlf_and_quoted_ids() {
+        let text = b"[JUNCTIONS]\r\nJ\xe9 10 1\r\n\"J 2\" 10 1 ;quoted\r\n[RESERVOIRS]\r\nR1 100\r\n[PIPES]\r\nP1 R1 J\xe9 1000 12 100\r\nP2 J\xe9 \"J 2\" 1000 12 100\r\n[END]\r\n";
+        let net = parse_inp_bytes(text, "t.inp").unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            net.node_index("J\u{e9}").is_some(),
+            "latin-1 byte 0xE9 is é"
+        );
+        let j2 = node(&net, "J 2");
+        assert_eq!(j2.comment.as_deref(), Some("quoted"));
+        assert_eq!(net.links[1].to, net.node_index("J 2").unwrap());
+        // The same file in UTF-8 gives the same model.
+        let utf8 = String::from_utf8_lossy(text).replace('\u{fffd}', "\u{e9}");
+        assert!(parse_inp_bytes(utf8.as_bytes(), "t.inp").unwrap() == net);
+    }
+
+    #[test]
+    fn section_headers_by_prefix() {
+        let net = ok("[COORD]\nJ1 1 2\n[vertices]\nP1 3 4\n[Options]\nUnits LPS\n");
+        assert_eq!(node(&net, "J1").coordinates, Some((1.0, 2.0)));
+        assert_eq!(link(&net, "P1").vertices, vec![(3.0, 4.0)]);
+        assert_eq!(net.options.flow_units, FlowUnits::Lps);
+    }
+
+    #[test]
+    fn a_broken_element_does_not_cascade_into_undefined_references() {
+        let e = parse_inp("[JUNCTIONS]\nJ1 x\n[RESERVOIRS]\nR1 100\n[PIPES]\nP1 R1 J1 0 12 100\n[STATUS]\nP1 CLOSED\n", "t.inp").unwrap_err();
+        let lines: Vec<usize> = e.errors.iter().map(|e| e.line).collect();
+        assert_eq!(
+            lines,
+            vec![2, 6],
+            "one error per bad line, none for references to them:\n{e}"
+        );
     }
 }

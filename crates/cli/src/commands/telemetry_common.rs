@@ -1,0 +1,69 @@
+//! Shared set-up of the telemetry commands: configuration, sensor map,
+//! logging, the tokio runtime.
+
+use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+use telemetry::config::TwinConfig;
+use telemetry::SensorMap;
+
+/// Loads a sensor map; validates it against `network` when given.
+pub fn load_sensor_map(path: &Path, network: Option<&Path>) -> Result<SensorMap> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let map = SensorMap::parse(&text, &path.display().to_string())
+        .map_err(|e| anyhow!("sensor map refused ({} problem(s)):\n{e}", e.0.len()))?;
+    if let Some(net) = network {
+        let net = super::load_network(net)?;
+        map.validate_against(&net).map_err(|e| {
+            anyhow!(
+                "sensor map does not fit the network ({} problem(s)):\n{e}",
+                e.0.len()
+            )
+        })?;
+    }
+    Ok(map)
+}
+
+pub fn load_config(path: &Path) -> Result<(TwinConfig, SensorMap)> {
+    let cfg = TwinConfig::load(path).map_err(|e| anyhow!(e))?;
+    let map = load_sensor_map(&cfg.sensors, cfg.network.as_deref())?;
+    Ok((cfg, map))
+}
+
+/// Logs to stderr; `RUST_LOG`-style level from `AQUATWIN_LOG` (default info).
+pub fn init_logging() {
+    let level = match std::env::var("AQUATWIN_LOG")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+    tracing::info!("stopping");
+}

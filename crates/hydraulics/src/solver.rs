@@ -1,0 +1,331 @@
+//! The gradient iterations of one hydraulic step (EPANET's `hydsolve`):
+//! assemble, factor and solve for junction heads, update flows, check
+//! convergence and link status, repeat.
+
+use crate::coeffs::{demand_headloss, emitter_headloss, headloss_coeffs, matrix_coeffs};
+use crate::prepared::{stat, LinkType, Prepared, PumpType};
+use crate::sparse::Factor;
+use crate::status::{bad_valve, link_status, pressure_switch, valve_status};
+use std::sync::Arc;
+
+/// The changing state of a simulation, in internal units, plus the
+/// preallocated workspace of the iterations (nothing is allocated per iteration).
+#[derive(Clone)]
+pub struct State {
+    pub head: Vec<f64>,
+    /// Junctions: required demand before a solve, actual outflow after it.
+    /// Tanks and reservoirs: net inflow.
+    pub node_demand: Vec<f64>,
+    /// Junction demand delivered (PDA) during the solve; required demand after it.
+    pub demand_flow: Vec<f64>,
+    pub full_demand: Vec<f64>,
+    pub emitter_flow: Vec<f64>,
+    pub flow: Vec<f64>,
+    pub status: Vec<u8>,
+    pub setting: Vec<f64>,
+    /// Flow resistance per link (changes only when roughness is edited).
+    pub r: Vec<f64>,
+    /// Emitter coefficients (internal), editable for leak scenarios.
+    pub ke: Vec<f64>,
+    pub tank_v: Vec<f64>,
+    pub p: Vec<f64>,
+    pub y: Vec<f64>,
+    pub xflow: Vec<f64>,
+    pub f: Vec<f64>,
+    pub factor: Option<Factor>,
+    pub relax: f64,
+}
+
+/// Result of one solve.
+#[derive(Debug, Clone, Copy)]
+pub struct SolveInfo {
+    pub iterations: i64,
+    pub relerr: f64,
+    /// Junction whose equation could not be solved (EPANET error 110).
+    pub ill_conditioned: Option<usize>,
+}
+
+struct Balance {
+    max_flow_change: f64,
+}
+
+impl State {
+    pub fn new(pr: &Prepared) -> State {
+        State {
+            head: vec![0.0; pr.nnodes],
+            node_demand: vec![0.0; pr.nnodes],
+            demand_flow: vec![0.0; pr.nnodes],
+            full_demand: vec![0.0; pr.nnodes],
+            emitter_flow: vec![0.0; pr.nnodes],
+            flow: vec![0.0; pr.nlinks],
+            status: pr.init_status.clone(),
+            setting: pr.init_setting.clone(),
+            r: (0..pr.nlinks).map(|k| pr.resistance(k)).collect(),
+            ke: pr.ke.clone(),
+            tank_v: pr.tanks.iter().map(|t| t.v0).collect(),
+            p: vec![0.0; pr.nlinks],
+            y: vec![0.0; pr.nlinks],
+            xflow: vec![0.0; pr.nnodes.max(pr.nlinks)],
+            f: vec![0.0; pr.njuncs],
+            factor: Some(Factor::new(Arc::clone(&pr.symbolic))),
+            relax: 1.0,
+        }
+    }
+}
+
+fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
+    let nj = pr.njuncs;
+    let mut qsum = 0.0;
+    let mut dqsum = 0.0;
+    bal.max_flow_change = 0.0;
+    for n in nj..pr.nnodes {
+        s.node_demand[n] = 0.0;
+    }
+    for k in 0..pr.nlinks {
+        let (n1, n2) = (pr.n1[k], pr.n2[k]);
+        let dh = s.head[n1] - s.head[n2];
+        let mut dq = s.y[k] - s.p[k] * dh;
+        dq *= s.relax;
+        if pr.ltype[k] == LinkType::Pump {
+            let p = &pr.pumps[pr.link_pump[k]];
+            if p.ptype == PumpType::ConstHp && dq > s.flow[k] {
+                dq = s.flow[k] / 2.0;
+            }
+        }
+        s.flow[k] -= dq;
+        qsum += s.flow[k].abs();
+        dqsum += dq.abs();
+        if dq.abs() > bal.max_flow_change {
+            bal.max_flow_change = dq.abs();
+        }
+        if s.status[k] > stat::CLOSED {
+            if n1 >= nj {
+                s.node_demand[n1] -= s.flow[k];
+            }
+            if n2 >= nj {
+                s.node_demand[n2] += s.flow[k];
+            }
+        }
+    }
+    // Emitters.
+    for i in 0..nj {
+        if s.ke[i] == 0.0 {
+            continue;
+        }
+        let (hloss, hgrad) = emitter_headloss(pr, s, i);
+        let dh = s.head[i] - pr.el[i];
+        let mut dq = (hloss - dh) / hgrad;
+        dq *= s.relax;
+        s.emitter_flow[i] -= dq;
+        qsum += s.emitter_flow[i].abs();
+        dqsum += dq.abs();
+        if dq.abs() > bal.max_flow_change {
+            bal.max_flow_change = dq.abs();
+        }
+    }
+    // Pressure-driven demands.
+    if pr.opts.pda {
+        let dp = (pr.opts.preq - pr.opts.pmin).max(0.1);
+        let n = 1.0 / pr.opts.pexp;
+        for i in 0..nj {
+            if s.full_demand[i] <= 0.0 {
+                continue;
+            }
+            let (hloss, hgrad) = demand_headloss(s, i, dp, n);
+            let dh = s.head[i] - pr.el[i] - pr.opts.pmin;
+            let mut dq = (hloss - dh) / hgrad;
+            dq *= s.relax;
+            if dq.abs() > 0.4 * s.full_demand[i] {
+                dq = 0.4 * dq.signum() * s.full_demand[i];
+            }
+            s.demand_flow[i] -= dq;
+            qsum += s.demand_flow[i].abs();
+            dqsum += dq.abs();
+            if dq.abs() > bal.max_flow_change {
+                bal.max_flow_change = dq.abs();
+            }
+        }
+    }
+    if qsum > pr.opts.hacc {
+        dqsum / qsum
+    } else {
+        dqsum
+    }
+}
+
+fn max_head_error(pr: &Prepared, s: &mut State) -> f64 {
+    headloss_coeffs(pr, s);
+    let mut m = 0.0f64;
+    for k in 0..pr.nlinks {
+        if s.status[k] <= stat::CLOSED || s.p[k] == 0.0 {
+            continue;
+        }
+        let dh = s.head[pr.n1[k]] - s.head[pr.n2[k]];
+        let hl = s.y[k] / s.p[k];
+        m = m.max((dh - hl).abs());
+    }
+    m
+}
+
+fn pda_converged(pr: &Prepared, s: &State) -> bool {
+    const QTOL: f64 = 0.0001;
+    let dp = pr.opts.preq - pr.opts.pmin;
+    let mut ok = true;
+    for i in 0..pr.njuncs {
+        let full = s.full_demand[i];
+        if full <= 0.0 {
+            continue;
+        }
+        let p = s.head[i] - pr.el[i];
+        let q = if p <= pr.opts.pmin {
+            0.0
+        } else if p >= pr.opts.preq {
+            full
+        } else {
+            full * ((p - pr.opts.pmin) / dp).powf(pr.opts.pexp)
+        };
+        if (q - s.demand_flow[i]).abs() > QTOL {
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn has_converged(pr: &Prepared, s: &mut State, relerr: f64, bal: &Balance) -> bool {
+    let o = &pr.opts;
+    if relerr > o.hacc {
+        return false;
+    }
+    if o.head_error_limit > 0.0 && max_head_error(pr, s) > o.head_error_limit {
+        return false;
+    }
+    if o.flow_change_limit > 0.0 && bal.max_flow_change > o.flow_change_limit {
+        return false;
+    }
+    if o.pda {
+        return pda_converged(pr, s);
+    }
+    true
+}
+
+/// Set `AQUATWIN_TRACE=1` to print every trial (a debugging aid that
+/// mirrors EPANET's full status report).
+fn trace() -> bool {
+    static T: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("AQUATWIN_TRACE").is_some())
+}
+
+/// Solves the network for heads and flows at the current time.
+pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
+    let o = &pr.opts;
+    let mut nextcheck = o.check_freq;
+    s.relax = 1.0;
+    let mut bal = Balance {
+        max_flow_change: 0.0,
+    };
+    let mut maxtrials = o.max_iter;
+    if o.extra_iter > 0 {
+        maxtrials += o.extra_iter;
+    }
+    let mut iter: i64 = 1;
+    let mut relerr = 0.0;
+    let mut ill = None;
+    while iter <= maxtrials {
+        headloss_coeffs(pr, s);
+        matrix_coeffs(pr, s);
+        let factor = s.factor.as_mut().expect("factor present");
+        match factor.factorize() {
+            Ok(()) => {
+                ill = None;
+                factor.solve(&mut s.f);
+            }
+            Err(e) => {
+                ill = Some(e.column);
+                if bad_valve(pr, s, e.column) {
+                    continue;
+                }
+                break;
+            }
+        }
+        for i in 0..pr.njuncs {
+            s.head[i] = s.f[i];
+        }
+        relerr = new_flows(pr, s, &mut bal);
+        if trace() {
+            eprintln!("  trial {iter}: relative flow change = {relerr:.6}");
+        }
+
+        s.relax = 1.0;
+        let mut valve_change = false;
+        if o.damp_limit > 0.0 {
+            if relerr <= o.damp_limit {
+                s.relax = 0.6;
+                valve_change = valve_status(pr, s);
+            }
+        } else {
+            valve_change = valve_status(pr, s);
+        }
+
+        if has_converged(pr, s, relerr, &bal) {
+            if iter > o.max_iter {
+                break;
+            }
+            let mut changed = valve_change;
+            let before = if trace() {
+                s.status.clone()
+            } else {
+                Vec::new()
+            };
+            if link_status(pr, s) {
+                changed = true;
+            }
+            if pressure_switch(pr, s) {
+                changed = true;
+            }
+            if trace() {
+                for k in 0..pr.nlinks {
+                    if before[k] != s.status[k] {
+                        eprintln!(
+                            "  link {} status {} -> {}",
+                            pr.net.links[k].id, before[k], s.status[k]
+                        );
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+            nextcheck = iter + o.check_freq;
+        } else if iter <= o.max_check && iter == nextcheck {
+            let before = if trace() {
+                s.status.clone()
+            } else {
+                Vec::new()
+            };
+            link_status(pr, s);
+            if trace() {
+                for k in 0..pr.nlinks {
+                    if before[k] != s.status[k] {
+                        eprintln!(
+                            "  link {} status {} -> {} (periodic)",
+                            pr.net.links[k].id, before[k], s.status[k]
+                        );
+                    }
+                }
+            }
+            nextcheck += o.check_freq;
+        }
+        iter += 1;
+    }
+    // Actual junction outflow in node_demand, required demand in demand_flow.
+    for i in 0..pr.njuncs {
+        let full = s.node_demand[i];
+        s.node_demand[i] = s.demand_flow[i] + s.emitter_flow[i];
+        s.demand_flow[i] = full;
+    }
+    SolveInfo {
+        iterations: iter,
+        relerr,
+        ill_conditioned: ill,
+    }
+}

@@ -1,0 +1,292 @@
+//! Status logic of check valves, pumps, control valves, links to full or
+//! empty tanks, and pressure-switch controls — EPANET's rules, applied in
+//! EPANET's order during the gradient iterations.
+
+use crate::prepared::{stat, ControlType, LinkType, Prepared, PumpType, BIG, MISSING};
+use crate::solver::State;
+
+/// Updates PRV and PSV status; true if any changed.
+pub fn valve_status(pr: &Prepared, s: &mut State) -> bool {
+    let mut change = false;
+    let (htol, qtol) = (pr.opts.htol, pr.opts.qtol);
+    for &k in &pr.valves {
+        if s.setting[k] == MISSING {
+            continue;
+        }
+        let (n1, n2) = (pr.n1[k], pr.n2[k]);
+        let st = s.status[k];
+        let (h1, h2) = (s.head[n1], s.head[n2]);
+        let q = s.flow[k];
+        let hml = pr.km[k] * q * q;
+        let new = match pr.ltype[k] {
+            LinkType::Prv => {
+                let hset = pr.el[n2] + s.setting[k];
+                match st {
+                    stat::ACTIVE => {
+                        if q < -qtol {
+                            stat::CLOSED
+                        } else if h1 - hml < hset - htol {
+                            stat::OPEN
+                        } else {
+                            stat::ACTIVE
+                        }
+                    }
+                    stat::OPEN => {
+                        if q < -qtol {
+                            stat::CLOSED
+                        } else if h2 >= hset + htol {
+                            stat::ACTIVE
+                        } else {
+                            stat::OPEN
+                        }
+                    }
+                    stat::CLOSED => {
+                        if h1 >= hset + htol && h2 < hset - htol {
+                            stat::ACTIVE
+                        } else if h1 < hset - htol && h1 > h2 + htol {
+                            stat::OPEN
+                        } else {
+                            stat::CLOSED
+                        }
+                    }
+                    stat::XPRESSURE => {
+                        if q < -qtol {
+                            stat::CLOSED
+                        } else {
+                            st
+                        }
+                    }
+                    _ => st,
+                }
+            }
+            LinkType::Psv => {
+                let hset = pr.el[n1] + s.setting[k];
+                match st {
+                    stat::ACTIVE => {
+                        if q < -qtol {
+                            stat::CLOSED
+                        } else if h2 + hml > hset + htol {
+                            stat::OPEN
+                        } else {
+                            stat::ACTIVE
+                        }
+                    }
+                    stat::OPEN => {
+                        if q < -qtol {
+                            stat::CLOSED
+                        } else if h1 < hset - htol {
+                            stat::ACTIVE
+                        } else {
+                            stat::OPEN
+                        }
+                    }
+                    stat::CLOSED => {
+                        if h2 > hset + htol && h1 > h2 + htol {
+                            stat::OPEN
+                        } else if h1 >= hset + htol && h1 > h2 + htol {
+                            stat::ACTIVE
+                        } else {
+                            stat::CLOSED
+                        }
+                    }
+                    stat::XPRESSURE => {
+                        if q < -qtol {
+                            stat::CLOSED
+                        } else {
+                            st
+                        }
+                    }
+                    _ => st,
+                }
+            }
+            _ => continue,
+        };
+        s.status[k] = new;
+        if new != st {
+            change = true;
+        }
+    }
+    change
+}
+
+fn cv_status(pr: &Prepared, st: u8, dh: f64, q: f64) -> u8 {
+    let (htol, qtol) = (pr.opts.htol, pr.opts.qtol);
+    if dh.abs() > htol {
+        if dh < -htol || q < -qtol {
+            stat::CLOSED
+        } else {
+            stat::OPEN
+        }
+    } else if q < -qtol {
+        stat::CLOSED
+    } else {
+        st
+    }
+}
+
+fn pump_status(pr: &Prepared, s: &State, k: usize, dh: f64) -> u8 {
+    let p = &pr.pumps[pr.link_pump[k]];
+    let hmax = if p.ptype == PumpType::ConstHp {
+        BIG
+    } else {
+        s.setting[k] * s.setting[k] * p.hmax
+    };
+    if dh > hmax + pr.opts.htol {
+        stat::XHEAD
+    } else {
+        stat::OPEN
+    }
+}
+
+fn fcv_status(pr: &Prepared, s: &State, k: usize, st: u8, h1: f64, h2: f64) -> u8 {
+    if h1 - h2 < -pr.opts.htol || s.flow[k] < -pr.opts.qtol {
+        stat::XFCV
+    } else if st == stat::XFCV && s.flow[k] >= s.setting[k] {
+        stat::ACTIVE
+    } else {
+        st
+    }
+}
+
+/// Closes a link that fills a full tank or drains an empty one.
+fn tank_link_status(pr: &Prepared, s: &mut State, k: usize) {
+    if s.status[k] <= stat::CLOSED {
+        return;
+    }
+    let nj = pr.njuncs;
+    let (mut n1, mut n2) = (pr.n1[k], pr.n2[k]);
+    let mut q = s.flow[k];
+    if n1 < nj {
+        if n2 < nj {
+            return;
+        }
+        std::mem::swap(&mut n1, &mut n2);
+        q = -q;
+    }
+    let tk = &pr.tanks[pr.node_tank[n1]];
+    if tk.a == 0.0 {
+        return;
+    }
+    let h = s.head[n1] - s.head[n2];
+    let htol = pr.opts.htol;
+    if s.head[n1] >= tk.hmax - htol && !tk.can_overflow {
+        if pr.ltype[k] == LinkType::Pump {
+            if pr.n2[k] == n1 {
+                s.status[k] = stat::TEMPCLOSED;
+            }
+        } else if cv_status(pr, stat::OPEN, h, q) == stat::CLOSED {
+            s.status[k] = stat::TEMPCLOSED;
+        }
+    }
+    if s.head[n1] <= tk.hmin + htol {
+        if pr.ltype[k] == LinkType::Pump {
+            if pr.n1[k] == n1 {
+                s.status[k] = stat::TEMPCLOSED;
+            }
+        } else if cv_status(pr, stat::CLOSED, h, q) == stat::OPEN {
+            s.status[k] = stat::TEMPCLOSED;
+        }
+    }
+}
+
+/// Status of pumps, check valves, FCVs and links to tanks; true if any changed.
+pub fn link_status(pr: &Prepared, s: &mut State) -> bool {
+    let mut change = false;
+    let nj = pr.njuncs;
+    for k in 0..pr.nlinks {
+        let (n1, n2) = (pr.n1[k], pr.n2[k]);
+        let dh = s.head[n1] - s.head[n2];
+        let st = s.status[k];
+        if st == stat::XHEAD || st == stat::TEMPCLOSED {
+            s.status[k] = stat::OPEN;
+        }
+        match pr.ltype[k] {
+            LinkType::CvPipe => s.status[k] = cv_status(pr, s.status[k], dh, s.flow[k]),
+            LinkType::Pump => {
+                if s.status[k] >= stat::OPEN && s.setting[k] > 0.0 {
+                    s.status[k] = pump_status(pr, s, k, -dh);
+                }
+            }
+            LinkType::Fcv => {
+                if s.setting[k] != MISSING {
+                    s.status[k] = fcv_status(pr, s, k, st, s.head[n1], s.head[n2]);
+                }
+            }
+            _ => {}
+        }
+        if n1 >= nj || n2 >= nj {
+            tank_link_status(pr, s, k);
+        }
+        if st != s.status[k] {
+            change = true;
+        }
+    }
+    change
+}
+
+/// Applies controls triggered by junction pressures; true if any acted.
+pub fn pressure_switch(pr: &Prepared, s: &mut State) -> bool {
+    let mut any = false;
+    let htol = pr.opts.htol;
+    for c in &pr.controls {
+        let Some(n) = c.node else { continue };
+        if n >= pr.njuncs {
+            continue;
+        }
+        let reset = match c.ctype {
+            ControlType::LowLevel => s.head[n] <= c.grade + htol,
+            ControlType::HiLevel => s.head[n] >= c.grade - htol,
+            _ => false,
+        };
+        if !reset {
+            continue;
+        }
+        let k = c.link;
+        let st = s.status[k];
+        let lt = pr.ltype[k];
+        let mut change = false;
+        if lt == LinkType::Pipe && st != c.status {
+            change = true;
+        }
+        if lt == LinkType::Pump && s.setting[k] != c.setting {
+            change = true;
+        }
+        if lt >= LinkType::Prv {
+            if s.setting[k] != c.setting {
+                change = true;
+            } else if s.setting[k] == MISSING && st != c.status {
+                change = true;
+            }
+        }
+        if change {
+            s.status[k] = c.status;
+            if lt > LinkType::Pipe {
+                s.setting[k] = c.setting;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
+/// When node `n` makes the matrix singular and belongs to an active
+/// PRV/PSV/FCV, that valve is fixed (XPRESSURE/XFCV); true if so.
+pub fn bad_valve(pr: &Prepared, s: &mut State, n: usize) -> bool {
+    for &k in &pr.valves {
+        if n == pr.n1[k] || n == pr.n2[k] {
+            let t = pr.ltype[k];
+            if matches!(t, LinkType::Prv | LinkType::Psv | LinkType::Fcv)
+                && s.status[k] == stat::ACTIVE
+            {
+                s.status[k] = if t == LinkType::Fcv {
+                    stat::XFCV
+                } else {
+                    stat::XPRESSURE
+                };
+                return true;
+            }
+            return false;
+        }
+    }
+    false
+}

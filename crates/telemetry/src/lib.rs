@@ -1,0 +1,22 @@
+//! Telemetry for the aquatwin digital twin: how a utility describes its
+//! sensors ([`sensor_map`]), reading them from field devices over Modbus TCP
+//! ([`modbus`]) or from SCADA exports ([`scada`]), grading every reading
+//! ([`quality`]), and keeping every sample in a time-series store that loses
+//! nothing when the store is down ([`store`]). [`resample`] brings series to
+//! the model's hydraulic step; [`field_sim`] serves a simulated field over
+//! Modbus TCP for demos and tests.
+
+pub mod config;
+pub mod field_sim;
+pub mod ingest;
+pub mod modbus;
+pub mod quality;
+pub mod resample;
+pub mod scada;
+pub mod sensor_map;
+pub mod store;
+pub mod time;
+pub mod units;
+
+pub use quality::{Quality, Sample};
+pub use sensor_map::{Kind, Sensor, SensorMap};

@@ -1,0 +1,283 @@
+//! One polling task per Modbus TCP device.
+//!
+//! Ticks sit on a grid of the device's poll interval (wall clock, ms), and
+//! every tick yields exactly one sample per sensor — good, or marked with
+//! why not (time-out, exception, comms lost, garbage, out of range, stale).
+//! A whole tick, connect included, is bounded to 90 % of the interval, so a
+//! slow device never makes the poller skip ticks; if the task is late anyway
+//! (an overloaded machine) the skipped ticks are recorded as time-outs.
+//! After a failed connect the device is retried with exponential back-off
+//! (one interval doubling up to `max_backoff`), each tick in between
+//! recorded as comms lost.
+
+use super::plan::{plan_device, ReadKind, ReadRequest};
+use crate::quality::{Grader, Quality, Sample};
+use crate::sensor_map::SensorMap;
+use crate::time::now_ms;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{timeout, Instant};
+use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::Slave;
+
+/// `detail` of a comms-lost sample recorded for a tick when aquatwin itself
+/// was not running (filled in on restart).
+pub const DETAIL_NOT_RUNNING: u8 = 1;
+/// `detail` of a time-out sample recorded for a tick the poller skipped.
+pub const DETAIL_SKIPPED: u8 = 2;
+
+/// Counters shared by all device tasks.
+#[derive(Debug, Default)]
+pub struct PollStats {
+    pub ticks: AtomicU64,
+    pub samples: AtomicU64,
+    pub good: AtomicU64,
+    pub requests: AtomicU64,
+    pub connects: AtomicU64,
+}
+
+/// Options of a device task.
+#[derive(Debug, Clone)]
+pub struct PollOptions {
+    pub max_backoff: Duration,
+    /// Latest stored timestamp of the device's sensors, from before this run:
+    /// the ticks between it and the first tick are recorded as comms lost
+    /// (aquatwin was not running), at most `max_fill` of them.
+    pub resume_after_ms: Option<i64>,
+    pub max_fill: u64,
+}
+
+impl Default for PollOptions {
+    fn default() -> Self {
+        PollOptions {
+            max_backoff: Duration::from_secs(30),
+            resume_after_ms: None,
+            max_fill: 86_400,
+        }
+    }
+}
+
+async fn read(ctx: &mut Context, r: &ReadRequest) -> Result<Result<Vec<u16>, u8>, std::io::Error> {
+    let res = match r.kind {
+        ReadKind::InputRegisters => ctx.read_input_registers(r.start, r.count).await,
+        ReadKind::HoldingRegisters => ctx.read_holding_registers(r.start, r.count).await,
+        ReadKind::Coils | ReadKind::DiscreteInputs => {
+            unreachable!("no sensor type maps to coils or discrete inputs")
+        }
+    };
+    match res {
+        Ok(Ok(v)) => Ok(Ok(v)),
+        Ok(Err(exc)) => Ok(Err(u8::from(exc))),
+        Err(tokio_modbus::Error::Transport(e)) => Err(e),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    }
+}
+
+/// Polls device `device` of `map` until `stop` turns true; sends each tick's
+/// samples on `tx`.
+pub async fn poll_device(
+    map: Arc<SensorMap>,
+    device: usize,
+    tx: mpsc::UnboundedSender<Vec<Sample>>,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<PollStats>,
+    opts: PollOptions,
+) {
+    let dev = &map.devices[device];
+    let plan = plan_device(&map, device);
+    if plan.is_empty() {
+        return;
+    }
+    let interval = dev.poll_interval_ms as i64;
+    let mut graders: Vec<Option<Grader>> = map
+        .sensors
+        .iter()
+        .map(|s| {
+            s.modbus.as_ref().filter(|p| p.device == device).map(|_| {
+                Grader::new(
+                    s.min_si,
+                    s.max_si,
+                    s.stale_after_s.map(|x| (x * 1000.0) as i64),
+                )
+            })
+        })
+        .collect();
+    let sensors: Vec<usize> = plan
+        .iter()
+        .flat_map(|r| r.points.iter().map(|p| p.0))
+        .collect();
+    let tick_budget = Duration::from_millis((interval as u64 * 9 / 10).max(1));
+
+    let wall0 = now_ms();
+    let inst0 = Instant::now();
+    let first = (wall0.div_euclid(interval) + 1) * interval;
+    let at = |wall: i64| inst0 + Duration::from_millis((wall - wall0).max(0) as u64);
+
+    // Ticks missed while aquatwin was not running.
+    if let Some(last) = opts.resume_after_ms {
+        if last.rem_euclid(interval) == 0 && last < first - interval {
+            let from = (last + interval).max(first - interval * opts.max_fill as i64);
+            let mut batch = Vec::new();
+            let mut t = from;
+            while t < first {
+                for &i in &sensors {
+                    batch.push(Sample::missing(
+                        &map.sensors[i].tag,
+                        t,
+                        Quality::CommsLost,
+                        DETAIL_NOT_RUNNING,
+                    ));
+                }
+                t += interval;
+                if batch.len() >= 100_000 {
+                    let _ = tx.send(std::mem::take(&mut batch));
+                }
+            }
+            tracing::warn!(
+                "device {}: recorded {} ticks from {} as comms lost (aquatwin was not running)",
+                dev.name,
+                (first - from) / interval,
+                crate::time::format_timestamp(from)
+            );
+            let _ = tx.send(batch);
+        }
+    }
+
+    let addr: Option<SocketAddr> = (dev.host.as_str(), dev.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next());
+    let mut ctx: Option<Context> = None;
+    let mut retry_at = Instant::now();
+    let mut backoff = Duration::from_millis(interval as u64);
+    let mut tick = first;
+    let mut was_connected = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at(tick)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let deadline = Instant::now() + tick_budget;
+        let mut batch: Vec<Sample> = Vec::with_capacity(sensors.len());
+        if ctx.is_none() && Instant::now() >= retry_at {
+            stats.connects.fetch_add(1, Relaxed);
+            let res = match addr {
+                Some(a) => timeout(
+                    Duration::from_millis(dev.timeout_ms).min(tick_budget),
+                    tokio_modbus::client::tcp::connect_slave(a, Slave(dev.unit_id)),
+                )
+                .await
+                .map_err(|_| "connect timed out".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+                None => Err(format!("cannot resolve {}", dev.host)),
+            };
+            match res {
+                Ok(c) => {
+                    if !was_connected {
+                        tracing::info!(
+                            "device {}: connected to {}:{}",
+                            dev.name,
+                            dev.host,
+                            dev.port
+                        );
+                    }
+                    ctx = Some(c);
+                    was_connected = true;
+                    backoff = Duration::from_millis(interval as u64);
+                }
+                Err(e) => {
+                    if was_connected || backoff == Duration::from_millis(interval as u64) {
+                        tracing::warn!("device {}: {e}; retrying in {:?}", dev.name, backoff);
+                    }
+                    was_connected = false;
+                    retry_at = Instant::now() + backoff;
+                    backoff = (backoff * 2)
+                        .min(opts.max_backoff.max(Duration::from_millis(interval as u64)));
+                }
+            }
+        }
+        for r in &plan {
+            stats.requests.fetch_add(1, Relaxed);
+            let outcome: Result<Vec<u16>, (Quality, u8)> = match ctx.as_mut() {
+                None => Err((Quality::CommsLost, 0)),
+                Some(c) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let limit = Duration::from_millis(dev.timeout_ms).min(left);
+                    match timeout(limit, read(c, r)).await {
+                        Ok(Ok(Ok(regs))) if regs.len() == r.count as usize => Ok(regs),
+                        Ok(Ok(Ok(_))) => Err((Quality::BadValue, 0)),
+                        Ok(Ok(Err(code))) => Err((Quality::Exception, code)),
+                        Ok(Err(e)) => {
+                            tracing::warn!("device {}: connection lost: {e}", dev.name);
+                            ctx = None;
+                            Err((Quality::CommsLost, 0))
+                        }
+                        Err(_) => {
+                            // A late answer would desynchronise the stream: reconnect.
+                            tracing::debug!("device {}: time-out after {:?}", dev.name, limit);
+                            ctx = None;
+                            Err((Quality::Timeout, 0))
+                        }
+                    }
+                }
+            };
+            for &(i, off) in &r.points {
+                let s = &map.sensors[i];
+                let sample = match &outcome {
+                    Ok(regs) => {
+                        let p = s.modbus.as_ref().unwrap();
+                        let w = p.data_type.words() as usize;
+                        let raw = p.decode_raw(&regs[off as usize..off as usize + w]);
+                        graders[i]
+                            .as_mut()
+                            .unwrap()
+                            .grade(&s.tag, tick, s.raw_to_si(raw))
+                    }
+                    Err((q, d)) => Sample::missing(&s.tag, tick, *q, *d),
+                };
+                if sample.quality == Quality::Good {
+                    stats.good.fetch_add(1, Relaxed);
+                }
+                batch.push(sample);
+            }
+        }
+        stats.ticks.fetch_add(1, Relaxed);
+        stats.samples.fetch_add(batch.len() as u64, Relaxed);
+        if tx.send(batch).is_err() {
+            break;
+        }
+        tick += interval;
+        // Late by more than a tick: record the ticks skipped.
+        let mut skipped = Vec::new();
+        while Instant::now() > at(tick + interval) {
+            for &i in &sensors {
+                skipped.push(Sample::missing(
+                    &map.sensors[i].tag,
+                    tick,
+                    Quality::Timeout,
+                    DETAIL_SKIPPED,
+                ));
+            }
+            tick += interval;
+        }
+        if !skipped.is_empty() {
+            tracing::warn!(
+                "device {}: poller late, {} ticks recorded as skipped",
+                dev.name,
+                skipped.len() / sensors.len()
+            );
+            stats.samples.fetch_add(skipped.len() as u64, Relaxed);
+            let _ = tx.send(skipped);
+        }
+    }
+    if let Some(mut c) = ctx {
+        use tokio_modbus::client::Client;
+        let _ = timeout(Duration::from_millis(200), c.disconnect()).await;
+    }
+}
