@@ -4,4 +4,8 @@
 //!
 //! The maths here does no I/O and no async; callers hand over parsed data.
 
+pub mod netedit;
+pub mod rng;
+pub mod scenario;
 pub mod scoring;
+pub mod sensors;

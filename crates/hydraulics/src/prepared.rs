@@ -229,6 +229,13 @@ pub struct Prepared {
     pub opts: Opts,
     pub times: TimeData,
     pub symbolic: Arc<Symbolic>,
+    /// Link indices of pipes (check-valve pipes included), and of all other links.
+    pub pipes: Vec<usize>,
+    pub others: Vec<usize>,
+    /// Per pipe (same order as `pipes`): relative roughness / 3.7 and
+    /// viscosity × diameter, for the Darcy-Weisbach friction factor.
+    pub dw_e37: Vec<f64>,
+    pub dw_s: Vec<f64>,
     /// Off-diagonal slot of each link between two junctions, else `NONE`.
     pub link_slot: Vec<Slot>,
     pub diag_slot: Vec<Slot>,
@@ -738,6 +745,10 @@ impl Prepared {
             link_slot[k] = slots[i];
         }
         let diag_slot = (0..njuncs).map(|i| symbolic.diag_slot(i)).collect();
+        let pipes: Vec<usize> = (0..nlinks).filter(|&k| ltype[k] <= LinkType::Pipe).collect();
+        let others: Vec<usize> = (0..nlinks).filter(|&k| ltype[k] > LinkType::Pipe).collect();
+        let dw_e37 = pipes.iter().map(|&k| kc[k] / diam[k] / 3.7).collect();
+        let dw_s = pipes.iter().map(|&k| opts.viscos * diam[k]).collect();
 
         Ok(Prepared {
             net: net.clone(),
@@ -772,6 +783,10 @@ impl Prepared {
             opts,
             times,
             symbolic: Arc::new(symbolic),
+            pipes,
+            others,
+            dw_e37,
+            dw_s,
             link_slot,
             diag_slot,
         })

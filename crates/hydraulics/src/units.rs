@@ -49,7 +49,7 @@ impl Ucf {
 
     /// The file-unit value of an SI model value.
     pub fn file(&self, q: Quantity, si: f64) -> f64 {
-        self.file.from_si(q, si)
+        file_value(self.file.factor(q), si)
     }
 
     /// Internal (EPANET) value of an SI model value.
@@ -92,4 +92,26 @@ impl Ucf {
     pub fn flow_units(&self) -> FlowUnits {
         self.file.flow
     }
+}
+
+/// A file-unit value `v` with `v * f == si` (any such value: they differ
+/// by an ulp at most, far below what the solver resolves). Cheaper than
+/// the writer's search for the shortest decimal.
+fn file_value(f: f64, si: f64) -> f64 {
+    if f == 1.0 {
+        return si;
+    }
+    let guess = si / f;
+    if guess * f == si {
+        return guess;
+    }
+    let up = f64::from_bits(guess.to_bits().wrapping_add(1));
+    if up * f == si {
+        return up;
+    }
+    let down = f64::from_bits(guess.to_bits().wrapping_sub(1));
+    if down * f == si {
+        return down;
+    }
+    guess
 }

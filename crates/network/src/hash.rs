@@ -49,9 +49,12 @@ impl Hasher for IdHasher {
         self.add(i as u64);
     }
 
+    /// A multiply only carries entropy upwards, while the table picks its
+    /// bucket from the low bits: fold the high half down before returning.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        let h = self.hash;
+        (h ^ (h >> 32)).wrapping_mul(SEED) ^ (h >> 29)
     }
 }
 

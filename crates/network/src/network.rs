@@ -100,18 +100,14 @@ impl Network {
 
     /// Rebuilds the ID lookups after `nodes` or `links` were edited.
     pub fn reindex(&mut self) {
-        self.node_ids = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
-        self.link_ids = self
-            .links
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.id.clone(), i))
-            .collect();
+        self.node_ids = IdMap::with_capacity_and_hasher(self.nodes.len(), Default::default());
+        for (i, n) in self.nodes.iter().enumerate() {
+            self.node_ids.insert(n.id.clone(), i);
+        }
+        self.link_ids = IdMap::with_capacity_and_hasher(self.links.len(), Default::default());
+        for (i, l) in self.links.iter().enumerate() {
+            self.link_ids.insert(l.id.clone(), i);
+        }
     }
 
     pub fn node_index(&self, id: &str) -> Option<usize> {

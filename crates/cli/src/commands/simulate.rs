@@ -130,7 +130,7 @@ fn write_step(
     for (k, l) in net.links.iter().enumerate() {
         writeln!(
             links,
-            "{t},{},{:.6},{:.6},{:.6},{}",
+            "{t},{},{},{},{},{}",
             l.id,
             sim.flow_lps(k),
             sim.velocity_mps(k),

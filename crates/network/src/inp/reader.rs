@@ -85,8 +85,18 @@ impl<'a, 's> Reader<'a, 's> {
                 specific_gravity: 1.0,
             },
             toks: Vec::with_capacity(16),
-            node_ids: HashMap::default(),
-            link_ids: HashMap::default(),
+            node_ids: HashMap::with_capacity_and_hasher(
+                s.of(Section::Junctions).len()
+                    + s.of(Section::Reservoirs).len()
+                    + s.of(Section::Tanks).len(),
+                Default::default(),
+            ),
+            link_ids: HashMap::with_capacity_and_hasher(
+                s.of(Section::Pipes).len()
+                    + s.of(Section::Pumps).len()
+                    + s.of(Section::Valves).len(),
+                Default::default(),
+            ),
             pattern_ids: HashMap::default(),
             curve_ids: HashMap::default(),
             node_lines: Vec::new(),
@@ -192,7 +202,7 @@ impl<'a, 's> Reader<'a, 's> {
                 self.err(
                     at,
                     Some(field),
-                    format!("expected a finite number, found \"{tok}\""),
+                    format!("expected a finite number of magnitude 1e-30 to 1e30, or 0, found \"{tok}\""),
                 );
                 None
             }
@@ -586,12 +596,21 @@ impl<'a, 's> Reader<'a, 's> {
     }
 }
 
-/// A finite number (EPANET's `getfloat`, minus infinities and NaN).
+/// Largest magnitude a number in an `.inp` file may have ([`parse_number`]).
+pub const MAX_MAGNITUDE: f64 = 1e30;
+
+/// A number as EPANET's `getfloat` reads it, restricted to 0 and magnitudes
+/// from 1/[`MAX_MAGNITUDE`] to [`MAX_MAGNITUDE`].
+///
+/// EPANET's strtod-based reader also takes `inf`, `nan`, `1e999` and
+/// subnormal values; they break every computation, and values beyond this
+/// range overflow or lose precision when converted between unit systems
+/// (so the model could not be written back exactly). No physical quantity
+/// in a water network comes near these limits.
 pub fn parse_number(tok: &str) -> Option<f64> {
     let v: f64 = tok.parse().ok()?;
-    // Rust accepts "inf" and "nan"; EPANET's strtod-based reader would take
-    // them too, but no network has them and they break every computation.
-    if v.is_finite() {
+    let m = v.abs();
+    if v == 0.0 || (m <= MAX_MAGNITUDE && m >= 1.0 / MAX_MAGNITUDE) {
         Some(v)
     } else {
         None
@@ -1321,17 +1340,9 @@ impl<'a, 's> Reader<'a, 's> {
                 }
             }
         }
-        // Like EPANET, valves sharing nodes are checked only when the valve
-        // itself connects junctions (error 220 after 219).
-        let conflict = if ok {
-            self.conflicting_valve(kind, from, to)
-        } else {
-            None
-        };
-        if let Some(other) = conflict {
-            self.err(at, Some("Type"), format!("illegal connection of this {} to valve \"{}\" (PRVs may not share a downstream node or be in series; PSVs may not share an upstream node or be in series; a PSV may not follow a PRV)", kind.keyword(), other));
-            ok = false;
-        }
+        // EPANET 2.3 also forbids some valves sharing nodes (error 220), but
+        // only when valves are added through its API: reading a file, it
+        // accepts and solves them (checked with the oracle), and so do we.
         let diameter = self.num_min(at, "Diameter", t[3], true);
         let mut setting = 0.0;
         let mut curve = None;
@@ -1395,32 +1406,6 @@ impl<'a, 's> Reader<'a, 's> {
             from,
             to,
         ))
-    }
-
-    /// EPANET's rules for valves sharing nodes; returns the ID of the valve in conflict.
-    fn conflicting_valve(&self, kind: ValveType, j1: usize, j2: usize) -> Option<String> {
-        use ValveType::*;
-        for l in &self.net.links {
-            let LinkKind::Valve(v) = &l.kind else {
-                continue;
-            };
-            let (k1, k2) = (l.from, l.to);
-            let bad = match (kind, v.kind) {
-                (Prv, Prv) => k2 == j2 || k2 == j1 || k1 == j2,
-                (Psv, Psv) => k1 == j1 || k1 == j2 || k2 == j1,
-                (Psv, Prv) => k2 == j1,
-                (Prv, Psv) => k1 == j2,
-                (Fcv, Psv) => k1 == j2,
-                (Fcv, Prv) => k2 == j1,
-                (Psv, Fcv) => k2 == j1,
-                (Prv, Fcv) => k1 == j2,
-                _ => false,
-            };
-            if bad {
-                return Some(l.id.clone());
-            }
-        }
-        None
     }
 }
 
@@ -1522,7 +1507,13 @@ impl<'a, 's> Reader<'a, 's> {
                 let j = self.node_ref(at, "Junction", t[0]);
                 let k = self.num_min(at, "Coefficient", t[1], false);
                 if let (Some(j), Some(k)) = (j, k) {
-                    if let NodeKind::Junction(junc) = &mut self.net.nodes[j].kind {
+                    if !(k * f).is_finite() {
+                        self.err(
+                            at,
+                            Some("Coefficient"),
+                            format!("coefficient {} with EMITTER EXPONENT {exp} is out of range in SI units", t[1]),
+                        );
+                    } else if let NodeKind::Junction(junc) = &mut self.net.nodes[j].kind {
                         junc.emitter_coefficient = k * f;
                     } else {
                         self.err(
@@ -2905,6 +2896,39 @@ mod tests {
         assert_eq!(node(&net, "J1").coordinates, Some((1.0, 2.0)));
         assert_eq!(link(&net, "P1").vertices, vec![(3.0, 4.0)]);
         assert_eq!(net.options.flow_units, FlowUnits::Lps);
+    }
+
+    #[test]
+    fn numbers_are_finite_and_within_range() {
+        for ok in ["0", "-0", "1.5", "-2e3", "1e30", "1e-30", ".5", "5."] {
+            assert!(parse_number(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "", "x", "1,5", "nan", "inf", "-inf", "1e31", "1e-31", "1e-320", "1e999", "0x10",
+        ] {
+            assert_eq!(parse_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn valve_connections_as_epanet_reads_them() {
+        // A PRV/PSV/FCV may not touch a tank or reservoir (EPANET error 219)...
+        let e = net_with("[VALVES]\nV1 R1 J2 12 PRV 50\n").unwrap_err();
+        assert_eq!(e.errors[0].field.as_deref(), Some("Node1"), "{e}");
+        // ...but valves sharing nodes are accepted when read from a file, as
+        // EPANET 2.3 accepts (and solves) them; its error 220 is API-only.
+        ok("[JUNCTIONS]\nJ3 0\nJ4 0\n[VALVES]\nV2 J2 J3 12 PRV 50\nV3 J4 J3 12 PRV 50\n[PIPES]\nP9 J1 J4 1 12 100\n");
+    }
+
+    #[test]
+    fn errors_are_listed_up_to_the_limit() {
+        let bad: String = (0..MAX_ERRORS + 10).map(|i| format!("J{i} x\n")).collect();
+        let e = parse_inp(&format!("[JUNCTIONS]\n{bad}"), "t.inp").unwrap_err();
+        assert_eq!(e.errors.len(), MAX_ERRORS);
+        assert!(e.truncated);
+        assert!(e
+            .to_string()
+            .ends_with("(more errors not shown; the first 50 are listed)"));
     }
 
     #[test]

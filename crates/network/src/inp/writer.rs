@@ -35,9 +35,14 @@ fn comment(c: &Option<String>) -> String {
     }
 }
 
-/// IDs and free text that contain blanks are quoted.
+/// IDs and free text are quoted when they would not read back as one token:
+/// empty, with blanks or `;`, or starting with `[` (a section header). A
+/// token holding a `"` came unquoted from the file (quotes cannot be
+/// escaped), so it is written as it was.
 fn q(s: &str) -> String {
-    if s.is_empty() || s.contains([' ', '\t']) {
+    if !s.contains('"')
+        && (s.is_empty() || s.starts_with('[') || s.contains([' ', '\t', '\r', ';']))
+    {
         format!("\"{s}\"")
     } else {
         s.to_string()
@@ -704,12 +709,18 @@ impl<'n> Writer<'n> {
                 "MINIMUM PRESSURE {}",
                 self.v(Quantity::Pressure, o.minimum_pressure)
             ),
-            format!(
-                "REQUIRED PRESSURE {}",
-                self.v(Quantity::Pressure, o.required_pressure)
-            ),
             format!("PRESSURE EXPONENT {}", o.pressure_exponent),
         ];
+        // REQUIRED PRESSURE is left out when it is the reader's default
+        // (MINIMUM + 0.1): written out, rounding could make the two closer
+        // than the 0.1 EPANET requires.
+        let pmin = self.v(Quantity::Pressure, o.minimum_pressure);
+        if o.required_pressure != (pmin + 0.1) * self.u.factor(Quantity::Pressure) {
+            lines.push(format!(
+                "REQUIRED PRESSURE {}",
+                self.v(Quantity::Pressure, o.required_pressure)
+            ));
+        }
         if let Some(t) = o.tolerance {
             lines.push(format!("TOLERANCE {t}"));
         }
@@ -748,7 +759,13 @@ impl<'n> Writer<'n> {
                 .as_deref()
                 .map(|a| format!(" {}", q(a)))
                 .unwrap_or_default();
-            let _ = writeln!(self.out, "{} {} \"{}\"{anchor}", lb.x, lb.y, lb.text);
+            // EPANET writes label text quoted; text holding a `"` cannot be.
+            let text = if lb.text.contains('"') {
+                lb.text.clone()
+            } else {
+                format!("\"{}\"", lb.text)
+            };
+            let _ = writeln!(self.out, "{} {} {text}{anchor}", lb.x, lb.y);
         }
         self.header("BACKDROP");
         for b in &net.backdrop {
@@ -762,5 +779,35 @@ fn q_opt(s: &str) -> String {
         String::new()
     } else {
         q(s)
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use crate::inp::{parse_inp, write_inp};
+
+    fn round_trip(text: &str) {
+        let net = parse_inp(text, "t.inp").unwrap_or_else(|e| panic!("{e}"));
+        let again = parse_inp(&write_inp(&net), "w.inp").unwrap_or_else(|e| panic!("{e}"));
+        assert!(again == net, "read → write → read changed the model");
+    }
+
+    const NET: &str = "[JUNCTIONS]\nJ1 10 1\n[RESERVOIRS]\nR1 100\n[PIPES]\nP1 R1 J1 1000 12 100\n";
+
+    #[test]
+    fn default_required_pressure_is_not_written() {
+        // REQUIRED defaults to MINIMUM + 0.1; written as 8.1 it would be
+        // rejected (8.1 - 8 < 0.1 in floating point, as in EPANET).
+        round_trip(&format!(
+            "[OPTIONS]\nDEMAND MODEL PDA\nMINIMUM PRESSURE 8\n{NET}"
+        ));
+        round_trip(&format!(
+            "[OPTIONS]\nMINIMUM PRESSURE 8\nREQUIRED PRESSURE 20\n{NET}"
+        ));
+    }
+
+    #[test]
+    fn ids_and_labels_that_need_or_cannot_take_quotes() {
+        round_trip(&format!("{NET}[JUNCTIONS]\n\"a;b\" 1\n\"[x\" 2\nq\"t 3\n[PIPES]\nP2 J1 \"a;b\" 1 1 1\nP3 J1 \"[x\" 1 1 1\nP4 J1 q\"t 1 1 1\n[LABELS]\n1 2 LA\"KE\n3 4 \"a b\"\n"));
     }
 }

@@ -6,8 +6,9 @@
 //!
 //! aquatwin only ever reads: every request it can send is a [`ReadKind`],
 //! whose function codes are 1–4. The crate's client code never names
-//! tokio-modbus's `Writer` trait; the test `read_only` checks both that and,
-//! against a real pymodbus server, every function code that arrives.
+//! tokio-modbus's writing trait (test `poller_source_has_no_write_calls`), and the test
+//! `pymodbus_registers_qualities_and_read_only` checks every function code a real
+//! pymodbus server receives.
 
 pub mod plan;
 pub mod poller;

@@ -336,8 +336,11 @@ impl Store for InfluxStore {
 
     fn query(&mut self, sensor: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Sample>, StoreError> {
         // Paged by time so no server row limit truncates the answer.
+        // InfluxDB times are i64 nanoseconds (years 1677–2262).
+        const LIMIT_MS: i64 = 9_000_000_000_000;
+        let to_ms = to_ms.clamp(-LIMIT_MS, LIMIT_MS);
         let mut out: Vec<Sample> = Vec::new();
-        let mut from = from_ms;
+        let mut from = from_ms.clamp(-LIMIT_MS, LIMIT_MS);
         loop {
             let q = format!(
                 "SELECT value, quality, detail FROM {} WHERE sensor = {} AND time >= {}ms AND time < {}ms ORDER BY time LIMIT 10000",

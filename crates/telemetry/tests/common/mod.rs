@@ -1,0 +1,229 @@
+//! Real peers for the integration tests: a pymodbus server, an InfluxDB
+//! server (Debian's `influxd`), scratch directories under target/.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A fresh directory under target/.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("telemetry-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("AQUATWIN_PYTHON") {
+        return p.into();
+    }
+    let p = root().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "no Python venv at {} (run scripts/setup-python, or set AQUATWIN_PYTHON)",
+        p.display()
+    );
+    p
+}
+
+/// pymodbus serving the registers of tests/peers/pymodbus_server.py.
+pub struct PyModbus {
+    child: Child,
+    pub port: u16,
+    pub fc_log: PathBuf,
+}
+
+impl PyModbus {
+    pub fn start(dir: &Path) -> PyModbus {
+        let port = free_port();
+        let fc_log = dir.join("function-codes.log");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pymodbus_server.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&fc_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start pymodbus server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "pymodbus server did not start");
+        PyModbus {
+            child,
+            port,
+            fc_log,
+        }
+    }
+
+    /// Function codes received so far.
+    pub fn function_codes(&self) -> Vec<u8> {
+        std::fs::read_to_string(&self.fc_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for PyModbus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// InfluxDB 1.x (Debian `influxdb`) on loopback with its data under target/.
+pub struct Influx {
+    child: Option<Child>,
+    conf: PathBuf,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Influx {
+    pub fn start(dir: &Path) -> Influx {
+        let influxd = ["/usr/bin/influxd", "/usr/sbin/influxd"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .expect("influxd not found: install Debian's `influxdb` (scripts/test does, from scripts/apt-packages)");
+        let out = Command::new(&influxd)
+            .arg("config")
+            .output()
+            .expect("influxd config");
+        let port = free_port();
+        let rpc = free_port();
+        let data = dir.join("influxdb");
+        std::fs::create_dir_all(&data).unwrap();
+        let mut conf = String::from_utf8_lossy(&out.stdout)
+            .replace("/var/lib/influxdb", &data.display().to_string())
+            .replace(
+                "bind-address = \":8086\"",
+                &format!("bind-address = \"127.0.0.1:{port}\""),
+            )
+            .replace(
+                "bind-address = \"127.0.0.1:8088\"",
+                &format!("bind-address = \"127.0.0.1:{rpc}\""),
+            )
+            .replace("reporting-disabled = false", "reporting-disabled = true")
+            .replace("query-log-enabled = true", "query-log-enabled = false")
+            .replace("log-enabled = true", "log-enabled = false");
+        if !conf.contains("reporting-disabled") {
+            conf = format!("reporting-disabled = true\n{conf}");
+        }
+        let conf_path = dir.join("influxdb.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut i = Influx {
+            child: None,
+            conf: conf_path,
+            port,
+            log: dir.join("influxd.log"),
+        };
+        i.spawn(&influxd);
+        i
+    }
+
+    fn spawn(&mut self, influxd: &Path) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(influxd)
+            .arg("-config")
+            .arg(&self.conf)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start influxd");
+        self.child = Some(child);
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if ping(self.port) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "influxd did not answer /ping within 30 s; see {}",
+            self.log.display()
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn(Path::new("/usr/bin/influxd"));
+    }
+}
+
+impl Drop for Influx {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    buf.starts_with(b"HTTP/1.1 204")
+}
+
+/// Checks that, per sensor, samples sit on every tick of the grid from the
+/// first to the last, exactly once. Returns the number of ticks.
+pub fn assert_complete_grid(samples: &[telemetry::Sample], interval_ms: i64) -> usize {
+    assert!(!samples.is_empty());
+    for w in samples.windows(2) {
+        assert_eq!(
+            w[1].ts_ms - w[0].ts_ms,
+            interval_ms,
+            "sensor {}: a tick lost or duplicated between {} and {}",
+            w[0].sensor,
+            w[0].ts_ms,
+            w[1].ts_ms
+        );
+    }
+    samples.len()
+}

@@ -1,0 +1,169 @@
+//! Device faults between the poller and a real Modbus server (pymodbus):
+//! a connection dropped in the middle of a response, a device too slow to
+//! answer. Every tick must still yield exactly one sample per sensor, the
+//! faults marked, and polling must recover. (Exception responses and
+//! garbage values are in `modbus_pymodbus.rs`.)
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use telemetry::store::sqlite::SqliteStore;
+use telemetry::store::Store;
+use telemetry::{Quality, SensorMap};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PASS: u8 = 0;
+const DROP_MID_RESPONSE: u8 = 1;
+const SLOW: u8 = 2;
+
+/// A TCP relay in front of the device that misbehaves on demand.
+async fn proxy(listener: tokio::net::TcpListener, upstream: u16, mode: Arc<AtomicU8>) {
+    loop {
+        let Ok((mut client, _)) = listener.accept().await else {
+            return;
+        };
+        let mode = mode.clone();
+        tokio::spawn(async move {
+            let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+                return;
+            };
+            let mut req = [0u8; 300];
+            let mut resp = [0u8; 300];
+            loop {
+                let Ok(n) = client.read(&mut req).await else {
+                    return;
+                };
+                if n == 0 || up.write_all(&req[..n]).await.is_err() {
+                    return;
+                }
+                let Ok(m) = up.read(&mut resp).await else {
+                    return;
+                };
+                if m == 0 {
+                    return;
+                }
+                match mode.load(Ordering::SeqCst) {
+                    DROP_MID_RESPONSE => {
+                        let _ = client.write_all(&resp[..m / 2]).await;
+                        return; // both connections close
+                    }
+                    SLOW => tokio::time::sleep(Duration::from_millis(400)).await,
+                    _ => {}
+                }
+                if client.write_all(&resp[..m]).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn dropped_and_slow_device_every_tick_recorded_once() {
+    let dir = scratch("faults");
+    let py = PyModbus::start(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    rt.spawn(proxy(listener, py.port, mode.clone()));
+    let text = format!(
+        r#"
+[[device]]
+name = "flaky"
+host = "127.0.0.1"
+port = {proxy_port}
+poll_interval_s = 0.2
+timeout_ms = 150
+
+[[sensor]]
+tag = "p"
+kind = "pressure"
+node = "a"
+unit = "m"
+interval_s = 1
+range = [0, 100]
+modbus = {{ device = "flaky", table = "holding", address = 0, type = "f32" }}
+
+[[sensor]]
+tag = "lvl"
+kind = "tank_level"
+node = "t"
+unit = "m"
+interval_s = 1
+range = [0, 10]
+modbus = {{ device = "flaky", table = "input", address = 0, type = "f32" }}
+"#
+    );
+    let map = Arc::new(SensorMap::parse(&text, "faults.toml").unwrap());
+    let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
+    let m2 = mode.clone();
+    let rep = rt
+        .block_on(async move {
+            let script = async move {
+                for (phase, ms) in [
+                    (PASS, 1000),
+                    (DROP_MID_RESPONSE, 1000),
+                    (PASS, 1200),
+                    (SLOW, 1000),
+                    (PASS, 1500),
+                ] {
+                    m2.store(phase, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            };
+            telemetry::ingest::run_ingest(map, store, &dir.join("buffer"), 200, 10_000, script)
+                .await
+        })
+        .unwrap();
+    let mut st = SqliteStore::open(&scratch_path("faults").join("db.sqlite")).unwrap();
+    let p = st.query("p", 0, i64::MAX).unwrap();
+    let l = st.query("lvl", 0, i64::MAX).unwrap();
+    let ticks = assert_complete_grid(&p, 200);
+    assert_eq!(assert_complete_grid(&l, 200), ticks);
+    assert_eq!(
+        rep.samples as usize,
+        2 * ticks,
+        "every sample handed over was stored, once"
+    );
+    let count = |v: &[telemetry::Sample], q: Quality| v.iter().filter(|s| s.quality == q).count();
+    assert!(
+        count(&p, Quality::CommsLost) + count(&l, Quality::CommsLost) >= 3,
+        "dropped connection marked"
+    );
+    assert!(
+        count(&p, Quality::Timeout) >= 3,
+        "slow device marked as time-out"
+    );
+    assert!(count(&p, Quality::Good) >= 15);
+    assert!(
+        p.iter()
+            .rev()
+            .take(4)
+            .all(|s| s.quality == Quality::Good && s.value == Some(50.0)),
+        "recovered"
+    );
+    assert!(p
+        .iter()
+        .all(|s| s.quality == Quality::Good || s.value.is_none()));
+    eprintln!(
+        "faults: {ticks} ticks; p: {} good, {} comms lost, {} time-out",
+        count(&p, Quality::Good),
+        count(&p, Quality::CommsLost),
+        count(&p, Quality::Timeout)
+    );
+}
+
+fn scratch_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("telemetry-{name}-{}", std::process::id()))
+}

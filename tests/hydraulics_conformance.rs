@@ -1,0 +1,570 @@
+//! Hydraulics against EPANET 2.3, run in the same test: for every valid
+//! benchmark network, the oracle (`epanet_oracle.py hydraulics`) and
+//! `aquatwin simulate` both write nodes.csv / links.csv at the report times,
+//! and at every report time
+//!
+//! - |Δhead| ≤ 0.001 m. Exception: heads with |h_EPANET| > 1e6 m (two
+//!   benchmark networks produce such absurd heads, identically in EPANET, at
+//!   nodes cut off by closed links) are compared relatively, |Δh|/|h| ≤ 1e-9;
+//!   the table marks networks where that happened;
+//! - |Δflow| ≤ max(0.001 L/s, 1e-4·|q_EPANET|);
+//! - identical link statuses (OPEN / CLOSED / ACTIVE);
+//! - the same report times and the same number of hydraulic steps;
+//! - where EPANET stops early (UNBALANCED STOP, run.json `stopped_at_s`),
+//!   aquatwin halts at the same time with the "unbalanced" warning, and it
+//!   never halts where EPANET does not.
+//!
+//! Warning codes per step (EPANET's ENrunH code vs the last warning aquatwin
+//! prints for that time) are counted and shown, but do not fail the test.
+//!
+//! Networks run two at a time (`AQUATWIN_CONFORMANCE_JOBS` to change), the
+//! largest first. `AQUATWIN_CONFORMANCE_ONLY=Net1,Net3` restricts the run to
+//! those networks (file stems). Outputs of failing networks are kept under
+//! the cargo target tmp folder for inspection; the paths are printed.
+//! Run optimised: `cargo test --profile ci -p conformance --test hydraulics_conformance`.
+
+use conformance::*;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+const HEAD_TOL_M: f64 = 1e-3;
+/// Heads beyond this magnitude are compared relatively.
+const ABSURD_HEAD_M: f64 = 1e6;
+const ABSURD_HEAD_REL: f64 = 1e-9;
+const FLOW_TOL_LPS: f64 = 1e-3;
+const FLOW_TOL_REL: f64 = 1e-4;
+
+/// A CSV written by the oracle or by `aquatwin simulate`: one block of rows
+/// per report time, the entities in the same order in every block.
+struct Table {
+    times: Vec<u64>,
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+    /// values[(block * ids.len() + entity) * ncols + col]
+    values: Vec<f64>,
+    ncols: usize,
+    /// status word per (block, entity), links only
+    status: Vec<String>,
+}
+
+impl Table {
+    fn value(&self, block: usize, entity: usize, col: usize) -> f64 {
+        self.values[(block * self.ids.len() + entity) * self.ncols + col]
+    }
+    fn status(&self, block: usize, entity: usize) -> &str {
+        &self.status[block * self.ids.len() + entity]
+    }
+}
+
+/// Reads `time_s,id,<numeric columns...>[,status]`, keeping the numeric
+/// columns `cols` (0 = the first after the id).
+fn read_table(path: &Path, cols: &[usize], with_status: bool) -> Result<Table, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().ok_or_else(|| format!("{} is empty", path.display()))?;
+    let nfields = header.split(',').count();
+    let mut t = Table {
+        times: Vec::new(),
+        ids: Vec::new(),
+        index: HashMap::new(),
+        values: Vec::new(),
+        ncols: cols.len(),
+        status: Vec::new(),
+    };
+    let mut pos = 0usize;
+    for (ln, line) in lines.enumerate() {
+        let bad = || format!("{}:{}: malformed line {line:?}", path.display(), ln + 2);
+        let (time, rest) = line.split_once(',').ok_or_else(bad)?;
+        let time: u64 = time.parse().map_err(|_| bad())?;
+        // The id may in principle hold commas: take the fixed fields from the right.
+        let mut right: Vec<&str> = rest.rsplitn(nfields - 1, ',').collect();
+        if right.len() != nfields - 1 {
+            return Err(bad());
+        }
+        right.reverse();
+        let id = right[0];
+        let fields = &right[1..];
+        if t.times.last() != Some(&time) {
+            if t.times.last().is_some_and(|&l| l > time) {
+                return Err(format!("{}: times not increasing at {time}", path.display()));
+            }
+            if !t.times.is_empty() && pos != t.ids.len() {
+                return Err(format!(
+                    "{}: {} rows at time {}, {} at the first time",
+                    path.display(),
+                    pos,
+                    t.times.last().unwrap(),
+                    t.ids.len()
+                ));
+            }
+            t.times.push(time);
+            pos = 0;
+        }
+        if t.times.len() == 1 {
+            t.index.insert(id.to_string(), t.ids.len());
+            t.ids.push(id.to_string());
+        } else if t.ids.get(pos).map(String::as_str) != Some(id) {
+            return Err(format!(
+                "{}: row order differs at time {time}: {id}",
+                path.display()
+            ));
+        }
+        for &c in cols {
+            let v: f64 = fields[c].parse().map_err(|_| bad())?;
+            t.values.push(v);
+        }
+        if with_status {
+            t.status.push(fields[fields.len() - 1].to_string());
+        }
+        pos += 1;
+    }
+    if !t.times.is_empty() && pos != t.ids.len() {
+        return Err(format!("{}: last block is short", path.display()));
+    }
+    Ok(t)
+}
+
+fn clock_to_s(c: &str) -> Option<u64> {
+    let mut it = c.split(':');
+    let h: u64 = it.next()?.parse().ok()?;
+    let m: u64 = it.next()?.parse().ok()?;
+    let s: u64 = it.next()?.parse().ok()?;
+    Some(h * 3600 + m * 60 + s)
+}
+
+/// What aquatwin's stderr says: (time, EPANET-style code of the last warning
+/// at that time), the halt time, and the --timing JSON.
+struct Stderr {
+    codes: HashMap<u64, u8>,
+    unbalanced_at: Vec<u64>,
+    halted_at: Option<u64>,
+    timing: Option<serde_json::Value>,
+}
+
+fn read_stderr(err: &str) -> Stderr {
+    let mut s = Stderr {
+        codes: HashMap::new(),
+        unbalanced_at: Vec::new(),
+        halted_at: None,
+        timing: None,
+    };
+    for line in err.lines() {
+        let line = line.trim_start_matches('\r').trim();
+        if line.starts_with('{') {
+            s.timing = serde_json::from_str(line).ok();
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("WARNING at ") else {
+            continue;
+        };
+        let Some((clock, msg)) = rest.split_once(" hrs: ") else {
+            continue;
+        };
+        let Some(t) = clock_to_s(clock) else { continue };
+        let m = msg.to_ascii_lowercase();
+        if m.contains("halted") {
+            s.halted_at = Some(t);
+            continue;
+        }
+        let code = if m.contains("unbalanced") {
+            s.unbalanced_at.push(t);
+            1
+        } else if m.contains("unstable") {
+            2
+        } else if m.contains("disconnected") {
+            3
+        } else if m.contains("pumps cannot") {
+            4
+        } else if m.contains("valves cannot") {
+            5
+        } else if m.contains("negative pressure") {
+            6
+        } else {
+            continue;
+        };
+        s.codes.insert(t, code);
+    }
+    s
+}
+
+#[derive(Default)]
+struct Outcome {
+    name: String,
+    nodes: usize,
+    report_times: usize,
+    max_dh: f64,
+    worst_dh: String,
+    /// max relative head difference where |h| > 1e6 m, if any such head
+    max_rel_absurd: Option<f64>,
+    worst_rel: String,
+    /// max |Δq| / tolerance
+    max_flow_frac: f64,
+    worst_flow: String,
+    status_mismatches: usize,
+    first_status: String,
+    warning_diffs: usize,
+    problems: Vec<String>,
+    kept: Option<PathBuf>,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
+    let name = inp.file_stem().unwrap().to_string_lossy().into_owned();
+    let mut o = Outcome {
+        name: name.clone(),
+        ..Default::default()
+    };
+    let dir = work.join(&name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (edir, adir) = (dir.join("epanet"), dir.join("aquatwin"));
+
+    // EPANET 2.3
+    let oracle_out = oracle(&[
+        "hydraulics",
+        inp.to_str().unwrap(),
+        "--out",
+        edir.to_str().unwrap(),
+    ]);
+    let run: serde_json::Value = match std::fs::read(edir.join("run.json")) {
+        Ok(b) => serde_json::from_slice(&b).expect("run.json is JSON"),
+        Err(_) => {
+            o.problems
+                .push(format!("the oracle wrote no run.json: {oracle_out}"));
+            o.kept = Some(dir);
+            return o;
+        }
+    };
+
+    // aquatwin
+    let out = Command::new(bin)
+        .arg("simulate")
+        .arg(inp)
+        .arg("--out")
+        .arg(&adir)
+        .arg("--timing")
+        .output()
+        .expect("run aquatwin simulate");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let ours = read_stderr(&err);
+    let epanet_error = !run["error"].is_null();
+    if epanet_error {
+        // EPANET stopped on an error (e.g. 110, ill-conditioned): aquatwin must too.
+        if out.status.success() {
+            o.problems.push(format!(
+                "EPANET fails with {} but aquatwin runs to the end",
+                run["error"]
+            ));
+        }
+    } else if !out.status.success() {
+        let last = err.lines().last().unwrap_or("").to_string();
+        o.problems
+            .push(format!("aquatwin simulate failed: {last}"));
+    }
+
+    let tables = (|| -> Result<_, String> {
+        Ok((
+            read_table(&edir.join("nodes.csv"), &[0], false)?,
+            read_table(&edir.join("links.csv"), &[0], true)?,
+            read_table(&adir.join("nodes.csv"), &[0], false)?,
+            read_table(&adir.join("links.csv"), &[0], true)?,
+        ))
+    })();
+    let (en, el, an, al) = match tables {
+        Ok(t) => t,
+        Err(e) => {
+            o.problems.push(e);
+            o.kept = Some(dir);
+            return o;
+        }
+    };
+    o.nodes = en.ids.len();
+
+    // Report times
+    let report_times: Vec<u64> = run["report_times"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
+        .unwrap_or_default();
+    o.report_times = report_times.len();
+    if an.times != report_times {
+        let first_diff = an
+            .times
+            .iter()
+            .zip(&report_times)
+            .position(|(a, b)| a != b)
+            .unwrap_or(an.times.len().min(report_times.len()));
+        o.problems.push(format!(
+            "report times differ: aquatwin {} times, EPANET {}; first difference at #{first_diff} (aquatwin {:?}, EPANET {:?})",
+            an.times.len(),
+            report_times.len(),
+            an.times.get(first_diff),
+            report_times.get(first_diff)
+        ));
+    }
+    if al.times != an.times || el.times != en.times {
+        o.problems
+            .push("nodes.csv and links.csv have different times".into());
+    }
+
+    // Steps and stop time
+    let epanet_steps = run["steps"].as_u64();
+    let our_steps = ours.timing.as_ref().and_then(|t| t["steps"].as_u64());
+    if !epanet_error && epanet_steps != our_steps {
+        o.problems.push(format!(
+            "hydraulic steps: aquatwin {our_steps:?}, EPANET {epanet_steps:?}"
+        ));
+    }
+    let stopped = run["stopped_at_s"].as_u64();
+    if !epanet_error && stopped != ours.halted_at {
+        o.problems.push(format!(
+            "EPANET stops at {stopped:?} s, aquatwin halts at {:?} s",
+            ours.halted_at
+        ));
+    }
+    if let Some(t) = stopped {
+        if !ours.unbalanced_at.contains(&t) {
+            o.problems.push(format!(
+                "EPANET stops unbalanced at {t} s; aquatwin gives no unbalanced warning then"
+            ));
+        }
+    }
+    // Warning codes per step (informational)
+    let mut epanet_codes: HashMap<u64, u8> = HashMap::new();
+    for w in run["warnings"].as_array().into_iter().flatten() {
+        if let (Some(t), Some(c)) = (w["time_s"].as_u64(), w["code"].as_u64()) {
+            epanet_codes.insert(t, c as u8);
+        }
+    }
+    let mut times: Vec<&u64> = epanet_codes.keys().chain(ours.codes.keys()).collect();
+    times.sort();
+    times.dedup();
+    o.warning_diffs = times
+        .into_iter()
+        .filter(|t| epanet_codes.get(t) != ours.codes.get(t))
+        .count();
+
+    // Values at the common report times
+    let our_block: HashMap<u64, usize> = an.times.iter().enumerate().map(|(b, &t)| (t, b)).collect();
+    let node_map: Vec<Option<usize>> = en.ids.iter().map(|id| an.index.get(id).copied()).collect();
+    let link_map: Vec<Option<usize>> = el.ids.iter().map(|id| al.index.get(id).copied()).collect();
+    let missing = node_map.iter().filter(|m| m.is_none()).count()
+        + link_map.iter().filter(|m| m.is_none()).count();
+    if missing > 0 || an.ids.len() != en.ids.len() || al.ids.len() != el.ids.len() {
+        o.problems.push(format!(
+            "different node/link sets: {missing} EPANET ids missing; aquatwin {}/{} nodes/links, EPANET {}/{}",
+            an.ids.len(),
+            al.ids.len(),
+            en.ids.len(),
+            el.ids.len()
+        ));
+    }
+    let (mut dh_bad, mut q_bad) = (0usize, 0usize);
+    for (eb, t) in en.times.iter().enumerate() {
+        let Some(&ab) = our_block.get(t) else { continue };
+        for (i, m) in node_map.iter().enumerate() {
+            let Some(j) = *m else { continue };
+            let (e, a) = (en.value(eb, i, 0), an.value(ab, j, 0));
+            let d = (a - e).abs();
+            if e.abs() > ABSURD_HEAD_M {
+                let rel = d / e.abs();
+                let r = o.max_rel_absurd.get_or_insert(0.0);
+                if !(rel <= *r) {
+                    *r = if rel.is_nan() { f64::INFINITY } else { rel };
+                    o.worst_rel = format!("node {} at {t} s: aquatwin {a}, EPANET {e}", en.ids[i]);
+                }
+                if !(rel <= ABSURD_HEAD_REL) {
+                    dh_bad += 1;
+                }
+                continue;
+            }
+            if !(d <= o.max_dh) {
+                o.max_dh = if d.is_nan() { f64::INFINITY } else { d };
+                o.worst_dh = format!("node {} at {t} s: aquatwin {a}, EPANET {e}", en.ids[i]);
+            }
+            if !(d <= HEAD_TOL_M) {
+                dh_bad += 1;
+            }
+        }
+        for (k, m) in link_map.iter().enumerate() {
+            let Some(j) = *m else { continue };
+            let (e, a) = (el.value(eb, k, 0), al.value(ab, j, 0));
+            let tol = FLOW_TOL_LPS.max(FLOW_TOL_REL * e.abs());
+            let frac = (a - e).abs() / tol;
+            if !(frac <= o.max_flow_frac) {
+                o.max_flow_frac = if frac.is_nan() { f64::INFINITY } else { frac };
+                o.worst_flow = format!("link {} at {t} s: aquatwin {a} L/s, EPANET {e} L/s", el.ids[k]);
+            }
+            if !(frac <= 1.0) {
+                q_bad += 1;
+            }
+            let (es, st) = (el.status(eb, k), al.status(ab, j));
+            if es != st {
+                if o.status_mismatches == 0 {
+                    o.first_status = format!("link {} at {t} s: aquatwin {st}, EPANET {es}", el.ids[k]);
+                }
+                o.status_mismatches += 1;
+            }
+        }
+    }
+    if dh_bad > 0 {
+        let mut worst = Vec::new();
+        if o.max_dh > HEAD_TOL_M {
+            worst.push(format!("|Δh| {:.3e} m, {}", o.max_dh, o.worst_dh));
+        }
+        if let Some(r) = o.max_rel_absurd.filter(|&r| r > ABSURD_HEAD_REL) {
+            worst.push(format!("relative {r:.2e} where |h| > 1e6 m, {}", o.worst_rel));
+        }
+        o.problems.push(format!(
+            "{dh_bad} heads out of tolerance; worst {}",
+            worst.join("; ")
+        ));
+    }
+    if q_bad > 0 {
+        o.problems.push(format!(
+            "{q_bad} flows out of tolerance; worst {:.3e}× tolerance, {}",
+            o.max_flow_frac, o.worst_flow
+        ));
+    }
+    if o.status_mismatches > 0 {
+        o.problems.push(format!(
+            "{} link statuses differ; first {}",
+            o.status_mismatches, o.first_status
+        ));
+    }
+    if o.ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        o.kept = Some(dir);
+    }
+    o
+}
+
+fn fmt_sci(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+#[test]
+fn hydraulics_match_epanet_on_every_network() {
+    let only: Option<Vec<String>> = std::env::var("AQUATWIN_CONFORMANCE_ONLY")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.split(',').map(|x| x.trim().to_ascii_lowercase()).collect());
+    let mut files: Vec<PathBuf> = network_files()
+        .into_iter()
+        .filter(|p| !is_invalid_network(p))
+        .collect();
+    assert!(!files.is_empty(), "no benchmark networks found");
+    if let Some(only) = &only {
+        let stem = |p: &PathBuf| p.file_stem().unwrap().to_string_lossy().to_ascii_lowercase();
+        for want in only {
+            assert!(
+                files.iter().any(|p| &stem(p) == want),
+                "AQUATWIN_CONFORMANCE_ONLY names {want}, which is not in {}",
+                networks_dir().display()
+            );
+        }
+        files.retain(|p| only.contains(&stem(p)));
+    }
+    // Largest first, so the two workers finish together.
+    files.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)));
+
+    let bin = aquatwin_bin();
+    // One folder per test process: concurrent runs must not share outputs.
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("hydraulics-conformance")
+        .join(std::process::id().to_string());
+    std::fs::create_dir_all(&work).unwrap();
+    let jobs: usize = std::env::var("AQUATWIN_CONFORMANCE_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(files.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(inp) = files.get(i) else { break };
+                let t0 = std::time::Instant::now();
+                let o = compare_network(inp, &bin, &work);
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "hydraulics conformance: {} {} ({:.1} s)",
+                    o.name,
+                    if o.ok() { "ok" } else { "FAIL" },
+                    t0.elapsed().as_secs_f64()
+                );
+                results.lock().unwrap().push(o);
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    if results.iter().all(Outcome::ok) {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    results.sort_by_key(|o| o.name.to_ascii_lowercase());
+
+    let mut table = String::new();
+    table.push_str(
+        "\n| network | nodes | report times | max abs Δhead (m) | max flow error / tol | status mismatches | warning diffs | verdict |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for o in &results {
+        let head = match o.max_rel_absurd {
+            Some(r) => format!("{} (relative {} where abs h > 1e6 m)", fmt_sci(o.max_dh), fmt_sci(r)),
+            None => fmt_sci(o.max_dh),
+        };
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            o.name,
+            o.nodes,
+            o.report_times,
+            head,
+            fmt_sci(o.max_flow_frac),
+            o.status_mismatches,
+            o.warning_diffs,
+            if o.ok() { "ok" } else { "FAIL" }
+        ));
+    }
+    table.push_str(&format!(
+        "Tolerances: |Δhead| ≤ {HEAD_TOL_M} m (relative {ABSURD_HEAD_REL:e} where |h_EPANET| > {ABSURD_HEAD_M:e} m), \
+         |Δflow| ≤ max({FLOW_TOL_LPS} L/s, {FLOW_TOL_REL:e}·|q|), statuses equal, same report times, steps and stop time. \
+         Warning diffs (steps whose EPANET warning code differs) are shown, not checked.\n"
+    ));
+    let _ = writeln!(std::io::stderr(), "{table}");
+
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|o| !o.ok())
+        .map(|o| {
+            format!(
+                "{} (outputs kept in {}):\n  - {}",
+                o.name,
+                o.kept.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                o.problems.join("\n  - ")
+            )
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} networks differ from EPANET 2.3:\n{}",
+        failed.len(),
+        results.len(),
+        failed.join("\n")
+    );
+}
