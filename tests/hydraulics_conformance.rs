@@ -63,10 +63,12 @@ impl Table {
 /// Reads `time_s,id,<numeric columns...>[,status]`, keeping the numeric
 /// columns `cols` (0 = the first after the id).
 fn read_table(path: &Path, cols: &[usize], with_status: bool) -> Result<Table, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut lines = text.lines();
-    let header = lines.next().ok_or_else(|| format!("{} is empty", path.display()))?;
+    let header = lines
+        .next()
+        .ok_or_else(|| format!("{} is empty", path.display()))?;
     let nfields = header.split(',').count();
     let mut t = Table {
         times: Vec::new(),
@@ -91,7 +93,10 @@ fn read_table(path: &Path, cols: &[usize], with_status: bool) -> Result<Table, S
         let fields = &right[1..];
         if t.times.last() != Some(&time) {
             if t.times.last().is_some_and(|&l| l > time) {
-                return Err(format!("{}: times not increasing at {time}", path.display()));
+                return Err(format!(
+                    "{}: times not increasing at {time}",
+                    path.display()
+                ));
             }
             if !t.times.is_empty() && pos != t.ids.len() {
                 return Err(format!(
@@ -267,8 +272,7 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
         }
     } else if !out.status.success() {
         let last = err.lines().last().unwrap_or("").to_string();
-        o.problems
-            .push(format!("aquatwin simulate failed: {last}"));
+        o.problems.push(format!("aquatwin simulate failed: {last}"));
     }
 
     let tables = (|| -> Result<_, String> {
@@ -353,7 +357,8 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
         .count();
 
     // Values at the common report times
-    let our_block: HashMap<u64, usize> = an.times.iter().enumerate().map(|(b, &t)| (t, b)).collect();
+    let our_block: HashMap<u64, usize> =
+        an.times.iter().enumerate().map(|(b, &t)| (t, b)).collect();
     let node_map: Vec<Option<usize>> = en.ids.iter().map(|id| an.index.get(id).copied()).collect();
     let link_map: Vec<Option<usize>> = el.ids.iter().map(|id| al.index.get(id).copied()).collect();
     let missing = node_map.iter().filter(|m| m.is_none()).count()
@@ -369,7 +374,9 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
     }
     let (mut dh_bad, mut q_bad) = (0usize, 0usize);
     for (eb, t) in en.times.iter().enumerate() {
-        let Some(&ab) = our_block.get(t) else { continue };
+        let Some(&ab) = our_block.get(t) else {
+            continue;
+        };
         for (i, m) in node_map.iter().enumerate() {
             let Some(j) = *m else { continue };
             let (e, a) = (en.value(eb, i, 0), an.value(ab, j, 0));
@@ -401,7 +408,10 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
             let frac = (a - e).abs() / tol;
             if !(frac <= o.max_flow_frac) {
                 o.max_flow_frac = if frac.is_nan() { f64::INFINITY } else { frac };
-                o.worst_flow = format!("link {} at {t} s: aquatwin {a} L/s, EPANET {e} L/s", el.ids[k]);
+                o.worst_flow = format!(
+                    "link {} at {t} s: aquatwin {a} L/s, EPANET {e} L/s",
+                    el.ids[k]
+                );
             }
             if !(frac <= 1.0) {
                 q_bad += 1;
@@ -409,7 +419,8 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
             let (es, st) = (el.status(eb, k), al.status(ab, j));
             if es != st {
                 if o.status_mismatches == 0 {
-                    o.first_status = format!("link {} at {t} s: aquatwin {st}, EPANET {es}", el.ids[k]);
+                    o.first_status =
+                        format!("link {} at {t} s: aquatwin {st}, EPANET {es}", el.ids[k]);
                 }
                 o.status_mismatches += 1;
             }
@@ -421,7 +432,10 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
             worst.push(format!("|Δh| {:.3e} m, {}", o.max_dh, o.worst_dh));
         }
         if let Some(r) = o.max_rel_absurd.filter(|&r| r > ABSURD_HEAD_REL) {
-            worst.push(format!("relative {r:.2e} where |h| > 1e6 m, {}", o.worst_rel));
+            worst.push(format!(
+                "relative {r:.2e} where |h| > 1e6 m, {}",
+                o.worst_rel
+            ));
         }
         o.problems.push(format!(
             "{dh_bad} heads out of tolerance; worst {}",
@@ -461,14 +475,23 @@ fn hydraulics_match_epanet_on_every_network() {
     let only: Option<Vec<String>> = std::env::var("AQUATWIN_CONFORMANCE_ONLY")
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| s.split(',').map(|x| x.trim().to_ascii_lowercase()).collect());
+        .map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_ascii_lowercase())
+                .collect()
+        });
     let mut files: Vec<PathBuf> = network_files()
         .into_iter()
         .filter(|p| !is_invalid_network(p))
         .collect();
     assert!(!files.is_empty(), "no benchmark networks found");
     if let Some(only) = &only {
-        let stem = |p: &PathBuf| p.file_stem().unwrap().to_string_lossy().to_ascii_lowercase();
+        let stem = |p: &PathBuf| {
+            p.file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .to_ascii_lowercase()
+        };
         for want in only {
             assert!(
                 files.iter().any(|p| &stem(p) == want),
@@ -526,7 +549,11 @@ fn hydraulics_match_epanet_on_every_network() {
     );
     for o in &results {
         let head = match o.max_rel_absurd {
-            Some(r) => format!("{} (relative {} where abs h > 1e6 m)", fmt_sci(o.max_dh), fmt_sci(r)),
+            Some(r) => format!(
+                "{} (relative {} where abs h > 1e6 m)",
+                fmt_sci(o.max_dh),
+                fmt_sci(r)
+            ),
             None => fmt_sci(o.max_dh),
         };
         table.push_str(&format!(
@@ -555,7 +582,10 @@ fn hydraulics_match_epanet_on_every_network() {
             format!(
                 "{} (outputs kept in {}):\n  - {}",
                 o.name,
-                o.kept.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                o.kept
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 o.problems.join("\n  - ")
             )
         })

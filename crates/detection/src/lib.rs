@@ -4,6 +4,7 @@
 //!
 //! The maths here does no I/O and no async; callers hand over parsed data.
 
+pub mod detect;
 pub mod netedit;
 pub mod rng;
 pub mod scenario;

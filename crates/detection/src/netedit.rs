@@ -7,8 +7,8 @@
 //! controls and rules.
 
 use network::{
-    ControlCondition, Demand, Junction, Link, LinkIdx, LinkKind, Network, Node, NodeIdx,
-    NodeKind, Reservoir, RuleObject,
+    ControlCondition, Demand, Junction, Link, LinkIdx, LinkKind, Network, Node, NodeIdx, NodeKind,
+    Reservoir, RuleObject,
 };
 
 /// Inserts `node` as the last junction; returns its index. Every node index
@@ -45,7 +45,11 @@ pub fn insert_junction(net: &mut Network, node: Node) -> NodeIdx {
 
 /// Inserts `link` as the last pipe; returns its index (later links move up).
 pub fn insert_pipe(net: &mut Network, link: Link) -> LinkIdx {
-    let at = net.links.iter().take_while(|l| l.kind.is_pipe_kind()).count();
+    let at = net
+        .links
+        .iter()
+        .take_while(|l| l.kind.is_pipe_kind())
+        .count();
     net.links.insert(at, link);
     let shift = |k: &mut LinkIdx| {
         if *k >= at {

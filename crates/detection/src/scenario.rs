@@ -117,6 +117,7 @@ pub struct Scenario {
     /// Time of row 0 (5-minute steps from 2019-01-01 00:00).
     pub start_step: i64,
     pub rows: usize,
+    #[serde(skip)]
     pub series: Vec<Series>,
     pub leaks: Vec<ScenarioLeak>,
     /// Per leak: flow in m³/h at each row.
@@ -135,7 +136,11 @@ pub enum ScenarioError {
 impl std::fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ScenarioError::Sensors(v) => write!(f, "the sensor map does not match the network:\n  {}", v.join("\n  ")),
+            ScenarioError::Sensors(v) => write!(
+                f,
+                "the sensor map does not match the network:\n  {}",
+                v.join("\n  ")
+            ),
             ScenarioError::Prepare(e) => write!(f, "cannot prepare the truth network: {e}"),
             ScenarioError::Sim(e) => write!(f, "truth simulation failed: {e}"),
             ScenarioError::NoLeakPipes(e) => f.write_str(e),
@@ -237,7 +242,9 @@ pub fn generate(
         .filter(|&k| matches!(&model.links[k].kind, LinkKind::Pipe(p) if !p.check_valve && p.length > 1.0))
         .collect();
     if pipes.is_empty() {
-        return Err(ScenarioError::NoLeakPipes("the network has no pipes".into()));
+        return Err(ScenarioError::NoLeakPipes(
+            "the network has no pipes".into(),
+        ));
     }
     let mut chosen: Vec<(usize, f64)> = Vec::new(); // (link, mean pressure)
     let mut tries = 0;
@@ -313,8 +320,8 @@ pub fn generate(
 
     set_times(&mut truth, rows);
     let npat = truth.patterns.len();
-    let mut sim =
-        Simulation::from_network(truth.clone()).map_err(|e| ScenarioError::Prepare(e.to_string()))?;
+    let mut sim = Simulation::from_network(truth.clone())
+        .map_err(|e| ScenarioError::Prepare(e.to_string()))?;
 
     // Sensor targets in the truth network.
     let targets: Vec<(SensorKind, usize)> = sensors
@@ -374,7 +381,9 @@ pub fn generate(
                         sim.flow_lps(*idx) * 3.6 * (1.0 + cfg.flow_noise_rel * noise_rng.normal())
                     }
                     SensorKind::Demand => {
-                        sim.demand_lps(*idx) * 3600.0 * (1.0 + cfg.flow_noise_rel * noise_rng.normal())
+                        sim.demand_lps(*idx)
+                            * 3600.0
+                            * (1.0 + cfg.flow_noise_rel * noise_rng.normal())
                     }
                 };
                 s.values.push(round_to(v, cfg.round));
@@ -482,7 +491,13 @@ impl Scenario {
         let mut v: Vec<&ScenarioLeak> = self.leaks.iter().collect();
         v.sort_by_key(|l| l.start_step);
         v.iter()
-            .map(|l| format!("{}, {}\n", l.pipe, format_step(self.start_step + l.start_step)))
+            .map(|l| {
+                format!(
+                    "{}, {}\n",
+                    l.pipe,
+                    format_step(self.start_step + l.start_step)
+                )
+            })
             .collect()
     }
 }
@@ -525,7 +540,10 @@ mod tests {
         };
         let a = generate(&net, &sensors(), &cfg).unwrap();
         let b = generate(&net, &sensors(), &cfg).unwrap();
-        assert_eq!(a.scada_csv(SensorKind::Pressure), b.scada_csv(SensorKind::Pressure));
+        assert_eq!(
+            a.scada_csv(SensorKind::Pressure),
+            b.scada_csv(SensorKind::Pressure)
+        );
         assert_eq!(a.rows, 3 * 288);
         let csv = a.scada_csv(SensorKind::Flow);
         let mut lines = csv.lines();
@@ -540,10 +558,15 @@ mod tests {
         let labels = parse_leak_labels(&a.labels_yalm(), "l").unwrap();
         let flows = parse_leak_flows(&a.leak_flows_csv(), "f").unwrap();
         let scorer = Scorer::new(&net, labels, "l", flows, ScoreParams::default()).unwrap();
-        let rep = scorer.score(&parse_results(&a.perfect_results(), "p").unwrap()).unwrap();
+        let rep = scorer
+            .score(&parse_results(&a.perfect_results(), "p").unwrap())
+            .unwrap();
         assert_eq!(rep.true_positives, 1);
         assert!(rep.score_eur > 0.0);
         let c = generate(&net, &sensors(), &ScenarioConfig { seed: 12, ..cfg }).unwrap();
-        assert_ne!(a.scada_csv(SensorKind::Pressure), c.scada_csv(SensorKind::Pressure));
+        assert_ne!(
+            a.scada_csv(SensorKind::Pressure),
+            c.scada_csv(SensorKind::Pressure)
+        );
     }
 }

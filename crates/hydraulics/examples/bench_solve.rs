@@ -8,17 +8,19 @@
 //!   → {"file","nodes","parse_ms","best_ms","steps","iterations","halted"}
 //!
 //! Leak batch: `--batch` runs `--scenarios` single-leak scenarios on one
-//! network, its duration cut to `--hours`: a base simulation is prepared and
-//! its first step solved once (the warm start); each scenario clones it, puts
-//! an emitter at a random junction (coefficient chosen so the leak is 2–5 L/s
+//! network, its duration cut to `--hours`: a base simulation is prepared
+//! (with `--warm`, its first step is also solved once without a leak and
+//! rewound to time 0, so that clones start from those flows); each scenario
+//! clones it, puts an emitter at a random junction (coefficient chosen so the leak is 2–5 L/s
 //! at that junction's base pressure) and runs the whole period. Scenarios
 //! run with hydraulics::batch::run_batch on a rayon pool of `--threads`.
 //!   bench_solve --batch NET.inp [--scenarios 1000] [--hours 24] [--seed 1]
-//!               [--threads 2] [--write-scenarios FILE]
-//!   → {"file","scenarios","threads","wall_ms","ms_per_scenario","steps","iterations",
+//!               [--threads 2] [--warm] [--write-scenarios FILE] [--write-leaks FILE]
+//!   → {"file","scenarios","threads","warm","wall_ms","cpu_ms","ms_per_scenario","steps","iterations",
 //!      "leak_lps_min","leak_lps_mean","leak_lps_max","halted"}
 //! FILE gets one "node_id coeff_si" line per scenario (coeff in m³/s per
-//! m^exponent), so the same scenarios can be run in EPANET.
+//! m^exponent), so the same scenarios can be run in EPANET; `--write-leaks
+//! FILE` gets "node_id leak_lps" (emitter flow after the first step).
 //! Build with --release (or --profile ci).
 
 use hydraulics::Simulation;
@@ -101,6 +103,26 @@ fn single(args: &[String]) {
     }
 }
 
+/// CPU time of this process (all threads), ms, from /proc/self/stat
+/// (utime + stime at 100 ticks/s, Linux); NaN elsewhere.
+fn cpu_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    match (
+        f.get(11).and_then(|v| v.parse::<f64>().ok()),
+        f.get(12).and_then(|v| v.parse::<f64>().ok()),
+    ) {
+        (Some(u), Some(s)) => (u + s) * 10.0,
+        _ => f64::NAN,
+    }
+}
+
 /// xorshift64*: reproducible scenarios without a dependency.
 struct Rng(u64);
 impl Rng {
@@ -121,20 +143,31 @@ fn batch(args: &[String]) {
     let hours: u64 = arg(args, "--hours", 24);
     let seed: u64 = arg(args, "--seed", 1);
     let threads: usize = arg(args, "--threads", 2);
+    let warm = args.iter().any(|a| a == "--warm");
     let write: Option<String> = args
         .iter()
         .position(|a| a == "--write-scenarios")
+        .and_then(|i| args.get(i + 1).cloned());
+    let write_leaks: Option<String> = args
+        .iter()
+        .position(|a| a == "--write-leaks")
         .and_then(|i| args.get(i + 1).cloned());
 
     let (mut net, _) = parse(path);
     net.times.duration = hours * 3600;
     let expo = net.options.emitter_exponent;
     let mut base = Simulation::from_network(net).unwrap_or_else(|e| panic!("{path}: {e}"));
-    // Warm start: solve the first step once without a leak, then rewind to
-    // time 0 keeping the flows.
-    base.run().unwrap_or_else(|e| panic!("{path}: {e}"));
-    let pressures: Vec<f64> = (0..base.node_count()).map(|i| base.pressure_m(i)).collect();
-    base.init(false);
+    // Base pressures at time 0, from a clone solved once without a leak.
+    let mut first = base.clone();
+    first.run().unwrap_or_else(|e| panic!("{path}: {e}"));
+    let pressures: Vec<f64> = (0..first.node_count())
+        .map(|i| first.pressure_m(i))
+        .collect();
+    if warm {
+        // Warm start: the base keeps the leak-free flows of time 0, rewound to time 0.
+        base = first;
+        base.init(false);
+    }
 
     let net = base.network();
     let candidates: Vec<usize> = (0..net.nodes.len())
@@ -161,6 +194,7 @@ fn batch(args: &[String]) {
         .num_threads(threads)
         .build()
         .expect("rayon pool");
+    let c0 = cpu_ms();
     let t0 = Instant::now();
     let results: Vec<(u64, u64, bool, f64)> = pool.install(|| {
         hydraulics::batch::run_batch(&base, &scenarios, |mut sim, &(i, c)| {
@@ -190,16 +224,28 @@ fn batch(args: &[String]) {
         })
     });
     let wall = t0.elapsed().as_secs_f64() * 1e3;
+    let cpu = cpu_ms() - c0;
     let steps: u64 = results.iter().map(|r| r.0).sum();
     let iters: u64 = results.iter().map(|r| r.1).sum();
     let halted = results.iter().filter(|r| r.2).count();
     let leaks: Vec<f64> = results.iter().map(|r| r.3).collect();
+    if let Some(f) = write_leaks {
+        let net = base.network();
+        let text: String = scenarios
+            .iter()
+            .zip(&leaks)
+            .map(|(&(i, _), q)| format!("{} {q}\n", net.nodes[i].id))
+            .collect();
+        std::fs::write(&f, text).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
     let (lmin, lmax) = leaks
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     let lmean = leaks.iter().sum::<f64>() / leaks.len().max(1) as f64;
     println!(
-        "{{\"file\":\"{}\",\"scenarios\":{n},\"threads\":{threads},\"hours\":{hours},\"wall_ms\":{wall:.1},\"ms_per_scenario\":{:.3},\"steps\":{steps},\"iterations\":{iters},\"leak_lps_min\":{lmin:.3},\"leak_lps_mean\":{lmean:.3},\"leak_lps_max\":{lmax:.3},\"halted\":{halted}}}",
+        "{{\"file\":\"{}\",\"scenarios\":{n},\"threads\":{threads},\"warm\":{warm},\"hours\":{hours},\"wall_ms\":{wall:.1},\"cpu_ms\":{cpu:.0},\"ms_per_scenario\":{:.3},\"steps\":{steps},\"iterations\":{iters},\"leak_lps_min\":{lmin:.3},\"leak_lps_mean\":{lmean:.3},\"leak_lps_max\":{lmax:.3},\"halted\":{halted}}}",
         file_name(path),
         wall / n.max(1) as f64
     );
@@ -208,7 +254,7 @@ fn batch(args: &[String]) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        eprintln!("usage: bench_solve [--repeat N] NET.inp ... | bench_solve --batch NET.inp [--scenarios N] [--hours H] [--seed S] [--threads T] [--write-scenarios FILE]");
+        eprintln!("usage: bench_solve [--repeat N] NET.inp ... | bench_solve --batch NET.inp [--scenarios N] [--hours H] [--seed S] [--threads T] [--warm] [--write-scenarios FILE] [--write-leaks FILE]");
         std::process::exit(2);
     }
     if args.iter().any(|a| a == "--batch") {

@@ -50,7 +50,14 @@ fn add_upper_barrier(dq: f64, hloss: &mut f64, hgrad: &mut f64) {
 pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
     let o = &pr.opts;
     let (hexp, rqtol) = (o.hexp, o.rqtol);
-    let State { flow, status, p, y, r, .. } = s;
+    let State {
+        flow,
+        status,
+        p,
+        y,
+        r,
+        ..
+    } = s;
     match o.formula {
         HeadlossFormula::DarcyWeisbach => {
             for (j, &k) in pr.pipes.iter().enumerate() {
@@ -125,7 +132,11 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
                 valve_coeff_km(pr, s, k, km);
             }
             LinkType::Pcv => {
-                let km = if s.setting[k] != MISSING { pcv_loss_coeff(pr, k, s.setting[k]) } else { pr.km[k] };
+                let km = if s.setting[k] != MISSING {
+                    pcv_loss_coeff(pr, k, s.setting[k])
+                } else {
+                    pr.km[k]
+                };
                 valve_coeff_km(pr, s, k, km);
             }
             LinkType::Gpv => gpv_coeff(pr, s, k),
@@ -414,49 +425,37 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
     let nj = pr.njuncs;
     let mut factor = s.factor.take().expect("factor present outside assembly");
     factor.clear();
-    for v in s.f.iter_mut() {
-        *v = 0.0;
-    }
-    for v in s.xflow.iter_mut() {
-        *v = 0.0;
-    }
     {
         let (diag, off) = factor.values_mut();
         // Links.
-        let (p_all, y_all, q_all) = (&s.p[..pr.nlinks], &s.y[..pr.nlinks], &s.flow[..pr.nlinks]);
-        for k in 0..pr.nlinks {
-            let p = p_all[k];
-            if p == 0.0 {
-                continue;
-            }
-            let (n1, n2) = (pr.n1[k], pr.n2[k]);
-            let q = q_all[k];
-            let y = y_all[k];
-            s.xflow[n1] -= q;
-            s.xflow[n2] += q;
-            let slot = pr.link_slot[k];
-            if slot != NONE {
-                // Both ends are junctions (the common case).
-                off[slot as usize] -= p;
-                diag[pr.diag_slot[n1] as usize] += p;
-                diag[pr.diag_slot[n2] as usize] += p;
-                s.f[n1] += y;
-                s.f[n2] -= y;
-                continue;
-            }
-            if n1 < nj {
-                diag[pr.diag_slot[n1] as usize] += p;
-                s.f[n1] += y;
-            } else if n2 < nj {
-                s.f[n2] += p * s.head[n1];
-            }
-            if n2 < nj {
-                diag[pr.diag_slot[n2] as usize] += p;
-                s.f[n2] -= y;
-            } else if n1 < nj {
-                s.f[n1] += p * s.head[n2];
-            }
+        // Links, gathered per junction in link order (as EPANET sums them):
+        // Aii += P; F += ±Y (or P·H of a fixed-head neighbour); Xflow ∓= Q.
+        for &(k, slot) in &pr.jj_links {
+            off[slot as usize] -= s.p[k];
         }
+        let (p_all, y_all, q_all, head) = (&s.p, &s.y, &s.flow, &s.head);
+        for i in 0..nj {
+            let (mut d, mut fy, mut xf) = (0.0, 0.0, 0.0);
+            for e in pr.inc_ptr[i]..pr.inc_ptr[i + 1] {
+                let k = pr.inc_link[e];
+                let p = p_all[k];
+                if p == 0.0 {
+                    continue;
+                }
+                let sg = pr.inc_sign[e];
+                xf -= sg * q_all[k];
+                d += p;
+                fy += sg * y_all[k];
+                let o = pr.inc_other[e];
+                if o >= nj {
+                    fy += p * head[o];
+                }
+            }
+            diag[pr.diag_slot[i] as usize] += d;
+            s.f[i] = fy;
+            s.xflow[i] = xf;
+        }
+        // Net flow into fixed-head nodes is not part of the system.
         // Emitters.
         for i in 0..nj {
             if s.ke[i] == 0.0 {

@@ -236,6 +236,15 @@ pub struct Prepared {
     /// viscosity × diameter, for the Darcy-Weisbach friction factor.
     pub dw_e37: Vec<f64>,
     pub dw_s: Vec<f64>,
+    /// Links incident to each junction, in link order (CSR): the link,
+    /// +1 if the junction is its start node else −1, and the other node.
+    /// Assembly gathers per junction instead of scattering per link.
+    pub inc_ptr: Vec<usize>,
+    pub inc_link: Vec<usize>,
+    pub inc_sign: Vec<f64>,
+    pub inc_other: Vec<usize>,
+    /// Links between two junctions and their off-diagonal slots.
+    pub jj_links: Vec<(usize, Slot)>,
     /// Off-diagonal slot of each link between two junctions, else `NONE`.
     pub link_slot: Vec<Slot>,
     pub diag_slot: Vec<Slot>,
@@ -745,7 +754,33 @@ impl Prepared {
             link_slot[k] = slots[i];
         }
         let diag_slot = (0..njuncs).map(|i| symbolic.diag_slot(i)).collect();
-        let pipes: Vec<usize> = (0..nlinks).filter(|&k| ltype[k] <= LinkType::Pipe).collect();
+        let mut inc: Vec<Vec<(usize, f64, usize)>> = vec![Vec::new(); njuncs];
+        for k in 0..nlinks {
+            let (a, b) = (n1[k], n2[k]);
+            if a < njuncs {
+                inc[a].push((k, 1.0, b));
+            }
+            if b < njuncs {
+                inc[b].push((k, -1.0, a));
+            }
+        }
+        let mut inc_ptr = vec![0usize];
+        let (mut inc_link, mut inc_sign, mut inc_other) = (Vec::new(), Vec::new(), Vec::new());
+        for list in &inc {
+            for &(k, sg, o) in list {
+                inc_link.push(k);
+                inc_sign.push(sg);
+                inc_other.push(o);
+            }
+            inc_ptr.push(inc_link.len());
+        }
+        let jj_links: Vec<(usize, Slot)> = (0..nlinks)
+            .filter(|&k| link_slot[k] != NONE)
+            .map(|k| (k, link_slot[k]))
+            .collect();
+        let pipes: Vec<usize> = (0..nlinks)
+            .filter(|&k| ltype[k] <= LinkType::Pipe)
+            .collect();
         let others: Vec<usize> = (0..nlinks).filter(|&k| ltype[k] > LinkType::Pipe).collect();
         let dw_e37 = pipes.iter().map(|&k| kc[k] / diam[k] / 3.7).collect();
         let dw_s = pipes.iter().map(|&k| opts.viscos * diam[k]).collect();
@@ -783,6 +818,11 @@ impl Prepared {
             opts,
             times,
             symbolic: Arc::new(symbolic),
+            inc_ptr,
+            inc_link,
+            inc_sign,
+            inc_other,
+            jj_links,
             pipes,
             others,
             dw_e37,

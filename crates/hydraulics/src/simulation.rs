@@ -478,6 +478,49 @@ impl Simulation {
             LinkState::Open
         }
     }
+    /// Junctions with no path of open links to any tank or reservoir at the
+    /// current step. Their heads are not determined by the physics (EPANET
+    /// reports them as disconnected); what a solver prints for them is
+    /// rounding noise.
+    pub fn disconnected_nodes(&self) -> Vec<usize> {
+        let pr = &self.pr;
+        let mut adj_ptr = vec![0usize; pr.nnodes + 1];
+        for k in 0..pr.nlinks {
+            if self.s.status[k] > stat::CLOSED {
+                adj_ptr[pr.n1[k] + 1] += 1;
+                adj_ptr[pr.n2[k] + 1] += 1;
+            }
+        }
+        for i in 0..pr.nnodes {
+            adj_ptr[i + 1] += adj_ptr[i];
+        }
+        let mut fill = adj_ptr.clone();
+        let mut adj = vec![0usize; adj_ptr[pr.nnodes]];
+        for k in 0..pr.nlinks {
+            if self.s.status[k] > stat::CLOSED {
+                let (a, b) = (pr.n1[k], pr.n2[k]);
+                adj[fill[a]] = b;
+                fill[a] += 1;
+                adj[fill[b]] = a;
+                fill[b] += 1;
+            }
+        }
+        let mut seen = vec![false; pr.nnodes];
+        let mut stack: Vec<usize> = (pr.njuncs..pr.nnodes).collect();
+        for &i in &stack {
+            seen[i] = true;
+        }
+        while let Some(i) = stack.pop() {
+            for &j in &adj[adj_ptr[i]..adj_ptr[i + 1]] {
+                if !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        (0..pr.njuncs).filter(|&i| !seen[i]).collect()
+    }
+
     /// Tank level above its bottom, m (None for junctions and reservoirs).
     pub fn tank_level_m(&self, i: usize) -> Option<f64> {
         let t = self.pr.node_tank[i];

@@ -263,12 +263,19 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
                 valve_change = valve_status(pr, s);
             }
         } else {
-            let before = if trace() { s.status.clone() } else { Vec::new() };
+            let before = if trace() {
+                s.status.clone()
+            } else {
+                Vec::new()
+            };
             valve_change = valve_status(pr, s);
             if trace() {
                 for &k in &pr.valves {
                     if before[k] != s.status[k] {
-                        eprintln!("  valve {} status {} -> {} (q={:e})", pr.net.links[k].id, before[k], s.status[k], s.flow[k]);
+                        eprintln!(
+                            "  valve {} status {} -> {} (q={:e})",
+                            pr.net.links[k].id, before[k], s.status[k], s.flow[k]
+                        );
                     }
                 }
             }

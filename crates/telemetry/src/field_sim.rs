@@ -2,12 +2,17 @@
 //! register layout of a sensor map, the values of a "truth" source.
 //!
 //! The truth comes through the [`TruthSource`] trait. Shipped sources:
-//! [`ScadaReplay`] (a recorded SCADA export replayed against the clock) and
+//! [`ScadaReplay`] (a recorded SCADA export replayed against the clock),
 //! [`Synthetic`] (smooth made-up signals inside each sensor's range, for
-//! load tests). A live hydraulic simulation plugs in by implementing the
-//! same trait. The server refuses every write function code (it is as
+//! load tests) and [`HydraulicTruth`] (a live extended-period simulation of
+//! the network, with leaks: [`hydraulic`]); [`Noisy`] adds sensor noise to
+//! any of them. The server refuses every write function code (it is as
 //! read-only as the poller) and counts every function code it receives, so
 //! tests can prove what the poller sent.
+
+pub mod hydraulic;
+
+pub use hydraulic::{HydraulicTruth, Leak};
 
 use crate::quality::Sample;
 use crate::scada::{Row, ScadaReader};
@@ -156,12 +161,10 @@ impl<T> Noisy<T> {
 impl<T: TruthSource> TruthSource for Noisy<T> {
     fn values_at(&mut self, t_ms: i64, out: &mut [Option<f64>]) {
         self.inner.values_at(t_ms, out);
-        for o in out.iter_mut() {
-            if let Some(v) = o {
-                let (u1, u2) = (self.uniform(), self.uniform());
-                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-                *v *= 1.0 + self.sigma * z;
-            }
+        for v in out.iter_mut().flatten() {
+            let (u1, u2) = (self.uniform(), self.uniform());
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            *v *= 1.0 + self.sigma * z;
         }
     }
 }

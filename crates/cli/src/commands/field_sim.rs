@@ -1,32 +1,67 @@
 //! `aquatwin field-sim`: Modbus TCP servers on loopback serving the
-//! registers of a sensor map, filled from a truth source.
+//! registers of a sensor map, filled from a truth source: the live
+//! hydraulic simulation of the network (with leaks), a replayed SCADA
+//! export, or synthetic signals.
 
 use super::telemetry_common::{init_logging, load_sensor_map, runtime, shutdown_signal};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
-use telemetry::field_sim::{FieldSim, Noisy, ScadaReplay, Synthetic, TruthSource};
+use telemetry::field_sim::{
+    FieldSim, HydraulicTruth, Leak, Noisy, ScadaReplay, Synthetic, TruthSource,
+};
+
+/// Where the served values come from.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Truth {
+    /// `replay` with --replay; else `hydraulic` if the model's duration is
+    /// > 0 or a --leak is given; else `synthetic`.
+    Auto,
+    /// The live extended-period simulation of --network (a duration-0 model
+    /// is solved once and held).
+    Hydraulic,
+    /// The SCADA export given by --replay.
+    Replay,
+    /// Smooth made-up signals inside each sensor's range (load tests).
+    Synthetic,
+}
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Simulated time runs at --speed simulated seconds per wall-clock second from \
+the moment field-sim starts. The hydraulic truth serves the last solved hydraulic step (EPANET's \
+variable steps) and restarts at time 0 past the model's duration; leaks stay on. A leak is an \
+emitter at the end node of the pipe nearer its midpoint (the start node on a tie), sized so it \
+flows the given L/s at onset; afterwards its flow follows the node's pressure (q ∝ p^n, n the model's emitter exponent, 0.5 by default).
+
+Example: aquatwin field-sim --network L-TOWN.inp --sensors sensors/ltown-battledim.toml \
+--speed 60 --leak p351:25@2:00 --noise 0.002"
+)]
 pub struct Args {
-    /// Network model (.inp); the sensor map is validated against it.
+    /// Network model (.inp); the sensor map is validated against it, and it is
+    /// the model the hydraulic truth simulates.
     #[arg(long)]
     network: PathBuf,
     /// Sensor map (TOML) with a Modbus layout.
     #[arg(long)]
     sensors: PathBuf,
+    /// Truth source.
+    #[arg(long, value_enum, default_value_t = Truth::Auto)]
+    truth: Truth,
     /// Replay this SCADA export (file or directory of .csv) as the truth.
-    /// Without it, smooth synthetic signals inside each sensor's range.
     #[arg(long)]
     replay: Option<PathBuf>,
-    /// Replay speed (data seconds per wall-clock second).
+    /// Simulated (or replayed) seconds per wall-clock second, e.g. 60 = one
+    /// simulated minute per second.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
     /// Relative Gaussian noise on every value (e.g. 0.01 = 1 %).
     #[arg(long)]
     noise: Option<f64>,
-    /// Leak PIPE:L/s@TIME (needs the live hydraulic simulation).
-    #[arg(long)]
+    /// Leak PIPE:L/s@TIME, repeatable (hydraulic truth only). TIME is
+    /// simulated time since field-sim started: seconds (5400) or H:MM[:SS]
+    /// (1:30, 36:00). E.g. --leak p351:25@2:00.
+    #[arg(long, value_name = "PIPE:L/s@TIME")]
     leak: Vec<String>,
     /// Address to listen on (loopback only by default).
     #[arg(long, default_value = "127.0.0.1")]
@@ -44,11 +79,13 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     init_logging();
-    if !a.leak.is_empty() {
-        bail!(
-            "--leak needs the live hydraulic simulation as the truth source; this build serves a replayed SCADA file \
-             or synthetic signals only (leaks already in a replayed file are served as recorded)"
-        );
+    let leaks = a
+        .leak
+        .iter()
+        .map(|l| Leak::parse(l).map_err(|e| anyhow!("--leak: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    if !(a.speed.is_finite() && a.speed > 0.0) {
+        bail!("--speed {}: must be > 0", a.speed);
     }
     let mut map = load_sensor_map(&a.sensors, Some(&a.network))?;
     if let Some(p) = a.port {
@@ -64,9 +101,55 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let map = Arc::new(map);
-    let truth: Box<dyn TruthSource> = match &a.replay {
-        Some(p) => Box::new(ScadaReplay::load(&map, p, a.speed).map_err(|e| anyhow!(e))?),
-        None => Box::new(Synthetic::new(&map)),
+    let net = super::load_network(&a.network)?;
+    let truth = match a.truth {
+        Truth::Auto if a.replay.is_some() => Truth::Replay,
+        Truth::Auto if net.times.duration > 0 || !leaks.is_empty() => Truth::Hydraulic,
+        Truth::Auto => Truth::Synthetic,
+        t => t,
+    };
+    if truth != Truth::Hydraulic && !leaks.is_empty() {
+        bail!(
+            "--leak needs the hydraulic truth (leaks already in a replayed file are served as recorded)"
+        );
+    }
+    if truth != Truth::Replay && a.replay.is_some() {
+        bail!("--replay goes with --truth replay (or auto)");
+    }
+    let truth: Box<dyn TruthSource> = match truth {
+        Truth::Replay => {
+            let Some(p) = &a.replay else {
+                bail!("--truth replay needs --replay FILE|DIR");
+            };
+            tracing::info!(
+                "truth: SCADA replay of {} at speed {}",
+                p.display(),
+                a.speed
+            );
+            Box::new(ScadaReplay::load(&map, p, a.speed).map_err(|e| anyhow!(e))?)
+        }
+        Truth::Hydraulic => {
+            let dur = net.times.duration;
+            let h = HydraulicTruth::new(net, &map, &leaks, a.speed).map_err(|e| anyhow!(e))?;
+            tracing::info!(
+                "truth: hydraulic simulation of {} ({}), speed {}",
+                a.network.display(),
+                if dur > 0 {
+                    format!("{:.1} h cycle", dur as f64 / 3600.0)
+                } else {
+                    "steady state".to_string()
+                },
+                a.speed
+            );
+            for (pipe, node) in h.leak_nodes() {
+                tracing::info!("leak on pipe {pipe}: emitter at node {node}");
+            }
+            Box::new(h)
+        }
+        Truth::Synthetic | Truth::Auto => {
+            tracing::info!("truth: synthetic signals");
+            Box::new(Synthetic::new(&map))
+        }
     };
     let truth: Box<dyn TruthSource> = match a.noise {
         Some(s) if s > 0.0 => Box::new(Noisy::new(truth, s, 0x5eed)),

@@ -1,11 +1,13 @@
 //! Subcommands of the `aquatwin` binary.
 
 mod convert;
+mod detect;
 mod export;
 mod field_sim;
 mod import_scada;
 mod ingest;
 mod inspect;
+mod scenario;
 mod score;
 mod simulate;
 mod telemetry_common;
@@ -30,7 +32,7 @@ enum Command {
     ImportScada(import_scada::Args),
     /// Export one sensor's samples over a time range (CSV), optionally resampled.
     Export(export::Args),
-    /// Serve a simulated field over Modbus TCP on loopback (replayed SCADA or synthetic).
+    /// Serve a simulated field over Modbus TCP on loopback (live hydraulic simulation with leaks, replayed SCADA, or synthetic).
     FieldSim(field_sim::Args),
     /// Summarise a network model (.inp): element counts, units, options.
     Inspect(inspect::Args),
@@ -40,6 +42,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Score a BattLeDIM results file against labelled leaks (official 2020 rules).
     Score(score::Args),
+    /// Generate a leak scenario: perturbed truth network, leaks, SCADA CSVs and labels.
+    Scenario(scenario::Args),
+    /// Detect and localize leaks in SCADA data with the model (BattLeDIM results file).
+    Detect(detect::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -52,6 +58,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Convert(a) => convert::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Score(a) => score::run(a),
+        Command::Scenario(a) => scenario::run(a),
+        Command::Detect(a) => detect::run(a),
     }
 }
 

@@ -68,6 +68,28 @@ pub fn run(a: Args) -> Result<()> {
         for w in &rep.warnings {
             eprintln!("WARNING at {} hrs: {}", clock(rep.time_s), w.message());
         }
+        if !rep.warnings.is_empty() {
+            let cut = sim.disconnected_nodes();
+            if !cut.is_empty() {
+                let net = sim.network();
+                let names: Vec<&str> = cut
+                    .iter()
+                    .take(10)
+                    .map(|&i| net.nodes[i].id.as_str())
+                    .collect();
+                let more = if cut.len() > 10 {
+                    format!(" and {} more", cut.len() - 10)
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "WARNING at {} hrs: {} node(s) disconnected: {}{more}",
+                    clock(rep.time_s),
+                    cut.len(),
+                    names.join(", ")
+                );
+            }
+        }
         if rep.halted {
             eprintln!(
                 "WARNING at {} hrs: simulation halted (UNBALANCED STOP)",

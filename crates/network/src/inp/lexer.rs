@@ -1,6 +1,6 @@
 //! Splits `.inp` text into sections and tokenized lines.
 //!
-//! EPANET's rules: `;` starts a comment, tokens are separated by blanks
+//! EPANET's rules: `;` starts a comment (even inside quotes), tokens are separated by blanks
 //! (spaces, tabs, CR), a token may be quoted with `"` to hold blanks,
 //! section headers are matched case-insensitively by their first letters.
 
@@ -223,19 +223,15 @@ pub fn split_sections(text: &str) -> Sections<'_> {
 }
 
 fn split_comment(raw: &str) -> (&str, Option<&str>) {
-    // A ';' inside quotes does not start a comment.
-    let mut in_quotes = false;
-    for (i, b) in raw.bytes().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b';' if !in_quotes => {
-                let c = raw[i + 1..].trim();
-                return (&raw[..i], if c.is_empty() { None } else { Some(c) });
-            }
-            _ => {}
+    // EPANET cuts a line at its first ';', even inside quotes (checked with
+    // the oracle: `"J2;x"` reads as the node `"J2`).
+    match raw.find(';') {
+        Some(i) => {
+            let c = raw[i + 1..].trim();
+            (&raw[..i], if c.is_empty() { None } else { Some(c) })
         }
+        None => (raw, None),
     }
-    (raw, None)
 }
 
 /// Splits a data line into tokens (into `out`, which is cleared first).
@@ -289,7 +285,7 @@ mod tests {
         tokenize(" J1\t100  \"a b\" 5", &mut t);
         assert_eq!(t, vec!["J1", "100", "a b", "5"]);
         assert_eq!(split_comment("J1 1 ;hello"), ("J1 1 ", Some("hello")));
-        assert_eq!(split_comment("\"x;y\" 1"), ("\"x;y\" 1", None));
+        assert_eq!(split_comment("\"x;y\" 1"), ("\"x", Some("y\" 1")));
     }
 
     #[test]

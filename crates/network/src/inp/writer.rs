@@ -808,6 +808,6 @@ mod fuzz_regressions {
 
     #[test]
     fn ids_and_labels_that_need_or_cannot_take_quotes() {
-        round_trip(&format!("{NET}[JUNCTIONS]\n\"a;b\" 1\n\"[x\" 2\nq\"t 3\n[PIPES]\nP2 J1 \"a;b\" 1 1 1\nP3 J1 \"[x\" 1 1 1\nP4 J1 q\"t 1 1 1\n[LABELS]\n1 2 LA\"KE\n3 4 \"a b\"\n"));
+        round_trip(&format!("{NET}[JUNCTIONS]\n\"a b\" 1\n\"[x\" 2\nq\"t 3\n[PIPES]\nP2 J1 \"a b\" 1 1 1\nP3 J1 \"[x\" 1 1 1\nP4 J1 q\"t 1 1 1\n[LABELS]\n1 2 LA\"KE\n3 4 \"a b\"\n"));
     }
 }

@@ -1,0 +1,295 @@
+//! `aquatwin detect`: leak detection and localization on SCADA exports.
+//! Reads the model, the sensor map and the SCADA CSVs (BattLeDIM layout);
+//! the detector itself is `detection::detect`.
+
+use anyhow::{bail, Context, Result};
+use detection::detect::{detect, Column, DetectConfig, ScadaData};
+use detection::scoring::time::parse_timestamp;
+use detection::sensors::{Sensor, SensorKind, SensorSet};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The (unperturbed) model, .inp.
+    #[arg(long)]
+    network: PathBuf,
+    /// Sensor map (.toml); without it, the BattLeDIM L-Town sensors.
+    #[arg(long)]
+    sensors: Option<PathBuf>,
+    /// Directory with SCADA_Pressures.csv, SCADA_Flows.csv, SCADA_Levels.csv,
+    /// SCADA_Demands.csv (or BattLeDIM's 2019_SCADA_*.csv).
+    #[arg(long)]
+    scada: PathBuf,
+    /// Leak-free training data (same layout); default: the first week of --scada.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Detections, BattLeDIM lines `pipeID, YYYY-MM-DD HH:MM`.
+    #[arg(long)]
+    out: PathBuf,
+    /// JSON report: sensor issues and one entry per alarm.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// CUSUM threshold (standard deviations of the hourly water-balance excess).
+    #[arg(long, default_value_t = 10.0)]
+    threshold: f64,
+    /// Training days at the start of --scada when no --train is given.
+    #[arg(long, default_value_t = 7.0)]
+    train_days: f64,
+    /// Localization window after the estimated leak start, hours.
+    #[arg(long, default_value_t = 24.0)]
+    window_h: f64,
+}
+
+/// The sensor map from a `.toml` (the telemetry layout: `[[sensor]]` with
+/// `kind`, `node` or `link`, `range`, `scada = { file, column }`), or the
+/// built-in BattLeDIM L-Town set. Checked against the network.
+pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<SensorSet> {
+    let set = match path {
+        None => {
+            eprintln!("no --sensors given: using the BattLeDIM L-Town sensor set");
+            SensorSet::battledim_ltown()
+        }
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            parse_sensor_map(&text).with_context(|| format!("in {}", p.display()))?
+        }
+    };
+    let errs = set.check(net);
+    if !errs.is_empty() {
+        bail!(
+            "the sensor map does not match the network:\n  {}",
+            errs.join("\n  ")
+        );
+    }
+    Ok(set)
+}
+
+fn parse_sensor_map(text: &str) -> Result<SensorSet> {
+    let v: toml::Table = toml::from_str(text).context("not a valid TOML sensor map")?;
+    let Some(list) = v.get("sensor").and_then(|s| s.as_array()) else {
+        bail!("no [[sensor]] entries");
+    };
+    let mut out = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let get = |k: &str| s.get(k).and_then(|x| x.as_str());
+        let tag = get("tag").unwrap_or("?");
+        let kind = match get("kind") {
+            Some("pressure") => SensorKind::Pressure,
+            Some("flow") => SensorKind::Flow,
+            Some("tank_level") | Some("level") => SensorKind::Level,
+            Some("demand") => SensorKind::Demand,
+            Some(k) => {
+                eprintln!(
+                    "sensor {} ('{tag}'): kind '{k}' is not used by leak detection",
+                    i + 1
+                );
+                continue;
+            }
+            None => bail!("sensor {} ('{tag}') has no kind", i + 1),
+        };
+        let element = match kind {
+            SensorKind::Flow => get("link"),
+            _ => get("node"),
+        }
+        .with_context(|| format!("sensor {} ('{tag}') names no node/link", i + 1))?;
+        let column = s
+            .get("scada")
+            .and_then(|x| x.get("column"))
+            .and_then(|x| x.as_str())
+            .unwrap_or(tag);
+        let num = |x: &toml::Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
+        let range = s
+            .get("range")
+            .and_then(|r| r.as_array())
+            .and_then(|r| Some((num(r.first()?)?, num(r.get(1)?)?)));
+        out.push(Sensor {
+            kind,
+            column: column.to_string(),
+            element: element.to_string(),
+            range,
+        });
+    }
+    Ok(SensorSet { sensors: out })
+}
+
+/// Finds `SCADA_<X>.csv` (or `<prefix>_SCADA_<X>.csv`) in `dir`.
+fn find_file(dir: &Path, kind: SensorKind) -> Option<PathBuf> {
+    let want = kind.file();
+    let p = dir.join(want);
+    if p.exists() {
+        return Some(p);
+    }
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(want))
+        })
+}
+
+/// Reads the SCADA files of `dir` into rows aligned on the 5-minute grid.
+pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
+    let mut per_file: Vec<(SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>)> = Vec::new();
+    for kind in SensorKind::ALL {
+        if sensors.of_kind(kind).next().is_none() {
+            continue;
+        }
+        let Some(path) = find_file(dir, kind) else {
+            eprintln!(
+                "warning: {} not found in {}: its sensors are excluded",
+                kind.file(),
+                dir.display()
+            );
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut lines = text.lines().enumerate();
+        let (_, header) = lines
+            .next()
+            .with_context(|| format!("{}: empty file", path.display()))?;
+        let header = header.trim_start_matches('\u{feff}').trim_end();
+        let sep = if header.contains(';') { ';' } else { ',' };
+        let cols: Vec<String> = header
+            .split(sep)
+            .map(|c| c.trim().trim_matches('"').to_string())
+            .collect();
+        if !cols
+            .first()
+            .is_some_and(|c| c.eq_ignore_ascii_case("timestamp"))
+        {
+            bail!("{}:1: first column must be Timestamp", path.display());
+        }
+        let mut rows = BTreeMap::new();
+        for (ln, line) in lines {
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            let mut f = line.split(sep);
+            let ts = f.next().unwrap_or("").trim().trim_matches('"');
+            let step = parse_timestamp(ts)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), ln + 1))?;
+            let vals: Vec<f64> = f
+                .map(|x| {
+                    let x = x.trim().trim_matches('"');
+                    let x = if sep == ';' {
+                        x.replacen(',', ".", 1)
+                    } else {
+                        x.to_string()
+                    };
+                    x.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            if vals.len() != cols.len() - 1 {
+                bail!(
+                    "{}:{}: {} values, the header has {} columns",
+                    path.display(),
+                    ln + 1,
+                    vals.len(),
+                    cols.len() - 1
+                );
+            }
+            rows.insert(step, vals);
+        }
+        per_file.push((kind, cols[1..].to_vec(), rows));
+    }
+    let first = per_file
+        .iter()
+        .filter_map(|f| f.2.keys().next())
+        .min()
+        .copied();
+    let last = per_file
+        .iter()
+        .filter_map(|f| f.2.keys().last())
+        .max()
+        .copied();
+    let (Some(first), Some(last)) = (first, last) else {
+        bail!("no SCADA rows found in {}", dir.display());
+    };
+    let rows = (last - first + 1) as usize;
+    let mut columns = Vec::new();
+    for (kind, names, data) in per_file {
+        for (c, name) in names.iter().enumerate() {
+            let mut values = vec![f64::NAN; rows];
+            for (&step, v) in &data {
+                values[(step - first) as usize] = v[c];
+            }
+            columns.push(Column {
+                kind,
+                name: name.clone(),
+                values,
+            });
+        }
+    }
+    Ok(ScadaData {
+        start_step: first,
+        rows,
+        columns,
+    })
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let net = super::load_network(&a.network)?;
+    let sensors = load_sensors(a.sensors.as_deref(), &net)?;
+    let data = read_scada(&a.scada, &sensors)?;
+    let train = a
+        .train
+        .as_deref()
+        .map(|d| read_scada(d, &sensors))
+        .transpose()?;
+    let cfg = DetectConfig {
+        cusum_h: a.threshold,
+        train_days: a.train_days,
+        loc_window_h: a.window_h,
+        ..DetectConfig::default()
+    };
+    let report = detect(&net, &sensors, &data, train.as_ref(), &cfg).map_err(anyhow::Error::msg)?;
+    for i in &report.issues {
+        eprintln!(
+            "sensor {} ({:?}): {}{}",
+            i.column,
+            i.kind,
+            i.problem,
+            if i.excluded { " — excluded" } else { "" }
+        );
+    }
+    for n in &report.notes {
+        eprintln!("note: {n}");
+    }
+    std::fs::write(&a.out, report.battledim_lines())
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    if let Some(p) = &a.report {
+        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    for al in &report.alarms {
+        eprintln!(
+            "{} {} at {} (alarm {}, start ~{}, ~{:.2} L/s, confidence {:.2})",
+            if al.reported { "LEAK" } else { "growth" },
+            al.pipe,
+            al.time,
+            al.alarm_time,
+            al.estimated_start,
+            al.estimated_size_lps,
+            al.confidence
+        );
+    }
+    eprintln!(
+        "{} rows, {} sensors used, {} leak(s) reported in {:.1} s",
+        report.rows,
+        report.sensors_used,
+        report.alarms.iter().filter(|a| a.reported).count(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
