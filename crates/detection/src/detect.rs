@@ -87,6 +87,11 @@ pub struct DetectConfig {
     pub loc_samples: usize,
     /// Nodes kept for the expected-distance choice.
     pub top_nodes: usize,
+    /// Scale of the likelihood temperature (larger = flatter weights, a
+    /// more centroid-like choice).
+    pub temperature_scale: f64,
+    /// Compare signatures per sample time (true) or averaged over the window.
+    pub per_sample: bool,
     /// A later alarm this close to an earlier one is the same leak growing.
     pub growth_radius_m: f64,
     /// Gaps longer than this share of the rows exclude a sensor.
@@ -105,6 +110,8 @@ impl Default for DetectConfig {
             ref_window_h: 24.0,
             loc_samples: 8,
             top_nodes: 60,
+            temperature_scale: 1.0,
+            per_sample: false,
             growth_radius_m: 300.0,
             max_missing_share: 0.2,
             stuck_steps: 288,
@@ -879,8 +886,13 @@ fn localize(
     let junctions: Vec<usize> = (0..setup.net.nodes.len())
         .filter(|&i| setup.net.nodes[i].is_junction())
         .collect();
-    let mut sig = vec![vec![0.0; nch]; junctions.len()];
-    for (snap, &r) in snaps.iter().zip(&samples) {
+    let dim = if cfg.per_sample {
+        nch * samples.len()
+    } else {
+        nch
+    };
+    let mut sig = vec![vec![0.0; dim]; junctions.len()];
+    for (si, (snap, &r)) in snaps.iter().zip(&samples).enumerate() {
         let mut base = vec![0.0; nch];
         read_channels(snap, setup, &mut base);
         let dm = f.model_nonamr(r);
@@ -904,7 +916,11 @@ fn localize(
         });
         for (s, d) in sig.iter_mut().zip(res) {
             for c in 0..nch {
-                s[c] += d[c] / samples.len() as f64;
+                if cfg.per_sample {
+                    s[si * nch + c] = d[c];
+                } else {
+                    s[c] += d[c] / samples.len() as f64;
+                }
             }
         }
     }
@@ -930,7 +946,7 @@ fn localize(
         .collect();
     fits.sort_by(|a, b| a.1.total_cmp(&b.1));
     let best = fits[0].1;
-    let temp = (best / (nch.max(2) - 1) as f64).max(1e-6);
+    let temp = (best / (dim.max(2) - 1) as f64).max(1e-6) * cfg.temperature_scale;
     let top: Vec<(usize, f64, f64, f64)> = fits
         .iter()
         .take(cfg.top_nodes.max(1))
@@ -1284,4 +1300,54 @@ pub fn detect(
         balance_sigma_lps,
         alarms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faulty_series_are_excluded_and_gaps_filled() {
+        let cfg = DetectConfig::default();
+        let ok: Vec<f64> = (0..600).map(|i| 40.0 + (i as f64 * 0.1).sin()).collect();
+        let (v, notes) = check_series(SensorKind::Pressure, &ok, Some((0.0, 150.0)), &cfg).unwrap();
+        assert_eq!(v, ok);
+        assert!(notes.is_empty());
+        let mut gaps = ok.clone();
+        gaps[10] = f64::NAN;
+        gaps[11] = f64::NAN;
+        let (v, notes) = check_series(SensorKind::Pressure, &gaps, None, &cfg).unwrap();
+        assert!((v[10] - (ok[9] + (ok[12] - ok[9]) / 3.0)).abs() < 1e-12);
+        assert!(notes[0].contains("2 missing"));
+        let stuck = vec![42.0; 600];
+        assert!(check_series(SensorKind::Pressure, &stuck, None, &cfg)
+            .unwrap_err()
+            .contains("stuck"));
+        // A flow may legitimately stay at 0 (pump off).
+        assert!(check_series(SensorKind::Flow, &vec![0.0; 600], None, &cfg).is_ok());
+        let mut wild = ok.clone();
+        wild[..100].iter_mut().for_each(|x| *x = 900.0);
+        assert!(
+            check_series(SensorKind::Pressure, &wild, Some((0.0, 150.0)), &cfg)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        let mut holes = ok.clone();
+        holes[..200].iter_mut().for_each(|x| *x = f64::NAN);
+        assert!(check_series(SensorKind::Pressure, &holes, None, &cfg)
+            .unwrap_err()
+            .contains("missing"));
+    }
+
+    #[test]
+    fn least_squares_recovers_coefficients() {
+        let x: Vec<Vec<f64>> = (0..50)
+            .map(|i| vec![1.0, i as f64, (i * i) as f64 / 10.0])
+            .collect();
+        let y: Vec<f64> = x.iter().map(|r| 2.0 - 0.5 * r[1] + 0.25 * r[2]).collect();
+        let b = lstsq(&x, &y);
+        assert!(
+            (b[0] - 2.0).abs() < 1e-6 && (b[1] + 0.5).abs() < 1e-6 && (b[2] - 0.25).abs() < 1e-6
+        );
+    }
 }

@@ -73,34 +73,35 @@ struct At {
 
 impl<'a, 's> Reader<'a, 's> {
     fn new(file: &'a str, s: &'s Sections<'a>) -> Self {
+        // Sized up front: growing these by doubling cost a tenth of the
+        // parse time of a 2 MB network (copies into freshly faulted pages).
+        let n_nodes = s.of(Section::Junctions).len()
+            + s.of(Section::Reservoirs).len()
+            + s.of(Section::Tanks).len();
+        let n_links =
+            s.of(Section::Pipes).len() + s.of(Section::Pumps).len() + s.of(Section::Valves).len();
+        let mut net = Network::default();
+        net.nodes.reserve(n_nodes);
+        net.links.reserve(n_links);
+        net.controls.reserve(s.of(Section::Controls).len());
         Reader {
             file,
             s,
             errors: Vec::new(),
             truncated: false,
-            net: Network::default(),
+            net,
             units: Units {
                 flow: FlowUnits::Gpm,
                 pressure: PressureUnits::Psi,
                 specific_gravity: 1.0,
             },
             toks: Vec::with_capacity(16),
-            node_ids: HashMap::with_capacity_and_hasher(
-                s.of(Section::Junctions).len()
-                    + s.of(Section::Reservoirs).len()
-                    + s.of(Section::Tanks).len(),
-                Default::default(),
-            ),
-            link_ids: HashMap::with_capacity_and_hasher(
-                s.of(Section::Pipes).len()
-                    + s.of(Section::Pumps).len()
-                    + s.of(Section::Valves).len(),
-                Default::default(),
-            ),
+            node_ids: HashMap::with_capacity_and_hasher(n_nodes, Default::default()),
+            link_ids: HashMap::with_capacity_and_hasher(n_links, Default::default()),
             pattern_ids: HashMap::default(),
             curve_ids: HashMap::default(),
-            node_lines: Vec::new(),
-            link_lines: Vec::new(),
+            node_lines: Vec::with_capacity(n_nodes),
+            link_lines: Vec::with_capacity(n_links),
             broken_nodes: HashMap::default(),
             broken_links: HashMap::default(),
             pending_trace: None,
@@ -610,7 +611,7 @@ pub const MAX_MAGNITUDE: f64 = 1e30;
 pub fn parse_number(tok: &str) -> Option<f64> {
     let v: f64 = tok.parse().ok()?;
     let m = v.abs();
-    if v == 0.0 || (m <= MAX_MAGNITUDE && m >= 1.0 / MAX_MAGNITUDE) {
+    if v == 0.0 || (1.0 / MAX_MAGNITUDE..=MAX_MAGNITUDE).contains(&m) {
         Some(v)
     } else {
         None
