@@ -606,7 +606,12 @@ impl Simulation {
             0.0
         };
         if ke > 0.0 && self.s.ke[i] == 0.0 {
-            self.s.emitter_flow[i] = 1.0;
+            // Start the new emitter from its flow at the current pressure
+            // (EPANET's 1 cfs guess is far off on a warm-started step and its
+            // relative convergence test can then stop before the emitter
+            // flow settles).
+            let p = self.s.head[i] - pr.el[i];
+            self.s.emitter_flow[i] = if p > 0.0 { (p / ke).powf(1.0 / pr.opts.qexp) } else { 1.0 };
         }
         self.s.ke[i] = ke;
     }
