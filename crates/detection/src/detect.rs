@@ -94,6 +94,14 @@ pub struct DetectConfig {
     pub per_sample: bool,
     /// A later alarm this close to an earlier one is the same leak growing.
     pub growth_radius_m: f64,
+    /// Early report: as soon as a localization window of at least
+    /// `early_min_h` hours after the estimated start puts this much candidate
+    /// weight within 300 m of the reported pipe, report then instead of at
+    /// the end of the full window (> 1 disables early reports).
+    pub early_confidence: f64,
+    pub early_min_h: f64,
+    /// Hours between localization attempts before the full window.
+    pub early_step_h: f64,
     /// Gaps longer than this share of the rows exclude a sensor.
     pub max_missing_share: f64,
     /// A pressure or level repeating one value this many steps is stuck.
@@ -113,6 +121,9 @@ impl Default for DetectConfig {
             temperature_scale: 1.0,
             per_sample: false,
             growth_radius_m: 300.0,
+            early_confidence: 0.97,
+            early_min_h: 3.0,
+            early_step_h: 6.0,
             max_missing_share: 0.2,
             stuck_steps: 288,
         }
@@ -1134,6 +1145,7 @@ pub fn detect(
     train: Option<&ScadaData>,
     cfg: &DetectConfig,
 ) -> Result<DetectReport, DetectError> {
+    let cfg = &dev_env(cfg); // DEVTMP
     let errs = sensors.check(model);
     if !errs.is_empty() {
         return Err(DetectError::Sensors(errs));
@@ -1235,28 +1247,41 @@ pub fn detect(
         let start = first_row + start_h * per_h;
         let alarm_row = first_row + (h + 1) * per_h - 1;
         let win = (cfg.loc_window_h * per_h as f64) as usize;
-        let end = alarm_row.max(start + win).min(frame.rows - 1);
-        // Size: the mean excess over the last 12 hours of the window (the
-        // current size of a growing leak).
-        let size = {
-            let he = ((end + 1 - first_row) / per_h)
-                .min(hours.len())
-                .max(start_h + 1);
-            let hs = he.saturating_sub(12).max(start_h);
-            hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - offset
-        }
-        .max(1e-4);
-        let loc = localize(
-            &setup,
-            model,
-            &model_graph,
-            &normal,
-            &frame,
-            start,
-            end,
-            size,
-            cfg,
-        )?;
+        let full_end = alarm_row.max(start + win).min(frame.rows - 1);
+        let early_min = (cfg.early_min_h * per_h as f64) as usize;
+        let early_step = ((cfg.early_step_h * per_h as f64) as usize).max(1);
+        let mut end = if cfg.early_confidence <= 1.0 {
+            alarm_row.max(start + early_min).min(full_end)
+        } else {
+            full_end
+        };
+        let (size, loc) = loop {
+            // Size: the mean excess over the last 12 hours of the window
+            // (the current size of a growing leak).
+            let size = {
+                let he = ((end + 1 - first_row) / per_h)
+                    .min(hours.len())
+                    .max(start_h + 1);
+                let hs = he.saturating_sub(12).max(start_h);
+                hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - offset
+            }
+            .max(1e-4);
+            let loc = localize(
+                &setup,
+                model,
+                &model_graph,
+                &normal,
+                &frame,
+                start,
+                end,
+                size,
+                cfg,
+            )?;
+            if end >= full_end || loc.confidence >= cfg.early_confidence {
+                break (size, loc);
+            }
+            end = (end + early_step).min(full_end);
+        };
         // The same leak growing: an earlier reported alarm close to this
         // one's pipe, or close under this alarm's candidate weights.
         let growth_of = alarms.iter().position(|a| {
@@ -1300,6 +1325,25 @@ pub fn detect(
         balance_sigma_lps,
         alarms,
     })
+}
+
+// DEVTMP
+fn dev_env(c: &DetectConfig) -> DetectConfig {
+    let mut c = c.clone();
+    let g = |k: &str, v: &mut f64| {
+        if let Ok(x) = std::env::var(k) {
+            *v = x.parse().unwrap();
+        }
+    };
+    g("AQ_EC", &mut c.early_confidence);
+    g("AQ_EMIN", &mut c.early_min_h);
+    g("AQ_ESTEP", &mut c.early_step_h);
+    g("AQ_H", &mut c.cusum_h);
+    g("AQ_K", &mut c.cusum_k);
+    g("AQ_GR", &mut c.growth_radius_m);
+    g("AQ_T", &mut c.temperature_scale);
+    g("AQ_W", &mut c.loc_window_h);
+    c
 }
 
 #[cfg(test)]

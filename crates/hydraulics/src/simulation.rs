@@ -611,7 +611,11 @@ impl Simulation {
             // relative convergence test can then stop before the emitter
             // flow settles).
             let p = self.s.head[i] - pr.el[i];
-            self.s.emitter_flow[i] = if p > 0.0 { (p / ke).powf(1.0 / pr.opts.qexp) } else { 1.0 };
+            self.s.emitter_flow[i] = if p > 0.0 {
+                (p / ke).powf(1.0 / pr.opts.qexp)
+            } else {
+                1.0
+            };
         }
         self.s.ke[i] = ke;
     }
@@ -627,4 +631,69 @@ fn init_link_flow(pr: &Prepared, s: &mut State, k: usize, status: u8, setting: f
     } else {
         std::f64::consts::PI * pr.diam[k] * pr.diam[k] / 4.0
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sim(inp: &str) -> Simulation {
+        let net = network::inp::parse_inp(inp, "test.inp").expect("parses");
+        Simulation::from_network(net).expect("prepares")
+    }
+
+    const ONE_PIPE: &str = "[JUNCTIONS]\nJ 0 10\n[RESERVOIRS]\nR 100\n[PIPES]\nP R J 1000 300 130\n[OPTIONS]\nUNITS LPS\n";
+
+    #[test]
+    fn one_pipe_head_loss_follows_hazen_williams() {
+        let mut s = sim(ONE_PIPE);
+        let r = s.run().unwrap();
+        assert!(r.warnings.is_empty());
+        assert!((s.flow_lps(0) - 10.0).abs() < 1e-6);
+        // h = 10.67 L q^1.852 / (C^1.852 d^4.87) in SI, EPANET's constant in US units.
+        let q: f64 = 0.010;
+        let hw = 10.67 * 1000.0 * q.powf(1.852) / (130f64.powf(1.852) * 0.3f64.powf(4.871));
+        assert!(
+            (s.headloss_m(0) - hw).abs() / hw < 2e-3,
+            "{} vs {hw}",
+            s.headloss_m(0)
+        );
+        assert_eq!(s.next(), 0);
+    }
+
+    #[test]
+    fn prv_holds_its_downstream_pressure() {
+        let inp = "[JUNCTIONS]\nA 0 0\nB 0 5\n[RESERVOIRS]\nR 100\n[PIPES]\nP1 R A 100 300 130\nP2 B X 100 300 130\n[JUNCTIONS]\nX 0 1\n[VALVES]\nV A B 300 PRV 40\n[OPTIONS]\nUNITS LPS\n";
+        let mut s = sim(inp);
+        s.run().unwrap();
+        let b = s.network().node_index("B").unwrap();
+        assert!((s.pressure_m(b) - 40.0).abs() < 1e-3, "{}", s.pressure_m(b));
+        let v = s.network().link_index("V").unwrap();
+        assert_eq!(s.link_state(v), LinkState::Active);
+    }
+
+    #[test]
+    fn tank_drains_and_the_step_stops_at_empty() {
+        let inp = "[JUNCTIONS]\nJ 0 50\n[TANKS]\nT 10 2 0 4 10\n[PIPES]\nP T J 10 300 130\n[TIMES]\nDURATION 24\nHYDRAULIC TIMESTEP 1\n[OPTIONS]\nUNITS LPS\n";
+        let mut s = sim(inp);
+        s.run().unwrap();
+        // 2 m of a 10 m diameter tank at 50 L/s: 157.08 m³ / 0.05 m³/s ≈ 3142 s.
+        let dt = s.next();
+        assert_eq!(dt, 3142);
+        s.run().unwrap();
+        let t = s.network().node_index("T").unwrap();
+        assert!(s.tank_level_m(t).unwrap() < 1e-6);
+    }
+
+    #[test]
+    fn clones_share_the_prepared_network_and_diverge_independently() {
+        let mut base = sim(ONE_PIPE);
+        let mut leak = base.clone();
+        leak.set_emitter(0, 0.001);
+        base.run().unwrap();
+        leak.run().unwrap();
+        assert!(Arc::ptr_eq(base.prepared(), leak.prepared()));
+        assert!(leak.flow_lps(0) > base.flow_lps(0) + 1.0);
+        assert!(leak.emitter_flow_lps(0) > 1.0);
+    }
 }

@@ -136,7 +136,7 @@ mod tests {
         c.end();
         assert_eq!(
             c.finish(),
-            vec![0x15, 6, 0x26, 1, 0x41, 0x08, 40, 2, b'a', b'b', 0]
+            vec![0x15, 6, 0x26, 1, 0x11, 0x08, 40, 2, b'a', b'b', 0]
         );
     }
 
