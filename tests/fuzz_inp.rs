@@ -411,6 +411,24 @@ fn mutate(rng: &mut Rng, input: &[u8], seeds: &[Vec<u8>]) -> Vec<u8> {
 
 static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
 
+/// Every model the reader accepts must also be simulated without a panic:
+/// preparing it, or a step, may fail with an error, never a panic. Trials
+/// and duration are capped so a mutated `TRIALS 2e9` cannot stall the run.
+fn simulate_a_little(mut net: network::Network) -> Option<String> {
+    net.options.trials = net.options.trials.min(50);
+    net.options.max_check = net.options.max_check.min(50);
+    net.times.duration = net.times.duration.min(6 * 3600);
+    let Ok(mut sim) = hydraulics::Simulation::from_network(net) else {
+        return None;
+    };
+    for _ in 0..4 {
+        if sim.run().is_err() || sim.next() == 0 {
+            break;
+        }
+    }
+    None
+}
+
 /// One execution: `None` when all is well, else what went wrong.
 fn check(input: &[u8]) -> Option<String> {
     let r = catch_unwind(AssertUnwindSafe(|| {
@@ -424,7 +442,7 @@ fn check(input: &[u8]) -> Option<String> {
                 "the writer produced a file the reader rejects:\n{e}"
             )),
             Ok(again) if again != net => Some("read → write → read changed the model".to_string()),
-            Ok(_) => None,
+            Ok(_) => simulate_a_little(net),
         }
     }));
     match r {

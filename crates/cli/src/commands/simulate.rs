@@ -1,20 +1,26 @@
 //! `aquatwin simulate`: an extended-period hydraulic simulation of a
-//! model, written as CSV in SI units at the model's report times.
+//! model, written as CSV or Parquet in SI units at the model's report times.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use hydraulics::Simulation;
+use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tabular::{Column, ColumnType, ParquetWriter, Value};
 
 #[derive(clap::Args)]
+#[command(after_help = "Parquet: --format parquet writes nodes.parquet and links.parquet with the \
+same columns as the CSVs (time_s int64, node/link string, SI doubles, status string), \
+uncompressed, for pandas.read_parquet(...) or polars.read_parquet(...); no arrow/polars \
+needed to build aquatwin.")]
 pub struct Args {
     /// The EPANET .inp file.
     network: PathBuf,
-    /// Output folder for nodes.csv and links.csv.
+    /// Output folder for nodes.csv and links.csv (nodes.parquet and links.parquet with --format parquet).
     #[arg(long)]
     out: PathBuf,
-    /// Output format.
+    /// Output format: csv, or parquet (same columns; for pandas/polars).
     #[arg(long, default_value = "csv", value_parser = ["csv", "parquet"])]
     format: String,
     /// Print {"parse_ms","solve_ms","steps","iterations"} as one JSON line to stderr.
@@ -22,31 +28,94 @@ pub struct Args {
     timing: bool,
 }
 
+const NODE_COLUMNS: [(&str, ColumnType); 5] = [
+    ("time_s", ColumnType::Int64),
+    ("node", ColumnType::Utf8),
+    ("head_m", ColumnType::Double),
+    ("pressure_m", ColumnType::Double),
+    ("demand_lps", ColumnType::Double),
+];
+const LINK_COLUMNS: [(&str, ColumnType); 6] = [
+    ("time_s", ColumnType::Int64),
+    ("link", ColumnType::Utf8),
+    ("flow_lps", ColumnType::Double),
+    ("velocity_mps", ColumnType::Double),
+    ("headloss_m", ColumnType::Double),
+    ("status", ColumnType::Utf8),
+];
+
+/// Where the results go: nodes.* and links.* in the output folder. Parquet
+/// is written in row groups as the simulation runs, so memory stays bounded.
+enum Tables {
+    Csv {
+        nodes: BufWriter<File>,
+        links: BufWriter<File>,
+    },
+    Parquet {
+        nodes: ParquetWriter<BufWriter<File>>,
+        links: ParquetWriter<BufWriter<File>>,
+    },
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    Ok(BufWriter::new(
+        File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    ))
+}
+
+impl Tables {
+    fn create(dir: &Path, format: &str) -> Result<Tables> {
+        if format == "parquet" {
+            let table = |name: &str, cols: &[(&str, ColumnType)]| -> Result<_> {
+                let path = dir.join(name);
+                let cols = cols.iter().map(|&(n, t)| Column::new(n, t)).collect();
+                ParquetWriter::new(create(&path)?, cols)
+                    .with_context(|| format!("cannot write {}", path.display()))
+            };
+            return Ok(Tables::Parquet {
+                nodes: table("nodes.parquet", &NODE_COLUMNS)?,
+                links: table("links.parquet", &LINK_COLUMNS)?,
+            });
+        }
+        let mut nodes = create(&dir.join("nodes.csv"))?;
+        let mut links = create(&dir.join("links.csv"))?;
+        let header = |cols: &[(&str, ColumnType)]| {
+            cols.iter().map(|c| c.0).collect::<Vec<_>>().join(",")
+        };
+        writeln!(nodes, "{}", header(&NODE_COLUMNS))?;
+        writeln!(links, "{}", header(&LINK_COLUMNS))?;
+        Ok(Tables::Csv { nodes, links })
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Tables::Csv {
+                mut nodes,
+                mut links,
+            } => {
+                nodes.flush()?;
+                links.flush()?;
+            }
+            Tables::Parquet { nodes, links } => {
+                nodes.finish()?;
+                links.finish()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn clock(t: u64) -> String {
     format!("{}:{:02}:{:02}", t / 3600, (t % 3600) / 60, t % 60)
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.format == "parquet" {
-        bail!("--format parquet is written by the reporting build (aquatwin-report); the core binary writes csv");
-    }
     let t0 = Instant::now();
     let net = super::load_network(&a.network)?;
     let parse_ms = t0.elapsed().as_secs_f64() * 1e3;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let nodes_path = a.out.join("nodes.csv");
-    let links_path = a.out.join("links.csv");
-    let mut nodes = BufWriter::new(
-        std::fs::File::create(&nodes_path)
-            .with_context(|| format!("cannot write {}", nodes_path.display()))?,
-    );
-    let mut links = BufWriter::new(
-        std::fs::File::create(&links_path)
-            .with_context(|| format!("cannot write {}", links_path.display()))?,
-    );
-    writeln!(nodes, "time_s,node,head_m,pressure_m,demand_lps")?;
-    writeln!(links, "time_s,link,flow_lps,velocity_mps,headloss_m,status")?;
+    let mut tables = Tables::create(&a.out, &a.format)?;
 
     let duration = net.times.duration;
     let t1 = Instant::now();
@@ -98,7 +167,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         let t = sim.time_s();
         if sim.is_report_time(t) {
-            write_step(&sim, t, &mut nodes, &mut links)?;
+            write_step(&sim, t, &mut tables)?;
         }
         if progress {
             let pct = (t * 100) / duration.max(1);
@@ -121,8 +190,7 @@ pub fn run(a: Args) -> Result<()> {
     if progress {
         eprintln!();
     }
-    nodes.flush()?;
-    links.flush()?;
+    tables.finish()?;
     if a.timing {
         eprintln!(
             "{}",
@@ -132,33 +200,55 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn write_step(
-    sim: &Simulation,
-    t: u64,
-    nodes: &mut impl Write,
-    links: &mut impl Write,
-) -> Result<()> {
+fn write_step(sim: &Simulation, t: u64, tables: &mut Tables) -> Result<()> {
     let net = sim.network();
-    for (i, n) in net.nodes.iter().enumerate() {
-        writeln!(
-            nodes,
-            "{t},{},{:.6},{:.6},{:.6}",
-            n.id,
-            sim.head_m(i),
-            sim.pressure_m(i),
-            sim.demand_lps(i)
-        )?;
-    }
-    for (k, l) in net.links.iter().enumerate() {
-        writeln!(
-            links,
-            "{t},{},{},{},{},{}",
-            l.id,
-            sim.flow_lps(k),
-            sim.velocity_mps(k),
-            sim.headloss_m(k),
-            sim.link_state(k).word()
-        )?;
+    match tables {
+        Tables::Csv { nodes, links } => {
+            for (i, n) in net.nodes.iter().enumerate() {
+                writeln!(
+                    nodes,
+                    "{t},{},{:.6},{:.6},{:.6}",
+                    n.id,
+                    sim.head_m(i),
+                    sim.pressure_m(i),
+                    sim.demand_lps(i)
+                )?;
+            }
+            for (k, l) in net.links.iter().enumerate() {
+                writeln!(
+                    links,
+                    "{t},{},{},{},{},{}",
+                    l.id,
+                    sim.flow_lps(k),
+                    sim.velocity_mps(k),
+                    sim.headloss_m(k),
+                    sim.link_state(k).word()
+                )?;
+            }
+        }
+        // Full f64 precision (the CSV rounds node values to 6 decimals).
+        Tables::Parquet { nodes, links } => {
+            let t = t as i64;
+            for (i, n) in net.nodes.iter().enumerate() {
+                nodes.write_row(&[
+                    Value::Int(t),
+                    Value::Str(&n.id),
+                    Value::Double(sim.head_m(i)),
+                    Value::Double(sim.pressure_m(i)),
+                    Value::Double(sim.demand_lps(i)),
+                ])?;
+            }
+            for (k, l) in net.links.iter().enumerate() {
+                links.write_row(&[
+                    Value::Int(t),
+                    Value::Str(&l.id),
+                    Value::Double(sim.flow_lps(k)),
+                    Value::Double(sim.velocity_mps(k)),
+                    Value::Double(sim.headloss_m(k)),
+                    Value::Str(sim.link_state(k).word()),
+                ])?;
+            }
+        }
     }
     Ok(())
 }
