@@ -298,9 +298,13 @@ impl<W: Write> ParquetWriter<W> {
         for (c, v) in self.columns.iter().zip(row) {
             let ok = matches!(
                 (c.ty, v),
-                (ColumnType::Int64 | ColumnType::TimestampMillis, Value::Int(_))
-                    | (ColumnType::Double | ColumnType::NullableDouble, Value::Double(_))
-                    | (ColumnType::NullableDouble, Value::Null)
+                (
+                    ColumnType::Int64 | ColumnType::TimestampMillis,
+                    Value::Int(_)
+                ) | (
+                    ColumnType::Double | ColumnType::NullableDouble,
+                    Value::Double(_)
+                ) | (ColumnType::NullableDouble, Value::Null)
                     | (ColumnType::Utf8, Value::Str(_))
             );
             if !ok {
@@ -323,8 +327,7 @@ impl<W: Write> ParquetWriter<W> {
                 }
                 Value::Null => b.nulls += 1,
                 Value::Str(s) => {
-                    b.values
-                        .extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    b.values.extend_from_slice(&(s.len() as u32).to_le_bytes());
                     b.values.extend_from_slice(s.as_bytes());
                     b.stats.bytes(s.as_bytes());
                 }
@@ -336,8 +339,7 @@ impl<W: Write> ParquetWriter<W> {
         }
         self.buffered_rows += 1;
         self.total_rows += 1;
-        if self.buffered_rows >= self.row_group_size || self.buffered_bytes >= MAX_BUFFERED_BYTES
-        {
+        if self.buffered_rows >= self.row_group_size || self.buffered_bytes >= MAX_BUFFERED_BYTES {
             self.flush_row_group()?;
         }
         Ok(())
@@ -358,9 +360,8 @@ impl<W: Write> ParquetWriter<W> {
                 page.extend_from_slice(&levels);
             }
             page.extend_from_slice(&b.values);
-            let page_len = i32::try_from(page.len()).map_err(|_| {
-                invalid(format!("column '{}': data page over 2 GiB", c.name))
-            })?;
+            let page_len = i32::try_from(page.len())
+                .map_err(|_| invalid(format!("column '{}': data page over 2 GiB", c.name)))?;
             let header = page_header(rows as i32, page_len);
             let offset = self.pos;
             self.out.write_all(&header)?;
@@ -400,7 +401,7 @@ impl<W: Write> ParquetWriter<W> {
     fn file_metadata(&self) -> Vec<u8> {
         let mut t = Compact::new();
         t.i32(1, 1); // version
-        // 2: schema — the root, then one leaf per column.
+                     // 2: schema — the root, then one leaf per column.
         t.list(2, ty::STRUCT, self.columns.len() + 1);
         t.begin_elem();
         t.binary(4, b"schema");
@@ -550,7 +551,10 @@ fn encode_levels(levels: &[bool]) -> Vec<u8> {
         if group.iter().all(|&l| l == first) {
             match &mut run {
                 Run::Rle(v, n) if *v == first => *n += group.len(),
-                _ => emit(&mut out, std::mem::replace(&mut run, Run::Rle(first, group.len()))),
+                _ => emit(
+                    &mut out,
+                    std::mem::replace(&mut run, Run::Rle(first, group.len())),
+                ),
             }
         } else {
             let byte = group
@@ -559,7 +563,10 @@ fn encode_levels(levels: &[bool]) -> Vec<u8> {
                 .fold(0u8, |b, (i, &l)| b | ((l as u8) << i));
             match &mut run {
                 Run::Packed(bytes) => bytes.push(byte),
-                _ => emit(&mut out, std::mem::replace(&mut run, Run::Packed(vec![byte]))),
+                _ => emit(
+                    &mut out,
+                    std::mem::replace(&mut run, Run::Packed(vec![byte])),
+                ),
             }
         }
     }
@@ -611,8 +618,7 @@ mod tests {
 
     #[test]
     fn empty_table_is_schema_only() {
-        let w = ParquetWriter::new(Vec::new(), vec![Column::new("x", ColumnType::Int64)])
-            .unwrap();
+        let w = ParquetWriter::new(Vec::new(), vec![Column::new("x", ColumnType::Int64)]).unwrap();
         let b = w.finish().unwrap();
         assert_eq!(&b[..4], b"PAR1");
         let f = footer(&b);
@@ -687,8 +693,14 @@ mod tests {
         s.double(0.0);
         s.double(-0.0);
         let (lo, hi) = s.encoded().unwrap();
-        assert_eq!(f64::from_le_bytes(lo.try_into().unwrap()).to_bits(), (-0.0f64).to_bits());
-        assert_eq!(f64::from_le_bytes(hi.try_into().unwrap()).to_bits(), 0.0f64.to_bits());
+        assert_eq!(
+            f64::from_le_bytes(lo.try_into().unwrap()).to_bits(),
+            (-0.0f64).to_bits()
+        );
+        assert_eq!(
+            f64::from_le_bytes(hi.try_into().unwrap()).to_bits(),
+            0.0f64.to_bits()
+        );
         s.double(-2.5);
         s.double(f64::NAN);
         s.double(7.0);

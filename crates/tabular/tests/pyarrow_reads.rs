@@ -85,9 +85,16 @@ fn pyarrow_reads_every_column_type_across_row_groups() {
             _ => Some(-(k as f64)),
         };
         let s = strings[k as usize % strings.len()];
-        w.write_row(&[Value::Int(ts), Value::Int(i), Value::Double(d), v.into(), Value::Str(s)])
-            .unwrap();
-        let bits = |x: Option<f64>| x.map_or("None".to_string(), |x| (x.to_bits() as i64).to_string());
+        w.write_row(&[
+            Value::Int(ts),
+            Value::Int(i),
+            Value::Double(d),
+            v.into(),
+            Value::Str(s),
+        ])
+        .unwrap();
+        let bits =
+            |x: Option<f64>| x.map_or("None".to_string(), |x| (x.to_bits() as i64).to_string());
         expect.push(format!("{ts} {i} {} {} {s:?}", bits(Some(d)), bits(v)));
     }
     w.finish().unwrap();
@@ -100,12 +107,21 @@ fn pyarrow_reads_every_column_type_across_row_groups() {
     );
     assert_eq!(
         lines.next().unwrap(),
-        format!("3 21 aquatwin-tabular version {}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "3 21 aquatwin-tabular version {}",
+            env!("CARGO_PKG_VERSION")
+        )
     );
     // Row groups of 8, 8, 5 rows with their statistics (NaN left out of d's).
     let g0 = lines.next().unwrap();
-    assert!(g0.starts_with("8 0/2017-07-14 02:40:00+00:00/2017-07-14 03:15:00+00:00 0/-6/"), "{g0}");
-    assert!(g0.contains(" 0/-2.5e-310/1e+300 1/-0.0/1.75 0//timeout"), "{g0}");
+    assert!(
+        g0.starts_with("8 0/2017-07-14 02:40:00+00:00/2017-07-14 03:15:00+00:00 0/-6/"),
+        "{g0}"
+    );
+    assert!(
+        g0.contains(" 0/-2.5e-310/1e+300 1/-0.0/1.75 0//timeout"),
+        "{g0}"
+    );
     let g1 = lines.next().unwrap();
     assert!(g1.starts_with("8 ") && g1.contains(" 7/2.0/2.0 "), "{g1}");
     let g2 = lines.next().unwrap();
@@ -130,8 +146,12 @@ fn pyarrow_reads_a_large_table_in_bounded_row_groups() {
     let n = 150_000i64;
     for k in 0..n {
         let name = format!("n{}", k % 785);
-        w.write_row(&[Value::Int(k / 785 * 300), Value::Str(&name), Value::Double(k as f64 * 0.5)])
-            .unwrap();
+        w.write_row(&[
+            Value::Int(k / 785 * 300),
+            Value::Str(&name),
+            Value::Double(k as f64 * 0.5),
+        ])
+        .unwrap();
     }
     w.finish().unwrap();
     let got = pyarrow(

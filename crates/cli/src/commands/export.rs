@@ -1,10 +1,11 @@
-//! `aquatwin export`: one sensor's samples over a time range, as CSV,
-//! optionally resampled to a hydraulic step.
+//! `aquatwin export`: one sensor's samples over a time range, as CSV or
+//! Parquet, optionally resampled to a hydraulic step.
 
 use super::telemetry_common::load_config;
 use anyhow::{anyhow, bail, Result};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use tabular::{Column, ColumnType, ParquetWriter, Value};
 use telemetry::resample::{resample, Method};
 use telemetry::time::{format_timestamp, parse_timestamp};
 
@@ -15,6 +16,12 @@ enum Format {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Parquet: --format parquet writes the same table as the CSV (timestamp as \
+a UTC millisecond timestamp, the value as a nullable double, quality as a string), \
+uncompressed, for pandas.read_parquet(...) or polars.read_parquet(...); no arrow/polars \
+needed to build aquatwin. Use --output FILE (or redirect standard output)."
+)]
 pub struct Args {
     #[arg(long)]
     config: PathBuf,
@@ -27,6 +34,7 @@ pub struct Args {
     /// End (exclusive).
     #[arg(long)]
     to: String,
+    /// Output format: csv, or parquet (same columns; for pandas/polars).
     #[arg(long, value_enum, default_value = "csv")]
     format: Format,
     /// Resample to this step (seconds), e.g. the model's hydraulic step.
@@ -42,11 +50,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if let Format::Parquet = a.format {
-        bail!(
-            "--format parquet is not supported by this build: Parquet needs polars/arrow, which aquatwin keeps out of its core \
-             crates to keep build times low; export --format csv instead"
-        );
+    if matches!(a.format, Format::Parquet) && a.output.is_none() && std::io::stdout().is_terminal()
+    {
+        bail!("--format parquet is binary: give --output FILE or redirect standard output");
     }
     let (cfg, map) = load_config(&a.config)?;
     let Some(si) = map.sensor_index(&a.sensor) else {
@@ -60,7 +66,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let mut store = cfg.store.open().map_err(|e| anyhow!(e))?;
     let samples = store.query(&a.sensor, from, to).map_err(|e| anyhow!(e))?;
-    let mut out: Box<dyn Write> = match &a.output {
+    let out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| anyhow!("cannot create {}: {e}", p.display()))?,
         )),
@@ -71,13 +77,14 @@ pub fn run(a: Args) -> Result<()> {
         telemetry::units::Dimension::Flow => "m3/s",
         _ => "m",
     };
+    let value_col = format!("{}_{si_unit}", a.sensor);
     match a.step {
         None => {
-            writeln!(out, "timestamp,{}_{si_unit},quality", a.sensor)?;
+            let mut t = Table::new(out, a.format, &value_col, true)?;
             for s in &samples {
-                let v = s.value.map(|v| format!("{v}")).unwrap_or_default();
-                writeln!(out, "{},{v},{}", format_timestamp(s.ts_ms), s.quality)?;
+                t.row(s.ts_ms, s.value, Some(s.quality.name()))?;
             }
+            t.finish()
         }
         Some(step) => {
             if !(step > 0.0) {
@@ -90,17 +97,72 @@ pub fn run(a: Args) -> Result<()> {
                 },
                 None => Method::Mean,
             };
-            writeln!(out, "timestamp,{}_{si_unit}", a.sensor)?;
-            for (t, v) in resample(&samples, from, to, step_ms, method) {
-                writeln!(
-                    out,
-                    "{},{}",
-                    format_timestamp(t),
-                    v.map(|v| v.to_string()).unwrap_or_default()
-                )?;
+            let mut t = Table::new(out, a.format, &value_col, false)?;
+            for (ts, v) in resample(&samples, from, to, step_ms, method) {
+                t.row(ts, v, None)?;
             }
+            t.finish()
         }
     }
-    out.flush()?;
-    Ok(())
+}
+
+/// The exported table: `timestamp`, the value column, then `quality`
+/// (unless resampled), as CSV or Parquet.
+enum Table {
+    Csv(Box<dyn Write>),
+    Parquet(ParquetWriter<Box<dyn Write>>),
+}
+
+impl Table {
+    fn new(
+        mut out: Box<dyn Write>,
+        format: Format,
+        value_col: &str,
+        quality: bool,
+    ) -> Result<Table> {
+        Ok(match format {
+            Format::Csv => {
+                let q = if quality { ",quality" } else { "" };
+                writeln!(out, "timestamp,{value_col}{q}")?;
+                Table::Csv(out)
+            }
+            Format::Parquet => {
+                let mut cols = vec![
+                    Column::new("timestamp", ColumnType::TimestampMillis),
+                    Column::new(value_col, ColumnType::NullableDouble),
+                ];
+                if quality {
+                    cols.push(Column::new("quality", ColumnType::Utf8));
+                }
+                Table::Parquet(ParquetWriter::new(out, cols)?)
+            }
+        })
+    }
+
+    fn row(&mut self, ts_ms: i64, value: Option<f64>, quality: Option<&str>) -> Result<()> {
+        match self {
+            Table::Csv(out) => {
+                let v = value.map(|v| v.to_string()).unwrap_or_default();
+                match quality {
+                    Some(q) => writeln!(out, "{},{v},{q}", format_timestamp(ts_ms))?,
+                    None => writeln!(out, "{},{v}", format_timestamp(ts_ms))?,
+                }
+            }
+            Table::Parquet(w) => match quality {
+                Some(q) => w.write_row(&[Value::Int(ts_ms), value.into(), Value::Str(q)])?,
+                None => w.write_row(&[Value::Int(ts_ms), value.into()])?,
+            },
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Table::Csv(mut out) => out.flush()?,
+            Table::Parquet(w) => {
+                w.finish()?;
+            }
+        }
+        Ok(())
+    }
 }

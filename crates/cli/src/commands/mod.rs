@@ -30,7 +30,7 @@ enum Command {
     Ingest(ingest::Args),
     /// Import SCADA exports (BattLeDIM layout, .csv) into the store.
     ImportScada(import_scada::Args),
-    /// Export one sensor's samples over a time range (CSV), optionally resampled.
+    /// Export one sensor's samples over a time range (CSV), optionally resampled (CSV or Parquet).
     Export(export::Args),
     /// Serve a simulated field over Modbus TCP on loopback (live hydraulic simulation with leaks, replayed SCADA, or synthetic).
     FieldSim(field_sim::Args),
@@ -38,7 +38,7 @@ enum Command {
     Inspect(inspect::Args),
     /// Read a network model and write it back as .inp (normalised, same units).
     Convert(convert::Args),
-    /// Run an extended-period hydraulic simulation; write nodes.csv and links.csv (SI).
+    /// Run an extended-period hydraulic simulation; write node and link results (SI, CSV or Parquet).
     Simulate(simulate::Args),
     /// Score a BattLeDIM results file against labelled leaks (official 2020 rules).
     Score(score::Args),

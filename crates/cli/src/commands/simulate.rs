@@ -10,10 +10,12 @@ use std::time::Instant;
 use tabular::{Column, ColumnType, ParquetWriter, Value};
 
 #[derive(clap::Args)]
-#[command(after_help = "Parquet: --format parquet writes nodes.parquet and links.parquet with the \
+#[command(
+    after_help = "Parquet: --format parquet writes nodes.parquet and links.parquet with the \
 same columns as the CSVs (time_s int64, node/link string, SI doubles, status string), \
 uncompressed, for pandas.read_parquet(...) or polars.read_parquet(...); no arrow/polars \
-needed to build aquatwin.")]
+needed to build aquatwin."
+)]
 pub struct Args {
     /// The EPANET .inp file.
     network: PathBuf,
@@ -46,6 +48,7 @@ const LINK_COLUMNS: [(&str, ColumnType); 6] = [
 
 /// Where the results go: nodes.* and links.* in the output folder. Parquet
 /// is written in row groups as the simulation runs, so memory stays bounded.
+#[allow(clippy::large_enum_variant)] // one value per run
 enum Tables {
     Csv {
         nodes: BufWriter<File>,
@@ -58,9 +61,9 @@ enum Tables {
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {
-    Ok(BufWriter::new(
-        File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-    ))
+    Ok(BufWriter::new(File::create(path).with_context(|| {
+        format!("cannot write {}", path.display())
+    })?))
 }
 
 impl Tables {
@@ -79,9 +82,8 @@ impl Tables {
         }
         let mut nodes = create(&dir.join("nodes.csv"))?;
         let mut links = create(&dir.join("links.csv"))?;
-        let header = |cols: &[(&str, ColumnType)]| {
-            cols.iter().map(|c| c.0).collect::<Vec<_>>().join(",")
-        };
+        let header =
+            |cols: &[(&str, ColumnType)]| cols.iter().map(|c| c.0).collect::<Vec<_>>().join(",");
         writeln!(nodes, "{}", header(&NODE_COLUMNS))?;
         writeln!(links, "{}", header(&LINK_COLUMNS))?;
         Ok(Tables::Csv { nodes, links })
