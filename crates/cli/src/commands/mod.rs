@@ -30,7 +30,7 @@ enum Command {
     Ingest(ingest::Args),
     /// Import SCADA exports (BattLeDIM layout, .csv) into the store.
     ImportScada(import_scada::Args),
-    /// Export one sensor's samples over a time range (CSV), optionally resampled (CSV or Parquet).
+    /// Export one sensor's samples over a time range (CSV or Parquet), optionally resampled.
     Export(export::Args),
     /// Serve a simulated field over Modbus TCP on loopback (live hydraulic simulation with leaks, replayed SCADA, or synthetic).
     FieldSim(field_sim::Args),
