@@ -92,6 +92,9 @@ pub struct DetectConfig {
     pub temperature_scale: f64,
     /// Compare signatures per sample time (true) or averaged over the window.
     pub per_sample: bool,
+    /// Standardize the signature by its own noise in training (the spread
+    /// of window-mean differences) instead of the residual spread.
+    pub signature_noise: bool,
     /// A later alarm this close to an earlier one is the same leak growing.
     pub growth_radius_m: f64,
     /// Early report: as soon as a localization window of at least
@@ -120,6 +123,7 @@ impl Default for DetectConfig {
             top_nodes: 60,
             temperature_scale: 1.0,
             per_sample: false,
+            signature_noise: true,
             growth_radius_m: 300.0,
             early_confidence: 0.97,
             early_min_h: 3.0,
@@ -752,6 +756,9 @@ struct Normal {
     /// Per residual channel: coefficients on [1, u, u²] and residual std.
     res_coef: Vec<Vec<f64>>,
     res_sigma: Vec<f64>,
+    /// Per residual channel: prefix sums of the detrended training
+    /// residuals (for the noise of window-mean differences).
+    train_cum: Vec<Vec<f64>>,
     /// Scale of u (mean expected demand in training).
     u_scale: f64,
 }
@@ -778,6 +785,7 @@ fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
         v1: 0.0,
         res_coef: vec![],
         res_sigma: vec![],
+        train_cum: vec![],
         u_scale: 1.0,
     };
     let mean_d = rows
@@ -806,9 +814,45 @@ fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
             .sum();
         n.res_sigma
             .push((ss / (y.len().max(2) - 1) as f64).sqrt().max(0.005));
+        let mut cum = Vec::with_capacity(y.len() + 1);
+        let mut acc = 0.0;
+        cum.push(0.0);
+        for (x, y) in xf.iter().zip(&y) {
+            acc += y - dot(x, &coef);
+            cum.push(acc);
+        }
+        n.train_cum.push(cum);
         n.res_coef.push(coef);
     }
     n
+}
+
+impl Normal {
+    /// Standard deviation, over the training period, of the difference
+    /// between the mean detrended residual of channel `c` over a window of
+    /// `len` rows and over the `ref_len` rows before it: the noise of the
+    /// localization signature (model mismatch that does not repeat from one
+    /// day to the next, sensor resolution). Falls back to the residual
+    /// standard deviation when training is too short.
+    fn signature_sd(&self, c: usize, len: usize, ref_len: usize) -> f64 {
+        let cum = &self.train_cum[c];
+        let n = cum.len().saturating_sub(1);
+        let len = len.max(1);
+        let ref_len = ref_len.max(1);
+        if n < len + ref_len + 12 {
+            return self.res_sigma[c];
+        }
+        let mut vals = Vec::new();
+        let mut t = ref_len;
+        while t + len <= n {
+            let w = (cum[t + len] - cum[t]) / len as f64;
+            let r = (cum[t] - cum[t - ref_len]) / ref_len as f64;
+            vals.push(w - r);
+            t += 12;
+        }
+        let m2 = vals.iter().map(|v| v * v).sum::<f64>() / vals.len() as f64;
+        m2.sqrt().max(0.003)
+    }
 }
 
 /// Per hour of `rows`: (mean excess, mean expected demand), m³/s.
@@ -872,6 +916,15 @@ fn localize(
         (a..b).map(|r| detrended(normal, f, c, r)).sum::<f64>() / (b - a) as f64
     };
     let ref_a = start.saturating_sub(ref_len);
+    let sig_sd: Vec<f64> = (0..nch)
+        .map(|c| {
+            if cfg.signature_noise {
+                normal.signature_sd(c, end + 1 - start, start - ref_a)
+            } else {
+                normal.res_sigma[c]
+            }
+        })
+        .collect();
     let obs: Vec<f64> = (0..nch)
         .map(|c| {
             let w = mean_over(start, end + 1, c);
@@ -880,7 +933,7 @@ fn localize(
             } else {
                 0.0
             };
-            (w - base) / normal.res_sigma[c]
+            (w - base) / sig_sd[c]
         })
         .collect();
     // Sample rows, evenly across the window.
@@ -942,7 +995,7 @@ fn localize(
         .map(|(&j, s)| {
             let g: Vec<f64> = s
                 .iter()
-                .zip(&normal.res_sigma)
+                .zip(sig_sd.iter().cycle())
                 .map(|(x, sd)| x / sd)
                 .collect();
             let gg = dot(&g, &g);
@@ -1343,6 +1396,12 @@ fn dev_env(c: &DetectConfig) -> DetectConfig {
     g("AQ_GR", &mut c.growth_radius_m);
     g("AQ_T", &mut c.temperature_scale);
     g("AQ_W", &mut c.loc_window_h);
+    if let Ok(x) = std::env::var("AQ_SN") {
+        c.signature_noise = x == "1";
+    }
+    if let Ok(x) = std::env::var("AQ_PS") {
+        c.per_sample = x == "1";
+    }
     c
 }
 

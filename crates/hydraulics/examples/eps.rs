@@ -11,8 +11,12 @@ fn main() {
     let mut best = f64::MAX;
     let (mut steps, mut iters) = (0, 0);
     for _ in 0..reps {
+        let n2 = net.clone();
         let t = std::time::Instant::now();
-        let mut sim = hydraulics::Simulation::from_network(net.clone()).expect("prepare");
+        let mut sim = hydraulics::Simulation::from_network(n2).expect("prepare");
+        if std::env::var_os("EPS_PREP").is_some() {
+            eprintln!("prepare {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+        }
         steps = 0;
         iters = 0;
         loop {
