@@ -93,7 +93,9 @@ pub struct DetectConfig {
     /// Compare signatures per sample time (true) or averaged over the window.
     pub per_sample: bool,
     /// Standardize the signature by its own noise in training (the spread
-    /// of window-mean differences) instead of the residual spread.
+    /// of window-mean differences) instead of the residual spread. Off by
+    /// default: in development it found slightly more big leaks in time but
+    /// gave more false alarms and a lower score.
     pub signature_noise: bool,
     /// A later alarm this close to an earlier one is the same leak growing.
     pub growth_radius_m: f64,
@@ -105,6 +107,11 @@ pub struct DetectConfig {
     pub early_min_h: f64,
     /// Hours between localization attempts before the full window.
     pub early_step_h: f64,
+    /// An alarm whose localization puts less candidate weight than this
+    /// within 300 m of its best pipe, even after the full window, is not
+    /// reported (its water still joins the balance baseline): such reports
+    /// were mostly false positives in development.
+    pub min_confidence: f64,
     /// Gaps longer than this share of the rows exclude a sensor.
     pub max_missing_share: f64,
     /// A pressure or level repeating one value this many steps is stuck.
@@ -123,11 +130,12 @@ impl Default for DetectConfig {
             top_nodes: 60,
             temperature_scale: 1.0,
             per_sample: false,
-            signature_noise: true,
+            signature_noise: false,
             growth_radius_m: 300.0,
             early_confidence: 0.97,
             early_min_h: 3.0,
             early_step_h: 6.0,
+            min_confidence: 0.6,
             max_missing_share: 0.2,
             stuck_steps: 288,
         }
@@ -164,7 +172,8 @@ pub struct CandidateNode {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Alarm {
-    /// Reported (true) or taken as the growth of an earlier alarm (false).
+    /// Reported (true), or not: taken as the growth of an earlier alarm
+    /// (`growth_of`), or localized too diffusely (`min_confidence`).
     pub reported: bool,
     pub growth_of: Option<usize>,
     pub pipe: String,
@@ -1198,7 +1207,6 @@ pub fn detect(
     train: Option<&ScadaData>,
     cfg: &DetectConfig,
 ) -> Result<DetectReport, DetectError> {
-    let cfg = &dev_env(cfg); // DEVTMP
     let errs = sensors.check(model);
     if !errs.is_empty() {
         return Err(DetectError::Sensors(errs));
@@ -1348,7 +1356,7 @@ pub fn detect(
         });
         let step = frame.start_step + end as i64;
         alarms.push(Alarm {
-            reported: growth_of.is_none(),
+            reported: growth_of.is_none() && loc.confidence >= cfg.min_confidence,
             growth_of,
             pipe: model.links[loc.pipe].id.clone(),
             time: format_step(step),
@@ -1378,31 +1386,6 @@ pub fn detect(
         balance_sigma_lps,
         alarms,
     })
-}
-
-// DEVTMP
-fn dev_env(c: &DetectConfig) -> DetectConfig {
-    let mut c = c.clone();
-    let g = |k: &str, v: &mut f64| {
-        if let Ok(x) = std::env::var(k) {
-            *v = x.parse().unwrap();
-        }
-    };
-    g("AQ_EC", &mut c.early_confidence);
-    g("AQ_EMIN", &mut c.early_min_h);
-    g("AQ_ESTEP", &mut c.early_step_h);
-    g("AQ_H", &mut c.cusum_h);
-    g("AQ_K", &mut c.cusum_k);
-    g("AQ_GR", &mut c.growth_radius_m);
-    g("AQ_T", &mut c.temperature_scale);
-    g("AQ_W", &mut c.loc_window_h);
-    if let Ok(x) = std::env::var("AQ_SN") {
-        c.signature_noise = x == "1";
-    }
-    if let Ok(x) = std::env::var("AQ_PS") {
-        c.per_sample = x == "1";
-    }
-    c
 }
 
 #[cfg(test)]

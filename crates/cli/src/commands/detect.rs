@@ -275,7 +275,13 @@ pub fn run(a: Args) -> Result<()> {
     for al in &report.alarms {
         eprintln!(
             "{} {} at {} (alarm {}, start ~{}, ~{:.2} L/s, confidence {:.2})",
-            if al.reported { "LEAK" } else { "growth" },
+            if al.reported {
+                "LEAK"
+            } else if al.growth_of.is_some() {
+                "growth"
+            } else {
+                "unconfirmed"
+            },
             al.pipe,
             al.time,
             al.alarm_time,

@@ -130,7 +130,7 @@ impl<'a, 's> Reader<'a, 's> {
             let msg = if text.starts_with('[') {
                 format!("unknown section header {text}")
             } else {
-                "data before the first section header".to_string()
+                "data before the first section header (an .inp file starts with a header such as [TITLE] or [JUNCTIONS])".to_string()
             };
             self.errors.push(InpError {
                 file: self.file.to_string(),
