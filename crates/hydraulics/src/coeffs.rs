@@ -147,7 +147,8 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
                     s.p[k] = 0.0;
                 }
             }
-            LinkType::Pipe | LinkType::CvPipe => unreachable!("pipes are in pr.pipes"),
+            // `others` holds no pipes (see Prepared::others).
+            LinkType::Pipe | LinkType::CvPipe => {}
         }
     }
 }
