@@ -15,7 +15,7 @@
 //! independent, which the numeric kernels exploit.
 
 use super::graph::Graph;
-use super::symbolic::{elimination_tree, level_order};
+use super::symbolic::elimination_tree;
 use super::{PatternError, NONE};
 
 /// A permutation of the unknowns: `perm[new] = old`, `iperm[old] = new`.
@@ -37,9 +37,15 @@ impl Ordering {
     /// Minimum degree, then renumbered level by level of its elimination
     /// tree (same fill, more instruction-level parallelism; see `level_order`).
     pub(crate) fn from_graph(g: &Graph) -> Self {
-        let md = Self::from_perm_u32(minimum_degree(g));
+        let el = eliminate(g);
+        Self::from_perm_u32(el.level_perm())
+    }
+
+    /// The reference path (separate elimination tree and sort), for tests.
+    pub(crate) fn from_graph_reference(g: &Graph) -> Self {
+        let md = Self::from_perm_u32(minimum_degree_reference(g));
         let parent = elimination_tree(g, &md.perm, &md.iperm);
-        let post = level_order(&parent);
+        let post = super::symbolic::level_order_reference(&parent);
         Self::from_perm_u32(post.iter().map(|&k| md.perm[k as usize]).collect())
     }
 
@@ -71,7 +77,7 @@ impl Ordering {
         })
     }
 
-    fn from_perm_u32(perm: Vec<u32>) -> Self {
+    pub(crate) fn from_perm_u32(perm: Vec<u32>) -> Self {
         let mut iperm = vec![NONE; perm.len()];
         for (new, &old) in perm.iter().enumerate() {
             iperm[old as usize] = new as u32;
@@ -161,8 +167,10 @@ impl Buckets {
     }
 }
 
+/// The straightforward implementation (one `Vec` per list) the flat
+/// [`eliminate`] must reproduce exactly; kept to test that it does.
 /// Returns `perm` (`perm[new] = old`).
-pub(crate) fn minimum_degree(g: &Graph) -> Vec<u32> {
+pub(crate) fn minimum_degree_reference(g: &Graph) -> Vec<u32> {
     let n = g.n;
     // Quotient graph. For a variable: `adj` = variable neighbours, `elems` =
     // adjacent elements. For an element: `vars` = its variables (L_e).
@@ -252,4 +260,201 @@ pub(crate) fn minimum_degree(g: &Graph) -> Vec<u32> {
         vars[pu] = lp;
     }
     perm
+}
+
+/// Outcome of the minimum-degree elimination, all in original numbering
+/// except `order`.
+///
+/// Without supervariables or aggressive absorption the quotient graph gives
+/// the factor for free: the variable set `L_p` of the element formed when
+/// `p` is eliminated is exactly the strictly lower pattern of column `p` of
+/// `L`, and the pivot that absorbs element `p` is its parent in the
+/// elimination tree.
+pub(crate) struct Elimination {
+    /// `order[step] = old`: the elimination (minimum-degree) order.
+    pub(crate) order: Vec<u32>,
+    /// Elimination-tree parent of each unknown (original numbering), or [`NONE`].
+    pub(crate) parent: Vec<u32>,
+    /// `L_p` of unknown `p` is `vars[vptr[p]..vptr[p] + vlen[p]]` (original numbering).
+    pub(crate) vptr: Vec<u32>,
+    pub(crate) vlen: Vec<u32>,
+    pub(crate) vars: Vec<u32>,
+}
+
+impl Elimination {
+    /// The elimination order renumbered by height in the elimination tree,
+    /// leaves first, stable (what [`level_order`] gives, by counting sort).
+    pub(crate) fn level_perm(&self) -> Vec<u32> {
+        let n = self.order.len();
+        let mut step = vec![0u32; n];
+        for (k, &v) in self.order.iter().enumerate() {
+            step[v as usize] = k as u32;
+        }
+        // Heights: a parent is eliminated after its children.
+        let mut h = vec![0u32; n];
+        let mut max_h = 0u32;
+        for &v in &self.order {
+            let hv = h[v as usize];
+            max_h = max_h.max(hv);
+            let p = self.parent[v as usize];
+            if p != NONE && h[p as usize] < hv + 1 {
+                h[p as usize] = hv + 1;
+            }
+        }
+        let mut start = vec![0u32; max_h as usize + 2];
+        for &v in &self.order {
+            start[h[v as usize] as usize + 1] += 1;
+        }
+        for l in 0..=max_h as usize {
+            start[l + 1] += start[l];
+        }
+        let mut perm = vec![0u32; n];
+        for &v in &self.order {
+            let l = h[v as usize] as usize;
+            perm[start[l] as usize] = v;
+            start[l] += 1;
+        }
+        perm
+    }
+}
+
+/// Exact minimum degree on a quotient graph held in flat arrays (no
+/// allocation per variable or per pivot). Produces the same pivot sequence
+/// as [`minimum_degree_reference`]: every list keeps the same order, so ties
+/// are broken the same way.
+///
+/// Storage: unknown `i` owns the region `g.ptr[i]..g.ptr[i + 1]` of `store`,
+/// holding its variable neighbours (`alen[i]` entries) followed by its
+/// adjacent elements (`elen[i]`). When `i` joins a new element `p`, either
+/// `p` was a variable neighbour of `i` (which is dropped) or `i` belonged to
+/// an element now absorbed into `p` (which is dropped), so the lists never
+/// outgrow the region. Elements' variable sets are appended to `vars`
+/// (their total length is `nnz(L)`).
+pub(crate) fn eliminate(g: &Graph) -> Elimination {
+    let n = g.n;
+    let mut store: Vec<u32> = g.adj.clone();
+    let rs = &g.ptr;
+    let mut alen: Vec<u32> = (0..n).map(|v| rs[v + 1] - rs[v]).collect();
+    let mut elen = vec![0u32; n];
+    let mut status = vec![VARIABLE; n];
+    let mut degree: Vec<u32> = alen.clone();
+    let mut parent = vec![NONE; n];
+    let mut vptr = vec![0u32; n];
+    let mut vlen = vec![0u32; n];
+    let mut vars: Vec<u32> = Vec::with_capacity(2 * g.adj.len() + n);
+
+    let mut buckets = Buckets::new(n);
+    for v in (0..n).rev() {
+        buckets.insert(v as u32, degree[v] as usize);
+    }
+    buckets.min = 0;
+
+    let mut in_lp = vec![0u32; n];
+    let mut lp_tag = 0u32;
+    let mut seen = vec![0u32; n];
+    let mut seen_tag = 0u32;
+
+    let mut order = Vec::with_capacity(n);
+    for _ in 0..n {
+        let p = buckets.pop_min();
+        let pu = p as usize;
+        order.push(p);
+
+        // L_p = A_p ∪ ⋃_{e ∈ E_p} L_e \ {p}, appended to `vars`.
+        lp_tag += 1;
+        in_lp[pu] = lp_tag;
+        let lp_start = vars.len();
+        let ps = rs[pu] as usize;
+        for &v in &store[ps..ps + alen[pu] as usize] {
+            in_lp[v as usize] = lp_tag;
+            vars.push(v);
+        }
+        let es = ps + alen[pu] as usize;
+        for r in es..es + elen[pu] as usize {
+            let e = store[r] as usize;
+            let (a, b) = (vptr[e] as usize, (vptr[e] + vlen[e]) as usize);
+            for x in a..b {
+                let v = vars[x];
+                debug_assert_eq!(status[v as usize], VARIABLE);
+                if in_lp[v as usize] != lp_tag {
+                    in_lp[v as usize] = lp_tag;
+                    vars.push(v);
+                }
+            }
+            status[e] = ABSORBED;
+            parent[e] = p;
+        }
+        alen[pu] = 0;
+        elen[pu] = 0;
+        status[pu] = ELEMENT;
+        let lp_end = vars.len();
+
+        // Update the quotient graph around each variable of the new element:
+        // drop absorbed elements and the variables now covered by p, add p.
+        for x in lp_start..lp_end {
+            let i = vars[x];
+            let iu = i as usize;
+            buckets.remove(i, degree[iu] as usize);
+            let s = rs[iu] as usize;
+            let (na, ne) = (alen[iu] as usize, elen[iu] as usize);
+            let mut w = s;
+            for r in s..s + na {
+                let v = store[r];
+                if in_lp[v as usize] != lp_tag {
+                    store[w] = v;
+                    w += 1;
+                }
+            }
+            let new_na = w - s;
+            for r in s + na..s + na + ne {
+                let e = store[r];
+                if status[e as usize] == ELEMENT {
+                    store[w] = e;
+                    w += 1;
+                }
+            }
+            debug_assert!(w < rs[iu + 1] as usize, "quotient graph outgrew its region");
+            store[w] = p;
+            w += 1;
+            alen[iu] = new_na as u32;
+            elen[iu] = (w - s - new_na) as u32;
+        }
+
+        // Exact external degrees of the variables of L_p.
+        let base = (lp_end - lp_start).saturating_sub(1);
+        for x in lp_start..lp_end {
+            let iu = vars[x] as usize;
+            seen_tag += 1;
+            let s = rs[iu] as usize;
+            let na = alen[iu] as usize;
+            let mut d = base + na;
+            for &v in &store[s..s + na] {
+                seen[v as usize] = seen_tag;
+            }
+            for &e in &store[s + na..s + na + elen[iu] as usize] {
+                if e == p {
+                    continue;
+                }
+                let eu = e as usize;
+                for &v in &vars[vptr[eu] as usize..(vptr[eu] + vlen[eu]) as usize] {
+                    let vu = v as usize;
+                    if in_lp[vu] != lp_tag && seen[vu] != seen_tag {
+                        seen[vu] = seen_tag;
+                        d += 1;
+                    }
+                }
+            }
+            degree[iu] = d as u32;
+            buckets.insert(vars[x], d);
+        }
+        vptr[pu] = lp_start as u32;
+        vlen[pu] = (lp_end - lp_start) as u32;
+    }
+    Elimination {
+        order,
+        parent,
+        vptr,
+        vlen,
+        vars,
+    }
 }

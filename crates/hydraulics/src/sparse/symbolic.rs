@@ -1,7 +1,7 @@
 //! Symbolic factorization: elimination tree, pattern of `L`, slot maps.
 
 use super::graph::Graph;
-use super::ordering::Ordering;
+use super::ordering::{eliminate, Elimination, Ordering};
 use super::{PatternError, Slot, NONE};
 
 /// One entry of a row pattern of `L`: `L(k, col)` lives at `lx[pos]`.
@@ -16,7 +16,7 @@ pub(crate) struct RowEntry {
 ///
 /// Numbering: "original" indices are the caller's unknowns; "permuted"
 /// indices are columns of the factor (`perm[new] = old`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Symbolic {
     n: usize,
     perm: Vec<u32>,
@@ -36,8 +36,84 @@ impl Symbolic {
     /// `couplings` on `n` unknowns.
     pub fn new(n: usize, couplings: &[(usize, usize)]) -> Result<Self, PatternError> {
         let g = Graph::from_couplings(n, couplings)?;
-        let ord = Ordering::from_graph(&g);
+        Ok(Self::from_elimination(&g, &eliminate(&g)))
+    }
+
+    /// The reference path: ordering, then elimination tree and row patterns
+    /// from the graph (what [`Symbolic::new`] must reproduce), for tests.
+    #[doc(hidden)]
+    pub fn new_reference(n: usize, couplings: &[(usize, usize)]) -> Result<Self, PatternError> {
+        let g = Graph::from_couplings(n, couplings)?;
+        let ord = Ordering::from_graph_reference(&g);
         Self::build(&g, &ord)
+    }
+
+    /// Symbolic factorization read off the minimum-degree elimination: the
+    /// columns of `L` are the elements' variable sets and the elimination
+    /// tree is the absorption tree, renumbered by [`Elimination::level_perm`].
+    fn from_elimination(g: &Graph, el: &Elimination) -> Self {
+        let n = g.n;
+        let perm = el.level_perm();
+        let mut iperm = vec![0u32; n];
+        for (new, &old) in perm.iter().enumerate() {
+            iperm[old as usize] = new as u32;
+        }
+        let nnz = el.vars.len();
+        let mut col_ptr = vec![0u32; n + 1];
+        let mut row_idx = vec![0u32; nnz];
+        let mut parent = vec![NONE; n];
+        let mut row_count = vec![0u32; n + 1];
+        let mut at = 0usize;
+        for (j, &old) in perm.iter().enumerate() {
+            let o = old as usize;
+            let src = &el.vars[el.vptr[o] as usize..(el.vptr[o] + el.vlen[o]) as usize];
+            let dst = &mut row_idx[at..at + src.len()];
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = iperm[v as usize];
+                row_count[*d as usize + 1] += 1;
+            }
+            // Short columns (a few entries): insertion sort.
+            for a in 1..dst.len() {
+                let x = dst[a];
+                let mut b = a;
+                while b > 0 && dst[b - 1] > x {
+                    dst[b] = dst[b - 1];
+                    b -= 1;
+                }
+                dst[b] = x;
+            }
+            at += src.len();
+            col_ptr[j + 1] = at as u32;
+            let p = el.parent[o];
+            if p != NONE {
+                parent[j] = iperm[p as usize];
+            }
+        }
+        // Row patterns: transpose, columns ascending within each row.
+        for k in 0..n {
+            row_count[k + 1] += row_count[k];
+        }
+        let row_ptr = row_count;
+        let mut next: Vec<u32> = row_ptr[..n].to_vec();
+        let mut row_ent = vec![RowEntry { col: 0, pos: 0 }; nnz];
+        for j in 0..n {
+            for pos in col_ptr[j]..col_ptr[j + 1] {
+                let r = row_idx[pos as usize] as usize;
+                row_ent[next[r] as usize] = RowEntry { col: j as u32, pos };
+                next[r] += 1;
+            }
+        }
+        Symbolic {
+            n,
+            perm,
+            iperm,
+            parent,
+            col_ptr,
+            row_idx,
+            row_ptr,
+            row_ent,
+            nnz_a_lower: g.nnz_lower(),
+        }
     }
 
     /// Symbolic factorization with a caller-chosen ordering.
@@ -261,7 +337,7 @@ pub(crate) fn elimination_tree(g: &Graph, perm: &[u32], iperm: &[u32]) -> Vec<u3
 /// elimination tree). Measured on BWSN_Network_2: ~10 % faster factorization
 /// and ~20 % faster solve than the raw minimum-degree order, while a
 /// postorder (best locality, consecutive columns dependent) was ~50 % slower.
-pub(crate) fn level_order(parent: &[u32]) -> Vec<u32> {
+pub(crate) fn level_order_reference(parent: &[u32]) -> Vec<u32> {
     let n = parent.len();
     let mut h = vec![0u32; n];
     for v in 0..n {

@@ -504,3 +504,34 @@ fn minimum_degree_beats_natural_on_random_planar() {
     let nat = Symbolic::with_ordering(n, &links, &Ordering::natural(n)).unwrap();
     assert!(md.nnz_l() <= nat.nnz_l());
 }
+
+/// The flat elimination must give exactly the ordering and pattern of the
+/// straightforward reference (same pivots, same ties, same tree).
+#[test]
+fn flat_elimination_matches_reference() {
+    let mut rng = Rng::new(7);
+    let mut cases: Vec<(usize, Vec<(usize, usize)>)> = vec![
+        (0, vec![]),
+        (1, vec![]),
+        (2, vec![(0, 1)]),
+        (400, grid(20, 20)),
+        (35 * 17, grid(35, 17)),
+    ];
+    for n in [10, 50, 300, 2000] {
+        cases.push((n, random_tree(n, &mut rng)));
+        for extra in [n / 10, n / 3, n, 3 * n] {
+            let mut links = random_tree(n, &mut rng);
+            links.extend(random_graph(n, extra, &mut rng));
+            cases.push((n, links));
+        }
+        // Disconnected, with isolated unknowns and repeated couplings.
+        let mut links = random_graph(n, n / 2, &mut rng);
+        links.extend(links.clone());
+        cases.push((n, links));
+    }
+    for (n, links) in cases {
+        let fast = Symbolic::new(n, &links).unwrap();
+        let reference = Symbolic::new_reference(n, &links).unwrap();
+        assert_eq!(fast, reference, "n = {n}, {} couplings", links.len());
+    }
+}
