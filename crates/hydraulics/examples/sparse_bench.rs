@@ -174,6 +174,25 @@ fn bench(name: &str, n: usize, links: &[(usize, usize)], rng: &mut Rng) {
         t_sol += (t3 - t2).as_secs_f64();
     }
     let allocs = ALLOCS.load(AtomicOrdering::Relaxed) - allocs_before;
+    // The left-looking kernel on the same matrix, for comparison.
+    let mut t_left = 0.0;
+    for _ in 0..reps {
+        f.clear();
+        {
+            let (d, lx) = f.values_mut();
+            for (i, &gi) in g.iter().enumerate() {
+                d[sym.diag_slot(i) as usize] += gi;
+            }
+            for ((&s, &(di, dj)), &wk) in slots.iter().zip(&dslots).zip(&w) {
+                d[di as usize] += wk;
+                d[dj as usize] += wk;
+                lx[s as usize] -= wk;
+            }
+        }
+        let t1 = Instant::now();
+        f.factorize_left_looking().unwrap();
+        t_left += t1.elapsed().as_secs_f64();
+    }
     let us = |s: f64| s / reps as f64 * 1e6;
     let max_col = (0..n)
         .map(|j| sym.col_ptr()[j + 1] - sym.col_ptr()[j])
@@ -195,9 +214,10 @@ fn bench(name: &str, n: usize, links: &[(usize, usize)], rng: &mut Rng) {
         natural.fill_ratio(),
     );
     println!(
-        "  per call: clear+assemble {:.1} us, factorize {:.1} us, solve {:.1} us, factorize+solve {:.1} us; allocations in loop: {allocs}",
+        "  per call: clear+assemble {:.1} us, factorize {:.1} us (left-looking {:.1} us), solve {:.1} us, factorize+solve {:.1} us; allocations in loop: {allocs}",
         us(t_asm),
         us(t_fac),
+        us(t_left),
         us(t_sol),
         us(t_fac + t_sol)
     );

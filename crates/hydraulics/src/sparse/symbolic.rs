@@ -28,6 +28,10 @@ pub struct Symbolic {
     /// Row patterns of strictly lower `L` (columns ascending per row).
     row_ptr: Vec<u32>,
     row_ent: Vec<RowEntry>,
+    /// Right-looking update targets: for column `j` with entries at
+    /// positions `a < b`, the position of `L(row(b), row(a))` in column
+    /// `row(a)`, column after column, pairs ordered by `a` then `b`.
+    update_tgt: Vec<u32>,
     nnz_a_lower: usize,
 }
 
@@ -36,7 +40,7 @@ impl Symbolic {
     /// `couplings` on `n` unknowns.
     pub fn new(n: usize, couplings: &[(usize, usize)]) -> Result<Self, PatternError> {
         let g = Graph::from_couplings(n, couplings)?;
-        Ok(Self::from_elimination(&g, &eliminate(&g)))
+        Self::from_elimination(&g, &eliminate(&g))
     }
 
     /// The reference path: ordering, then elimination tree and row patterns
@@ -51,7 +55,7 @@ impl Symbolic {
     /// Symbolic factorization read off the minimum-degree elimination: the
     /// columns of `L` are the elements' variable sets and the elimination
     /// tree is the absorption tree, renumbered by [`Elimination::level_perm`].
-    fn from_elimination(g: &Graph, el: &Elimination) -> Self {
+    fn from_elimination(g: &Graph, el: &Elimination) -> Result<Self, PatternError> {
         let n = g.n;
         let perm = el.level_perm();
         let mut iperm = vec![0u32; n];
@@ -103,7 +107,8 @@ impl Symbolic {
                 next[r] += 1;
             }
         }
-        Symbolic {
+        let update_tgt = update_targets(&col_ptr, &row_idx, &row_ptr, &row_ent)?;
+        Ok(Symbolic {
             n,
             perm,
             iperm,
@@ -112,8 +117,9 @@ impl Symbolic {
             row_idx,
             row_ptr,
             row_ent,
+            update_tgt,
             nnz_a_lower: g.nnz_lower(),
-        }
+        })
     }
 
     /// Symbolic factorization with a caller-chosen ordering.
@@ -183,6 +189,7 @@ impl Symbolic {
             }
         }
 
+        let update_tgt = update_targets(&col_ptr, &row_idx, &row_ptr, &row_ent)?;
         Ok(Symbolic {
             n,
             perm: perm.to_vec(),
@@ -192,6 +199,7 @@ impl Symbolic {
             row_idx,
             row_ptr,
             row_ent,
+            update_tgt,
             nnz_a_lower: g.nnz_lower(),
         })
     }
@@ -299,6 +307,58 @@ impl Symbolic {
     pub(crate) fn row_entries(&self) -> &[RowEntry] {
         &self.row_ent
     }
+
+    /// Targets of the right-looking updates (see the field's comment);
+    /// length `Σ_j c_j (c_j − 1) / 2` over column counts `c_j`.
+    #[inline]
+    pub(crate) fn update_targets(&self) -> &[u32] {
+        &self.update_tgt
+    }
+}
+
+/// Positions updated by the right-looking factorization: for every column
+/// `j` and every pair of its entries `a < b` (positions in `row_idx`), the
+/// position of row `row_idx[b]` in column `row_idx[a]` (it exists: the rows
+/// of column `j` below `k` are a subset of column `k`'s pattern). Built row
+/// by row with a dense position map, so no search is needed.
+fn update_targets(
+    col_ptr: &[u32],
+    row_idx: &[u32],
+    row_ptr: &[u32],
+    row_ent: &[RowEntry],
+) -> Result<Vec<u32>, PatternError> {
+    let n = col_ptr.len() - 1;
+    // Start of each column's pairs.
+    let mut tptr = vec![0usize; n + 1];
+    for j in 0..n {
+        let c = (col_ptr[j + 1] - col_ptr[j]) as usize;
+        tptr[j + 1] = tptr[j] + c * c.saturating_sub(1) / 2;
+    }
+    if tptr[n] >= u32::MAX as usize {
+        return Err(PatternError::TooLarge);
+    }
+    let mut tgt = vec![0u32; tptr[n]];
+    let mut posmap = vec![0u32; n];
+    for k in 0..n {
+        for pos in col_ptr[k]..col_ptr[k + 1] {
+            posmap[row_idx[pos as usize] as usize] = pos;
+        }
+        for e in &row_ent[row_ptr[k] as usize..row_ptr[k + 1] as usize] {
+            let j = e.col as usize;
+            let (cs, ce) = (col_ptr[j] as usize, col_ptr[j + 1] as usize);
+            let c = ce - cs;
+            let a = e.pos as usize - cs;
+            // Pairs of column j whose first entry is at local position a.
+            let start = tptr[j] + a * (c - 1) - a * a.saturating_sub(1) / 2;
+            for (t, &r) in tgt[start..]
+                .iter_mut()
+                .zip(&row_idx[e.pos as usize + 1..ce])
+            {
+                *t = posmap[r as usize];
+            }
+        }
+    }
+    Ok(tgt)
 }
 
 /// Elimination tree of `P A Pᵀ` (Liu's algorithm with path compression),
