@@ -2,7 +2,9 @@
 //! and assembly of the linearized system (EPANET's `hydcoeffs.c` logic):
 //! for each link, P = 1 / (head-loss gradient) and Y = head loss / gradient.
 
-use crate::prepared::{interp, stat, LinkType, Prepared, PumpType, CBIG, CSMALL, MISSING, TINY};
+use crate::prepared::{
+    interp, stat, Incidence, LinkType, Opts, Prepared, PumpType, CBIG, CSMALL, MISSING, TINY,
+};
 use crate::solver::State;
 use crate::sparse::NONE;
 use network::HeadlossFormula;
@@ -364,9 +366,13 @@ fn valve_coeff_km(pr: &Prepared, s: &mut State, k: usize, km: f64) {
 
 /// Emitter head loss and gradient at junction `i`.
 pub fn emitter_headloss(pr: &Prepared, s: &State, i: usize) -> (f64, f64) {
-    let o = &pr.opts;
-    let ke = s.ke[i].max(CSMALL);
-    let q = s.emitter_flow[i];
+    emitter_hl(&pr.opts, s.ke[i], s.emitter_flow[i])
+}
+
+/// Emitter head loss and gradient for coefficient `ke` and flow `q`.
+#[inline]
+pub fn emitter_hl(o: &Opts, ke: f64, q: f64) -> (f64, f64) {
+    let ke = ke.max(CSMALL);
     let mut hgrad = o.qexp * ke * fpow(q.abs(), o.qexp - 1.0);
     let mut hloss;
     if hgrad < o.rqtol {
@@ -383,8 +389,12 @@ pub fn emitter_headloss(pr: &Prepared, s: &State, i: usize) -> (f64, f64) {
 
 /// Head loss and gradient for delivering a pressure-dependent demand.
 pub fn demand_headloss(s: &State, i: usize, dp: f64, n: f64) -> (f64, f64) {
-    let d = s.demand_flow[i];
-    let dfull = s.full_demand[i];
+    demand_hl(s.demand_flow[i], s.full_demand[i], dp, n)
+}
+
+/// Head loss and gradient of a pressure-dependent demand `d` of `dfull`.
+#[inline]
+pub fn demand_hl(d: f64, dfull: f64, dp: f64, n: f64) -> (f64, f64) {
     let r = d.abs() / dfull;
     let mut hgrad = n * dp * r.powf(n - 1.0) / dfull;
     let mut hloss = hgrad * d / n;
@@ -400,64 +410,77 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
     factor.clear();
     {
         let (diag, off) = factor.values_mut();
-        // Links.
-        // Links, gathered per junction in link order (as EPANET sums them):
-        // Aii += P; F += ±Y (or P·H of a fixed-head neighbour); Xflow ∓= Q.
+        let State {
+            p,
+            y,
+            flow,
+            head,
+            f,
+            xflow,
+            ke,
+            emitter_flow,
+            demand_flow,
+            full_demand,
+            ..
+        } = &mut *s;
+        // Off-diagonal entries of links between two junctions.
         for &(k, slot) in &pr.jj_links {
-            off[slot as usize] -= s.p[k];
+            off[slot as usize] -= p[k as usize];
         }
-        let (p_all, y_all, q_all, head) = (&s.p, &s.y, &s.flow, &s.head);
+        // One pass per junction, in EPANET's order of summation: its links
+        // in link order (Aii += P; F += ±Y, or P·H of a fixed-head
+        // neighbour; Xflow ∓= Q), then its emitter, its pressure-driven
+        // demand and its flow balance.
+        let o = &pr.opts;
+        let (dp, pn) = (o.preq - o.pmin, 1.0 / o.pexp);
+        let nl = pr.nlinks;
+        assert!(p.len() >= nl && y.len() >= nl && flow.len() >= nl);
+        assert!(head.len() >= pr.nnodes && pr.inc_ptr.len() == nj + 1);
+        assert!(f.len() >= nj && xflow.len() >= nj && ke.len() >= nj && pr.el.len() >= nj);
+        assert!(emitter_flow.len() >= nj && demand_flow.len() >= nj && full_demand.len() >= nj);
         for i in 0..nj {
             let (mut d, mut fy, mut xf) = (0.0, 0.0, 0.0);
-            for e in pr.inc_ptr[i]..pr.inc_ptr[i + 1] {
-                let k = pr.inc_link[e];
-                let p = p_all[k];
-                if p == 0.0 {
+            let (a, b) = (pr.inc_ptr[i] as usize, pr.inc_ptr[i + 1] as usize);
+            for e in &pr.inc[a..b] {
+                let k = (e.link_neg & !Incidence::NEG) as usize;
+                debug_assert!(k < nl);
+                // SAFETY: link indices in `inc` are < nlinks (built in
+                // Prepared::new), and p, y, flow hold nlinks values (asserted).
+                let pk = unsafe { *p.get_unchecked(k) };
+                if pk == 0.0 {
                     continue;
                 }
-                let sg = pr.inc_sign[e];
-                xf -= sg * q_all[k];
-                d += p;
-                fy += sg * y_all[k];
-                let o = pr.inc_other[e];
-                if o >= nj {
-                    fy += p * head[o];
+                // ±1 · x exactly: flip the sign bit for the end node.
+                let neg = ((e.link_neg & Incidence::NEG) as u64) << 32;
+                let (qk, yk) = unsafe { (*flow.get_unchecked(k), *y.get_unchecked(k)) };
+                xf -= f64::from_bits(qk.to_bits() ^ neg);
+                d += pk;
+                fy += f64::from_bits(yk.to_bits() ^ neg);
+                if e.other & Incidence::FIXED != 0 {
+                    fy += pk * head[(e.other & !Incidence::FIXED) as usize];
                 }
             }
-            diag[pr.diag_slot[i] as usize] += d;
-            s.f[i] = fy;
-            s.xflow[i] = xf;
-        }
-        // Net flow into fixed-head nodes is not part of the system.
-        // Emitters.
-        for i in 0..nj {
-            if s.ke[i] == 0.0 {
-                continue;
+            let mut fi = fy;
+            if ke[i] != 0.0 {
+                let (hloss, hgrad) = emitter_hl(o, ke[i], emitter_flow[i]);
+                d += 1.0 / hgrad;
+                fi += (hloss + pr.el[i]) / hgrad;
+                xf -= emitter_flow[i];
             }
-            let (hloss, hgrad) = emitter_headloss(pr, s, i);
-            diag[pr.diag_slot[i] as usize] += 1.0 / hgrad;
-            s.f[i] += (hloss + pr.el[i]) / hgrad;
-            s.xflow[i] -= s.emitter_flow[i];
-        }
-        // Pressure-driven demands.
-        if pr.opts.pda {
-            let dp = pr.opts.preq - pr.opts.pmin;
-            let n = 1.0 / pr.opts.pexp;
-            for i in 0..nj {
-                if s.full_demand[i] <= 0.0 {
-                    continue;
-                }
-                let (hloss, hgrad) = demand_headloss(s, i, dp, n);
+            // Negated test on purpose (a NaN demand is processed, as before).
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            if o.pda && !(full_demand[i] <= 0.0) {
+                let (hloss, hgrad) = demand_hl(demand_flow[i], full_demand[i], dp, pn);
                 if hgrad > 0.0 {
-                    diag[pr.diag_slot[i] as usize] += 1.0 / hgrad;
-                    s.f[i] += (hloss + pr.el[i] + pr.opts.pmin) / hgrad;
+                    d += 1.0 / hgrad;
+                    fi += (hloss + pr.el[i] + o.pmin) / hgrad;
                 }
             }
-        }
-        // Node balances.
-        for i in 0..nj {
-            s.xflow[i] -= s.demand_flow[i];
-            s.f[i] += s.xflow[i];
+            xf -= demand_flow[i];
+            fi += xf;
+            diag[pr.diag_slot[i] as usize] += d;
+            f[i] = fi;
+            xflow[i] = xf;
         }
         // Regulating valves.
         for &k in &pr.valves {

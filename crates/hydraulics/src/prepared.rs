@@ -236,18 +236,43 @@ pub struct Prepared {
     /// viscosity × diameter, for the Darcy-Weisbach friction factor.
     pub dw_e37: Vec<f64>,
     pub dw_s: Vec<f64>,
-    /// Links incident to each junction, in link order (CSR): the link,
-    /// +1 if the junction is its start node else −1, and the other node.
+    /// Links incident to each junction, in link order (CSR over `inc`).
     /// Assembly gathers per junction instead of scattering per link.
-    pub inc_ptr: Vec<usize>,
-    pub inc_link: Vec<usize>,
-    pub inc_sign: Vec<f64>,
-    pub inc_other: Vec<usize>,
+    pub inc_ptr: Vec<u32>,
+    pub inc: Vec<Incidence>,
     /// Links between two junctions and their off-diagonal slots.
-    pub jj_links: Vec<(usize, Slot)>,
+    pub jj_links: Vec<(u32, Slot)>,
+    /// Per link: [`link_flag`] bits for the flow update.
+    pub link_flags: Vec<u8>,
     /// Off-diagonal slot of each link between two junctions, else `NONE`.
     pub link_slot: Vec<Slot>,
     pub diag_slot: Vec<Slot>,
+}
+
+/// One link seen from one of its junctions (8 bytes, for the assembly loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incidence {
+    /// Link index; bit 31 set when the junction is the link's end node
+    /// (the link's flow leaves through the other end: sign −1).
+    pub link_neg: u32,
+    /// The node at the other end; [`Incidence::FIXED`] set when it is a
+    /// tank or reservoir (index in the low bits).
+    pub other: u32,
+}
+
+impl Incidence {
+    pub const NEG: u32 = 1 << 31;
+    pub const FIXED: u32 = 1 << 31;
+}
+
+/// Bits of [`Prepared::link_flags`].
+pub mod link_flag {
+    /// A constant-power pump (its flow change is limited).
+    pub const CONST_HP: u8 = 1;
+    /// Start node is a tank or reservoir.
+    pub const N1_FIXED: u8 = 2;
+    /// End node is a tank or reservoir.
+    pub const N2_FIXED: u8 = 4;
 }
 
 /// EPANET's `interp`: linear, clamped at the ends.
@@ -754,29 +779,66 @@ impl Prepared {
             link_slot[k] = slots[i];
         }
         let diag_slot = (0..njuncs).map(|i| symbolic.diag_slot(i)).collect();
-        let mut inc: Vec<Vec<(usize, f64, usize)>> = vec![Vec::new(); njuncs];
+        if nnodes >= (1 << 31) || nlinks >= (1 << 31) {
+            return Err(PrepareError::Pattern("too many nodes or links".into()));
+        }
+        // Incidence lists by counting sort: each junction's links in link order.
+        let mut inc_ptr = vec![0u32; njuncs + 1];
+        for k in 0..nlinks {
+            if n1[k] < njuncs {
+                inc_ptr[n1[k] + 1] += 1;
+            }
+            if n2[k] < njuncs {
+                inc_ptr[n2[k] + 1] += 1;
+            }
+        }
+        for i in 0..njuncs {
+            inc_ptr[i + 1] += inc_ptr[i];
+        }
+        let mut fill: Vec<u32> = inc_ptr[..njuncs].to_vec();
+        let mut inc = vec![
+            Incidence {
+                link_neg: 0,
+                other: 0
+            };
+            inc_ptr[njuncs] as usize
+        ];
+        let tag = |o: usize| o as u32 | if o >= njuncs { Incidence::FIXED } else { 0 };
         for k in 0..nlinks {
             let (a, b) = (n1[k], n2[k]);
             if a < njuncs {
-                inc[a].push((k, 1.0, b));
+                inc[fill[a] as usize] = Incidence {
+                    link_neg: k as u32,
+                    other: tag(b),
+                };
+                fill[a] += 1;
             }
             if b < njuncs {
-                inc[b].push((k, -1.0, a));
+                inc[fill[b] as usize] = Incidence {
+                    link_neg: k as u32 | Incidence::NEG,
+                    other: tag(a),
+                };
+                fill[b] += 1;
             }
         }
-        let mut inc_ptr = vec![0usize];
-        let (mut inc_link, mut inc_sign, mut inc_other) = (Vec::new(), Vec::new(), Vec::new());
-        for list in &inc {
-            for &(k, sg, o) in list {
-                inc_link.push(k);
-                inc_sign.push(sg);
-                inc_other.push(o);
-            }
-            inc_ptr.push(inc_link.len());
-        }
-        let jj_links: Vec<(usize, Slot)> = (0..nlinks)
+        let jj_links: Vec<(u32, Slot)> = (0..nlinks)
             .filter(|&k| link_slot[k] != NONE)
-            .map(|k| (k, link_slot[k]))
+            .map(|k| (k as u32, link_slot[k]))
+            .collect();
+        let link_flags: Vec<u8> = (0..nlinks)
+            .map(|k| {
+                let mut f = 0;
+                if ltype[k] == LinkType::Pump && pumps[link_pump[k]].ptype == PumpType::ConstHp {
+                    f |= link_flag::CONST_HP;
+                }
+                if n1[k] >= njuncs {
+                    f |= link_flag::N1_FIXED;
+                }
+                if n2[k] >= njuncs {
+                    f |= link_flag::N2_FIXED;
+                }
+                f
+            })
             .collect();
         let pipes: Vec<usize> = (0..nlinks)
             .filter(|&k| ltype[k] <= LinkType::Pipe)
@@ -819,10 +881,9 @@ impl Prepared {
             times,
             symbolic: Arc::new(symbolic),
             inc_ptr,
-            inc_link,
-            inc_sign,
-            inc_other,
+            inc,
             jj_links,
+            link_flags,
             pipes,
             others,
             dw_e37,

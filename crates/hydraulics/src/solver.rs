@@ -3,7 +3,7 @@
 //! convergence and link status, repeat.
 
 use crate::coeffs::{demand_headloss, emitter_headloss, headloss_coeffs, matrix_coeffs};
-use crate::prepared::{stat, LinkType, Prepared, PumpType};
+use crate::prepared::{link_flag, stat, Prepared};
 use crate::sparse::Factor;
 use crate::status::{bad_valve, link_status, pressure_switch, valve_status};
 use std::sync::Arc;
@@ -81,32 +81,63 @@ fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
     for n in nj..pr.nnodes {
         s.node_demand[n] = 0.0;
     }
-    for k in 0..pr.nlinks {
-        let (n1, n2) = (pr.n1[k], pr.n2[k]);
-        let dh = s.head[n1] - s.head[n2];
-        let mut dq = s.y[k] - s.p[k] * dh;
-        dq *= s.relax;
-        if pr.ltype[k] == LinkType::Pump {
-            let p = &pr.pumps[pr.link_pump[k]];
-            if p.ptype == PumpType::ConstHp && dq > s.flow[k] {
-                dq = s.flow[k] / 2.0;
+    let relax = s.relax;
+    let mut max_dq = 0.0f64;
+    {
+        let State {
+            head,
+            y,
+            p,
+            flow,
+            status,
+            node_demand,
+            ..
+        } = &mut *s;
+        let nl = pr.nlinks;
+        assert!(y.len() >= nl && p.len() >= nl && flow.len() >= nl && status.len() >= nl);
+        assert!(pr.n1.len() >= nl && pr.n2.len() >= nl && pr.link_flags.len() >= nl);
+        for k in 0..nl {
+            // SAFETY: k < nlinks (lengths asserted above).
+            let (n1, n2, fl) = unsafe {
+                (
+                    *pr.n1.get_unchecked(k),
+                    *pr.n2.get_unchecked(k),
+                    *pr.link_flags.get_unchecked(k),
+                )
+            };
+            let dh = head[n1] - head[n2];
+            let (yk, pk, mut qk) = unsafe {
+                (
+                    *y.get_unchecked(k),
+                    *p.get_unchecked(k),
+                    *flow.get_unchecked(k),
+                )
+            };
+            let mut dq = yk - pk * dh;
+            dq *= relax;
+            if fl & link_flag::CONST_HP != 0 && dq > qk {
+                dq = qk / 2.0;
             }
-        }
-        s.flow[k] -= dq;
-        qsum += s.flow[k].abs();
-        dqsum += dq.abs();
-        if dq.abs() > bal.max_flow_change {
-            bal.max_flow_change = dq.abs();
-        }
-        if s.status[k] > stat::CLOSED {
-            if n1 >= nj {
-                s.node_demand[n1] -= s.flow[k];
+            qk -= dq;
+            unsafe {
+                *flow.get_unchecked_mut(k) = qk;
             }
-            if n2 >= nj {
-                s.node_demand[n2] += s.flow[k];
+            qsum += qk.abs();
+            dqsum += dq.abs();
+            if dq.abs() > max_dq {
+                max_dq = dq.abs();
+            }
+            if fl & (link_flag::N1_FIXED | link_flag::N2_FIXED) != 0 && status[k] > stat::CLOSED {
+                if n1 >= nj {
+                    node_demand[n1] -= qk;
+                }
+                if n2 >= nj {
+                    node_demand[n2] += qk;
+                }
             }
         }
     }
+    bal.max_flow_change = max_dq;
     // Emitters.
     for i in 0..nj {
         if s.ke[i] == 0.0 {
