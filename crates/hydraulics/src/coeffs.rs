@@ -58,10 +58,33 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
         p,
         y,
         r,
+        pw,
         ..
     } = s;
     match o.formula {
         HeadlossFormula::DarcyWeisbach => {
+            // The libm calls of the turbulent friction factor first, pass by
+            // pass (log2 and exp2 of w^−0.9, then ln), so they run back to
+            // back instead of each heading a chain of divisions.
+            let npipes = pr.pipes.len();
+            assert!(pw.len() >= 2 * npipes && flow.len() >= pr.nlinks);
+            let (y1s, lns) = pw.split_at_mut(npipes);
+            let turbulent = |q: f64, sv: f64| q > A2 * sv && q / sv >= A1;
+            for (j, &k) in pr.pipes.iter().enumerate() {
+                let q = flow[k].abs();
+                let sv = pr.dw_s[j];
+                if status[k] > stat::CLOSED && turbulent(q, sv) {
+                    y1s[j] = (q / sv).log2();
+                }
+            }
+            for (j, &k) in pr.pipes.iter().enumerate() {
+                let q = flow[k].abs();
+                let sv = pr.dw_s[j];
+                if status[k] > stat::CLOSED && turbulent(q, sv) {
+                    y1s[j] = A8 * (-0.9 * y1s[j]).exp2(); // A8 · fpow(w, −0.9)
+                    lns[j] = (pr.dw_e37[j] + y1s[j]).ln();
+                }
+            }
             for (j, &k) in pr.pipes.iter().enumerate() {
                 let q_signed = flow[k];
                 if status[k] <= stat::CLOSED {
@@ -79,7 +102,11 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
                     hloss = q_signed * (rl + ml * q);
                     hgrad = rl + 2.0 * ml * q;
                 } else {
-                    let (f, dfdq) = friction_factor_e37(q, pr.dw_e37[j], sv);
+                    let (f, dfdq) = if q / sv >= A1 {
+                        friction_factor_turbulent(q, pr.dw_e37[j], y1s[j], lns[j])
+                    } else {
+                        friction_factor_e37(q, pr.dw_e37[j], sv)
+                    };
                     let r1 = f * rk + ml;
                     hloss = r1 * q * q_signed;
                     hgrad = (2.0 * r1 * q) + (dfdq * rk * q * q);
@@ -90,7 +117,22 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
             }
         }
         _ => {
-            for &k in &pr.pipes {
+            // x^(n−1) of every pipe first: the libm calls then run back to
+            // back, independent of each other, instead of each heading a
+            // chain of divisions.
+            let e = hexp - 1.0;
+            let npipes = pr.pipes.len();
+            let pw = &mut pw[..npipes];
+            assert!(flow.len() >= pr.nlinks);
+            for (w, &k) in pw.iter_mut().zip(&pr.pipes) {
+                debug_assert!(k < pr.nlinks);
+                // SAFETY: pipe indices are < nlinks == flow.len() (asserted).
+                *w = unsafe { flow.get_unchecked(k) }.abs().log2();
+            }
+            for w in pw.iter_mut() {
+                *w = (e * *w).exp2(); // = fpow(q, hexp − 1)
+            }
+            for (&w, &k) in pw.iter().zip(&pr.pipes) {
                 let q_signed = flow[k];
                 if status[k] <= stat::CLOSED {
                     p[k] = 1.0 / CBIG;
@@ -99,7 +141,7 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
                 }
                 let q = q_signed.abs();
                 let ml = pr.km[k];
-                let mut hgrad = hexp * r[k] * fpow(q, hexp - 1.0);
+                let mut hgrad = hexp * r[k] * w;
                 let mut hloss;
                 if hgrad < rqtol {
                     hgrad = rqtol / hexp;
@@ -153,6 +195,17 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
             LinkType::Pipe | LinkType::CvPipe => {}
         }
     }
+}
+
+/// The turbulent branch of [`friction_factor_e37`] with its libm values
+/// given: `y1 = A8 · (q/s)^−0.9` and `ln_y2 = ln(e37 + y1)`.
+#[inline(always)]
+fn friction_factor_turbulent(q: f64, e37: f64, y1: f64, ln_y2: f64) -> (f64, f64) {
+    let y2 = e37 + y1;
+    let inv_y3 = 1.0 / (A9 * ln_y2);
+    let f = inv_y3 * inv_y3;
+    let dfdq = 1.8 * f * y1 * A9 * inv_y3 / (y2 * q);
+    (f, dfdq)
 }
 
 #[inline(always)]

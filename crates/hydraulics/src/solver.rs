@@ -32,6 +32,8 @@ pub struct State {
     pub y: Vec<f64>,
     pub xflow: Vec<f64>,
     pub f: Vec<f64>,
+    /// Scratch, two values per pipe (libm results of the head-loss pass).
+    pub pw: Vec<f64>,
     pub factor: Option<Factor>,
     pub relax: f64,
 }
@@ -67,6 +69,7 @@ impl State {
             y: vec![0.0; pr.nlinks],
             xflow: vec![0.0; pr.nnodes.max(pr.nlinks)],
             f: vec![0.0; pr.njuncs],
+            pw: vec![0.0; 2 * pr.pipes.len()],
             factor: Some(Factor::new(Arc::clone(&pr.symbolic))),
             relax: 1.0,
         }
