@@ -59,6 +59,7 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
         y,
         r,
         pw,
+        dw_cubic,
         ..
     } = s;
     match o.formula {
@@ -105,7 +106,11 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
                     let (f, dfdq) = if q / sv >= A1 {
                         friction_factor_turbulent(q, pr.dw_e37[j], y1s[j], lns[j])
                     } else {
-                        friction_factor_e37(q, pr.dw_e37[j], sv)
+                        let x = &mut dw_cubic[j];
+                        if x[0].is_nan() {
+                            *x = dunlop_cubic(pr.dw_e37[j]);
+                        }
+                        friction_factor_transition(q, sv, x)
                     };
                     let r1 = f * rk + ml;
                     hloss = r1 * q * q_signed;
@@ -208,29 +213,43 @@ fn friction_factor_turbulent(q: f64, e37: f64, y1: f64, ln_y2: f64) -> (f64, f64
     (f, dfdq)
 }
 
+/// Coefficients of the transition-zone (Dunlop) cubic of a pipe: they
+/// depend only on its relative roughness, so they are computed once per
+/// pipe (`State::dw_cubic`); the same expressions as EPANET's `frictionFactor`.
+pub fn dunlop_cubic(e37: f64) -> [f64; 4] {
+    let y2 = e37 + AB;
+    let y3 = A9 * y2.ln();
+    let fa = 1.0 / (y3 * y3);
+    let fb = (2.0 + AC / (y2 * y3)) * fa;
+    let x1 = 7.0 * fa - fb;
+    let x2 = 0.128 - 17.0 * fa + 2.5 * fb;
+    let x3 = -0.128 + 13.0 * fa - (fb + fb);
+    let x4 = 0.032 - 3.0 * fa + 0.5 * fb;
+    [x1, x2, x3, x4]
+}
+
+/// The transition branch of [`friction_factor_e37`] with the pipe's cubic.
 #[inline(always)]
+fn friction_factor_transition(q: f64, s: f64, x: &[f64; 4]) -> (f64, f64) {
+    let w = q / s;
+    let [x1, x2, x3, x4] = *x;
+    let r = w / A2;
+    let f = x1 + r * (x2 + r * (x3 + r * x4));
+    let dfdq = (x2 + r * (2.0 * x3 + r * 3.0 * x4)) / s / A2;
+    (f, dfdq)
+}
+
+/// EPANET's Darcy-Weisbach friction factor and its derivative with respect
+/// to flow, for flows above the laminar zone (reference form; the solver
+/// uses its two branches with precomputed libm values).
+#[cfg(test)]
 fn friction_factor_e37(q: f64, e37: f64, s: f64) -> (f64, f64) {
     let w = q / s;
     if w >= A1 {
         let y1 = A8 * fpow(w, -0.9);
-        let y2 = e37 + y1;
-        let inv_y3 = 1.0 / (A9 * y2.ln());
-        let f = inv_y3 * inv_y3;
-        let dfdq = 1.8 * f * y1 * A9 * inv_y3 / (y2 * q);
-        (f, dfdq)
+        friction_factor_turbulent(q, e37, y1, (e37 + y1).ln())
     } else {
-        let y2 = e37 + AB;
-        let y3 = A9 * y2.ln();
-        let fa = 1.0 / (y3 * y3);
-        let fb = (2.0 + AC / (y2 * y3)) * fa;
-        let r = w / A2;
-        let x1 = 7.0 * fa - fb;
-        let x2 = 0.128 - 17.0 * fa + 2.5 * fb;
-        let x3 = -0.128 + 13.0 * fa - (fb + fb);
-        let x4 = 0.032 - 3.0 * fa + 0.5 * fb;
-        let f = x1 + r * (x2 + r * (x3 + r * x4));
-        let dfdq = (x2 + r * (2.0 * x3 + r * 3.0 * x4)) / s / A2;
-        (f, dfdq)
+        friction_factor_transition(q, s, &dunlop_cubic(e37))
     }
 }
 

@@ -236,6 +236,7 @@ pub struct Prepared {
     /// viscosity × diameter, for the Darcy-Weisbach friction factor.
     pub dw_e37: Vec<f64>,
     pub dw_s: Vec<f64>,
+
     /// Links incident to each junction, in link order (CSR over `inc`).
     /// Assembly gathers per junction instead of scattering per link.
     pub inc_ptr: Vec<u32>,

@@ -34,6 +34,9 @@ pub struct State {
     pub f: Vec<f64>,
     /// Scratch, two values per pipe (libm results of the head-loss pass).
     pub pw: Vec<f64>,
+    /// Darcy-Weisbach: each pipe's transition-zone cubic, computed on first
+    /// use (NaN until then); empty for other formulas.
+    pub dw_cubic: Vec<[f64; 4]>,
     pub factor: Option<Factor>,
     pub relax: f64,
 }
@@ -70,6 +73,11 @@ impl State {
             xflow: vec![0.0; pr.nnodes.max(pr.nlinks)],
             f: vec![0.0; pr.njuncs],
             pw: vec![0.0; 2 * pr.pipes.len()],
+            dw_cubic: if pr.opts.formula == network::HeadlossFormula::DarcyWeisbach {
+                vec![[f64::NAN; 4]; pr.pipes.len()]
+            } else {
+                Vec::new()
+            },
             factor: Some(Factor::new(Arc::clone(&pr.symbolic))),
             relax: 1.0,
         }
