@@ -42,9 +42,10 @@ use crate::scenario::{set_times, STEP_S};
 use crate::scoring::time::format_step;
 use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
+use crate::signature;
 use hydraulics::Simulation;
 use network::{LinkKind, Network, NodeKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// SCADA readings aligned on 5-minute rows; `NaN` = missing.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ impl ScadaData {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetectConfig {
     /// Leak-free training days at the start of the data (when no separate
     /// training data is given).
@@ -112,6 +113,9 @@ pub struct DetectConfig {
     /// reported (its water still joins the balance baseline): such reports
     /// were mostly false positives in development.
     pub min_confidence: f64,
+    /// Fit each candidate's signature together with those of the leaks
+    /// already found (non-negative amplitudes), which may still be growing.
+    pub joint_known: bool,
     /// Gaps longer than this share of the rows exclude a sensor.
     pub max_missing_share: f64,
     /// A pressure or level repeating one value this many steps is stuck.
@@ -136,6 +140,7 @@ impl Default for DetectConfig {
             early_min_h: 3.0,
             early_step_h: 6.0,
             min_confidence: 0.6,
+            joint_known: true,
             max_missing_share: 0.2,
             stuck_steps: 288,
         }
@@ -912,8 +917,9 @@ fn localize(
     start: usize,
     end: usize,
     size_m3s: f64,
+    known: &[usize],
     cfg: &DetectConfig,
-) -> Result<Localization, DetectError> {
+) -> Result<(Localization, Option<Localization>), DetectError> {
     let per_h = (3600 / STEP_S) as usize;
     let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
     let nch = setup.residual.len();
@@ -997,26 +1003,66 @@ fn localize(
             }
         }
     }
-    // Fit each candidate.
-    let mut fits: Vec<(usize, f64, f64)> = junctions
-        .iter()
-        .zip(&sig)
-        .map(|(&j, s)| {
-            let g: Vec<f64> = s
-                .iter()
-                .zip(sig_sd.iter().cycle())
-                .map(|(x, sd)| x / sd)
-                .collect();
-            let gg = dot(&g, &g);
-            let a = if gg > 0.0 {
-                (dot(&obs, &g) / gg).max(0.0)
-            } else {
-                0.0
-            };
-            let sse: f64 = obs.iter().zip(&g).map(|(o, x)| (o - a * x).powi(2)).sum();
-            (j, sse, a)
-        })
-        .collect();
+    // Fit each candidate: the observed signature as a non-negative
+    // combination of the candidate's own and, when `cfg.joint_known` is set,
+    // the signatures of the leaks already found (which may still be growing
+    // inside the window and would otherwise bend the new leak's signature
+    // towards theirs).
+    let standardized = |s: &Vec<f64>| -> Vec<f64> {
+        s.iter()
+            .zip(sig_sd.iter().cycle())
+            .map(|(x, sd)| x / sd)
+            .collect()
+    };
+    let known_sigs: Vec<Vec<f64>> = if cfg.joint_known {
+        known
+            .iter()
+            .filter_map(|&n| junctions.iter().position(|&j| j == n))
+            .map(|p| standardized(&sig[p]))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fit = |with_known: &[Vec<f64>]| -> Vec<(usize, f64, f64)> {
+        junctions
+            .iter()
+            .zip(&sig)
+            .map(|(&j, s)| {
+                let g = standardized(s);
+                let mut cols: Vec<&[f64]> = vec![&g];
+                cols.extend(with_known.iter().map(Vec::as_slice));
+                let coef = signature::nnls(&cols, &obs);
+                let sse: f64 = obs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
+                        (o - fit).powi(2)
+                    })
+                    .sum();
+                (j, sse, coef[0])
+            })
+            .collect()
+    };
+    let single = posterior(fit(&[]), dim, setup, model, graph, cfg);
+    let joint = if known_sigs.is_empty() {
+        None
+    } else {
+        Some(posterior(fit(&known_sigs), dim, setup, model, graph, cfg))
+    };
+    Ok((single, joint))
+}
+
+/// The candidate weights from the fits `(node, misfit, amplitude)` and the
+/// pipe minimizing the expected distance to the leak under them.
+fn posterior(
+    mut fits: Vec<(usize, f64, f64)>,
+    dim: usize,
+    setup: &Setup,
+    model: &Network,
+    graph: &PipeGraph,
+    cfg: &DetectConfig,
+) -> Localization {
     fits.sort_by(|a, b| a.1.total_cmp(&b.1));
     let best = fits[0].1;
     let temp = (best / (dim.max(2) - 1) as f64).max(1e-6) * cfg.temperature_scale;
@@ -1090,7 +1136,7 @@ fn localize(
             amplitude: t.3,
         })
         .collect();
-    Ok(Localization {
+    Localization {
         weights: top.iter().map(|t| (t.0, t.1 / wsum)).collect(),
         dists,
         half_lengths: model
@@ -1106,7 +1152,7 @@ fn localize(
         confidence: best_pipe.2,
         pipes: scored,
         nodes,
-    })
+    }
 }
 
 impl Localization {
@@ -1272,6 +1318,8 @@ pub fn detect(
     let sigma = |d: f64| (normal.v0 + normal.v1 * d * d).sqrt();
     let mut alarms: Vec<Alarm> = Vec::new();
     let mut offset = 0.0; // m³/s of leaks already found
+                          // Most likely node of each leak already found (reported or not).
+    let mut known: Vec<usize> = Vec::new();
     let mut s = 0.0;
     let mut last_reset = 0usize;
     let mut h = 0usize;
@@ -1336,15 +1384,21 @@ pub fn detect(
                 start,
                 end,
                 size,
+                &known,
                 cfg,
             )?;
-            if end >= full_end || loc.confidence >= cfg.early_confidence {
+            let confidence = loc.1.as_ref().unwrap_or(&loc.0).confidence;
+            if end >= full_end || confidence >= cfg.early_confidence {
                 break (size, loc);
             }
             end = (end + early_step).min(full_end);
         };
         // The same leak growing: an earlier reported alarm close to this
-        // one's pipe, or close under this alarm's candidate weights.
+        // one's pipe, or close under this alarm's candidate weights, all
+        // from the fit of the new signature alone (the joint fit explains
+        // the growth of known leaks away, and only locates new ones).
+        let (single, joint) = loc;
+        let loc = &single;
         let growth_of = alarms.iter().position(|a| {
             a.reported
                 && model.link_index(&a.pipe).is_some_and(|k| {
@@ -1354,6 +1408,10 @@ pub fn detect(
                         || loc.expected_distance(k) <= cfg.growth_radius_m
                 })
         });
+        let loc = match joint {
+            Some(j) if growth_of.is_none() => j,
+            _ => single,
+        };
         let step = frame.start_step + end as i64;
         alarms.push(Alarm {
             reported: growth_of.is_none() && loc.confidence >= cfg.min_confidence,
@@ -1368,6 +1426,11 @@ pub fn detect(
             candidate_pipes: loc.pipes,
             candidate_nodes: loc.nodes,
         });
+        if let Some(&(n, _)) = loc.weights.first() {
+            if !known.contains(&n) {
+                known.push(n);
+            }
+        }
         offset += size;
         s = 0.0;
         h = (end + 1 - first_row) / per_h;

@@ -10,3 +10,4 @@ pub mod rng;
 pub mod scenario;
 pub mod scoring;
 pub mod sensors;
+pub mod signature;

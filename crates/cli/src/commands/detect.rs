@@ -39,6 +39,59 @@ pub struct Args {
     /// Localization window after the estimated leak start, hours.
     #[arg(long, default_value_t = 24.0)]
     window_h: f64,
+    /// Any other detector setting, as NAME=VALUE (repeatable); the names
+    /// and defaults are the `config` object of the JSON report.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+/// Applies `NAME=VALUE` settings to the detector configuration through its
+/// serde form, so every field can be set and a typo is an error.
+fn apply_settings(cfg: DetectConfig, settings: &[String]) -> Result<DetectConfig> {
+    let mut v = serde_json::to_value(&cfg)?;
+    let obj = v
+        .as_object_mut()
+        .expect("DetectConfig serializes to an object");
+    for s in settings {
+        let Some((name, value)) = s.split_once('=') else {
+            anyhow::bail!("--set {s}: expected NAME=VALUE");
+        };
+        let name = name.trim();
+        let Some(old) = obj.get(name) else {
+            let mut names: Vec<&String> = obj.keys().collect();
+            names.sort();
+            anyhow::bail!(
+                "--set {s}: unknown setting '{name}'; known settings: {}",
+                names
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let new: serde_json::Value = match old {
+            serde_json::Value::Bool(_) => serde_json::Value::Bool(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--set {s}: expected true or false"))?,
+            ),
+            serde_json::Value::Number(_) => {
+                let value = value.trim();
+                if let Ok(n) = value.parse::<u64>() {
+                    serde_json::json!(n)
+                } else {
+                    let x: f64 = value
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--set {s}: expected a number"))?;
+                    serde_json::json!(x)
+                }
+            }
+            _ => anyhow::bail!("--set {s}: '{name}' cannot be set from the command line"),
+        };
+        obj.insert(name.to_string(), new);
+    }
+    serde_json::from_value(v).map_err(|e| anyhow::anyhow!("--set: {e}"))
 }
 
 /// The sensor map from a `.toml` (the telemetry layout: `[[sensor]]` with
@@ -253,6 +306,7 @@ pub fn run(a: Args) -> Result<()> {
         loc_window_h: a.window_h,
         ..DetectConfig::default()
     };
+    let cfg = apply_settings(cfg, &a.set)?;
     let report = detect(&net, &sensors, &data, train.as_ref(), &cfg).map_err(anyhow::Error::msg)?;
     for i in &report.issues {
         eprintln!(
