@@ -276,10 +276,9 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
         headloss_coeffs(pr, s);
         matrix_coeffs(pr, s);
         let factor = s.factor.as_mut().expect("factor present");
-        match factor.factorize() {
+        match factor.factorize_solve(&mut s.f) {
             Ok(()) => {
                 ill = None;
-                factor.solve(&mut s.f);
             }
             Err(e) => {
                 ill = Some(e.column);
@@ -289,9 +288,7 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
                 break;
             }
         }
-        for i in 0..pr.njuncs {
-            s.head[i] = s.f[i];
-        }
+        s.head[..pr.njuncs].copy_from_slice(&s.f[..pr.njuncs]);
         relerr = new_flows(pr, s, &mut bal);
         if trace() {
             eprintln!("  trial {iter}: relative flow change = {relerr:.6}");

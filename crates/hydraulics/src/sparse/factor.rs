@@ -144,6 +144,36 @@ impl Factor {
     /// Returns the unknown (original numbering) of the first pivot `<= 0`
     /// (or NaN), as EPANET's `linsolve` does.
     pub fn factorize(&mut self) -> Result<(), NotPositiveDefinite> {
+        self.factorize_impl::<false>()
+    }
+
+    /// [`factorize`](Self::factorize) and [`solve`](Self::solve) in one: the
+    /// forward substitution runs inside the factorization (column `j` is
+    /// final when it is reached, and so is `z(j)`), which saves a sweep over
+    /// `L`. Same operations in the same order as the two calls, so the same
+    /// bits. On error `rhs` is left unspecified.
+    pub fn factorize_solve(&mut self, rhs: &mut [f64]) -> Result<(), NotPositiveDefinite> {
+        let n = self.n();
+        assert_eq!(rhs.len(), n, "rhs length must equal the number of unknowns");
+        {
+            let perm = self.sym.perm();
+            for (yk, &p) in self.work.iter_mut().zip(perm) {
+                *yk = rhs[p as usize];
+            }
+        }
+        self.factorize_impl::<true>()?;
+        let mut y = std::mem::take(&mut self.work);
+        self.backward(&mut y);
+        for (&yk, &p) in y.iter().zip(self.sym.perm()) {
+            rhs[p as usize] = yk;
+        }
+        self.work = y;
+        Ok(())
+    }
+
+    /// The right-looking factorization; with `FORWARD`, also the forward
+    /// substitution `L z = P b`, `w = D⁻¹ z` on `self.work` (which holds `P b`).
+    fn factorize_impl<const FORWARD: bool>(&mut self) -> Result<(), NotPositiveDefinite> {
         self.factored = false;
         let s = &*self.sym;
         let n = s.n();
@@ -153,7 +183,8 @@ impl Factor {
         let wx = &mut self.lx[..];
         let d = &mut self.d[..];
         let dinv = &mut self.dinv[..];
-        assert!(cp.len() == n + 1 && d.len() == n && dinv.len() == n);
+        let y = &mut self.work[..];
+        assert!(cp.len() == n + 1 && d.len() == n && dinv.len() == n && y.len() == n);
         assert!(wx.len() == ri.len() && cp[n] as usize == ri.len());
         let mut t = 0usize;
         for j in 0..n {
@@ -168,6 +199,18 @@ impl Factor {
             let dij = 1.0 / dj;
             dinv[j] = dij;
             let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
+            if FORWARD {
+                let wj = y[j] * dij;
+                y[j] = wj;
+                for a in cs..ce {
+                    // SAFETY: as below (rows < n == y.len()).
+                    unsafe {
+                        let r = *ri.get_unchecked(a) as usize;
+                        debug_assert!(r < n);
+                        *y.get_unchecked_mut(r) -= *wx.get_unchecked(a) * wj;
+                    }
+                }
+            }
             for a in cs..ce {
                 // SAFETY: `Symbolic` guarantees `col_ptr` ascending up to
                 // `row_idx.len() == wx.len()` (asserted above), rows `< n`,
@@ -311,11 +354,29 @@ impl Factor {
                 }
             }
         }
-        // Backward: Lᵀ v = w, i.e. v(j) = w(j) - D⁻¹(j) Σ_r W(r,j) v(r).
+        self.backward(y);
+        for (&yk, &p) in y.iter().zip(perm) {
+            rhs[p as usize] = yk;
+        }
+    }
+
+    /// Backward substitution `Lᵀ v = w` in place (permuted numbering).
+    fn backward(&self, y: &mut [f64]) {
+        let s = &*self.sym;
+        let n = s.n();
+        let cp = s.col_ptr();
+        let ri = s.row_idx();
+        let wx = &self.lx[..];
+        let dinv = &self.dinv[..];
+        assert!(cp.len() == n + 1 && dinv.len() == n && y.len() == n);
+        assert!(wx.len() == ri.len() && cp[n] as usize == ri.len());
+        // v(j) = w(j) - D⁻¹(j) Σ_r W(r,j) v(r).
         for j in (0..n).rev() {
             let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
             let mut acc = 0.0;
             for a in cs..ce {
+                // SAFETY: `col_ptr` ascending up to `row_idx.len() ==
+                // wx.len()` and rows `< n == y.len()` (asserted above).
                 unsafe {
                     let r = *ri.get_unchecked(a) as usize;
                     debug_assert!(r < n);
@@ -323,9 +384,6 @@ impl Factor {
                 }
             }
             y[j] -= acc * dinv[j];
-        }
-        for (&yk, &p) in y.iter().zip(perm) {
-            rhs[p as usize] = yk;
         }
     }
 }

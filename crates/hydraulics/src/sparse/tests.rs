@@ -572,3 +572,36 @@ fn right_looking_equals_left_looking_bitwise() {
         }
     }
 }
+
+/// `factorize_solve` (forward sweep fused into the factorization) gives the
+/// bits of `factorize` then `solve`.
+#[test]
+fn fused_factorize_solve_equals_separate_calls() {
+    let mut rng = Rng::new(12);
+    for n in [1, 40, 500, 3000] {
+        let mut links = random_tree(n, &mut rng);
+        links.extend(random_graph(n, n / 4, &mut rng));
+        links.retain(|&(i, j)| i != j);
+        let mut sys = System::random_weights(n, links, &mut rng, false);
+        ground_components(&mut sys);
+        let sym = Arc::new(Symbolic::new(sys.n, &sys.links).unwrap());
+        let slots = sym.offdiag_slots(&sys.links).unwrap();
+        let b: Vec<f64> = (0..n).map(|_| rng.unit() - 0.5).collect();
+        let mut a = Factor::new(Arc::clone(&sym));
+        sys.assemble(&mut a, &slots);
+        a.factorize().unwrap();
+        let mut xa = b.clone();
+        a.solve(&mut xa);
+        let mut f = Factor::new(Arc::clone(&sym));
+        sys.assemble(&mut f, &slots);
+        let mut xf = b.clone();
+        f.factorize_solve(&mut xf).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&xa), bits(&xf), "n = {n}");
+        assert_eq!(bits(a.ld_values()), bits(f.ld_values()));
+        // The fused factor also solves other right-hand sides.
+        let mut x2 = b.clone();
+        f.solve(&mut x2);
+        assert_eq!(bits(&xa), bits(&x2));
+    }
+}
