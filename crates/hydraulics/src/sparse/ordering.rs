@@ -370,17 +370,23 @@ pub(crate) fn eliminate(g: &Graph) -> Elimination {
             vars.push(v);
         }
         let es = ps + alen[pu] as usize;
+        // The merges below are branch-free (write, then advance the cursor
+        // by the condition): which variables are new is data-dependent and
+        // mispredicts otherwise; the result is the same list.
         for r in es..es + elen[pu] as usize {
             let e = store[r] as usize;
             let (a, b) = (vptr[e] as usize, (vptr[e] + vlen[e]) as usize);
+            let mut w = vars.len();
+            vars.resize(w + (b - a), 0);
             for x in a..b {
                 let v = vars[x];
                 debug_assert_eq!(status[v as usize], VARIABLE);
-                if in_lp[v as usize] != lp_tag {
-                    in_lp[v as usize] = lp_tag;
-                    vars.push(v);
-                }
+                let new = in_lp[v as usize] != lp_tag;
+                in_lp[v as usize] = lp_tag;
+                vars[w] = v;
+                w += new as usize;
             }
+            vars.truncate(w);
             status[e] = ABSORBED;
             parent[e] = p;
         }
@@ -400,18 +406,14 @@ pub(crate) fn eliminate(g: &Graph) -> Elimination {
             let mut w = s;
             for r in s..s + na {
                 let v = store[r];
-                if in_lp[v as usize] != lp_tag {
-                    store[w] = v;
-                    w += 1;
-                }
+                store[w] = v;
+                w += (in_lp[v as usize] != lp_tag) as usize;
             }
             let new_na = w - s;
             for r in s + na..s + na + ne {
                 let e = store[r];
-                if status[e as usize] == ELEMENT {
-                    store[w] = e;
-                    w += 1;
-                }
+                store[w] = e;
+                w += (status[e as usize] == ELEMENT) as usize;
             }
             debug_assert!(w < rs[iu + 1] as usize, "quotient graph outgrew its region");
             store[w] = p;
@@ -437,11 +439,12 @@ pub(crate) fn eliminate(g: &Graph) -> Elimination {
                 }
                 let eu = e as usize;
                 for &v in &vars[vptr[eu] as usize..(vptr[eu] + vlen[eu]) as usize] {
+                    // Marking a variable of L_p as seen changes nothing (it
+                    // is never counted), so the mark is unconditional.
                     let vu = v as usize;
-                    if in_lp[vu] != lp_tag && seen[vu] != seen_tag {
-                        seen[vu] = seen_tag;
-                        d += 1;
-                    }
+                    let new = (in_lp[vu] != lp_tag) & (seen[vu] != seen_tag);
+                    seen[vu] = seen_tag;
+                    d += new as usize;
                 }
             }
             degree[iu] = d as u32;
