@@ -84,6 +84,7 @@ impl State {
     }
 }
 
+#[allow(clippy::needless_range_loop)] // several arrays indexed by link
 fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
     let nj = pr.njuncs;
     let mut qsum = 0.0;

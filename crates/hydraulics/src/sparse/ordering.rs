@@ -354,6 +354,30 @@ pub(crate) fn eliminate(g: &Graph) -> Elimination {
     let mut seen = vec![0u32; n];
     let mut seen_tag = 0u32;
 
+    // Unchecked indexing below: every unknown stored in `store` and `vars`
+    // is `< n` (the graph's adjacency, checked when it was built, or a
+    // pivot); positions in `store` stay inside each unknown's region (the
+    // debug assertion on region growth) and positions in `vars` below its
+    // length. Debug builds check every access.
+    macro_rules! ix {
+        ($a:expr, $i:expr) => {{
+            let i = $i as usize;
+            debug_assert!(i < $a.len());
+            // SAFETY: see the comment above.
+            *unsafe { $a.get_unchecked(i) }
+        }};
+    }
+    macro_rules! set {
+        ($a:expr, $i:expr, $v:expr) => {{
+            let i = $i as usize;
+            let v = $v;
+            debug_assert!(i < $a.len());
+            // SAFETY: see the comment above.
+            unsafe {
+                *$a.get_unchecked_mut(i) = v;
+            }
+        }};
+    }
     let mut order = Vec::with_capacity(n);
     for _ in 0..n {
         let p = buckets.pop_min();
@@ -362,96 +386,103 @@ pub(crate) fn eliminate(g: &Graph) -> Elimination {
 
         // L_p = A_p ∪ ⋃_{e ∈ E_p} L_e \ {p}, appended to `vars`.
         lp_tag += 1;
-        in_lp[pu] = lp_tag;
+        set!(in_lp, pu, lp_tag);
         let lp_start = vars.len();
-        let ps = rs[pu] as usize;
-        for &v in &store[ps..ps + alen[pu] as usize] {
-            in_lp[v as usize] = lp_tag;
+        let ps = ix!(rs, pu) as usize;
+        for &v in &store[ps..ps + ix!(alen, pu) as usize] {
+            set!(in_lp, v, lp_tag);
             vars.push(v);
         }
-        let es = ps + alen[pu] as usize;
+        let es = ps + ix!(alen, pu) as usize;
         // The merges below are branch-free (write, then advance the cursor
         // by the condition): which variables are new is data-dependent and
         // mispredicts otherwise; the result is the same list.
-        for r in es..es + elen[pu] as usize {
-            let e = store[r] as usize;
-            let (a, b) = (vptr[e] as usize, (vptr[e] + vlen[e]) as usize);
+        for r in es..es + ix!(elen, pu) as usize {
+            let e = ix!(store, r) as usize;
+            let (a, b) = (
+                ix!(vptr, e) as usize,
+                (ix!(vptr, e) + ix!(vlen, e)) as usize,
+            );
             let mut w = vars.len();
             vars.resize(w + (b - a), 0);
             for x in a..b {
-                let v = vars[x];
-                debug_assert_eq!(status[v as usize], VARIABLE);
-                let new = in_lp[v as usize] != lp_tag;
-                in_lp[v as usize] = lp_tag;
-                vars[w] = v;
+                let v = ix!(vars, x);
+                debug_assert_eq!(ix!(status, v as usize), VARIABLE);
+                let new = ix!(in_lp, v as usize) != lp_tag;
+                set!(in_lp, v as usize, lp_tag);
+                set!(vars, w, v);
                 w += new as usize;
             }
             vars.truncate(w);
-            status[e] = ABSORBED;
-            parent[e] = p;
+            set!(status, e, ABSORBED);
+            set!(parent, e, p);
         }
-        alen[pu] = 0;
-        elen[pu] = 0;
-        status[pu] = ELEMENT;
+        set!(alen, pu, 0);
+        set!(elen, pu, 0);
+        set!(status, pu, ELEMENT);
         let lp_end = vars.len();
 
         // Update the quotient graph around each variable of the new element:
         // drop absorbed elements and the variables now covered by p, add p.
         for x in lp_start..lp_end {
-            let i = vars[x];
+            let i = ix!(vars, x);
             let iu = i as usize;
-            buckets.remove(i, degree[iu] as usize);
-            let s = rs[iu] as usize;
-            let (na, ne) = (alen[iu] as usize, elen[iu] as usize);
+            buckets.remove(i, ix!(degree, iu) as usize);
+            let s = ix!(rs, iu) as usize;
+            let (na, ne) = (ix!(alen, iu) as usize, ix!(elen, iu) as usize);
             let mut w = s;
             for r in s..s + na {
-                let v = store[r];
-                store[w] = v;
-                w += (in_lp[v as usize] != lp_tag) as usize;
+                let v = ix!(store, r);
+                set!(store, w, v);
+                w += (ix!(in_lp, v as usize) != lp_tag) as usize;
             }
             let new_na = w - s;
             for r in s + na..s + na + ne {
-                let e = store[r];
-                store[w] = e;
-                w += (status[e as usize] == ELEMENT) as usize;
+                let e = ix!(store, r);
+                set!(store, w, e);
+                w += (ix!(status, e as usize) == ELEMENT) as usize;
             }
-            debug_assert!(w < rs[iu + 1] as usize, "quotient graph outgrew its region");
-            store[w] = p;
+            debug_assert!(
+                w < ix!(rs, iu + 1) as usize,
+                "quotient graph outgrew its region"
+            );
+            set!(store, w, p);
             w += 1;
-            alen[iu] = new_na as u32;
-            elen[iu] = (w - s - new_na) as u32;
+            set!(alen, iu, new_na as u32);
+            set!(elen, iu, (w - s - new_na) as u32);
         }
 
         // Exact external degrees of the variables of L_p.
         let base = (lp_end - lp_start).saturating_sub(1);
         for x in lp_start..lp_end {
-            let iu = vars[x] as usize;
+            let iu = ix!(vars, x) as usize;
             seen_tag += 1;
-            let s = rs[iu] as usize;
-            let na = alen[iu] as usize;
+            let s = ix!(rs, iu) as usize;
+            let na = ix!(alen, iu) as usize;
             let mut d = base + na;
             for &v in &store[s..s + na] {
-                seen[v as usize] = seen_tag;
+                set!(seen, v, seen_tag);
             }
-            for &e in &store[s + na..s + na + elen[iu] as usize] {
+            for &e in &store[s + na..s + na + ix!(elen, iu) as usize] {
                 if e == p {
                     continue;
                 }
                 let eu = e as usize;
-                for &v in &vars[vptr[eu] as usize..(vptr[eu] + vlen[eu]) as usize] {
+                let (va, vb) = (ix!(vptr, eu) as usize, ix!(vlen, eu) as usize);
+                for &v in &vars[va..va + vb] {
                     // Marking a variable of L_p as seen changes nothing (it
                     // is never counted), so the mark is unconditional.
                     let vu = v as usize;
-                    let new = (in_lp[vu] != lp_tag) & (seen[vu] != seen_tag);
-                    seen[vu] = seen_tag;
+                    let new = (ix!(in_lp, vu) != lp_tag) & (ix!(seen, vu) != seen_tag);
+                    set!(seen, vu, seen_tag);
                     d += new as usize;
                 }
             }
-            degree[iu] = d as u32;
-            buckets.insert(vars[x], d);
+            set!(degree, iu, d as u32);
+            buckets.insert(ix!(vars, x), d);
         }
-        vptr[pu] = lp_start as u32;
-        vlen[pu] = (lp_end - lp_start) as u32;
+        set!(vptr, pu, lp_start as u32);
+        set!(vlen, pu, (lp_end - lp_start) as u32);
     }
     Elimination {
         order,
