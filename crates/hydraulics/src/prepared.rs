@@ -204,6 +204,9 @@ pub struct Prepared {
     pub dem_ptr: Vec<usize>,
     pub dem_base: Vec<f64>,
     pub dem_pat: Vec<Option<usize>>,
+    /// `dem_pat` as an index into a per-step table of pattern factors, the
+    /// pattern count standing for "no pattern" (factor 1).
+    pub dem_pat_idx: Vec<u32>,
     pub ke: Vec<f64>,
     pub tanks: Vec<TankData>,
     /// Tank index of each node (`usize::MAX` for junctions).
@@ -857,6 +860,10 @@ impl Prepared {
             el,
             dem_ptr,
             dem_base,
+            dem_pat_idx: dem_pat
+                .iter()
+                .map(|p| p.unwrap_or(patterns.len()) as u32)
+                .collect(),
             dem_pat,
             ke,
             tanks,

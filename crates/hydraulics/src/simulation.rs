@@ -104,6 +104,9 @@ pub struct Simulation {
     /// Demand multiplier overrides: global, per pattern, per node.
     global_mult: Option<f64>,
     pattern_mult: Vec<f64>,
+    /// Scratch: each pattern's factor (times its multiplier) at the current
+    /// period, then 1.0 for demands without a pattern.
+    pat_now: Vec<f64>,
     node_mult: Vec<f64>,
 }
 
@@ -127,6 +130,7 @@ impl Simulation {
             dsystem: 0.0,
             global_mult: None,
             pattern_mult: vec![1.0; npat],
+            pat_now: vec![1.0; npat + 1],
             node_mult: vec![1.0; nn],
         };
         for k in 0..sim.pr.nlinks {
@@ -202,17 +206,19 @@ impl Simulation {
         let dmult = self.global_mult.unwrap_or(pr.opts.dmult);
         let s = &mut self.s;
         self.dsystem = 0.0;
+        // Each pattern's factor once per step (not once per demand).
+        for (j, pat) in pr.patterns.iter().enumerate() {
+            self.pat_now[j] = pat[(p % pat.len() as i64) as usize] * self.pattern_mult[j];
+        }
+        let npat = pr.patterns.len();
+        self.pat_now[npat] = 1.0;
+        let pat_now = &self.pat_now[..];
         for i in 0..pr.njuncs {
             let mut sum = 0.0;
+            let nm = self.node_mult[i];
             for d in pr.dem_ptr[i]..pr.dem_ptr[i + 1] {
-                let f = match pr.dem_pat[d] {
-                    Some(j) => {
-                        let pat = &pr.patterns[j];
-                        pat[(p % pat.len() as i64) as usize] * self.pattern_mult[j]
-                    }
-                    None => 1.0,
-                };
-                let dj = pr.dem_base[d] * f * dmult * self.node_mult[i];
+                let f = pat_now[pr.dem_pat_idx[d] as usize];
+                let dj = pr.dem_base[d] * f * dmult * nm;
                 if dj > 0.0 {
                     self.dsystem += dj;
                 }
