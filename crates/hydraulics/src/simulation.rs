@@ -213,21 +213,27 @@ impl Simulation {
         let npat = pr.patterns.len();
         self.pat_now[npat] = 1.0;
         let pat_now = &self.pat_now[..];
-        for i in 0..pr.njuncs {
+        let nj = pr.njuncs;
+        assert!(pr.dem_ptr.len() > nj && self.node_mult.len() >= nj);
+        assert!(s.node_demand.len() >= nj && s.demand_flow.len() >= nj);
+        assert!(s.full_demand.len() >= nj);
+        let mut dsystem = 0.0;
+        for i in 0..nj {
             let mut sum = 0.0;
             let nm = self.node_mult[i];
             for d in pr.dem_ptr[i]..pr.dem_ptr[i + 1] {
                 let f = pat_now[pr.dem_pat_idx[d] as usize];
                 let dj = pr.dem_base[d] * f * dmult * nm;
-                if dj > 0.0 {
-                    self.dsystem += dj;
-                }
+                // Branch-free: adding 0.0 instead leaves the sum's bits
+                // unchanged (dsystem starts at +0.0 and only grows).
+                dsystem += if dj > 0.0 { dj } else { 0.0 };
                 sum += dj;
             }
             s.node_demand[i] = sum;
             s.demand_flow[i] = sum;
             s.full_demand[i] = sum;
         }
+        self.dsystem = dsystem;
         for t in &pr.tanks {
             if t.a == 0.0 {
                 if let Some(j) = t.pat {
