@@ -248,6 +248,10 @@ pub struct Prepared {
     pub jj_links: Vec<(u32, Slot)>,
     /// Per link: [`link_flag`] bits for the flow update.
     pub link_flags: Vec<u8>,
+    /// Links whose status `link_status` can change, in link order: check
+    /// valves, pumps, FCVs and links to a tank or reservoir. (Only these can
+    /// hold the temporary XHEAD / TEMPCLOSED states that it resets.)
+    pub status_links: Vec<u32>,
     /// Off-diagonal slot of each link between two junctions, else `NONE`.
     pub link_slot: Vec<Slot>,
     pub diag_slot: Vec<Slot>,
@@ -844,6 +848,14 @@ impl Prepared {
                 f
             })
             .collect();
+        let status_links: Vec<u32> = (0..nlinks)
+            .filter(|&k| {
+                matches!(ltype[k], LinkType::CvPipe | LinkType::Pump | LinkType::Fcv)
+                    || n1[k] >= njuncs
+                    || n2[k] >= njuncs
+            })
+            .map(|k| k as u32)
+            .collect();
         let pipes: Vec<usize> = (0..nlinks)
             .filter(|&k| ltype[k] <= LinkType::Pipe)
             .collect();
@@ -892,6 +904,7 @@ impl Prepared {
             inc,
             jj_links,
             link_flags,
+            status_links,
             pipes,
             others,
             dw_e37,

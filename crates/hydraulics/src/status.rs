@@ -193,7 +193,14 @@ fn tank_link_status(pr: &Prepared, s: &mut State, k: usize) {
 pub fn link_status(pr: &Prepared, s: &mut State) -> bool {
     let mut change = false;
     let nj = pr.njuncs;
-    for k in 0..pr.nlinks {
+    // Other links keep their status here: a pipe or valve between two
+    // junctions is never XHEAD (pumps only) nor TEMPCLOSED (links to tanks).
+    debug_assert!((0..pr.nlinks).all(|k| {
+        pr.status_links.binary_search(&(k as u32)).is_ok()
+            || !matches!(s.status[k], stat::XHEAD | stat::TEMPCLOSED)
+    }));
+    for &k in &pr.status_links {
+        let k = k as usize;
         let (n1, n2) = (pr.n1[k], pr.n2[k]);
         let dh = s.head[n1] - s.head[n2];
         let st = s.status[k];
