@@ -916,26 +916,83 @@ impl Prepared {
 
     /// Flow resistance coefficient of a link (EPANET's `resistcoeff`).
     pub fn resistance(&self, k: usize) -> f64 {
+        self.resistance_with(
+            k,
+            &mut PowMemo::new(self.opts.hexp),
+            &mut PowMemo::new(4.871),
+        )
+    }
+
+    /// [`resistance`](Self::resistance) with memoised powers of the
+    /// roughness (`e^hexp`) and diameter (`d^4.871`, `(d/4)^−1.333`): pipes
+    /// share a few standard values, and the same `powf` of the same input
+    /// gives the same bits.
+    fn resistance_with(&self, k: usize, pe: &mut PowMemo, pd: &mut PowMemo) -> f64 {
         match self.ltype[k] {
             LinkType::Pipe | LinkType::CvPipe => {
                 let (e, d, l) = (self.kc[k], self.diam[k], self.len[k]);
                 match self.opts.formula {
-                    HeadlossFormula::HazenWilliams => {
-                        4.727 * l / e.powf(self.opts.hexp) / d.powf(4.871)
-                    }
+                    HeadlossFormula::HazenWilliams => 4.727 * l / pe.pow(e) / pd.pow(d),
                     HeadlossFormula::DarcyWeisbach => {
                         let a = std::f64::consts::PI * d * d / 4.0;
                         l / 2.0 / 32.2 / d / (a * a)
                     }
                     HeadlossFormula::ChezyManning => {
                         let x = 4.0 * e / (1.49 * std::f64::consts::PI * d * d);
-                        x * x * (d / 4.0).powf(-1.333) * l
+                        x * x * pd.pow(d / 4.0) * l
                     }
                 }
             }
             LinkType::Pump => CBIG,
             _ => CSMALL,
         }
+    }
+
+    /// The resistance of every link.
+    pub fn resistances(&self) -> Vec<f64> {
+        let mut pe = PowMemo::new(self.opts.hexp);
+        let dexp = if self.opts.formula == HeadlossFormula::ChezyManning {
+            -1.333
+        } else {
+            4.871
+        };
+        let mut pd = PowMemo::new(dexp);
+        (0..self.nlinks)
+            .map(|k| self.resistance_with(k, &mut pe, &mut pd))
+            .collect()
+    }
+}
+
+/// `x.powf(exp)` through a small direct-mapped cache keyed by the bits of `x`.
+struct PowMemo {
+    exp: f64,
+    keys: [u64; 64],
+    vals: [f64; 64],
+    valid: u64,
+}
+
+impl PowMemo {
+    fn new(exp: f64) -> Self {
+        PowMemo {
+            exp,
+            keys: [0; 64],
+            vals: [0.0; 64],
+            valid: 0,
+        }
+    }
+
+    #[inline]
+    fn pow(&mut self, x: f64) -> f64 {
+        let b = x.to_bits();
+        let h = (b ^ (b >> 29) ^ (b >> 43)) as usize & 63;
+        if self.valid & (1 << h) != 0 && self.keys[h] == b {
+            return self.vals[h];
+        }
+        let v = x.powf(self.exp);
+        self.keys[h] = b;
+        self.vals[h] = v;
+        self.valid |= 1 << h;
+        v
     }
 }
 

@@ -65,7 +65,7 @@ impl State {
             flow: vec![0.0; pr.nlinks],
             status: pr.init_status.clone(),
             setting: pr.init_setting.clone(),
-            r: (0..pr.nlinks).map(|k| pr.resistance(k)).collect(),
+            r: pr.resistances(),
             ke: pr.ke.clone(),
             tank_v: pr.tanks.iter().map(|t| t.v0).collect(),
             p: vec![0.0; pr.nlinks],
