@@ -116,6 +116,9 @@ pub struct DetectConfig {
     /// Fit each candidate's signature together with those of the leaks
     /// already found (non-negative amplitudes), which may still be growing.
     pub joint_known: bool,
+    /// For windows shorter than a day, compare with the same clock times on
+    /// the days before instead of the whole day before.
+    pub ref_same_time: bool,
     /// Gaps longer than this share of the rows exclude a sensor.
     pub max_missing_share: f64,
     /// A pressure or level repeating one value this many steps is stuck.
@@ -141,6 +144,7 @@ impl Default for DetectConfig {
             early_step_h: 6.0,
             min_confidence: 0.6,
             joint_known: true,
+            ref_same_time: true,
             max_missing_share: 0.2,
             stuck_steps: 288,
         }
@@ -193,6 +197,9 @@ pub struct Alarm {
     pub confidence: f64,
     pub candidate_pipes: Vec<CandidatePipe>,
     pub candidate_nodes: Vec<CandidateNode>,
+    /// With leaks already found: how much better a new leak explains the
+    /// signature than the growth of those alone (misfit ratio).
+    pub new_leak_evidence: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -905,6 +912,9 @@ struct Localization {
     confidence: f64,
     pipes: Vec<CandidatePipe>,
     nodes: Vec<CandidateNode>,
+    /// Joint fits only: misfit with the known leaks alone over misfit with
+    /// the best new candidate added (large = a new leak, not growth).
+    new_leak_evidence: Option<f64>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -943,7 +953,23 @@ fn localize(
     let obs: Vec<f64> = (0..nch)
         .map(|c| {
             let w = mean_over(start, end + 1, c);
-            let base = if start > ref_a {
+            let day = 24 * per_h;
+            let len = end + 1 - start;
+            let base = if cfg.ref_same_time && len < day {
+                // The same clock times on the days before (as many as fit
+                // in the reference window): what the model gets wrong at
+                // that time of day cancels.
+                let days = (ref_len / day).max(1);
+                let prev: Vec<f64> = (1..=days)
+                    .filter(|d| start >= d * day)
+                    .map(|d| mean_over(start - d * day, end + 1 - d * day, c))
+                    .collect();
+                if prev.is_empty() {
+                    0.0
+                } else {
+                    prev.iter().sum::<f64>() / prev.len() as f64
+                }
+            } else if start > ref_a {
                 mean_over(ref_a, start, c)
             } else {
                 0.0
@@ -1048,7 +1074,22 @@ fn localize(
     let joint = if known_sigs.is_empty() {
         None
     } else {
-        Some(posterior(fit(&known_sigs), dim, setup, model, graph, cfg))
+        let fits = fit(&known_sigs);
+        let best = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+        // Misfit with the known leaks alone (their growth, no new leak).
+        let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
+        let coef = signature::nnls(&cols, &obs);
+        let known_only: f64 = obs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
+                (o - fit).powi(2)
+            })
+            .sum();
+        let mut loc = posterior(fits, dim, setup, model, graph, cfg);
+        loc.new_leak_evidence = Some(known_only / best.max(1e-12));
+        Some(loc)
     };
     Ok((single, joint))
 }
@@ -1152,6 +1193,7 @@ fn posterior(
         confidence: best_pipe.2,
         pipes: scored,
         nodes,
+        new_leak_evidence: None,
     }
 }
 
@@ -1398,6 +1440,7 @@ pub fn detect(
         // from the fit of the new signature alone (the joint fit explains
         // the growth of known leaks away, and only locates new ones).
         let (single, joint) = loc;
+        let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
         let loc = &single;
         let growth_of = alarms.iter().position(|a| {
             a.reported
@@ -1425,6 +1468,7 @@ pub fn detect(
             confidence: loc.confidence,
             candidate_pipes: loc.pipes,
             candidate_nodes: loc.nodes,
+            new_leak_evidence,
         });
         if let Some(&(n, _)) = loc.weights.first() {
             if !known.contains(&n) {
