@@ -119,6 +119,10 @@ pub struct DetectConfig {
     /// For windows shorter than a day, compare with the same clock times on
     /// the days before instead of the whole day before.
     pub ref_same_time: bool,
+    /// An alarm whose signature the known leaks explain this many times
+    /// worse (misfit ratio) than with a new leak added is a new leak, even
+    /// when the new signature alone points near a known one.
+    pub new_leak_evidence: f64,
     /// Gaps longer than this share of the rows exclude a sensor.
     pub max_missing_share: f64,
     /// A pressure or level repeating one value this many steps is stuck.
@@ -145,6 +149,7 @@ impl Default for DetectConfig {
             min_confidence: 0.6,
             joint_known: true,
             ref_same_time: true,
+            new_leak_evidence: 30.0,
             max_missing_share: 0.2,
             stuck_steps: 288,
         }
@@ -1442,8 +1447,10 @@ pub fn detect(
         let (single, joint) = loc;
         let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
         let loc = &single;
+        let clearly_new = new_leak_evidence.is_some_and(|e| e >= cfg.new_leak_evidence);
         let growth_of = alarms.iter().position(|a| {
-            a.reported
+            !clearly_new
+                && a.reported
                 && model.link_index(&a.pipe).is_some_and(|k| {
                     model_graph
                         .pipe_distance(k, loc.pipe)
