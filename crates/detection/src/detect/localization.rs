@@ -1,0 +1,333 @@
+//! Localization (step 5 of the method): the observed signature (change of
+//! the detrended residuals over a window against the reference before it),
+//! candidate leaks simulated at every junction (warm-started clones, in
+//! parallel), their non-negative fits, alone or jointly with the leaks
+//! already found, the candidate weights and the pipe minimising the
+//! expected distance to the leak. No I/O.
+
+use super::boundary::{apply_bc, read_channels, run_model, Frame, Setup};
+use super::normal::{detrended, Normal};
+use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
+use crate::scenario::STEP_S;
+use crate::scoring::PipeGraph;
+use crate::signature;
+use network::{LinkKind, Network};
+
+pub(super) struct Localization {
+    /// Top candidate nodes: (node, normalized weight, distances from it).
+    pub(super) weights: Vec<(usize, f64)>,
+    pub(super) dists: Vec<Vec<f64>>,
+    pub(super) half_lengths: Vec<f64>,
+    pub(super) pipe_ends: Vec<(usize, usize)>,
+    pub(super) pipe: usize,
+    pub(super) confidence: f64,
+    pub(super) pipes: Vec<CandidatePipe>,
+    pub(super) nodes: Vec<CandidateNode>,
+    /// Joint fits only: misfit with the known leaks alone over misfit with
+    /// the best new candidate added (large = a new leak, not growth).
+    pub(super) new_leak_evidence: Option<f64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn localize(
+    setup: &Setup,
+    model: &Network,
+    graph: &PipeGraph,
+    normal: &Normal,
+    f: &Frame,
+    start: usize,
+    end: usize,
+    size_m3s: f64,
+    known: &[usize],
+    cfg: &DetectConfig,
+) -> Result<(Localization, Option<Localization>), DetectError> {
+    let per_h = (3600 / STEP_S) as usize;
+    let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
+    let nch = setup.residual.len();
+    // Observed signature, standardized.
+    let mean_over = |a: usize, b: usize, c: usize| -> f64 {
+        if b <= a {
+            return 0.0;
+        }
+        (a..b).map(|r| detrended(normal, f, c, r)).sum::<f64>() / (b - a) as f64
+    };
+    let ref_a = start.saturating_sub(ref_len);
+    let sig_sd: Vec<f64> = (0..nch)
+        .map(|c| {
+            if cfg.signature_noise {
+                normal.signature_sd(c, end + 1 - start, start - ref_a)
+            } else {
+                normal.res_sigma[c]
+            }
+        })
+        .collect();
+    let obs: Vec<f64> = (0..nch)
+        .map(|c| {
+            let w = mean_over(start, end + 1, c);
+            let day = 24 * per_h;
+            let len = end + 1 - start;
+            let base = if cfg.ref_same_time && len < day {
+                // The same clock times on the days before (as many as fit
+                // in the reference window): what the model gets wrong at
+                // that time of day cancels.
+                let days = (ref_len / day).max(1);
+                let prev: Vec<f64> = (1..=days)
+                    .filter(|d| start >= d * day)
+                    .map(|d| mean_over(start - d * day, end + 1 - d * day, c))
+                    .collect();
+                if prev.is_empty() {
+                    0.0
+                } else {
+                    prev.iter().sum::<f64>() / prev.len() as f64
+                }
+            } else if start > ref_a {
+                mean_over(ref_a, start, c)
+            } else {
+                0.0
+            };
+            (w - base) / sig_sd[c]
+        })
+        .collect();
+    // Sample rows, evenly across the window.
+    let k = cfg.loc_samples.max(1);
+    let mut samples: Vec<usize> = (0..k)
+        .map(|i| start + ((end - start) as f64 * (i as f64 + 0.5) / k as f64) as usize)
+        .collect();
+    samples.dedup();
+    let mut fr = Frame {
+        sim: vec![vec![]],
+        ..f.clone_light()
+    };
+    let snaps = run_model(setup, &mut fr, &samples)?;
+    let junctions: Vec<usize> = (0..setup.net.nodes.len())
+        .filter(|&i| setup.net.nodes[i].is_junction())
+        .collect();
+    let dim = if cfg.per_sample {
+        nch * samples.len()
+    } else {
+        nch
+    };
+    let mut sig = vec![vec![0.0; dim]; junctions.len()];
+    for (si, (snap, &r)) in snaps.iter().zip(&samples).enumerate() {
+        let mut base = vec![0.0; nch];
+        read_channels(snap, setup, &mut base);
+        let dm = f.model_nonamr(r);
+        let m2 = if setup.balance && dm > 1e-9 {
+            (f.m[r] - size_m3s / dm).max(0.0)
+        } else {
+            f.m[r]
+        };
+        let res = hydraulics::batch::run_batch(snap, &junctions, |mut sim, &j| {
+            let p = sim.pressure_m(j).max(1.0);
+            sim.set_emitter(j, size_m3s / p.sqrt());
+            apply_bc(&mut sim, setup, f, r, m2);
+            let mut out = vec![0.0; nch];
+            if sim.run().is_ok() {
+                read_channels(&sim, setup, &mut out);
+                for (o, b) in out.iter_mut().zip(&base) {
+                    *o -= b;
+                }
+            }
+            out
+        });
+        for (s, d) in sig.iter_mut().zip(res) {
+            for c in 0..nch {
+                if cfg.per_sample {
+                    s[si * nch + c] = d[c];
+                } else {
+                    s[c] += d[c] / samples.len() as f64;
+                }
+            }
+        }
+    }
+    // Fit each candidate: the observed signature as a non-negative
+    // combination of the candidate's own and, when `cfg.joint_known` is set,
+    // the signatures of the leaks already found (which may still be growing
+    // inside the window and would otherwise bend the new leak's signature
+    // towards theirs).
+    let standardized = |s: &Vec<f64>| -> Vec<f64> {
+        s.iter()
+            .zip(sig_sd.iter().cycle())
+            .map(|(x, sd)| x / sd)
+            .collect()
+    };
+    let known_sigs: Vec<Vec<f64>> = if cfg.joint_known {
+        known
+            .iter()
+            .filter_map(|&n| junctions.iter().position(|&j| j == n))
+            .map(|p| standardized(&sig[p]))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fit = |with_known: &[Vec<f64>]| -> Vec<(usize, f64, f64)> {
+        junctions
+            .iter()
+            .zip(&sig)
+            .map(|(&j, s)| {
+                let g = standardized(s);
+                let mut cols: Vec<&[f64]> = vec![&g];
+                cols.extend(with_known.iter().map(Vec::as_slice));
+                let coef = signature::nnls(&cols, &obs);
+                let sse: f64 = obs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
+                        (o - fit).powi(2)
+                    })
+                    .sum();
+                (j, sse, coef[0])
+            })
+            .collect()
+    };
+    let single = posterior(fit(&[]), dim, setup, model, graph, cfg);
+    let joint = if known_sigs.is_empty() {
+        None
+    } else {
+        let fits = fit(&known_sigs);
+        let best = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+        // Misfit with the known leaks alone (their growth, no new leak).
+        let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
+        let coef = signature::nnls(&cols, &obs);
+        let known_only: f64 = obs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
+                (o - fit).powi(2)
+            })
+            .sum();
+        let mut loc = posterior(fits, dim, setup, model, graph, cfg);
+        loc.new_leak_evidence = Some(known_only / best.max(1e-12));
+        Some(loc)
+    };
+    Ok((single, joint))
+}
+
+/// The candidate weights from the fits `(node, misfit, amplitude)` and the
+/// pipe minimizing the expected distance to the leak under them.
+fn posterior(
+    mut fits: Vec<(usize, f64, f64)>,
+    dim: usize,
+    setup: &Setup,
+    model: &Network,
+    graph: &PipeGraph,
+    cfg: &DetectConfig,
+) -> Localization {
+    fits.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let best = fits[0].1;
+    let temp = (best / (dim.max(2) - 1) as f64).max(1e-6) * cfg.temperature_scale;
+    let top: Vec<(usize, f64, f64, f64)> = fits
+        .iter()
+        .take(cfg.top_nodes.max(1))
+        .map(|&(j, sse, a)| (j, (-(sse - best) / (2.0 * temp)).exp(), sse, a))
+        .collect();
+    let wsum: f64 = top.iter().map(|t| t.1).sum();
+    let dists: Vec<Vec<f64>> = top.iter().map(|t| graph.node_distances(&[t.0])).collect();
+    // Candidate pipes: every pipe touching a node within reach of the top nodes.
+    let mut cands: Vec<usize> = Vec::new();
+    for (k, l) in model.links.iter().enumerate() {
+        if let LinkKind::Pipe(_) = l.kind {
+            if dists
+                .iter()
+                .take(10)
+                .any(|d| d[l.from].min(d[l.to]) < 300.0)
+            {
+                cands.push(k);
+            }
+        }
+    }
+    let mut scored: Vec<CandidatePipe> = Vec::new();
+    let mut best_pipe = (usize::MAX, f64::INFINITY, 0.0);
+    for &k in &cands {
+        let l = &model.links[k];
+        let half = match &l.kind {
+            LinkKind::Pipe(p) => p.length / 2.0,
+            _ => 0.0,
+        };
+        let mut ed = 0.0;
+        let mut within = 0.0;
+        for (t, d) in top.iter().zip(&dists) {
+            let x = d[l.from].min(d[l.to]) + half;
+            let x = if x.is_finite() { x } else { 1e5 };
+            ed += t.1 * x;
+            if x <= 300.0 {
+                within += t.1;
+            }
+        }
+        ed /= wsum;
+        within /= wsum;
+        if ed < best_pipe.1 {
+            best_pipe = (k, ed, within);
+        }
+        scored.push(CandidatePipe {
+            pipe: l.id.clone(),
+            expected_distance_m: ed,
+            mass_within_300m: within,
+        });
+    }
+    scored.sort_by(|a, b| a.expected_distance_m.total_cmp(&b.expected_distance_m));
+    scored.truncate(10);
+    if best_pipe.0 == usize::MAX {
+        // No pipe near the best nodes: take any pipe at the best node.
+        let j = top[0].0;
+        best_pipe.0 = model
+            .links
+            .iter()
+            .position(|l| l.kind_is_pipe() && (l.from == j || l.to == j))
+            .unwrap_or(0);
+    }
+    let nodes = top
+        .iter()
+        .take(15)
+        .map(|t| CandidateNode {
+            node: setup.net.nodes[t.0].id.clone(),
+            weight: t.1 / wsum,
+            misfit: t.2,
+            amplitude: t.3,
+        })
+        .collect();
+    Localization {
+        weights: top.iter().map(|t| (t.0, t.1 / wsum)).collect(),
+        dists,
+        half_lengths: model
+            .links
+            .iter()
+            .map(|l| match &l.kind {
+                LinkKind::Pipe(p) => p.length / 2.0,
+                _ => 0.0,
+            })
+            .collect(),
+        pipe_ends: model.links.iter().map(|l| (l.from, l.to)).collect(),
+        pipe: best_pipe.0,
+        confidence: best_pipe.2,
+        pipes: scored,
+        nodes,
+        new_leak_evidence: None,
+    }
+}
+
+impl Localization {
+    /// Expected distance (m) from pipe `k` to the leak under the weights.
+    pub(super) fn expected_distance(&self, k: usize) -> f64 {
+        let (a, b) = self.pipe_ends[k];
+        self.weights
+            .iter()
+            .zip(&self.dists)
+            .map(|(&(_, w), d)| {
+                let x = d[a].min(d[b]) + self.half_lengths[k];
+                w * if x.is_finite() { x } else { 1e5 }
+            })
+            .sum()
+    }
+}
+
+trait IsPipe {
+    fn kind_is_pipe(&self) -> bool;
+}
+impl IsPipe for network::Link {
+    fn kind_is_pipe(&self) -> bool {
+        matches!(self.kind, LinkKind::Pipe(_))
+    }
+}

@@ -1,0 +1,211 @@
+//! Learnt normal behaviour (step 3 of the method): on a leak-free training
+//! period, the balance excess over the model's expected consumption (per
+//! demand pattern, least squares) and its variance as a function of demand,
+//! and per residual channel the trend of measured − simulated in demand;
+//! then the hourly balance excess and the detrended residuals used by
+//! detection and localization. Pure maths on a [`Frame`]; no I/O.
+
+use super::boundary::Frame;
+use crate::scenario::STEP_S;
+
+/// Least squares `y ≈ X β` (normal equations with a tiny ridge).
+fn lstsq(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    let p = x.first().map_or(0, Vec::len);
+    let mut a = vec![vec![0.0; p]; p];
+    let mut b = vec![0.0; p];
+    for (xi, &yi) in x.iter().zip(y) {
+        for i in 0..p {
+            b[i] += xi[i] * yi;
+            for j in 0..p {
+                a[i][j] += xi[i] * xi[j];
+            }
+        }
+    }
+    let tr: f64 = (0..p).map(|i| a[i][i]).sum::<f64>() / p.max(1) as f64;
+    for (i, row) in a.iter_mut().enumerate() {
+        row[i] += 1e-9 * tr + 1e-300;
+    }
+    // Gaussian elimination with partial pivoting.
+    for c in 0..p {
+        let piv = (c..p)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .unwrap();
+        a.swap(c, piv);
+        b.swap(c, piv);
+        if a[c][c].abs() < 1e-300 {
+            continue;
+        }
+        for r in c + 1..p {
+            let f = a[r][c] / a[c][c];
+            for k in c..p {
+                a[r][k] -= f * a[c][k];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut beta = vec![0.0; p];
+    for c in (0..p).rev() {
+        let s: f64 = (c + 1..p).map(|k| a[c][k] * beta[k]).sum();
+        beta[c] = if a[c][c].abs() < 1e-300 {
+            0.0
+        } else {
+            (b[c] - s) / a[c][c]
+        };
+    }
+    beta
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The learnt normal behaviour.
+pub(super) struct Normal {
+    /// Balance: consumption ≈ Σ β_g · group demand.
+    pub(super) beta: Vec<f64>,
+    /// Variance of the hourly excess ≈ v0 + v1 · (expected hourly demand)².
+    pub(super) v0: f64,
+    pub(super) v1: f64,
+    /// Per residual channel: coefficients on [1, u, u²] and residual std.
+    pub(super) res_coef: Vec<Vec<f64>>,
+    pub(super) res_sigma: Vec<f64>,
+    /// Per residual channel: prefix sums of the detrended training
+    /// residuals (for the noise of window-mean differences).
+    pub(super) train_cum: Vec<Vec<f64>>,
+    /// Scale of u (mean expected demand in training).
+    pub(super) u_scale: f64,
+}
+
+fn expected_demand(n: &Normal, f: &Frame, r: usize) -> f64 {
+    f.d_group.iter().zip(&n.beta).map(|(g, b)| g[r] * b).sum()
+}
+
+fn features(n: &Normal, f: &Frame, r: usize) -> Vec<f64> {
+    let u = (expected_demand(n, f, r) + f.q_amr[r]) / n.u_scale;
+    vec![1.0, u, u * u]
+}
+
+pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
+    let x: Vec<Vec<f64>> = rows
+        .clone()
+        .map(|r| f.d_group.iter().map(|g| g[r]).collect())
+        .collect();
+    let y: Vec<f64> = rows.clone().map(|r| f.d_meas[r] - f.q_amr[r]).collect();
+    let beta = lstsq(&x, &y);
+    let mut n = Normal {
+        beta,
+        v0: 0.0,
+        v1: 0.0,
+        res_coef: vec![],
+        res_sigma: vec![],
+        train_cum: vec![],
+        u_scale: 1.0,
+    };
+    let mean_d = rows
+        .clone()
+        .map(|r| expected_demand(&n, f, r) + f.q_amr[r])
+        .sum::<f64>()
+        / rows.len().max(1) as f64;
+    n.u_scale = mean_d.max(1e-9);
+    // Hourly excess variance as a function of demand.
+    let hours = hourly(f, &n, rows.clone());
+    let hx: Vec<Vec<f64>> = hours.iter().map(|h| vec![1.0, h.1 * h.1]).collect();
+    let hy: Vec<f64> = hours.iter().map(|h| h.0 * h.0).collect();
+    let v = lstsq(&hx, &hy);
+    let mean_var = hy.iter().sum::<f64>() / hy.len().max(1) as f64;
+    n.v0 = v[0].max(0.05 * mean_var).max(1e-12);
+    n.v1 = v[1].max(0.0);
+    // Residual trends.
+    let xf: Vec<Vec<f64>> = rows.clone().map(|r| features(&n, f, r)).collect();
+    for c in 0..f.meas.len() {
+        let y: Vec<f64> = rows.clone().map(|r| f.meas[c][r] - f.sim[c][r]).collect();
+        let coef = lstsq(&xf, &y);
+        let ss: f64 = xf
+            .iter()
+            .zip(&y)
+            .map(|(x, y)| (y - dot(x, &coef)).powi(2))
+            .sum();
+        n.res_sigma
+            .push((ss / (y.len().max(2) - 1) as f64).sqrt().max(0.005));
+        let mut cum = Vec::with_capacity(y.len() + 1);
+        let mut acc = 0.0;
+        cum.push(0.0);
+        for (x, y) in xf.iter().zip(&y) {
+            acc += y - dot(x, &coef);
+            cum.push(acc);
+        }
+        n.train_cum.push(cum);
+        n.res_coef.push(coef);
+    }
+    n
+}
+
+impl Normal {
+    /// Standard deviation, over the training period, of the difference
+    /// between the mean detrended residual of channel `c` over a window of
+    /// `len` rows and over the `ref_len` rows before it: the noise of the
+    /// localization signature (model mismatch that does not repeat from one
+    /// day to the next, sensor resolution). Falls back to the residual
+    /// standard deviation when training is too short.
+    pub(super) fn signature_sd(&self, c: usize, len: usize, ref_len: usize) -> f64 {
+        let cum = &self.train_cum[c];
+        let n = cum.len().saturating_sub(1);
+        let len = len.max(1);
+        let ref_len = ref_len.max(1);
+        if n < len + ref_len + 12 {
+            return self.res_sigma[c];
+        }
+        let mut vals = Vec::new();
+        let mut t = ref_len;
+        while t + len <= n {
+            let w = (cum[t + len] - cum[t]) / len as f64;
+            let r = (cum[t] - cum[t - ref_len]) / ref_len as f64;
+            vals.push(w - r);
+            t += 12;
+        }
+        let m2 = vals.iter().map(|v| v * v).sum::<f64>() / vals.len() as f64;
+        m2.sqrt().max(0.003)
+    }
+}
+
+/// Per hour of `rows`: (mean excess, mean expected demand), m³/s.
+pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec<(f64, f64)> {
+    let per = (3600 / STEP_S) as usize;
+    let mut out = Vec::new();
+    let mut r = rows.start;
+    while r + per <= rows.end {
+        let mut e = 0.0;
+        let mut d = 0.0;
+        for rr in r..r + per {
+            let ex = expected_demand(n, f, rr);
+            e += f.d_meas[rr] - f.q_amr[rr] - ex;
+            d += ex + f.q_amr[rr];
+        }
+        out.push((e / per as f64, d / per as f64));
+        r += per;
+    }
+    out
+}
+
+/// Detrended residual of channel `c` at row `r`.
+pub(super) fn detrended(n: &Normal, f: &Frame, c: usize, r: usize) -> f64 {
+    f.meas[c][r] - f.sim[c][r] - dot(&features(n, f, r), &n.res_coef[c])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_squares_recovers_coefficients() {
+        let x: Vec<Vec<f64>> = (0..50)
+            .map(|i| vec![1.0, i as f64, (i * i) as f64 / 10.0])
+            .collect();
+        let y: Vec<f64> = x.iter().map(|r| 2.0 - 0.5 * r[1] + 0.25 * r[2]).collect();
+        let b = lstsq(&x, &y);
+        assert!(
+            (b[0] - 2.0).abs() < 1e-4 && (b[1] + 0.5).abs() < 1e-5 && (b[2] - 0.25).abs() < 1e-6,
+            "{b:?}"
+        );
+    }
+}
