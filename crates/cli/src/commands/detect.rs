@@ -353,3 +353,45 @@ pub fn run(a: Args) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(items: &[&str]) -> Result<DetectConfig> {
+        let v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+        apply_settings(DetectConfig::default(), &v)
+    }
+
+    #[test]
+    fn settings_reach_every_kind_of_field() {
+        let c = set(&[
+            "cusum_h=8",
+            "loc_samples=4",
+            "joint_known=false",
+            "early_min_h = 2.5",
+        ])
+        .unwrap();
+        assert_eq!(c.cusum_h, 8.0);
+        assert_eq!(c.loc_samples, 4);
+        assert!(!c.joint_known);
+        assert_eq!(c.early_min_h, 2.5);
+    }
+
+    #[test]
+    fn bad_settings_are_clear_errors() {
+        let e = set(&["cusum=8"]).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown setting 'cusum'") && e.contains("cusum_h"),
+            "{e}"
+        );
+        let e = set(&["cusum_h"]).unwrap_err().to_string();
+        assert!(e.contains("expected NAME=VALUE"), "{e}");
+        let e = set(&["cusum_h=high"]).unwrap_err().to_string();
+        assert!(e.contains("expected a number"), "{e}");
+        let e = set(&["joint_known=yes"]).unwrap_err().to_string();
+        assert!(e.contains("expected true or false"), "{e}");
+        let e = set(&["loc_samples=2.5"]).unwrap_err().to_string();
+        assert!(e.contains("--set"), "{e}");
+    }
+}
