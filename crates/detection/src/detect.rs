@@ -23,16 +23,22 @@
 //!    shows in the balance wherever it is, including behind the tank.
 //! 5. **Localization.** The signature is the change of the detrended
 //!    residuals over a window after the estimated start against the day
-//!    before. Candidate leaks of the estimated size at every junction are
-//!    simulated at a few steps of the window (warm-started clones, in
-//!    parallel) with the demand recalibration the detector itself does; each
-//!    candidate's fit (free non-negative amplitude) gives a likelihood, and
-//!    the reported pipe minimises the expected distance to the leak under
-//!    those weights (signatures are nearly collinear, so the most likely
-//!    node alone is a poor bet).
+//!    before (windows shorter than a day: against the same clock times on
+//!    the days before). Candidate leaks of the estimated size at every
+//!    junction are simulated at a few steps of the window (warm-started
+//!    clones, in parallel) with the demand recalibration the detector itself
+//!    does; each candidate's fit gives a likelihood, and the reported pipe
+//!    minimises the expected distance to the leak under those weights
+//!    (signatures are nearly collinear, so the most likely node alone is a
+//!    poor bet). A candidate is fitted with a free non-negative amplitude,
+//!    and, once leaks have been found, jointly with their signatures (also
+//!    non-negative: they may still be growing inside the window), see
+//!    [`crate::signature`].
 //! 6. **After an alarm** its estimated size joins the balance baseline and
-//!    the CUSUM restarts; a later alarm localized within `growth_radius_m`
-//!    of an earlier one is taken as that leak growing, not a new leak.
+//!    the CUSUM restarts; a later alarm whose own signature points within
+//!    `growth_radius_m` of an earlier report is taken as that leak growing,
+//!    not a new leak — unless the known leaks explain it
+//!    `new_leak_evidence` times worse than with a new leak added.
 //!
 //! The report time of a leak is the end of its localization window (so the
 //! report uses no data from after the time it names).
