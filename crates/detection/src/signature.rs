@@ -41,6 +41,20 @@ pub fn nnls(cols: &[&[f64]], y: &[f64]) -> Vec<f64> {
     coef
 }
 
+/// [`nnls`] and its misfit: the coefficients and `‖y − Σ aᵢ·colsᵢ‖²`.
+pub fn fit(cols: &[&[f64]], y: &[f64]) -> (Vec<f64>, f64) {
+    let coef = nnls(cols, y);
+    let sse = y
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
+            (o - fit).powi(2)
+        })
+        .sum();
+    (coef, sse)
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

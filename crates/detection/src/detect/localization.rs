@@ -168,15 +168,7 @@ pub(super) fn localize(
                 let g = standardized(s);
                 let mut cols: Vec<&[f64]> = vec![&g];
                 cols.extend(with_known.iter().map(Vec::as_slice));
-                let coef = signature::nnls(&cols, &obs);
-                let sse: f64 = obs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, o)| {
-                        let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
-                        (o - fit).powi(2)
-                    })
-                    .sum();
+                let (coef, sse) = signature::fit(&cols, &obs);
                 (j, sse, coef[0])
             })
             .collect()
@@ -189,15 +181,7 @@ pub(super) fn localize(
         let best = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
         // Misfit with the known leaks alone (their growth, no new leak).
         let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
-        let coef = signature::nnls(&cols, &obs);
-        let known_only: f64 = obs
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let fit: f64 = cols.iter().zip(&coef).map(|(c, a)| a * c[i]).sum();
-                (o - fit).powi(2)
-            })
-            .sum();
+        let (_, known_only) = signature::fit(&cols, &obs);
         let mut loc = posterior(fits, dim, setup, model, graph, cfg);
         loc.new_leak_evidence = Some(known_only / best.max(1e-12));
         Some(loc)
