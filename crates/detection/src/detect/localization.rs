@@ -6,7 +6,7 @@
 //! expected distance to the leak. No I/O.
 
 use super::boundary::{apply_bc, read_channels, run_model, Frame, Setup};
-use super::normal::{detrended, Normal};
+use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
 use crate::scenario::STEP_S;
 use crate::scoring::PipeGraph;
@@ -51,11 +51,24 @@ pub(super) fn localize(
         }
         (a..b).map(|r| detrended(normal, f, c, r)).sum::<f64>() / (b - a) as f64
     };
-    let ref_a = start.saturating_sub(ref_len);
+    let len = end + 1 - start;
+    let day = 24 * per_h;
+    // Windows shorter than a day are compared with the same clock times on
+    // the days before (as many as fit in the reference window), so that what
+    // the model gets wrong at that time of day cancels.
+    let reference = if cfg.ref_same_time && len < day {
+        Reference::SameTime {
+            day,
+            days: (ref_len / day).max(1),
+        }
+    } else {
+        Reference::Before(ref_len)
+    };
+    let windows = reference.windows(start, len);
     let sig_sd: Vec<f64> = (0..nch)
         .map(|c| {
             if cfg.signature_noise {
-                normal.signature_sd(c, end + 1 - start, start - ref_a)
+                normal.signature_sd(c, len, reference)
             } else {
                 normal.res_sigma[c]
             }
@@ -64,26 +77,14 @@ pub(super) fn localize(
     let obs: Vec<f64> = (0..nch)
         .map(|c| {
             let w = mean_over(start, end + 1, c);
-            let day = 24 * per_h;
-            let len = end + 1 - start;
-            let base = if cfg.ref_same_time && len < day {
-                // The same clock times on the days before (as many as fit
-                // in the reference window): what the model gets wrong at
-                // that time of day cancels.
-                let days = (ref_len / day).max(1);
-                let prev: Vec<f64> = (1..=days)
-                    .filter(|d| start >= d * day)
-                    .map(|d| mean_over(start - d * day, end + 1 - d * day, c))
-                    .collect();
-                if prev.is_empty() {
-                    0.0
-                } else {
-                    prev.iter().sum::<f64>() / prev.len() as f64
-                }
-            } else if start > ref_a {
-                mean_over(ref_a, start, c)
-            } else {
+            let base = if windows.is_empty() {
                 0.0
+            } else {
+                windows
+                    .iter()
+                    .map(|&(a, b)| mean_over(a, b, c))
+                    .sum::<f64>()
+                    / windows.len() as f64
             };
             (w - base) / sig_sd[c]
         })

@@ -143,25 +143,28 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
 impl Normal {
     /// Standard deviation, over the training period, of the difference
     /// between the mean detrended residual of channel `c` over a window of
-    /// `len` rows and over the `ref_len` rows before it: the noise of the
+    /// `len` rows and over its `reference` windows: the noise of the
     /// localization signature (model mismatch that does not repeat from one
     /// day to the next, sensor resolution). Falls back to the residual
     /// standard deviation when training is too short.
-    pub(super) fn signature_sd(&self, c: usize, len: usize, ref_len: usize) -> f64 {
+    pub(super) fn signature_sd(&self, c: usize, len: usize, reference: Reference) -> f64 {
         let cum = &self.train_cum[c];
         let n = cum.len().saturating_sub(1);
         let len = len.max(1);
-        let ref_len = ref_len.max(1);
-        if n < len + ref_len + 12 {
-            return self.res_sigma[c];
-        }
+        let mean = |a: usize, b: usize| (cum[b] - cum[a]) / (b - a) as f64;
         let mut vals = Vec::new();
-        let mut t = ref_len;
+        let mut t = 0;
         while t + len <= n {
-            let w = (cum[t + len] - cum[t]) / len as f64;
-            let r = (cum[t] - cum[t - ref_len]) / ref_len as f64;
-            vals.push(w - r);
+            let windows = reference.windows(t, len);
+            if reference.is_complete(&windows) {
+                let r =
+                    windows.iter().map(|&(a, b)| mean(a, b)).sum::<f64>() / windows.len() as f64;
+                vals.push(mean(t, t + len) - r);
+            }
             t += 12;
+        }
+        if vals.len() < 2 {
+            return self.res_sigma[c];
         }
         let m2 = vals.iter().map(|v| v * v).sum::<f64>() / vals.len() as f64;
         m2.sqrt().max(0.003)
@@ -207,5 +210,43 @@ mod tests {
             (b[0] - 2.0).abs() < 1e-4 && (b[1] + 0.5).abs() < 1e-5 && (b[2] - 0.25).abs() < 1e-6,
             "{b:?}"
         );
+    }
+}
+
+/// What a localization window is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reference {
+    /// The `n` rows just before the window.
+    Before(usize),
+    /// The same clock times on each of the `days` days before (`day` rows).
+    SameTime { day: usize, days: usize },
+}
+
+impl Reference {
+    /// The reference windows `[a, b)` of a window of `len` rows starting at
+    /// row `start` (those that fit before row 0 are left out).
+    pub(super) fn windows(self, start: usize, len: usize) -> Vec<(usize, usize)> {
+        match self {
+            Reference::Before(n) => {
+                let a = start.saturating_sub(n);
+                if start > a {
+                    vec![(a, start)]
+                } else {
+                    vec![]
+                }
+            }
+            Reference::SameTime { day, days } => (1..=days)
+                .filter(|d| start >= d * day)
+                .map(|d| (start - d * day, start - d * day + len))
+                .collect(),
+        }
+    }
+
+    /// All reference windows present, each at full length.
+    fn is_complete(self, windows: &[(usize, usize)]) -> bool {
+        match self {
+            Reference::Before(n) => windows.len() == 1 && windows[0].1 - windows[0].0 == n.max(1),
+            Reference::SameTime { days, .. } => windows.len() == days,
+        }
     }
 }
