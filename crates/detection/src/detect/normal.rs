@@ -200,6 +200,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reference_windows() {
+        assert_eq!(Reference::Before(288).windows(1000, 36), vec![(712, 1000)]);
+        assert_eq!(Reference::Before(288).windows(100, 36), vec![(0, 100)]);
+        assert!(Reference::Before(288).windows(0, 36).is_empty());
+        let same = Reference::SameTime { day: 288, days: 2 };
+        assert_eq!(same.windows(700, 36), vec![(412, 448), (124, 160)]);
+        // Only the days that fit after row 0.
+        assert_eq!(same.windows(300, 36), vec![(12, 48)]);
+        assert!(same.is_complete(&same.windows(700, 36)));
+        assert!(!same.is_complete(&same.windows(300, 36)));
+        assert!(!Reference::Before(288).is_complete(&[(0, 100)]));
+    }
+
+    #[test]
     fn least_squares_recovers_coefficients() {
         let x: Vec<Vec<f64>> = (0..50)
             .map(|i| vec![1.0, i as f64, (i * i) as f64 / 10.0])
