@@ -1,6 +1,9 @@
 //! Many scenarios in parallel: each starts from a clone of a prepared
 //! simulation (sharing its ordering and symbolic factorization, and its
 //! current flows as a warm start) and is run by a closure on rayon's pool.
+//! The clones also share one table of junction demands per pattern period
+//! ([`Simulation::share_demands`]), so each period's demands are computed
+//! once for the whole batch; results are bit-identical to separate runs.
 
 use crate::simulation::Simulation;
 use rayon::prelude::*;
@@ -12,5 +15,10 @@ where
     R: Send,
     F: Fn(Simulation, &S) -> R + Sync,
 {
+    // Scenarios meet the same pattern periods: their demands are computed
+    // once per period and shared (see Simulation::share_demands).
+    let mut base = base.clone();
+    base.share_demands();
+    let base = &base;
     scenarios.par_iter().map(|sc| f(base.clone(), sc)).collect()
 }

@@ -129,6 +129,8 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
             let npipes = pr.pipes.len();
             let pw = &mut pw[..npipes];
             assert!(flow.len() >= pr.nlinks);
+            let n = npipes;
+            let contiguous = n > 0 && pr.pipes[n - 1] == n - 1;
             for (w, &k) in pw.iter_mut().zip(&pr.pipes) {
                 debug_assert!(k < pr.nlinks);
                 // SAFETY: pipe indices are < nlinks == flow.len() (asserted).
@@ -137,33 +139,26 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
             for w in pw.iter_mut() {
                 *w = (e * *w).exp2(); // = fpow(q, hexp − 1)
             }
-            for (&w, &k) in pw.iter().zip(&pr.pipes) {
-                let q_signed = flow[k];
-                if status[k] <= stat::CLOSED {
-                    p[k] = 1.0 / CBIG;
-                    y[k] = q_signed;
-                    continue;
+            if contiguous {
+                // Pipes are links 0..n (the usual case): one branch-free
+                // pass over contiguous slices, which vectorizes.
+                hw_pipes(
+                    hexp,
+                    rqtol,
+                    &flow[..n],
+                    &status[..n],
+                    &r[..n],
+                    &pr.km[..n],
+                    pw,
+                    &mut p[..n],
+                    &mut y[..n],
+                );
+            } else {
+                for (&w, &k) in pw.iter().zip(&pr.pipes) {
+                    let (pk, yk) = hw_pipe(hexp, rqtol, flow[k], status[k], r[k], pr.km[k], w);
+                    p[k] = pk;
+                    y[k] = yk;
                 }
-                let q = q_signed.abs();
-                let ml = pr.km[k];
-                let mut hgrad = hexp * r[k] * w;
-                let mut hloss;
-                if hgrad < rqtol {
-                    hgrad = rqtol / hexp;
-                    hloss = hgrad * q;
-                } else {
-                    hloss = hgrad * q / hexp;
-                }
-                if ml > 0.0 {
-                    hloss += ml * q * q;
-                    hgrad += 2.0 * ml * q;
-                }
-                if q_signed < 0.0 {
-                    hloss = -hloss;
-                }
-                let pk = 1.0 / hgrad;
-                p[k] = pk;
-                y[k] = hloss * pk;
             }
         }
     }
@@ -199,6 +194,108 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
             // `others` holds no pipes (see Prepared::others).
             LinkType::Pipe | LinkType::CvPipe => {}
         }
+    }
+}
+
+/// P and Y of one Hazen-Williams pipe from `w` = |q|^(hexp − 1), without
+/// branches (selects instead), so that a loop of them vectorizes; the
+/// same operations on the same values as EPANET's `hwcoeff`.
+#[inline(always)]
+fn hw_pipe(
+    hexp: f64,
+    rqtol: f64,
+    q_signed: f64,
+    status: u8,
+    r: f64,
+    ml: f64,
+    w: f64,
+) -> (f64, f64) {
+    let q = q_signed.abs();
+    let g = hexp * r * w;
+    let small = g < rqtol;
+    let hgrad = if small { rqtol / hexp } else { g };
+    let hq = hgrad * q;
+    let hloss = if small { hq } else { hq / hexp };
+    let minor = ml > 0.0;
+    let hloss = if minor { hloss + ml * q * q } else { hloss };
+    let hgrad = if minor { hgrad + 2.0 * ml * q } else { hgrad };
+    let hloss = if q_signed < 0.0 { -hloss } else { hloss };
+    let pk = 1.0 / hgrad;
+    let yk = hloss * pk;
+    if status <= stat::CLOSED {
+        (1.0 / CBIG, q_signed)
+    } else {
+        (pk, yk)
+    }
+}
+
+/// [`hw_pipe`] over pipes that are links 0..n (all slices of length n).
+#[allow(clippy::too_many_arguments)]
+fn hw_pipes(
+    hexp: f64,
+    rqtol: f64,
+    flow: &[f64],
+    status: &[u8],
+    r: &[f64],
+    km: &[f64],
+    w: &[f64],
+    p: &mut [f64],
+    y: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked above).
+        unsafe { hw_pipes_avx2(hexp, rqtol, flow, status, r, km, w, p, y) };
+        return;
+    }
+    hw_pipes_generic(hexp, rqtol, flow, status, r, km, w, p, y);
+}
+
+/// The loop of [`hw_pipes`] compiled for AVX2: 4-wide vectors of the same
+/// IEEE operations (no FMA contraction: Rust never fuses), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hw_pipes_avx2(
+    hexp: f64,
+    rqtol: f64,
+    flow: &[f64],
+    status: &[u8],
+    r: &[f64],
+    km: &[f64],
+    w: &[f64],
+    p: &mut [f64],
+    y: &mut [f64],
+) {
+    hw_pipes_generic(hexp, rqtol, flow, status, r, km, w, p, y);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn hw_pipes_generic(
+    hexp: f64,
+    rqtol: f64,
+    flow: &[f64],
+    status: &[u8],
+    r: &[f64],
+    km: &[f64],
+    w: &[f64],
+    p: &mut [f64],
+    y: &mut [f64],
+) {
+    let n = flow.len();
+    let (status, r, km, w, p, y) = (
+        &status[..n],
+        &r[..n],
+        &km[..n],
+        &w[..n],
+        &mut p[..n],
+        &mut y[..n],
+    );
+    for j in 0..n {
+        let (pk, yk) = hw_pipe(hexp, rqtol, flow[j], status[j], r[j], km[j], w[j]);
+        p[j] = pk;
+        y[j] = yk;
     }
 }
 

@@ -9,7 +9,7 @@ use crate::prepared::{stat, LinkType, Prepared, QZERO};
 use crate::solver::{hydsolve, State};
 use crate::PrepareError;
 use network::{Network, Quantity};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Warning conditions EPANET reports after a step (its codes 1–6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +108,19 @@ pub struct Simulation {
     /// period, then 1.0 for demands without a pattern.
     pat_now: Vec<f64>,
     node_mult: Vec<f64>,
+    /// Junction demands (and the system demand) per pattern period,
+    /// shared by clones (see [`Simulation::share_demands`]).
+    demand_cache: Option<Arc<DemandCache>>,
 }
+
+/// Per pattern period p (index), the junction demands followed by the
+/// system demand; filled on first use by any clone.
+struct DemandCache {
+    periods: Vec<OnceLock<Box<[f64]>>>,
+}
+
+/// Largest shared demand table (values) [`Simulation::share_demands`] builds.
+const DEMAND_CACHE_MAX_VALUES: usize = 8 << 20;
 
 impl Simulation {
     /// Prepares a network and initialises a simulation at time 0.
@@ -132,6 +144,7 @@ impl Simulation {
             pattern_mult: vec![1.0; npat],
             pat_now: vec![1.0; npat + 1],
             node_mult: vec![1.0; nn],
+            demand_cache: None,
         };
         for k in 0..sim.pr.nlinks {
             init_link_flow(
@@ -152,6 +165,22 @@ impl Simulation {
 
     pub fn network(&self) -> &Network {
         &self.pr.net
+    }
+
+    /// Makes this simulation and the clones taken from it afterwards share
+    /// their junction demands: each pattern period's demands are computed
+    /// once, by whichever clone first reaches it, and copied by the others
+    /// (scenario batches all meet the same periods). Results are unchanged.
+    /// A clone that sets a demand multiplier stops sharing. Nothing is
+    /// shared when the table would exceed 64 MiB (long runs on big networks).
+    pub fn share_demands(&mut self) {
+        let tm = &self.pr.times;
+        let periods = ((tm.dur.max(0) + tm.pstart) / tm.pstep.max(1) + 2) as usize;
+        if periods.saturating_mul(self.pr.njuncs + 1) <= DEMAND_CACHE_MAX_VALUES {
+            self.demand_cache = Some(Arc::new(DemandCache {
+                periods: (0..periods).map(|_| OnceLock::new()).collect(),
+            }));
+        }
     }
 
     /// Resets to time 0 (ENinitH). With `reinit_flows`, link flows restart
@@ -203,37 +232,48 @@ impl Simulation {
         let pr = Arc::clone(&self.pr);
         let tm = &pr.times;
         let p = (self.htime + tm.pstart) / tm.pstep;
-        let dmult = self.global_mult.unwrap_or(pr.opts.dmult);
-        let s = &mut self.s;
-        self.dsystem = 0.0;
-        // Each pattern's factor once per step (not once per demand).
-        for (j, pat) in pr.patterns.iter().enumerate() {
-            self.pat_now[j] = pat[(p % pat.len() as i64) as usize] * self.pattern_mult[j];
-        }
-        let npat = pr.patterns.len();
-        self.pat_now[npat] = 1.0;
-        let pat_now = &self.pat_now[..];
         let nj = pr.njuncs;
-        assert!(pr.dem_ptr.len() > nj && self.node_mult.len() >= nj);
+        let s = &mut self.s;
         assert!(s.node_demand.len() >= nj && s.demand_flow.len() >= nj);
         assert!(s.full_demand.len() >= nj);
-        let mut dsystem = 0.0;
-        for i in 0..nj {
-            let mut sum = 0.0;
-            let nm = self.node_mult[i];
-            for d in pr.dem_ptr[i]..pr.dem_ptr[i + 1] {
-                let f = pat_now[pr.dem_pat_idx[d] as usize];
-                let dj = pr.dem_base[d] * f * dmult * nm;
-                // Branch-free: adding 0.0 instead leaves the sum's bits
-                // unchanged (dsystem starts at +0.0 and only grows).
-                dsystem += if dj > 0.0 { dj } else { 0.0 };
-                sum += dj;
-            }
-            s.node_demand[i] = sum;
-            s.demand_flow[i] = sum;
-            s.full_demand[i] = sum;
+        let cell = self
+            .demand_cache
+            .as_ref()
+            .and_then(|c| c.periods.get(usize::try_from(p).ok()?));
+        if let Some(cell) = cell {
+            // Shared with the other clones: computed by whichever meets
+            // this period first, with the same code as below.
+            let d = cell.get_or_init(|| {
+                let mut d = vec![0.0; nj + 1].into_boxed_slice();
+                let mut pat_now = vec![0.0; pr.patterns.len() + 1];
+                d[nj] = junction_demands(
+                    &pr,
+                    p,
+                    self.global_mult,
+                    &self.pattern_mult,
+                    &self.node_mult,
+                    &mut pat_now,
+                    &mut d[..nj],
+                );
+                d
+            });
+            s.node_demand[..nj].copy_from_slice(&d[..nj]);
+            s.demand_flow[..nj].copy_from_slice(&d[..nj]);
+            s.full_demand[..nj].copy_from_slice(&d[..nj]);
+            self.dsystem = d[nj];
+        } else {
+            self.dsystem = junction_demands(
+                &pr,
+                p,
+                self.global_mult,
+                &self.pattern_mult,
+                &self.node_mult,
+                &mut self.pat_now,
+                &mut s.node_demand[..nj],
+            );
+            s.demand_flow[..nj].copy_from_slice(&s.node_demand[..nj]);
+            s.full_demand[..nj].copy_from_slice(&s.node_demand[..nj]);
         }
-        self.dsystem = dsystem;
         for t in &pr.tanks {
             if t.a == 0.0 {
                 if let Some(j) = t.pat {
@@ -585,17 +625,20 @@ impl Simulation {
     /// Overrides the global demand multiplier.
     pub fn set_demand_multiplier(&mut self, m: f64) {
         self.global_mult = Some(m);
+        self.demand_cache = None;
     }
     /// Multiplies every demand following pattern `p`.
     pub fn set_pattern_multiplier(&mut self, p: usize, m: f64) {
         if p < self.pattern_mult.len() {
             self.pattern_mult[p] = m;
+            self.demand_cache = None;
         }
     }
     /// Multiplies the demands of node `i`.
     pub fn set_node_demand_multiplier(&mut self, i: usize, m: f64) {
         if i < self.node_mult.len() {
             self.node_mult[i] = m;
+            self.demand_cache = None;
         }
     }
 
@@ -630,6 +673,58 @@ impl Simulation {
             };
         }
         self.s.ke[i] = ke;
+    }
+}
+
+/// Junction demands of pattern period `p` into `out` (one per junction);
+/// returns the total system demand (the sum of positive demands, read only
+/// by rule premises: with no rules, that serial sum is skipped and 0 returned).
+fn junction_demands(
+    pr: &Prepared,
+    p: i64,
+    global_mult: Option<f64>,
+    pattern_mult: &[f64],
+    node_mult: &[f64],
+    pat_now: &mut [f64],
+    out: &mut [f64],
+) -> f64 {
+    let dmult = global_mult.unwrap_or(pr.opts.dmult);
+    // Each pattern's factor once per period (not once per demand).
+    for (j, pat) in pr.patterns.iter().enumerate() {
+        pat_now[j] = pat[(p % pat.len() as i64) as usize] * pattern_mult[j];
+    }
+    let npat = pr.patterns.len();
+    pat_now[npat] = 1.0;
+    let pat_now = &pat_now[..];
+    let nj = pr.njuncs;
+    assert!(pr.dem_ptr.len() > nj && node_mult.len() >= nj && out.len() >= nj);
+    if pr.rules.is_empty() {
+        for i in 0..nj {
+            let mut sum = 0.0;
+            let nm = node_mult[i];
+            for d in pr.dem_ptr[i]..pr.dem_ptr[i + 1] {
+                let f = pat_now[pr.dem_pat_idx[d] as usize];
+                sum += pr.dem_base[d] * f * dmult * nm;
+            }
+            out[i] = sum;
+        }
+        0.0
+    } else {
+        let mut dsystem = 0.0;
+        for i in 0..nj {
+            let mut sum = 0.0;
+            let nm = node_mult[i];
+            for d in pr.dem_ptr[i]..pr.dem_ptr[i + 1] {
+                let f = pat_now[pr.dem_pat_idx[d] as usize];
+                let dj = pr.dem_base[d] * f * dmult * nm;
+                // Branch-free: adding 0.0 instead leaves the sum's bits
+                // unchanged (dsystem starts at +0.0 and only grows).
+                dsystem += if dj > 0.0 { dj } else { 0.0 };
+                sum += dj;
+            }
+            out[i] = sum;
+        }
+        dsystem
     }
 }
 
@@ -695,6 +790,40 @@ mod tests {
         s.run().unwrap();
         let t = s.network().node_index("T").unwrap();
         assert!(s.tank_level_m(t).unwrap() < 1e-6);
+    }
+
+    #[test]
+    fn shared_demands_give_the_same_bits_and_stop_on_a_multiplier() {
+        let inp = "[JUNCTIONS]\nJ 0 10 P1\nK 0 5 P2\n[RESERVOIRS]\nR 100\n[PIPES]\nA R J 1000 300 130\nB J K 500 200 120\n[PATTERNS]\nP1 1 1.5 0.5\nP2 0.8 1.2\n[TIMES]\nDURATION 6\nHYDRAULIC TIMESTEP 1\nPATTERN TIMESTEP 1\n[OPTIONS]\nUNITS LPS\n";
+        let run = |mut s: Simulation, mult: bool| {
+            let mut bits = Vec::new();
+            loop {
+                if mult && s.time_s() == 3 * 3600 {
+                    s.set_node_demand_multiplier(1, 2.0);
+                }
+                s.run().unwrap();
+                for i in 0..s.node_count() {
+                    bits.push(s.head_m(i).to_bits());
+                    bits.push(s.demand_lps(i).to_bits());
+                }
+                if s.next() == 0 {
+                    return bits;
+                }
+            }
+        };
+        let plain = sim(inp);
+        let mut shared = plain.clone();
+        shared.share_demands();
+        assert!(shared.demand_cache.is_some());
+        for mult in [false, true] {
+            let want = run(plain.clone(), mult);
+            // Twice: the second run reads the periods the first one filled.
+            assert_eq!(run(shared.clone(), mult), want);
+            assert_eq!(run(shared.clone(), mult), want);
+        }
+        let mut s = shared.clone();
+        s.set_demand_multiplier(1.1);
+        assert!(s.demand_cache.is_none());
     }
 
     #[test]

@@ -373,10 +373,15 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
         iter += 1;
     }
     // Actual junction outflow in node_demand, required demand in demand_flow.
-    for i in 0..pr.njuncs {
-        let full = s.node_demand[i];
-        s.node_demand[i] = s.demand_flow[i] + s.emitter_flow[i];
-        s.demand_flow[i] = full;
+    let nj = pr.njuncs;
+    for ((nd, df), &ef) in s.node_demand[..nj]
+        .iter_mut()
+        .zip(&mut s.demand_flow[..nj])
+        .zip(&s.emitter_flow[..nj])
+    {
+        let full = *nd;
+        *nd = *df + ef;
+        *df = full;
     }
     SolveInfo {
         iterations: iter,
