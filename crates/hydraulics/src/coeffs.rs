@@ -556,6 +556,18 @@ pub fn emitter_hl(o: &Opts, ke: f64, q: f64) -> (f64, f64) {
     (hloss, hgrad)
 }
 
+/// Head loss and gradient of a junction's leakage flow `q` in the inverted
+/// leakage equation H = c·q^(1/n) (n = 0.5 fixed area, 1.5 variable area),
+/// with EPANET's barrier against negative leakage (`eval_leak_headloss`).
+#[inline]
+pub fn leak_headloss(q: f64, c: f64, n: f64) -> (f64, f64) {
+    let n = 1.0 / n;
+    let mut hgrad = n * c * q.abs().powf(n - 1.0);
+    let mut hloss = hgrad * q / n;
+    add_lower_barrier(q, &mut hloss, &mut hgrad);
+    (hloss, hgrad)
+}
+
 /// Head loss and gradient for delivering a pressure-dependent demand.
 pub fn demand_headloss(s: &State, i: usize, dp: f64, n: f64) -> (f64, f64) {
     demand_hl(s.demand_flow[i], s.full_demand[i], dp, n)
@@ -590,6 +602,8 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
             emitter_flow,
             demand_flow,
             full_demand,
+            leak_qfa,
+            leak_qva,
             ..
         } = &mut *s;
         // Off-diagonal entries of links between two junctions.
@@ -643,6 +657,27 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
                 if hgrad > 0.0 {
                     d += 1.0 / hgrad;
                     fi += (hloss + pr.el[i] + o.pmin) / hgrad;
+                }
+            }
+            if pr.has_leakage {
+                let (cfa, cva) = (pr.leak_cfa[i], pr.leak_cva[i]);
+                if cfa != 0.0 || cva != 0.0 {
+                    let (qfa, qva) = (leak_qfa[i], leak_qva[i]);
+                    if cfa != 0.0 {
+                        let (hloss, hgrad) = leak_headloss(qfa, cfa, 0.5);
+                        if hgrad > 0.0 {
+                            d += 1.0 / hgrad;
+                            fi += (hloss + pr.el[i]) / hgrad;
+                        }
+                    }
+                    if cva != 0.0 {
+                        let (hloss, hgrad) = leak_headloss(qva, cva, 1.5);
+                        if hgrad > 0.0 {
+                            d += 1.0 / hgrad;
+                            fi += (hloss + pr.el[i]) / hgrad;
+                        }
+                    }
+                    xf -= qfa + qva;
                 }
             }
             xf -= demand_flow[i];

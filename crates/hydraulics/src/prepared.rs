@@ -4,7 +4,7 @@
 //! by every [`crate::Simulation`] cloned from it.
 
 use crate::sparse::{PatternError, Slot, Symbolic, NONE};
-use crate::units::Ucf;
+use crate::units::{Ucf, MPERFT};
 use network::{
     ControlCondition, DemandModel, HeadlossFormula, LinkAction, LinkKind, LinkStatus, Network,
     NodeKind, Quantity, RelOp, RuleObject, RuleValue, RuleVariable, Unbalanced, ValveType,
@@ -208,6 +208,12 @@ pub struct Prepared {
     /// pattern count standing for "no pattern" (factor 1).
     pub dem_pat_idx: Vec<u32>,
     pub ke: Vec<f64>,
+    /// EPANET 2.3 pipe leakage as two emitter-like terms per junction
+    /// (`leakage.c`): fixed-area H = cfa·Q² and variable-area
+    /// H = cva·Q^(2/3). Both empty when no pipe leaks (`has_leakage` false).
+    pub leak_cfa: Vec<f64>,
+    pub leak_cva: Vec<f64>,
+    pub has_leakage: bool,
     pub tanks: Vec<TankData>,
     /// Tank index of each node (`usize::MAX` for junctions).
     pub node_tank: Vec<usize>,
@@ -255,6 +261,76 @@ pub struct Prepared {
     /// Off-diagonal slot of each link between two junctions, else `NONE`.
     pub link_slot: Vec<Slot>,
     pub diag_slot: Vec<Slot>,
+}
+
+/// EPANET's orifice coefficient 0.6·√(2g) in ft^½/s, times 10⁻⁶ (mm² → m²).
+const LEAK_ORIFICE: f64 = 4.8149866e-6;
+
+/// Per-junction leakage coefficients (EPANET 2.3 FAVAD model), or two empty
+/// vectors when no pipe has a leak area or expansion rate.
+///
+/// A pipe's leak, Q = Co·L·(A₀ + m·H)·√H with L counted in 100-length-unit
+/// sections, is split half to each junction end (all of it to the junction
+/// when the other end is a tank or reservoir; nothing when both are). Per
+/// junction the summed fixed-area coefficient a = ΣCo·L·A₀ and variable-area
+/// coefficient b = ΣCo·L·m become cfa = 1/a² and cva = 1/b^(2/3). A₀ (mm²,
+/// file value) is converted to ft²; m (mm² per length unit of head, file
+/// value) is taken in mm² per ft of head ÷ 0.3048 m/ft whatever the units:
+/// what EPANET 2.3.5 computes (measured against owa-epanet: the variable
+/// area leak is 1/0.3048 times the published `leakage.c` formula in both
+/// US and SI units, the fixed area leak matches it).
+fn leakage_coeffs(net: &Network, ucf: &Ucf, njuncs: usize, len: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let any = net.links.iter().any(|l| match &l.kind {
+        LinkKind::Pipe(p) => p.leak_area > 0.0 || p.leak_expansion > 0.0,
+        _ => false,
+    });
+    if !any || njuncs == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    // The network keeps SI values; recover the file's C1, C2 exactly.
+    let l = ucf.file.factor(Quantity::Length);
+    let (fa, fe) = (1.0e-6 / (100.0 * l), 1.0e-6 / (100.0 * l * l));
+    let mut ca = vec![0.0; njuncs];
+    let mut cv = vec![0.0; njuncs];
+    for (k, link) in net.links.iter().enumerate() {
+        let LinkKind::Pipe(p) = &link.kind else {
+            continue;
+        };
+        let (j1, j2) = (link.from < njuncs, link.to < njuncs);
+        if !j1 && !j2 {
+            continue;
+        }
+        if p.leak_area == 0.0 && p.leak_expansion == 0.0 {
+            continue;
+        }
+        let c1 = network::units::from_si_with(fa, p.leak_area);
+        let c2 = network::units::from_si_with(fe, p.leak_expansion);
+        let mut c_area = LEAK_ORIFICE * c1 / (MPERFT * MPERFT);
+        let mut c_expan = LEAK_ORIFICE * c2 / MPERFT;
+        let mut sections = len[k] * ucf.head / 100.0;
+        if j1 && j2 {
+            sections *= 0.5;
+        }
+        c_area *= sections;
+        c_expan *= sections;
+        for (j, n) in [(j1, link.from), (j2, link.to)] {
+            if j {
+                ca[n] += c_area;
+                cv[n] += c_expan;
+            }
+        }
+    }
+    for c in &mut ca {
+        *c = if *c > 0.0 { 1.0 / (*c * *c) } else { 0.0 };
+    }
+    for c in &mut cv {
+        *c = if *c > 0.0 {
+            1.0 / c.powf(2.0 / 3.0)
+        } else {
+            0.0
+        };
+    }
+    (ca, cv)
 }
 
 /// One link seen from one of its junctions (8 bytes, for the assembly loop).
@@ -863,6 +939,9 @@ impl Prepared {
         let dw_e37 = pipes.iter().map(|&k| kc[k] / diam[k] / 3.7).collect();
         let dw_s = pipes.iter().map(|&k| opts.viscos * diam[k]).collect();
 
+        let (leak_cfa, leak_cva) = leakage_coeffs(&net, &ucf, njuncs, &len);
+        let has_leakage = !leak_cfa.is_empty();
+
         Ok(Prepared {
             net: net.clone(),
             ucf,
@@ -878,6 +957,9 @@ impl Prepared {
                 .collect(),
             dem_pat,
             ke,
+            leak_cfa,
+            leak_cva,
+            has_leakage,
             tanks,
             node_tank,
             n1,

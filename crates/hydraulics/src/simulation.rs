@@ -196,6 +196,13 @@ impl Simulation {
         for i in 0..pr.nnodes {
             s.emitter_flow[i] = if s.ke[i] > 0.0 { 1.0 } else { 0.0 };
         }
+        if pr.has_leakage {
+            for i in 0..pr.njuncs {
+                s.leak_qfa[i] = crate::solver::leak_q0(pr.leak_cfa[i]);
+                s.leak_qva[i] = crate::solver::leak_q0(pr.leak_cva[i]);
+                s.leakage_flow[i] = 0.0;
+            }
+        }
         for k in 0..pr.nlinks {
             s.status[k] = pr.init_status[k];
             s.setting[k] = pr.init_setting[k];
@@ -498,6 +505,14 @@ impl Simulation {
             0.0
         }
     }
+    /// Pipe leakage flowing out of junction `i` (EPANET 2.3 `[LEAKAGE]`,
+    /// part of [`Self::demand_lps`]), L/s.
+    pub fn leakage_flow_lps(&self, i: usize) -> f64 {
+        match self.s.leakage_flow.get(i) {
+            Some(&q) => self.pr.ucf.flow_m3s(q) * 1000.0,
+            None => 0.0,
+        }
+    }
     /// Link flow, L/s (0 when closed, as EPANET reports it).
     pub fn flow_lps(&self, k: usize) -> f64 {
         if self.s.status[k] <= stat::CLOSED {
@@ -766,6 +781,29 @@ mod tests {
             s.headloss_m(0)
         );
         assert_eq!(s.next(), 0);
+    }
+
+    #[test]
+    fn pipe_leakage_follows_favad_and_counts_as_demand() {
+        // All of P's leak goes to J (its other end is a reservoir): 10
+        // sections of 100 m. Fixed area 10 mm² per 100 m, expansion
+        // 0.2 mm² per m of head per 100 m (EPANET 2.3.5 scales it by 1/0.3048).
+        let mut s = sim(&format!("{ONE_PIPE}[LEAKAGE]\nP 10 0.2\n"));
+        s.run().unwrap();
+        let h_ft = s.pressure_m(0) / 0.3048;
+        let co = 4.8149866e-6 * 10.0;
+        let q_cfs =
+            co * 10.0 / (0.3048 * 0.3048) * h_ft.sqrt() + co * 0.2 / 0.3048 * h_ft.powf(1.5);
+        let q = q_cfs * 28.317; // EPANET's L/s per cfs
+        let leak = s.leakage_flow_lps(0);
+        assert!((leak - q).abs() < 2e-3 * q, "{leak} vs {q}");
+        assert!((s.demand_lps(0) - 10.0 - leak).abs() < 1e-9);
+        assert!((s.flow_lps(0) - s.demand_lps(0)).abs() < 1e-6);
+        // Without the section there is no leakage at all.
+        let mut plain = sim(ONE_PIPE);
+        plain.run().unwrap();
+        assert_eq!(plain.leakage_flow_lps(0), 0.0);
+        assert!((plain.demand_lps(0) - 10.0).abs() < 1e-9);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! assemble, factor and solve for junction heads, update flows, check
 //! convergence and link status, repeat.
 
-use crate::coeffs::{demand_headloss, emitter_headloss, headloss_coeffs, matrix_coeffs};
+use crate::coeffs::{
+    demand_headloss, emitter_headloss, headloss_coeffs, leak_headloss, matrix_coeffs,
+};
 use crate::prepared::{link_flag, stat, Prepared};
 use crate::sparse::Factor;
 use crate::status::{bad_valve, link_status, pressure_switch, valve_status};
@@ -20,6 +22,11 @@ pub struct State {
     pub demand_flow: Vec<f64>,
     pub full_demand: Vec<f64>,
     pub emitter_flow: Vec<f64>,
+    /// Junction pipe leakage (EPANET 2.3): fixed-area and variable-area
+    /// parts and their sum; empty when the network has no leakage.
+    pub leak_qfa: Vec<f64>,
+    pub leak_qva: Vec<f64>,
+    pub leakage_flow: Vec<f64>,
     pub flow: Vec<f64>,
     pub status: Vec<u8>,
     pub setting: Vec<f64>,
@@ -62,6 +69,9 @@ impl State {
             demand_flow: vec![0.0; pr.nnodes],
             full_demand: vec![0.0; pr.nnodes],
             emitter_flow: vec![0.0; pr.nnodes],
+            leak_qfa: pr.leak_cfa.iter().map(|&c| leak_q0(c)).collect(),
+            leak_qva: pr.leak_cva.iter().map(|&c| leak_q0(c)).collect(),
+            leakage_flow: vec![0.0; pr.leak_cfa.len()],
             flow: vec![0.0; pr.nlinks],
             status: pr.init_status.clone(),
             setting: pr.init_setting.clone(),
@@ -82,6 +92,85 @@ impl State {
             relax: 1.0,
         }
     }
+}
+
+/// EPANET's starting leakage flow (cfs) for a leak coefficient `c`.
+pub fn leak_q0(c: f64) -> f64 {
+    if c > 0.0 {
+        0.001
+    } else {
+        0.0
+    }
+}
+
+/// Updates junction leakage flows after new heads (EPANET's
+/// `newleakageflows`): adds to `qsum`/`dqsum` and the largest flow change.
+fn new_leakage_flows(
+    pr: &Prepared,
+    s: &mut State,
+    bal: &mut Balance,
+    qsum: &mut f64,
+    dqsum: &mut f64,
+) {
+    let relax = s.relax;
+    for i in 0..pr.njuncs {
+        let (cfa, cva) = (pr.leak_cfa[i], pr.leak_cva[i]);
+        if cfa == 0.0 && cva == 0.0 {
+            continue;
+        }
+        let h = s.head[i] - pr.el[i];
+        let (mut dqfa, mut dqva) = (0.0, 0.0);
+        if cfa != 0.0 {
+            let (hl, g) = leak_headloss(s.leak_qfa[i], cfa, 0.5);
+            if g > 0.0 {
+                dqfa = (hl - h) / g * relax;
+                s.leak_qfa[i] -= dqfa;
+            }
+        }
+        if cva != 0.0 {
+            let (hl, g) = leak_headloss(s.leak_qva[i], cva, 1.5);
+            if g > 0.0 {
+                dqva = (hl - h) / g * relax;
+                s.leak_qva[i] -= dqva;
+            }
+        }
+        s.leakage_flow[i] = s.leak_qfa[i] + s.leak_qva[i];
+        let dq = dqfa + dqva;
+        if dq == 0.0 {
+            continue;
+        }
+        *qsum += s.leakage_flow[i].abs();
+        *dqsum += dq.abs();
+        if dq.abs() > bal.max_flow_change {
+            bal.max_flow_change = dq.abs();
+        }
+    }
+}
+
+/// EPANET's `leakagehasconverged`: every junction's leakage within
+/// 0.0001 cfs of the FAVAD flow at its current pressure head.
+fn leakage_converged(pr: &Prepared, s: &State) -> bool {
+    const QTOL: f64 = 0.0001;
+    for i in 0..pr.njuncs {
+        let (cfa, cva) = (pr.leak_cfa[i], pr.leak_cva[i]);
+        if cfa == 0.0 && cva == 0.0 {
+            continue;
+        }
+        let h = s.head[i] - pr.el[i];
+        let mut qref = 0.0;
+        if h > 0.0 {
+            if cfa > 0.0 {
+                qref = (h / cfa).sqrt();
+            }
+            if cva > 0.0 {
+                qref += (h / cva).powf(1.5);
+            }
+        }
+        if (qref - (s.leak_qfa[i] + s.leak_qva[i])).abs() > QTOL {
+            return false;
+        }
+    }
+    true
 }
 
 #[allow(clippy::needless_range_loop)] // several arrays indexed by link
@@ -189,6 +278,9 @@ fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
             }
         }
     }
+    if pr.has_leakage {
+        new_leakage_flows(pr, s, bal, &mut qsum, &mut dqsum);
+    }
     if qsum > pr.opts.hacc {
         dqsum / qsum
     } else {
@@ -243,6 +335,9 @@ fn has_converged(pr: &Prepared, s: &mut State, relerr: f64, bal: &Balance) -> bo
         return false;
     }
     if o.flow_change_limit > 0.0 && bal.max_flow_change > o.flow_change_limit {
+        return false;
+    }
+    if pr.has_leakage && !leakage_converged(pr, s) {
         return false;
     }
     if o.pda {
@@ -382,6 +477,12 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
         let full = *nd;
         *nd = *df + ef;
         *df = full;
+    }
+    // EPANET's junction outflow includes pipe leakage.
+    if pr.has_leakage {
+        for (nd, &lq) in s.node_demand[..nj].iter_mut().zip(&s.leakage_flow) {
+            *nd += lq;
+        }
     }
     SolveInfo {
         iterations: iter,
