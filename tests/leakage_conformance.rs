@@ -11,7 +11,10 @@
 //!   node demand (EN_DEMAND) is the junction's whole outflow: consumer
 //!   demand + emitter flow + pipe leakage, and so is aquatwin's;
 //! - |Δflow| ≤ max(0.001 L/s, 1e-4·|q_EPANET|) and the same status for
-//!   every link; the same report times.
+//!   every link; the same report times;
+//! - the `leakage_lps` columns both write for a model with leakage — a
+//!   junction's pipe leakage (EN_LEAKAGEFLOW) and a pipe's own leakage
+//!   (EN_LINK_LEAKAGE) — within max(0.001 L/s, 1e-4·|q_EPANET|).
 //!
 //! It first checks that EPANET really simulates the leaks: the total
 //! outflow of the leaky copy must exceed the original's.
@@ -134,6 +137,9 @@ struct Worst {
     dh: f64,
     dd: f64,
     dq: f64,
+    /// Node and pipe leakage (the leakage_lps columns).
+    dl: f64,
+    where_dl: String,
     where_dh: String,
     where_dd: String,
     where_dq: String,
@@ -159,8 +165,8 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
     );
     run_oracle(&src, &base_dir);
     run_oracle(&inp, &edir);
-    let node_cols = ["head_m", "demand_lps"];
-    let base = read_csv(&base_dir.join("nodes.csv"), &node_cols);
+    let node_cols = ["head_m", "demand_lps", "leakage_lps"];
+    let base = read_csv(&base_dir.join("nodes.csv"), &node_cols[..2]);
     let en = read_csv(&edir.join("nodes.csv"), &node_cols);
     let leak_lps = (total_demand(&en) - total_demand(&base)) / en.times.len().max(1) as f64;
     assert!(
@@ -181,8 +187,9 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
         String::from_utf8_lossy(&out.stderr)
     );
     let an = read_csv(&adir.join("nodes.csv"), &node_cols);
-    let el = read_csv(&edir.join("links.csv"), &["flow_lps", "status"]);
-    let al = read_csv(&adir.join("links.csv"), &["flow_lps", "status"]);
+    let link_cols = ["flow_lps", "status", "leakage_lps"];
+    let el = read_csv(&edir.join("links.csv"), &link_cols);
+    let al = read_csv(&adir.join("links.csv"), &link_cols);
 
     let mut w = Worst::default();
     if an.times != en.times || al.times != el.times {
@@ -210,7 +217,16 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
             w.dd = if dd.is_nan() { f64::INFINITY } else { dd };
             w.where_dd = format!("node {id} at {t} s: aquatwin {ad}, EPANET {ed}");
         }
-        if !(dh <= HEAD_TOL_M) || !(dd <= FLOW_TOL_LPS.max(FLOW_TOL_REL * ed.abs())) {
+        let (el_, al_) = (num(&e[2]), num(&a[2]));
+        let dl = (al_ - el_).abs();
+        if !(dl <= w.dl) {
+            w.dl = if dl.is_nan() { f64::INFINITY } else { dl };
+            w.where_dl = format!("node {id} at {t} s: aquatwin {al_}, EPANET {el_}");
+        }
+        if !(dh <= HEAD_TOL_M)
+            || !(dd <= FLOW_TOL_LPS.max(FLOW_TOL_REL * ed.abs()))
+            || !(dl <= FLOW_TOL_LPS.max(FLOW_TOL_REL * el_.abs()))
+        {
             bad_values += 1;
         }
     }
@@ -232,7 +248,15 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
             w.dq = if dq.is_nan() { f64::INFINITY } else { dq };
             w.where_dq = format!("link {id} at {t} s: aquatwin {aq}, EPANET {eq}");
         }
-        if !(dq <= FLOW_TOL_LPS.max(FLOW_TOL_REL * eq.abs())) {
+        let (el_, al_) = (num(&e[2]), num(&a[2]));
+        let dl = (al_ - el_).abs();
+        if !(dl <= w.dl) {
+            w.dl = if dl.is_nan() { f64::INFINITY } else { dl };
+            w.where_dl = format!("link {id} at {t} s: aquatwin {al_}, EPANET {el_}");
+        }
+        if !(dq <= FLOW_TOL_LPS.max(FLOW_TOL_REL * eq.abs()))
+            || !(dl <= FLOW_TOL_LPS.max(FLOW_TOL_REL * el_.abs()))
+        {
             bad_values += 1;
         }
     }
@@ -252,8 +276,8 @@ fn leakage_matches_epanet() {
         let (w, npipes, leak) = compare(name, &work, &bin);
         writeln!(
             report,
-            "{name}: {npipes} leaky pipes, EPANET leakage {leak:.2} L/s (mean per report time); max |Δhead| {:.2e} m ({}), max |Δdemand| {:.2e} L/s ({}), max |Δflow| {:.2e} L/s ({})",
-            w.dh, w.where_dh, w.dd, w.where_dd, w.dq, w.where_dq
+            "{name}: {npipes} leaky pipes, EPANET leakage {leak:.2} L/s (mean per report time); max |Δhead| {:.2e} m ({}), max |Δdemand| {:.2e} L/s ({}), max |Δflow| {:.2e} L/s ({}), max |Δleakage| (node or pipe) {:.2e} L/s ({})",
+            w.dh, w.where_dh, w.dd, w.where_dd, w.dq, w.where_dq, w.dl, w.where_dl
         )
         .unwrap();
         if !w.bad.is_empty() {

@@ -231,6 +231,11 @@ def hydraulics(inp, outdir, all_steps):
         call(en.getnodevalues, ph, en.ELEVATION, elev)
         elev_m = [elev[i] * lf for i in range(nn)]
         nbuf, lbuf = en.doubleArray(nn), en.doubleArray(nl)
+        # EPANET 2.3 pipe leakage: extra leakage_lps columns, as aquatwin writes them.
+        leaky = hasattr(en, "LINK_LEAKAGE") and any(
+            en.getlinkvalue(ph, i, en.LEAK_AREA) > 0 or en.getlinkvalue(ph, i, en.LEAK_EXPAN) > 0
+            for i in range(1, nl + 1) if en.getlinktype(ph, i) <= en.PIPE)
+        extra_col = ",leakage_lps" if leaky else ""
 
         def values(getter, buf, prop, n, factor):
             call(getter, ph, prop, buf)
@@ -238,8 +243,8 @@ def hydraulics(inp, outdir, all_steps):
 
         with open(os.path.join(outdir, "nodes.csv"), "w") as fn, \
              open(os.path.join(outdir, "links.csv"), "w") as fl:
-            fn.write("time_s,node,head_m,pressure_m,demand_lps\n")
-            fl.write("time_s,link,flow_lps,velocity_mps,headloss_m,status\n")
+            fn.write(f"time_s,node,head_m,pressure_m,demand_lps{extra_col}\n")
+            fl.write(f"time_s,link,flow_lps,velocity_mps,headloss_m,status{extra_col}\n")
             call(en.openH, ph)
             call(en.initH, ph, 0)
             t = 0
@@ -256,8 +261,10 @@ def hydraulics(inp, outdir, all_steps):
                         run["report_times"].append(t)
                     head = values(en.getnodevalues, nbuf, en.HEAD, nn, lf)
                     dem = values(en.getnodevalues, nbuf, en.DEMAND, nn, qf)
+                    nleak = values(en.getnodevalues, nbuf, en.LEAKAGEFLOW, nn, qf) if leaky else None
                     for i in range(nn):
-                        fn.write(f"{t},{node_ids[i]},{head[i]!r},{head[i] - elev_m[i]!r},{dem[i]!r}\n")
+                        x = f",{nleak[i]!r}" if leaky else ""
+                        fn.write(f"{t},{node_ids[i]},{head[i]!r},{head[i] - elev_m[i]!r},{dem[i]!r}{x}\n")
                     flow = values(en.getlinkvalues, lbuf, en.FLOW, nl, qf)
                     vel = values(en.getlinkvalues, lbuf, en.VELOCITY, nl, lf)
                     for j in range(nl):
@@ -266,8 +273,9 @@ def hydraulics(inp, outdir, all_steps):
                             st = PUMP_STATUS_WORD[int(en.getlinkvalue(ph, j + 1, en.STATUS))]
                         else:
                             st = STATUS_WORD[int(en.getlinkvalue(ph, j + 1, en.PUMP_STATE))]
+                        x = f",{en.getlinkvalue(ph, j + 1, en.LINK_LEAKAGE) * qf!r}" if leaky else ""
                         fl.write(f"{t},{link_ids[j]},{flow[j]!r},{vel[j]!r},"
-                                 f"{head[a - 1] - head[b - 1]!r},{st}\n")
+                                 f"{head[a - 1] - head[b - 1]!r},{st}{x}\n")
                 if next_h(ph) <= 0:
                     break
             if t < duration:

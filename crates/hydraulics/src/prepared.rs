@@ -214,6 +214,8 @@ pub struct Prepared {
     pub leak_cfa: Vec<f64>,
     pub leak_cva: Vec<f64>,
     pub has_leakage: bool,
+    /// The leaking pipes, by link index, for their own leakage flow.
+    pub leak_pipes: Vec<LeakPipe>,
     pub tanks: Vec<TankData>,
     /// Tank index of each node (`usize::MAX` for junctions).
     pub node_tank: Vec<usize>,
@@ -265,6 +267,44 @@ pub struct Prepared {
 
 /// EPANET's orifice coefficient 0.6·√(2g) in ft^½/s, times 10⁻⁶ (mm² → m²).
 const LEAK_ORIFICE: f64 = 4.8149866e-6;
+
+/// A leaking pipe (EPANET 2.3 `[LEAKAGE]`), internal units: each half of
+/// the pipe leaks `c·(a + m·H)·√H` at its end node's pressure head H (ft).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeakPipe {
+    pub link: usize,
+    pub c: f64,
+    pub a: f64,
+    pub m: f64,
+}
+
+/// The leaking pipes with both ends not fixed-grade (see [`LeakPipe`]),
+/// with the same unit conversions as [`leakage_coeffs`].
+fn leak_pipes(net: &Network, ucf: &Ucf, njuncs: usize, len: &[f64]) -> Vec<LeakPipe> {
+    let l = ucf.file.factor(Quantity::Length);
+    let (fa, fe) = (1.0e-6 / (100.0 * l), 1.0e-6 / (100.0 * l * l));
+    let mut v = Vec::new();
+    for (k, link) in net.links.iter().enumerate() {
+        let LinkKind::Pipe(p) = &link.kind else {
+            continue;
+        };
+        if link.from >= njuncs && link.to >= njuncs {
+            continue;
+        }
+        if p.leak_area == 0.0 && p.leak_expansion == 0.0 {
+            continue;
+        }
+        let c1 = network::units::from_si_with(fa, p.leak_area);
+        let c2 = network::units::from_si_with(fe, p.leak_expansion);
+        v.push(LeakPipe {
+            link: k,
+            c: LEAK_ORIFICE * (len[k] * ucf.head / 100.0) / 2.0,
+            a: c1 / (MPERFT * MPERFT),
+            m: c2 / MPERFT,
+        });
+    }
+    v
+}
 
 /// Per-junction leakage coefficients (EPANET 2.3 FAVAD model), or two empty
 /// vectors when no pipe has a leak area or expansion rate.
@@ -941,6 +981,11 @@ impl Prepared {
 
         let (leak_cfa, leak_cva) = leakage_coeffs(&net, &ucf, njuncs, &len);
         let has_leakage = !leak_cfa.is_empty();
+        let leak_pipes = if has_leakage {
+            leak_pipes(&net, &ucf, njuncs, &len)
+        } else {
+            Vec::new()
+        };
 
         Ok(Prepared {
             net: net.clone(),
@@ -960,6 +1005,7 @@ impl Prepared {
             leak_cfa,
             leak_cva,
             has_leakage,
+            leak_pipes,
             tanks,
             node_tank,
             n1,

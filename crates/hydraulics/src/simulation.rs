@@ -513,6 +513,37 @@ impl Simulation {
             None => 0.0,
         }
     }
+    /// Whether the model has EPANET 2.3 pipe leakage (`[LEAKAGE]`).
+    pub fn has_leakage(&self) -> bool {
+        self.pr.has_leakage
+    }
+    /// Leakage out of pipe `k` (EPANET 2.3 `[LEAKAGE]`, EN_LINK_LEAKAGE),
+    /// L/s: each half of the pipe leaks at its end junction's pressure
+    /// (negative pressures count as 0); when one half leaks nothing (a
+    /// fixed-grade end, or no pressure) the other half's leak is doubled.
+    /// 0 for other links and pipes without leakage.
+    pub fn pipe_leakage_lps(&self, k: usize) -> f64 {
+        let pr = &self.pr;
+        let Ok(at) = pr.leak_pipes.binary_search_by_key(&k, |p| p.link) else {
+            return 0.0;
+        };
+        let lp = pr.leak_pipes[at];
+        let half = |n: usize| {
+            if n >= pr.njuncs {
+                return 0.0;
+            }
+            let h = (self.s.head[n] - pr.el[n]).max(0.0);
+            lp.c * (lp.a + lp.m * h) * h.sqrt()
+        };
+        let (mut q1, mut q2) = (half(pr.n1[k]), half(pr.n2[k]));
+        if q2 == 0.0 {
+            q1 *= 2.0;
+        }
+        if q1 == 0.0 {
+            q2 *= 2.0;
+        }
+        pr.ucf.flow_m3s(q1 + q2) * 1000.0
+    }
     /// Link flow, L/s (0 when closed, as EPANET reports it).
     pub fn flow_lps(&self, k: usize) -> f64 {
         if self.s.status[k] <= stat::CLOSED {
@@ -799,10 +830,16 @@ mod tests {
         assert!((leak - q).abs() < 2e-3 * q, "{leak} vs {q}");
         assert!((s.demand_lps(0) - 10.0 - leak).abs() < 1e-9);
         assert!((s.flow_lps(0) - s.demand_lps(0)).abs() < 1e-6);
+        // The pipe's own leakage: its only junction end leaks for both halves.
+        assert!(s.has_leakage());
+        let pipe = s.pipe_leakage_lps(0);
+        assert!((pipe - leak).abs() < 1e-4 * leak, "{pipe} vs {leak}");
         // Without the section there is no leakage at all.
         let mut plain = sim(ONE_PIPE);
         plain.run().unwrap();
         assert_eq!(plain.leakage_flow_lps(0), 0.0);
+        assert_eq!(plain.pipe_leakage_lps(0), 0.0);
+        assert!(!plain.has_leakage());
         assert!((plain.demand_lps(0) - 10.0).abs() < 1e-9);
     }
 

@@ -46,6 +46,19 @@ const LINK_COLUMNS: [(&str, ColumnType); 6] = [
     ("status", ColumnType::Utf8),
 ];
 
+/// The leakage column added to both tables when the model has EPANET 2.3
+/// pipe leakage (`[LEAKAGE]`): a junction's pipe leakage (part of its
+/// demand) and a pipe's own leakage (EN_LINK_LEAKAGE), L/s.
+const LEAKAGE_COLUMN: (&str, ColumnType) = ("leakage_lps", ColumnType::Double);
+
+fn columns(base: &[(&'static str, ColumnType)], leakage: bool) -> Vec<(&'static str, ColumnType)> {
+    let mut v = base.to_vec();
+    if leakage {
+        v.push(LEAKAGE_COLUMN);
+    }
+    v
+}
+
 /// Where the results go: nodes.* and links.* in the output folder. Parquet
 /// is written in row groups as the simulation runs, so memory stays bounded.
 #[allow(clippy::large_enum_variant)] // one value per run
@@ -67,7 +80,11 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 }
 
 impl Tables {
-    fn create(dir: &Path, format: &str) -> Result<Tables> {
+    fn create(dir: &Path, format: &str, leakage: bool) -> Result<Tables> {
+        let (node_cols, link_cols) = (
+            columns(&NODE_COLUMNS, leakage),
+            columns(&LINK_COLUMNS, leakage),
+        );
         if format == "parquet" {
             let table = |name: &str, cols: &[(&str, ColumnType)]| -> Result<_> {
                 let path = dir.join(name);
@@ -76,16 +93,16 @@ impl Tables {
                     .with_context(|| format!("cannot write {}", path.display()))
             };
             return Ok(Tables::Parquet {
-                nodes: table("nodes.parquet", &NODE_COLUMNS)?,
-                links: table("links.parquet", &LINK_COLUMNS)?,
+                nodes: table("nodes.parquet", &node_cols)?,
+                links: table("links.parquet", &link_cols)?,
             });
         }
         let mut nodes = create(&dir.join("nodes.csv"))?;
         let mut links = create(&dir.join("links.csv"))?;
         let header =
             |cols: &[(&str, ColumnType)]| cols.iter().map(|c| c.0).collect::<Vec<_>>().join(",");
-        writeln!(nodes, "{}", header(&NODE_COLUMNS))?;
-        writeln!(links, "{}", header(&LINK_COLUMNS))?;
+        writeln!(nodes, "{}", header(&node_cols))?;
+        writeln!(links, "{}", header(&link_cols))?;
         Ok(Tables::Csv { nodes, links })
     }
 
@@ -117,13 +134,12 @@ pub fn run(a: Args) -> Result<()> {
     let parse_ms = t0.elapsed().as_secs_f64() * 1e3;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let mut tables = Tables::create(&a.out, &a.format)?;
-
     let duration = net.times.duration;
     let t1 = Instant::now();
     let mut sim = Simulation::from_network(net)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.network.display()))?;
     let mut solve = t1.elapsed();
+    let mut tables = Tables::create(&a.out, &a.format, sim.has_leakage())?;
     let progress = std::io::stderr().is_terminal() && duration > 0;
     let mut steps = 0u64;
     let mut iterations = 0u64;
@@ -204,10 +220,11 @@ pub fn run(a: Args) -> Result<()> {
 
 fn write_step(sim: &Simulation, t: u64, tables: &mut Tables) -> Result<()> {
     let net = sim.network();
+    let leakage = sim.has_leakage();
     match tables {
         Tables::Csv { nodes, links } => {
             for (i, n) in net.nodes.iter().enumerate() {
-                writeln!(
+                write!(
                     nodes,
                     "{t},{},{:.6},{:.6},{:.6}",
                     n.id,
@@ -215,9 +232,13 @@ fn write_step(sim: &Simulation, t: u64, tables: &mut Tables) -> Result<()> {
                     sim.pressure_m(i),
                     sim.demand_lps(i)
                 )?;
+                if leakage {
+                    write!(nodes, ",{:.6}", sim.leakage_flow_lps(i))?;
+                }
+                writeln!(nodes)?;
             }
             for (k, l) in net.links.iter().enumerate() {
-                writeln!(
+                write!(
                     links,
                     "{t},{},{},{},{},{}",
                     l.id,
@@ -226,29 +247,37 @@ fn write_step(sim: &Simulation, t: u64, tables: &mut Tables) -> Result<()> {
                     sim.headloss_m(k),
                     sim.link_state(k).word()
                 )?;
+                if leakage {
+                    write!(links, ",{}", sim.pipe_leakage_lps(k))?;
+                }
+                writeln!(links)?;
             }
         }
         // Full f64 precision (the CSV rounds node values to 6 decimals).
         Tables::Parquet { nodes, links } => {
             let t = t as i64;
             for (i, n) in net.nodes.iter().enumerate() {
-                nodes.write_row(&[
+                let row = [
                     Value::Int(t),
                     Value::Str(&n.id),
                     Value::Double(sim.head_m(i)),
                     Value::Double(sim.pressure_m(i)),
                     Value::Double(sim.demand_lps(i)),
-                ])?;
+                    Value::Double(sim.leakage_flow_lps(i)),
+                ];
+                nodes.write_row(&row[..row.len() - usize::from(!leakage)])?;
             }
             for (k, l) in net.links.iter().enumerate() {
-                links.write_row(&[
+                let row = [
                     Value::Int(t),
                     Value::Str(&l.id),
                     Value::Double(sim.flow_lps(k)),
                     Value::Double(sim.velocity_mps(k)),
                     Value::Double(sim.headloss_m(k)),
                     Value::Str(sim.link_state(k).word()),
-                ])?;
+                    Value::Double(sim.pipe_leakage_lps(k)),
+                ];
+                links.write_row(&row[..row.len() - usize::from(!leakage)])?;
             }
         }
     }
