@@ -11,7 +11,6 @@ pub const MPERFT: f64 = 0.3048;
 pub const PSIPERFT: f64 = 0.4333;
 pub const KPAPERPSI: f64 = 6.895;
 pub const KWPERHP: f64 = 0.7457;
-pub const M3PERFT3: f64 = 0.028317;
 
 /// File-unit values per internal unit (EPANET's `Ucf` array).
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +40,9 @@ impl Ucf {
             flow: file.flow.epanet_units_per_cfs(),
             head: if si { MPERFT } else { 1.0 },
             pressure,
-            volume: if si { M3PERFT3 } else { 1.0 },
+            // EPANET 2.2+ converts volumes with MperFT³ exactly (2.0 used a
+            // rounded 0.028317 m³ per ft³, which moves tank fill times).
+            volume: if si { MPERFT * MPERFT * MPERFT } else { 1.0 },
             diam: if si { 1000.0 * MPERFT } else { 12.0 },
             power: if si { KWPERHP } else { 1.0 },
         }
