@@ -868,6 +868,26 @@ mod tests {
     }
 
     #[test]
+    fn tank_control_time_uses_epanet_volume_units() {
+        // A 100 m² tank filling from 10 m towards a 10.5 m control level:
+        // 50 m³ to go. EPANET 2.2+ converts volumes with 0.3048³ m³/ft³ and
+        // flows with 28.317 L/ft³, and rounds the time to the second; the
+        // initial volume must be consistent with the tank area, or the step
+        // moves by seconds (Richmond_standard).
+        let d = (400.0 / std::f64::consts::PI).sqrt();
+        let inp = format!(
+            "[JUNCTIONS]\nJ 0 0\n[RESERVOIRS]\nR 30\n[TANKS]\nT 0 10 0 12 {d}\n[PIPES]\nP1 R J 1000 80 100\nP2 J T 10 80 100\n[CONTROLS]\nLINK P2 CLOSED IF NODE T ABOVE 10.5\n[TIMES]\nDURATION 24\nHYDRAULIC TIMESTEP 24\nPATTERN TIMESTEP 24\nREPORT TIMESTEP 24\n[OPTIONS]\nUNITS LPS\n"
+        );
+        let mut s = sim(&inp);
+        s.run().unwrap();
+        let t = s.network().node_index("T").unwrap();
+        let q_lps = s.demand_lps(t);
+        assert!(q_lps > 0.5, "the tank fills ({q_lps} L/s)");
+        let expected = ((50.0 / (0.3048f64 * 0.3048 * 0.3048)) / (q_lps / 28.317)).round() as u64;
+        assert_eq!(s.next(), expected);
+    }
+
+    #[test]
     fn shared_demands_give_the_same_bits_and_stop_on_a_multiplier() {
         let inp = "[JUNCTIONS]\nJ 0 10 P1\nK 0 5 P2\n[RESERVOIRS]\nR 100\n[PIPES]\nA R J 1000 300 130\nB J K 500 200 120\n[PATTERNS]\nP1 1 1.5 0.5\nP2 0.8 1.2\n[TIMES]\nDURATION 6\nHYDRAULIC TIMESTEP 1\nPATTERN TIMESTEP 1\n[OPTIONS]\nUNITS LPS\n";
         let run = |mut s: Simulation, mult: bool| {
