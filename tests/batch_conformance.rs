@@ -226,17 +226,7 @@ fn run_network(name: &str, nscen: usize, work: &Path) -> Outcome {
             _ => unreachable!(),
         };
         let edir = dir.join("epanet");
-        let msg = oracle(&[
-            "hydraulics",
-            inp.to_str().unwrap(),
-            "--out",
-            edir.to_str().unwrap(),
-        ]);
-        assert!(
-            edir.join("nodes.csv").is_file(),
-            "the oracle failed on {}: {msg}",
-            inp.display()
-        );
+        oracle_hydraulics(&inp, &edir);
         oracle_runs.push((
             read_csv(&edir.join("nodes.csv"), "head_m", None),
             read_csv(&edir.join("links.csv"), "flow_lps", Some("status")),

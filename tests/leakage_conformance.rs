@@ -113,20 +113,6 @@ fn num(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
-fn run_oracle(inp: &Path, out: &Path) {
-    let msg = oracle(&[
-        "hydraulics",
-        inp.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        out.join("nodes.csv").is_file(),
-        "the oracle failed on {}: {msg}",
-        inp.display()
-    );
-}
-
 /// Sum of every node demand at every report time, L/s.
 fn total_demand(nodes: &Csv) -> f64 {
     nodes.rows.values().map(|r| num(&r[1]).max(0.0)).sum()
@@ -163,8 +149,8 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
         dir.join("epanet"),
         dir.join("aquatwin"),
     );
-    run_oracle(&src, &base_dir);
-    run_oracle(&inp, &edir);
+    oracle_hydraulics(&src, &base_dir);
+    oracle_hydraulics(&inp, &edir);
     let node_cols = ["head_m", "demand_lps", "leakage_lps"];
     let base = read_csv(&base_dir.join("nodes.csv"), &node_cols[..2]);
     let en = read_csv(&edir.join("nodes.csv"), &node_cols);

@@ -61,6 +61,23 @@ pub fn oracle(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs the oracle's `hydraulics` command on `inp` into the folder `out`
+/// (nodes.csv, links.csv, run.json at the report times); panics with the
+/// oracle's output when it wrote no results.
+pub fn oracle_hydraulics(inp: &Path, out: &Path) {
+    let msg = oracle(&[
+        "hydraulics",
+        inp.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(
+        out.join("nodes.csv").is_file(),
+        "the oracle failed on {}: {msg}",
+        inp.display()
+    );
+}
+
 /// The BattLeDIM 2020 material (labels, leak flows, official reports,
 /// node distances): `$AQUATWIN_BATTLEDIM`, else `../shared/battledim` beside
 /// the checkout. Panics when the folder is missing: tests that need it must
