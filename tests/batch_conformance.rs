@@ -46,28 +46,22 @@ struct Table {
     rows: HashMap<(u64, String), (f64, String)>,
 }
 
-fn read_csv(path: &Path, value: &str, extra: Option<&str>) -> Table {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (iv, ie) = (at(value), extra.map(at));
-    let mut t = Table {
-        times: Vec::new(),
-        rows: HashMap::new(),
-    };
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let time: u64 = f[0].parse().expect("time_s");
-        if t.times.last() != Some(&time) {
-            t.times.push(time);
-        }
-        let v = f[iv].parse().unwrap_or(f64::NAN);
-        let e = ie.map(|i| f[i].to_string()).unwrap_or_default();
-        t.rows.insert((time, f[1].to_string()), (v, e));
+/// The oracle's value column (and optional text column) of a report CSV.
+fn read_table(path: &Path, value: &str, extra: Option<&str>) -> Table {
+    let cols: Vec<&str> = std::iter::once(value).chain(extra).collect();
+    let csv = read_report_csv(path, &cols);
+    let rows = csv
+        .rows
+        .into_iter()
+        .map(|(key, v)| {
+            let x = v[0].parse().unwrap_or(f64::NAN);
+            (key, (x, v.get(1).cloned().unwrap_or_default()))
+        })
+        .collect();
+    Table {
+        times: csv.times,
+        rows,
     }
-    t
 }
 
 /// Heads and link flows/statuses of a simulation at its report times.
@@ -228,8 +222,8 @@ fn run_network(name: &str, nscen: usize, work: &Path) -> Outcome {
         let edir = dir.join("epanet");
         oracle_hydraulics(&inp, &edir);
         oracle_runs.push((
-            read_csv(&edir.join("nodes.csv"), "head_m", None),
-            read_csv(&edir.join("links.csv"), "flow_lps", Some("status")),
+            read_table(&edir.join("nodes.csv"), "head_m", None),
+            read_table(&edir.join("links.csv"), "flow_lps", Some("status")),
         ));
         scenarios.push((i, c));
     }

@@ -24,7 +24,6 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use conformance::*;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,49 +71,12 @@ fn with_leakage(inp: &str) -> (String, usize) {
     (text, n)
 }
 
-/// Rows of a nodes.csv / links.csv: (time, id) → the named columns, plus
-/// the report times in order.
-struct Csv {
-    times: Vec<u64>,
-    rows: HashMap<(u64, String), Vec<String>>,
-}
-
-fn read_csv(path: &Path, cols: &[&str]) -> Csv {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let at = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .unwrap_or_else(|| panic!("{}: no column {name}", path.display()))
-    };
-    let idx: Vec<usize> = cols.iter().map(|c| at(c)).collect();
-    let mut out = Csv {
-        times: Vec::new(),
-        rows: HashMap::new(),
-    };
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let t: u64 = f[0].parse().expect("time_s");
-        if out.times.last() != Some(&t) {
-            out.times.push(t);
-        }
-        out.rows.insert(
-            (t, f[1].to_string()),
-            idx.iter().map(|&i| f[i].to_string()).collect(),
-        );
-    }
-    out
-}
-
 fn num(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
 /// Sum of every node demand at every report time, L/s.
-fn total_demand(nodes: &Csv) -> f64 {
+fn total_demand(nodes: &ReportCsv) -> f64 {
     nodes.rows.values().map(|r| num(&r[1]).max(0.0)).sum()
 }
 
@@ -152,8 +114,8 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
     oracle_hydraulics(&src, &base_dir);
     oracle_hydraulics(&inp, &edir);
     let node_cols = ["head_m", "demand_lps", "leakage_lps"];
-    let base = read_csv(&base_dir.join("nodes.csv"), &node_cols[..2]);
-    let en = read_csv(&edir.join("nodes.csv"), &node_cols);
+    let base = read_report_csv(&base_dir.join("nodes.csv"), &node_cols[..2]);
+    let en = read_report_csv(&edir.join("nodes.csv"), &node_cols);
     let leak_lps = (total_demand(&en) - total_demand(&base)) / en.times.len().max(1) as f64;
     assert!(
         leak_lps > 1.0,
@@ -172,10 +134,10 @@ fn compare(name: &str, work: &Path, bin: &Path) -> (Worst, usize, f64) {
         "{name}: aquatwin simulate failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let an = read_csv(&adir.join("nodes.csv"), &node_cols);
+    let an = read_report_csv(&adir.join("nodes.csv"), &node_cols);
     let link_cols = ["flow_lps", "status", "leakage_lps"];
-    let el = read_csv(&edir.join("links.csv"), &link_cols);
-    let al = read_csv(&adir.join("links.csv"), &link_cols);
+    let el = read_report_csv(&edir.join("links.csv"), &link_cols);
+    let al = read_report_csv(&adir.join("links.csv"), &link_cols);
 
     let mut w = Worst::default();
     if an.times != en.times || al.times != el.times {

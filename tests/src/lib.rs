@@ -2,6 +2,7 @@
 //! are, how to run the EPANET 2.3 oracle, where the `aquatwin` binary is,
 //! where the BattLeDIM 2020 material is.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,6 +60,45 @@ pub fn oracle(args: &[&str]) -> String {
         .output()
         .expect("run the EPANET oracle (scripts/setup-python installs it)");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Rows of a nodes.csv / links.csv (aquatwin's or the oracle's): (time,
+/// id) → the named columns as text, plus the report times in order.
+pub struct ReportCsv {
+    pub times: Vec<u64>,
+    pub rows: HashMap<(u64, String), Vec<String>>,
+}
+
+/// Reads the named columns of a nodes.csv / links.csv; panics with the file
+/// name when it or a column is missing.
+pub fn read_report_csv(path: &Path, cols: &[&str]) -> ReportCsv {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{}: no column {name}", path.display()))
+    };
+    let idx: Vec<usize> = cols.iter().map(|c| at(c)).collect();
+    let mut out = ReportCsv {
+        times: Vec::new(),
+        rows: HashMap::new(),
+    };
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let t: u64 = f[0].parse().expect("time_s");
+        if out.times.last() != Some(&t) {
+            out.times.push(t);
+        }
+        out.rows.insert(
+            (t, f[1].to_string()),
+            idx.iter().map(|&i| f[i].to_string()).collect(),
+        );
+    }
+    out
 }
 
 /// Runs the oracle's `hydraulics` command on `inp` into the folder `out`
