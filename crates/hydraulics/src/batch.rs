@@ -4,6 +4,10 @@
 //! The clones also share one table of junction demands per pattern period
 //! ([`Simulation::share_demands`]), so each period's demands are computed
 //! once for the whole batch; results are bit-identical to separate runs.
+//! Start from an unsolved base (as `Simulation::new` gives it) to get
+//! EPANET's results; a base solved first and rewound (a warm start) takes
+//! fewer iterations but lands up to EPANET's ACCURACY away from them
+//! (`tests/batch_conformance.rs` checks both).
 
 use crate::simulation::Simulation;
 use rayon::prelude::*;

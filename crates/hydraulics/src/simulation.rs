@@ -184,7 +184,10 @@ impl Simulation {
     }
 
     /// Resets to time 0 (ENinitH). With `reinit_flows`, link flows restart
-    /// from EPANET's initial guesses; otherwise the current flows are kept.
+    /// from EPANET's initial guesses; otherwise the current flows are kept
+    /// (a warm start: fewer iterations, but a different iteration path, so
+    /// the results differ from EPANET's by up to its ACCURACY, more than
+    /// the conformance tolerances; see `tests/batch_conformance.rs`).
     pub fn init(&mut self, reinit_flows: bool) {
         let pr = Arc::clone(&self.pr);
         let s = &mut self.s;
