@@ -33,6 +33,10 @@ pub(super) struct Setup {
     /// Per AMR sensor: its node's demands (base, pattern).
     pub(super) amr_demands: Vec<Vec<(f64, Option<usize>)>>,
     pub(super) balance: bool,
+    /// Predict the non-AMR consumption from the AMR readings (per-pattern
+    /// values fitted to the meters at every step) instead of from the model
+    /// patterns alone.
+    pub(super) amr_patterns: bool,
 }
 
 impl Setup {
@@ -164,6 +168,7 @@ impl Setup {
             groups,
             amr_demands,
             balance,
+            amr_patterns: false,
         }
     }
 }
@@ -179,6 +184,11 @@ pub(super) struct Frame {
     pub(super) q_amr: Vec<f64>,
     /// Model demand of each non-AMR group, m³/s (without multipliers).
     pub(super) d_group: Vec<Vec<f64>>,
+    /// Predictors of the non-AMR consumption (m³/s scale), combined by the
+    /// learnt normal behaviour: the model groups' demands, or with
+    /// `Setup::amr_patterns` the per-pattern values measured by the AMR
+    /// meters (times the non-AMR base demand of the pattern).
+    pub(super) d_expect: Vec<Vec<f64>>,
     /// Per AMR sensor: model demand and measured demand, m³/s.
     pub(super) amr_model: Vec<Vec<f64>>,
     pub(super) amr_meas: Vec<Vec<f64>>,
@@ -245,6 +255,11 @@ impl Frame {
         let q_amr: Vec<f64> = (0..rows)
             .map(|r| amr_meas.iter().map(|v| v[r]).sum())
             .collect();
+        let d_expect = if setup.amr_patterns {
+            amr_predictors(setup, &amr_meas, &d_group)
+        } else {
+            d_group.clone()
+        };
         let levels: Vec<Vec<f64>> = setup
             .tanks
             .iter()
@@ -294,6 +309,7 @@ impl Frame {
             d_meas,
             q_amr,
             d_group,
+            d_expect,
             amr_model,
             amr_meas,
             m,
@@ -307,6 +323,63 @@ impl Frame {
     pub(super) fn model_nonamr(&self, r: usize) -> f64 {
         self.d_group.iter().map(|g| g[r]).sum()
     }
+}
+
+/// Per-step predictors of the non-AMR consumption from the AMR readings:
+/// at every step the values of the demand patterns (pattern × whatever
+/// multiplies it that day) are fitted by least squares to the meters, each
+/// meter reading being Σ base × pattern value over its node's demands.
+/// Predictors: for each pattern the meters see, its fitted value × the
+/// non-AMR base demand of that pattern (× all non-AMR base when no non-AMR
+/// node uses it: a fitted value still mixes in the others' base errors);
+/// the model demand of groups whose pattern no meter sees.
+fn amr_predictors(setup: &Setup, amr_meas: &[Vec<f64>], d_group: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let mut pats: Vec<Option<usize>> = Vec::new();
+    for ds in &setup.amr_demands {
+        for &(b, p) in ds {
+            if b > 0.0 && !pats.contains(&p) {
+                pats.push(p);
+            }
+        }
+    }
+    if pats.is_empty() || amr_meas.is_empty() {
+        return d_group.to_vec();
+    }
+    let a: Vec<Vec<f64>> = setup
+        .amr_demands
+        .iter()
+        .map(|ds| {
+            pats.iter()
+                .map(|&p| ds.iter().filter(|d| d.1 == p).map(|d| d.0).sum())
+                .collect()
+        })
+        .collect();
+    let total_base: f64 = setup.groups.iter().map(|g| g.1).sum::<f64>().max(1e-12);
+    let rows = d_group.first().map_or(0, Vec::len);
+    let mut out: Vec<Vec<f64>> = vec![vec![0.0; rows]; pats.len()];
+    let y_scale = |p: Option<usize>| -> f64 {
+        match setup.groups.iter().find(|g| g.0 == p) {
+            Some(g) if g.1 > 0.0 => g.1,
+            _ => total_base,
+        }
+    };
+    let scales: Vec<f64> = pats.iter().map(|&p| y_scale(p)).collect();
+    let mut y = vec![0.0; a.len()];
+    for r in 0..rows {
+        for (yi, m) in y.iter_mut().zip(amr_meas) {
+            *yi = m[r];
+        }
+        let x = super::normal::lstsq(&a, &y);
+        for (g, v) in x.iter().enumerate() {
+            out[g][r] = v * scales[g];
+        }
+    }
+    for (g, &(p, _)) in setup.groups.iter().enumerate() {
+        if !pats.contains(&p) {
+            out.push(d_group[g].clone());
+        }
+    }
+    out
 }
 
 /// Applies the boundary conditions of row `r` with non-AMR multiplier `m`.
@@ -398,6 +471,7 @@ impl Frame {
             d_meas: self.d_meas.clone(),
             q_amr: self.q_amr.clone(),
             d_group: self.d_group.clone(),
+            d_expect: self.d_expect.clone(),
             amr_model: self.amr_model.clone(),
             amr_meas: self.amr_meas.clone(),
             m: self.m.clone(),

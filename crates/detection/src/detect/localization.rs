@@ -39,6 +39,7 @@ pub(super) fn localize(
     end: usize,
     size_m3s: f64,
     known: &[usize],
+    ref_before: Option<usize>,
     cfg: &DetectConfig,
 ) -> Result<(Localization, Option<Localization>), DetectError> {
     let per_h = (3600 / STEP_S) as usize;
@@ -56,7 +57,11 @@ pub(super) fn localize(
     // Windows shorter than a day are compared with the same clock times on
     // the days before (as many as fit in the reference window), so that what
     // the model gets wrong at that time of day cancels.
-    let reference = if cfg.ref_same_time && len < day {
+    // `ref_before`: a reference of `ref_window_h` ending at that row instead
+    // (the change since before an earlier start, for a leak still growing).
+    let reference = if ref_before.is_some() {
+        Reference::Before(ref_len)
+    } else if cfg.ref_same_time && len < day {
         Reference::SameTime {
             day,
             days: (ref_len / day).max(1),
@@ -64,7 +69,7 @@ pub(super) fn localize(
     } else {
         Reference::Before(ref_len)
     };
-    let windows = reference.windows(start, len);
+    let windows = reference.windows(ref_before.unwrap_or(start), len);
     let sig_sd: Vec<f64> = (0..nch)
         .map(|c| {
             if cfg.signature_noise {

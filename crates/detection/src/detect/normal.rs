@@ -9,7 +9,7 @@ use super::boundary::Frame;
 use crate::scenario::STEP_S;
 
 /// Least squares `y ≈ X β` (normal equations with a tiny ridge).
-fn lstsq(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+pub(super) fn lstsq(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
     let p = x.first().map_or(0, Vec::len);
     let mut a = vec![vec![0.0; p]; p];
     let mut b = vec![0.0; p];
@@ -77,7 +77,7 @@ pub(super) struct Normal {
 }
 
 fn expected_demand(n: &Normal, f: &Frame, r: usize) -> f64 {
-    f.d_group.iter().zip(&n.beta).map(|(g, b)| g[r] * b).sum()
+    f.d_expect.iter().zip(&n.beta).map(|(g, b)| g[r] * b).sum()
 }
 
 fn features(n: &Normal, f: &Frame, r: usize) -> Vec<f64> {
@@ -88,7 +88,7 @@ fn features(n: &Normal, f: &Frame, r: usize) -> Vec<f64> {
 pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
     let x: Vec<Vec<f64>> = rows
         .clone()
-        .map(|r| f.d_group.iter().map(|g| g[r]).collect())
+        .map(|r| f.d_expect.iter().map(|g| g[r]).collect())
         .collect();
     let y: Vec<f64> = rows.clone().map(|r| f.d_meas[r] - f.q_amr[r]).collect();
     let beta = lstsq(&x, &y);
