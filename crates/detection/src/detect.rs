@@ -168,6 +168,10 @@ pub struct DetectConfig {
     /// that puts `pending_confidence` of the weight within 300 m of its pipe.
     pub pending_h: f64,
     pub pending_confidence: f64,
+    /// Hours between re-localizations of a pending leak without an alarm
+    /// (0: only at alarms; 6 in development found one more leak but gave
+    /// three more false alarms).
+    pub pending_step_h: f64,
     /// With leaks already found, a new alarm is reported only if the known
     /// leaks explain its signature at least this many times worse (misfit
     /// ratio) than with the new leak added; below, it is most often a known
@@ -203,7 +207,8 @@ impl Default for DetectConfig {
             new_leak_evidence: 30.0,
             amr_patterns: false,
             pending_h: 120.0,
-            pending_confidence: 0.9,
+            pending_confidence: 0.7,
+            pending_step_h: 0.0,
             min_new_evidence: 2.0,
             max_missing_share: 0.2,
             stuck_steps: 288,
@@ -310,6 +315,66 @@ impl std::error::Error for DetectError {}
 
 // ------------------------------------------------------------------ driver
 
+/// A pending leak `(start row, balance offset before it, known leaks before
+/// it)` localized again as a whole: the last `loc_window_h` up to row `end`
+/// against the reference before its start, its size the mean excess of the
+/// last 12 hours over the offset. Returns the localization (with its size,
+/// m³/s, and new-leak evidence) when it is concentrated enough to report and
+/// not near a reported leak.
+#[allow(clippy::too_many_arguments)]
+fn relocalize_pending(
+    setup: &Setup,
+    model: &Network,
+    graph: &PipeGraph,
+    normal: &normal::Normal,
+    frame: &Frame,
+    hours: &[(f64, f64)],
+    first_row: usize,
+    end: usize,
+    (p_start, p_offset, p_known): (usize, f64, usize),
+    known: &[usize],
+    alarms: &[Alarm],
+    cfg: &DetectConfig,
+) -> Result<Option<(localization::Localization, f64, Option<f64>)>, DetectError> {
+    let per_h = (3600 / STEP_S) as usize;
+    let win = (cfg.loc_window_h * per_h as f64) as usize;
+    if end <= p_start + per_h {
+        return Ok(None);
+    }
+    let w_start = (end + 1).saturating_sub(win).max(p_start);
+    let he = ((end + 1 - first_row) / per_h).min(hours.len()).max(1);
+    let hs = he.saturating_sub(12);
+    let p_size =
+        (hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - p_offset).max(1e-4);
+    let (single, joint) = localize(
+        setup,
+        model,
+        graph,
+        normal,
+        frame,
+        w_start,
+        end,
+        p_size,
+        &known[..p_known.min(known.len())],
+        Some(p_start),
+        cfg,
+    )?;
+    let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
+    let cum = joint.unwrap_or(single);
+    let near_reported = alarms.iter().any(|a| {
+        a.reported
+            && model.link_index(&a.pipe).is_some_and(|k| {
+                graph
+                    .pipe_distance(k, cum.pipe)
+                    .is_some_and(|d| d <= cfg.growth_radius_m)
+            })
+    });
+    let ok = cum.confidence >= cfg.pending_confidence
+        && !near_reported
+        && !evidence.is_some_and(|e| e < cfg.min_new_evidence);
+    Ok(ok.then_some((cum, p_size, evidence)))
+}
+
 /// Runs the detector on `data` (and the leak-free `train` data, if given).
 pub fn detect(
     model: &Network,
@@ -392,7 +457,53 @@ pub fn detect(
     // Pending leak: (estimated start row, balance offset and number of known
     // leaks before it).
     let mut pending: Option<(usize, f64, usize)> = None;
+    let pending_step = (cfg.pending_step_h.max(0.0)) as usize;
+    let mut next_check = 0usize;
     while setup.balance && h < hours.len() {
+        // A pending leak is localized again every `pending_step_h` hours
+        // (besides at every unreported alarm).
+        if let (Some(p), true) = (pending, pending_step > 0 && h >= next_check) {
+            let end = first_row + h * per_h - 1;
+            next_check = h + pending_step;
+            if end.saturating_sub(p.0) > (cfg.pending_h * per_h as f64) as usize {
+                pending = None;
+            } else if let Some((cum, p_size, evidence)) = relocalize_pending(
+                &setup,
+                model,
+                &model_graph,
+                &normal,
+                &frame,
+                &hours,
+                first_row,
+                end,
+                p,
+                &known,
+                &alarms,
+                cfg,
+            )? {
+                let step = frame.start_step + end as i64;
+                alarms.push(Alarm {
+                    reported: true,
+                    growth_of: None,
+                    pipe: model.links[cum.pipe].id.clone(),
+                    time: format_step(step),
+                    step,
+                    alarm_time: format_step(step),
+                    estimated_start: format_step(frame.start_step + p.0 as i64),
+                    estimated_size_lps: p_size * 1000.0,
+                    confidence: cum.confidence,
+                    candidate_pipes: cum.pipes,
+                    candidate_nodes: cum.nodes,
+                    new_leak_evidence: evidence,
+                });
+                if let Some(&(n, _)) = cum.weights.first() {
+                    if !known.contains(&n) {
+                        known.push(n);
+                    }
+                }
+                pending = None;
+            }
+        }
         let (e, d) = hours[h];
         let z = (e - offset) / sigma(d);
         s = cusum_update(s, z, cfg.cusum_k);
@@ -489,45 +600,24 @@ pub fn detect(
         } else {
             match pending {
                 None if cfg.pending_h > 0.0 && growth_of.is_none() => {
-                    pending = Some((start, offset, known.len()))
+                    pending = Some((start, offset, known.len()));
+                    next_check = (end + 1 - first_row) / per_h + pending_step;
                 }
-                Some((p_start, p_offset, p_known)) => {
-                    // The whole pending leak: the last window against the
-                    // day before it started.
-                    let w_start = (end + 1).saturating_sub(win).max(p_start);
-                    let he = ((end + 1 - first_row) / per_h).min(hours.len()).max(1);
-                    let hs = he.saturating_sub(12);
-                    let p_size = (hours[hs..he].iter().map(|x| x.0).sum::<f64>()
-                        / (he - hs) as f64
-                        - p_offset)
-                        .max(1e-4);
-                    let (single, joint) = localize(
+                Some(p) => {
+                    if let Some((cum, _, _)) = relocalize_pending(
                         &setup,
                         model,
                         &model_graph,
                         &normal,
                         &frame,
-                        w_start,
+                        &hours,
+                        first_row,
                         end,
-                        p_size,
-                        &known[..p_known],
-                        Some(p_start),
+                        p,
+                        &known,
+                        &alarms,
                         cfg,
-                    )?;
-                    let cum_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
-                    let cum = joint.unwrap_or(single);
-                    let near_reported = alarms.iter().any(|a| {
-                        a.reported
-                            && model.link_index(&a.pipe).is_some_and(|k| {
-                                model_graph
-                                    .pipe_distance(k, cum.pipe)
-                                    .is_some_and(|d| d <= cfg.growth_radius_m)
-                            })
-                    });
-                    if cum.confidence >= cfg.pending_confidence
-                        && !near_reported
-                        && !cum_evidence.is_some_and(|e| e < cfg.min_new_evidence)
-                    {
+                    )? {
                         loc = cum;
                         reported = true;
                         pending = None;
