@@ -10,7 +10,9 @@
 //! (junctions/N)-th junction, coefficient 0.001 m³/s/m^n, whole duration)
 //! and one hash covers every step of every scenario, in scenario order:
 //! it checks the batch path (clones, reuse, shared per-step data).
-//!   fingerprint --leaks 50 NET.inp ...  →  "NAME leaks N HASH steps S iters I"
+//!   fingerprint --leaks 50 [--lanes] NET.inp ...  →  "NAME leaks N HASH steps S iters I"
+//! (`--lanes`: the same scenarios through `hydraulics::lanes::run_batch_lanes`,
+//! which must give the same hash.)
 
 /// FNV-1a over 64-bit words.
 struct Fnv(u64);
@@ -51,7 +53,38 @@ fn run_hashed(sim: &mut hydraulics::Simulation, h: &mut Fnv) -> (u64, u64) {
     (steps, iters)
 }
 
-fn leaks(n: usize, paths: &[String]) {
+/// One step of [`run_hashed`] for the lane driver: hashes the step's
+/// result; returns whether to go on.
+fn hash_step(
+    sim: &mut hydraulics::Simulation,
+    r: Result<hydraulics::StepReport, hydraulics::SimError>,
+    h: &mut Fnv,
+    steps: &mut u64,
+    iters: &mut u64,
+) -> bool {
+    match r {
+        Ok(r) => {
+            *steps += 1;
+            *iters += r.iterations as u64;
+            h.mix(r.iterations as u64);
+        }
+        Err(_) => {
+            h.mix(u64::MAX);
+            return false;
+        }
+    }
+    for i in 0..sim.node_count() {
+        h.mix(sim.head_m(i).to_bits());
+        h.mix(sim.demand_lps(i).to_bits());
+    }
+    for k in 0..sim.link_count() {
+        h.mix(sim.flow_lps(k).to_bits());
+        h.mix(sim.link_state(k) as u64);
+    }
+    true
+}
+
+fn leaks(n: usize, paths: &[String], lanes: bool) {
     for path in paths {
         let name = std::path::Path::new(path)
             .file_name()
@@ -76,12 +109,25 @@ fn leaks(n: usize, paths: &[String]) {
         }
         let stride = (juncs.len() / n.max(1)).max(1);
         let scen: Vec<usize> = juncs.iter().step_by(stride).take(n).copied().collect();
-        let res = hydraulics::batch::run_batch(&base, &scen, |mut sim, &i| {
-            sim.set_emitter(i, 0.001);
-            let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-            let (s, it) = run_hashed(&mut sim, &mut h);
-            (h.0, s, it)
-        });
+        let res: Vec<(u64, u64, u64)> = if lanes {
+            hydraulics::lanes::run_batch_lanes(
+                &base,
+                &scen,
+                |sim, &i| {
+                    sim.set_emitter(i, 0.001);
+                    (Fnv(0xcbf2_9ce4_8422_2325), 0u64, 0u64)
+                },
+                |sim, _, acc, r| hash_step(sim, r, &mut acc.0, &mut acc.1, &mut acc.2),
+                |_, _, acc| (acc.0 .0, acc.1, acc.2),
+            )
+        } else {
+            hydraulics::batch::run_batch(&base, &scen, |mut sim, &i| {
+                sim.set_emitter(i, 0.001);
+                let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+                let (s, it) = run_hashed(&mut sim, &mut h);
+                (h.0, s, it)
+            })
+        };
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         for r in &res {
             h.mix(r.0);
@@ -100,7 +146,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--leaks") {
         let n = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(50);
-        leaks(n, &args[2..]);
+        let lanes = args.get(2).map(String::as_str) == Some("--lanes");
+        leaks(n, &args[if lanes { 3 } else { 2 }..], lanes);
         return;
     }
     for path in args {

@@ -614,8 +614,6 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
         // in link order (Aii += P; F += ±Y, or P·H of a fixed-head
         // neighbour; Xflow ∓= Q), then its emitter, its pressure-driven
         // demand and its flow balance.
-        let o = &pr.opts;
-        let (dp, pn) = (o.preq - o.pmin, 1.0 / o.pexp);
         let nl = pr.nlinks;
         assert!(p.len() >= nl && y.len() >= nl && flow.len() >= nl);
         assert!(head.len() >= pr.nnodes && pr.inc_ptr.len() == nj + 1);
@@ -644,42 +642,19 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
                 }
             }
             let mut fi = fy;
-            if ke[i] != 0.0 {
-                let (hloss, hgrad) = emitter_hl(o, ke[i], emitter_flow[i]);
-                d += 1.0 / hgrad;
-                fi += (hloss + pr.el[i]) / hgrad;
-                xf -= emitter_flow[i];
-            }
-            // Negated test on purpose (a NaN demand is processed, as before).
-            #[allow(clippy::neg_cmp_op_on_partial_ord)]
-            if o.pda && !(full_demand[i] <= 0.0) {
-                let (hloss, hgrad) = demand_hl(demand_flow[i], full_demand[i], dp, pn);
-                if hgrad > 0.0 {
-                    d += 1.0 / hgrad;
-                    fi += (hloss + pr.el[i] + o.pmin) / hgrad;
-                }
-            }
-            if pr.has_leakage {
-                let (cfa, cva) = (pr.leak_cfa[i], pr.leak_cva[i]);
-                if cfa != 0.0 || cva != 0.0 {
-                    let (qfa, qva) = (leak_qfa[i], leak_qva[i]);
-                    if cfa != 0.0 {
-                        let (hloss, hgrad) = leak_headloss(qfa, cfa, 0.5);
-                        if hgrad > 0.0 {
-                            d += 1.0 / hgrad;
-                            fi += (hloss + pr.el[i]) / hgrad;
-                        }
-                    }
-                    if cva != 0.0 {
-                        let (hloss, hgrad) = leak_headloss(qva, cva, 1.5);
-                        if hgrad > 0.0 {
-                            d += 1.0 / hgrad;
-                            fi += (hloss + pr.el[i]) / hgrad;
-                        }
-                    }
-                    xf -= qfa + qva;
-                }
-            }
+            junction_extras(
+                pr,
+                i,
+                ke,
+                emitter_flow,
+                demand_flow,
+                full_demand,
+                leak_qfa,
+                leak_qva,
+                &mut d,
+                &mut fi,
+                &mut xf,
+            );
             xf -= demand_flow[i];
             fi += xf;
             diag[pr.diag_slot[i] as usize] += d;
@@ -687,106 +662,231 @@ pub fn matrix_coeffs(pr: &Prepared, s: &mut State) {
             xflow[i] = xf;
         }
         // Regulating valves.
-        for &k in &pr.valves {
-            if s.setting[k] == MISSING {
-                continue;
-            }
-            let (n1, n2) = (pr.n1[k], pr.n2[k]);
-            match pr.ltype[k] {
-                LinkType::Prv => {
-                    if s.status[k] == stat::ACTIVE {
-                        let hset = pr.el[n2] + s.setting[k];
-                        s.p[k] = 0.0;
-                        s.y[k] = s.flow[k] + s.xflow[n2];
-                        if n2 < nj {
-                            s.f[n2] += hset * CBIG;
-                            diag[pr.diag_slot[n2] as usize] += CBIG;
-                        }
-                        if s.xflow[n2] < 0.0 && n1 < nj {
-                            s.f[n1] += s.xflow[n2];
-                        }
-                        continue;
-                    }
-                    valve_coeff_km(pr, s, k, pr.km[k]);
-                    add_open_valve(pr, s, diag, off, k);
-                }
-                LinkType::Psv => {
-                    if s.status[k] == stat::ACTIVE {
-                        let hset = pr.el[n1] + s.setting[k];
-                        s.p[k] = 0.0;
-                        s.y[k] = s.flow[k] - s.xflow[n1];
-                        if n1 < nj {
-                            s.f[n1] += hset * CBIG;
-                            diag[pr.diag_slot[n1] as usize] += CBIG;
-                        }
-                        if s.xflow[n1] > 0.0 && n2 < nj {
-                            s.f[n2] += s.xflow[n1];
-                        }
-                        let slot = pr.link_slot[k];
-                        if slot != NONE {
-                            off[slot as usize] -= 1.0 / CBIG;
-                        }
-                        if n2 < nj {
-                            diag[pr.diag_slot[n2] as usize] += 1.0 / CBIG;
-                        }
-                        continue;
-                    }
-                    valve_coeff_km(pr, s, k, pr.km[k]);
-                    add_open_valve(pr, s, diag, off, k);
-                }
-                LinkType::Fcv => {
-                    if s.status[k] == stat::ACTIVE {
-                        let q = s.setting[k];
-                        s.xflow[n1] -= q;
-                        s.xflow[n2] += q;
-                        s.y[k] = s.flow[k] - q;
-                        if n1 < nj {
-                            s.f[n1] -= q;
-                        }
-                        if n2 < nj {
-                            s.f[n2] += q;
-                        }
-                        s.p[k] = 1.0 / CBIG;
-                        let p = s.p[k];
-                        let slot = pr.link_slot[k];
-                        if slot != NONE {
-                            off[slot as usize] -= p;
-                        }
-                        if n1 < nj {
-                            diag[pr.diag_slot[n1] as usize] += p;
-                        }
-                        if n2 < nj {
-                            diag[pr.diag_slot[n2] as usize] += p;
-                        }
-                    } else {
-                        valve_coeff_km(pr, s, k, pr.km[k]);
-                        add_open_valve(pr, s, diag, off, k);
-                    }
-                }
-                _ => {}
-            }
-        }
+        let mut f = std::mem::take(&mut s.f);
+        let mut xflow = std::mem::take(&mut s.xflow);
+        regulating_valves(
+            pr,
+            s,
+            &mut ScalarSystem {
+                diag,
+                off,
+                f: &mut f,
+                xflow: &mut xflow,
+            },
+        );
+        s.f = f;
+        s.xflow = xflow;
     }
     s.factor = Some(factor);
 }
 
 /// Adds an open/closed regulating valve's coefficients to the system.
-fn add_open_valve(pr: &Prepared, s: &mut State, diag: &mut [f64], off: &mut [f64], k: usize) {
+/// Where the assembly of one system goes: the factor's diagonal and
+/// strictly lower values (by slot), the right-hand side and the junction
+/// flow imbalances. Implemented for a scalar factor and for one lane of a
+/// lane-interleaved system (`crate::lanes`).
+pub(crate) trait System {
+    fn diag(&mut self, slot: usize) -> &mut f64;
+    fn off(&mut self, slot: usize) -> &mut f64;
+    fn f(&mut self, i: usize) -> &mut f64;
+    fn xflow(&mut self, i: usize) -> &mut f64;
+}
+
+/// A scalar system: the factor's value arrays plus `State::f` and `State::xflow`.
+pub(crate) struct ScalarSystem<'a> {
+    pub diag: &'a mut [f64],
+    pub off: &'a mut [f64],
+    pub f: &'a mut [f64],
+    pub xflow: &'a mut [f64],
+}
+
+impl System for ScalarSystem<'_> {
+    #[inline]
+    fn diag(&mut self, slot: usize) -> &mut f64 {
+        &mut self.diag[slot]
+    }
+    #[inline]
+    fn off(&mut self, slot: usize) -> &mut f64 {
+        &mut self.off[slot]
+    }
+    #[inline]
+    fn f(&mut self, i: usize) -> &mut f64 {
+        &mut self.f[i]
+    }
+    #[inline]
+    fn xflow(&mut self, i: usize) -> &mut f64 {
+        &mut self.xflow[i]
+    }
+}
+
+/// A junction's emitter, pressure-driven demand and pipe leakage terms,
+/// added after its links (EPANET's order of summation).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn junction_extras(
+    pr: &Prepared,
+    i: usize,
+    ke: &[f64],
+    emitter_flow: &[f64],
+    demand_flow: &[f64],
+    full_demand: &[f64],
+    leak_qfa: &[f64],
+    leak_qva: &[f64],
+    d: &mut f64,
+    fi: &mut f64,
+    xf: &mut f64,
+) {
+    let o = &pr.opts;
+    if ke[i] != 0.0 {
+        let (hloss, hgrad) = emitter_hl(o, ke[i], emitter_flow[i]);
+        *d += 1.0 / hgrad;
+        *fi += (hloss + pr.el[i]) / hgrad;
+        *xf -= emitter_flow[i];
+    }
+    // Negated test on purpose (a NaN demand is processed, as before).
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    if o.pda && !(full_demand[i] <= 0.0) {
+        let (dp, pn) = (o.preq - o.pmin, 1.0 / o.pexp);
+        let (hloss, hgrad) = demand_hl(demand_flow[i], full_demand[i], dp, pn);
+        if hgrad > 0.0 {
+            *d += 1.0 / hgrad;
+            *fi += (hloss + pr.el[i] + o.pmin) / hgrad;
+        }
+    }
+    if pr.has_leakage {
+        let (cfa, cva) = (pr.leak_cfa[i], pr.leak_cva[i]);
+        if cfa != 0.0 || cva != 0.0 {
+            let (qfa, qva) = (leak_qfa[i], leak_qva[i]);
+            if cfa != 0.0 {
+                let (hloss, hgrad) = leak_headloss(qfa, cfa, 0.5);
+                if hgrad > 0.0 {
+                    *d += 1.0 / hgrad;
+                    *fi += (hloss + pr.el[i]) / hgrad;
+                }
+            }
+            if cva != 0.0 {
+                let (hloss, hgrad) = leak_headloss(qva, cva, 1.5);
+                if hgrad > 0.0 {
+                    *d += 1.0 / hgrad;
+                    *fi += (hloss + pr.el[i]) / hgrad;
+                }
+            }
+            *xf -= qfa + qva;
+        }
+    }
+}
+
+/// Whether [`junction_extras`] adds anything for junction `i`.
+#[inline]
+pub(crate) fn has_junction_extras(pr: &Prepared, s: &State, i: usize) -> bool {
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let pda = pr.opts.pda && !(s.full_demand[i] <= 0.0);
+    s.ke[i] != 0.0 || pda || (pr.has_leakage && (pr.leak_cfa[i] != 0.0 || pr.leak_cva[i] != 0.0))
+}
+
+/// The regulating valves' terms (PRV, PSV, FCV with a setting), after
+/// the junctions' (EPANET's `valvecoeffs` order).
+pub(crate) fn regulating_valves(pr: &Prepared, s: &mut State, m: &mut impl System) {
+    let nj = pr.njuncs;
+    for &k in &pr.valves {
+        if s.setting[k] == MISSING {
+            continue;
+        }
+        let (n1, n2) = (pr.n1[k], pr.n2[k]);
+        match pr.ltype[k] {
+            LinkType::Prv => {
+                if s.status[k] == stat::ACTIVE {
+                    let hset = pr.el[n2] + s.setting[k];
+                    s.p[k] = 0.0;
+                    let x2 = *m.xflow(n2);
+                    s.y[k] = s.flow[k] + x2;
+                    if n2 < nj {
+                        *m.f(n2) += hset * CBIG;
+                        *m.diag(pr.diag_slot[n2] as usize) += CBIG;
+                    }
+                    if x2 < 0.0 && n1 < nj {
+                        *m.f(n1) += x2;
+                    }
+                    continue;
+                }
+                valve_coeff_km(pr, s, k, pr.km[k]);
+                add_open_valve(pr, s, m, k);
+            }
+            LinkType::Psv => {
+                if s.status[k] == stat::ACTIVE {
+                    let hset = pr.el[n1] + s.setting[k];
+                    s.p[k] = 0.0;
+                    let x1 = *m.xflow(n1);
+                    s.y[k] = s.flow[k] - x1;
+                    if n1 < nj {
+                        *m.f(n1) += hset * CBIG;
+                        *m.diag(pr.diag_slot[n1] as usize) += CBIG;
+                    }
+                    if x1 > 0.0 && n2 < nj {
+                        *m.f(n2) += x1;
+                    }
+                    let slot = pr.link_slot[k];
+                    if slot != NONE {
+                        *m.off(slot as usize) -= 1.0 / CBIG;
+                    }
+                    if n2 < nj {
+                        *m.diag(pr.diag_slot[n2] as usize) += 1.0 / CBIG;
+                    }
+                    continue;
+                }
+                valve_coeff_km(pr, s, k, pr.km[k]);
+                add_open_valve(pr, s, m, k);
+            }
+            LinkType::Fcv => {
+                if s.status[k] == stat::ACTIVE {
+                    let q = s.setting[k];
+                    *m.xflow(n1) -= q;
+                    *m.xflow(n2) += q;
+                    s.y[k] = s.flow[k] - q;
+                    if n1 < nj {
+                        *m.f(n1) -= q;
+                    }
+                    if n2 < nj {
+                        *m.f(n2) += q;
+                    }
+                    s.p[k] = 1.0 / CBIG;
+                    let p = s.p[k];
+                    let slot = pr.link_slot[k];
+                    if slot != NONE {
+                        *m.off(slot as usize) -= p;
+                    }
+                    if n1 < nj {
+                        *m.diag(pr.diag_slot[n1] as usize) += p;
+                    }
+                    if n2 < nj {
+                        *m.diag(pr.diag_slot[n2] as usize) += p;
+                    }
+                } else {
+                    valve_coeff_km(pr, s, k, pr.km[k]);
+                    add_open_valve(pr, s, m, k);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn add_open_valve(pr: &Prepared, s: &mut State, m: &mut impl System, k: usize) {
     let nj = pr.njuncs;
     let (n1, n2) = (pr.n1[k], pr.n2[k]);
     let p = s.p[k];
     let slot = pr.link_slot[k];
     if slot != NONE {
-        off[slot as usize] -= p;
+        *m.off(slot as usize) -= p;
     }
     let dy = s.y[k] - s.flow[k];
     if n1 < nj {
-        diag[pr.diag_slot[n1] as usize] += p;
-        s.f[n1] += dy;
+        *m.diag(pr.diag_slot[n1] as usize) += p;
+        *m.f(n1) += dy;
     }
     if n2 < nj {
-        diag[pr.diag_slot[n2] as usize] += p;
-        s.f[n2] -= dy;
+        *m.diag(pr.diag_slot[n2] as usize) += p;
+        *m.f(n2) -= dy;
     }
 }
 

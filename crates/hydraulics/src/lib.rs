@@ -15,6 +15,7 @@
 pub mod batch;
 mod coeffs;
 mod controls;
+pub mod lanes;
 pub mod prepared;
 pub mod simulation;
 mod solver;

@@ -303,10 +303,29 @@ impl Simulation {
 
     /// Solves the current time step (ENrunH).
     pub fn run(&mut self) -> Result<StepReport, SimError> {
+        self.run_begin();
+        let info = hydsolve(&self.pr, &mut self.s);
+        self.run_end(info)
+    }
+
+    /// The part of [`run`](Self::run) before the solve: demands and controls.
+    pub(crate) fn run_begin(&mut self) {
         self.demands();
         let pr = Arc::clone(&self.pr);
         apply_controls(&pr, &mut self.s, self.htime);
-        let info = hydsolve(&pr, &mut self.s);
+    }
+
+    /// The solver state, for solves shared between simulations.
+    pub(crate) fn parts_mut(&mut self) -> (&Arc<Prepared>, &mut State) {
+        (&self.pr, &mut self.s)
+    }
+
+    /// The part of [`run`](Self::run) after the solve: errors, halts, warnings.
+    pub(crate) fn run_end(
+        &mut self,
+        info: crate::solver::SolveInfo,
+    ) -> Result<StepReport, SimError> {
+        let pr = Arc::clone(&self.pr);
         if let Some(n) = info.ill_conditioned {
             return Err(SimError::IllConditioned {
                 time_s: self.time_s(),

@@ -353,39 +353,63 @@ fn trace() -> bool {
     *T.get_or_init(|| std::env::var_os("AQUATWIN_TRACE").is_some())
 }
 
-/// Solves the network for heads and flows at the current time.
-pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
-    let o = &pr.opts;
-    let mut nextcheck = o.check_freq;
-    s.relax = 1.0;
-    let mut bal = Balance {
-        max_flow_change: 0.0,
-    };
-    let mut maxtrials = o.max_iter;
-    if o.extra_iter > 0 {
-        maxtrials += o.extra_iter;
-    }
-    let mut iter: i64 = 1;
-    let mut relerr = 0.0;
-    let mut ill = None;
-    while iter <= maxtrials {
-        headloss_coeffs(pr, s);
-        matrix_coeffs(pr, s);
-        let factor = s.factor.as_mut().expect("factor present");
-        match factor.factorize_solve(&mut s.f) {
-            Ok(()) => {
-                ill = None;
-            }
-            Err(e) => {
-                ill = Some(e.column);
-                if bad_valve(pr, s, e.column) {
-                    continue;
-                }
-                break;
-            }
+/// The iteration state of one solve (EPANET's `hydsolve` loop), kept
+/// outside the loop so that several simulations can share their linear
+/// solves (see [`crate::lanes`]): [`hydsolve`] is `start`, then per trial the
+/// coefficients and the assembly, the factorization, and
+/// [`after_solve`](Self::after_solve) or
+/// [`after_factor_error`](Self::after_factor_error), then `finish`.
+pub struct Trials {
+    iter: i64,
+    nextcheck: i64,
+    maxtrials: i64,
+    relerr: f64,
+    ill: Option<usize>,
+    bal: Balance,
+}
+
+impl Trials {
+    /// Starts a solve at the current time.
+    pub fn start(pr: &Prepared, s: &mut State) -> Trials {
+        let o = &pr.opts;
+        s.relax = 1.0;
+        let mut maxtrials = o.max_iter;
+        if o.extra_iter > 0 {
+            maxtrials += o.extra_iter;
         }
-        s.head[..pr.njuncs].copy_from_slice(&s.f[..pr.njuncs]);
-        relerr = new_flows(pr, s, &mut bal);
+        Trials {
+            iter: 1,
+            nextcheck: o.check_freq,
+            maxtrials,
+            relerr: 0.0,
+            ill: None,
+            bal: Balance {
+                max_flow_change: 0.0,
+            },
+        }
+    }
+
+    /// Whether another trial is allowed.
+    pub fn more(&self) -> bool {
+        self.iter <= self.maxtrials
+    }
+
+    /// The factorization failed at junction `column`: returns whether to
+    /// try again (a valve causing it was closed) or stop.
+    pub fn after_factor_error(&mut self, pr: &Prepared, s: &mut State, column: usize) -> bool {
+        self.ill = Some(column);
+        bad_valve(pr, s, column)
+    }
+
+    /// After a successful solve, with the new junction heads in `s.head`:
+    /// updates flows, statuses and the convergence test. Returns whether
+    /// another trial is needed.
+    pub fn after_solve(&mut self, pr: &Prepared, s: &mut State) -> bool {
+        let o = &pr.opts;
+        self.ill = None;
+        let iter = self.iter;
+        let relerr = new_flows(pr, s, &mut self.bal);
+        self.relerr = relerr;
         if trace() {
             eprintln!("  trial {iter}: relative flow change = {relerr:.6}");
         }
@@ -416,9 +440,9 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
             }
         }
 
-        if has_converged(pr, s, relerr, &bal) {
+        if has_converged(pr, s, relerr, &self.bal) {
             if iter > o.max_iter {
-                break;
+                return false;
             }
             let mut changed = valve_change;
             let before = if trace() {
@@ -443,10 +467,10 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
                 }
             }
             if !changed {
-                break;
+                return false;
             }
-            nextcheck = iter + o.check_freq;
-        } else if iter <= o.max_check && iter == nextcheck {
+            self.nextcheck = iter + o.check_freq;
+        } else if iter <= o.max_check && iter == self.nextcheck {
             let before = if trace() {
                 s.status.clone()
             } else {
@@ -463,30 +487,59 @@ pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
                     }
                 }
             }
-            nextcheck += o.check_freq;
+            self.nextcheck += o.check_freq;
         }
-        iter += 1;
+        self.iter += 1;
+        true
     }
-    // Actual junction outflow in node_demand, required demand in demand_flow.
-    let nj = pr.njuncs;
-    for ((nd, df), &ef) in s.node_demand[..nj]
-        .iter_mut()
-        .zip(&mut s.demand_flow[..nj])
-        .zip(&s.emitter_flow[..nj])
-    {
-        let full = *nd;
-        *nd = *df + ef;
-        *df = full;
-    }
-    // EPANET's junction outflow includes pipe leakage.
-    if pr.has_leakage {
-        for (nd, &lq) in s.node_demand[..nj].iter_mut().zip(&s.leakage_flow) {
-            *nd += lq;
+
+    /// Ends the solve: junction outflows and required demands in place.
+    pub fn finish(self, pr: &Prepared, s: &mut State) -> SolveInfo {
+        // Actual junction outflow in node_demand, required demand in demand_flow.
+        let nj = pr.njuncs;
+        for ((nd, df), &ef) in s.node_demand[..nj]
+            .iter_mut()
+            .zip(&mut s.demand_flow[..nj])
+            .zip(&s.emitter_flow[..nj])
+        {
+            let full = *nd;
+            *nd = *df + ef;
+            *df = full;
+        }
+        // EPANET's junction outflow includes pipe leakage.
+        if pr.has_leakage {
+            for (nd, &lq) in s.node_demand[..nj].iter_mut().zip(&s.leakage_flow) {
+                *nd += lq;
+            }
+        }
+        SolveInfo {
+            iterations: self.iter,
+            relerr: self.relerr,
+            ill_conditioned: self.ill,
         }
     }
-    SolveInfo {
-        iterations: iter,
-        relerr,
-        ill_conditioned: ill,
+}
+
+/// Solves the network for heads and flows at the current time.
+pub fn hydsolve(pr: &Prepared, s: &mut State) -> SolveInfo {
+    let mut t = Trials::start(pr, s);
+    while t.more() {
+        headloss_coeffs(pr, s);
+        matrix_coeffs(pr, s);
+        let factor = s.factor.as_mut().expect("factor present");
+        match factor.factorize_solve(&mut s.f) {
+            Ok(()) => {
+                s.head[..pr.njuncs].copy_from_slice(&s.f[..pr.njuncs]);
+                if !t.after_solve(pr, s) {
+                    break;
+                }
+            }
+            Err(e) => {
+                if !t.after_factor_error(pr, s, e.column) {
+                    break;
+                }
+            }
+        }
     }
+    t.finish(pr, s)
 }

@@ -1,0 +1,600 @@
+//! Four scenarios solved side by side: the batch path for many scenarios
+//! on one network (leak localization, scenario studies).
+//!
+//! Each scenario keeps its own [`Simulation`] (time, controls, tanks,
+//! statuses, the convergence test — everything that decides EPANET's path),
+//! but the trials of up to [`LANES`] simulations share one pass of the
+//! matrix assembly and of the sparse `LDLᵀ` factorization and solve: their
+//! values are stored lane-interleaved (`[f64; LANES]` per entry), so every
+//! index is loaded once for four systems and the arithmetic runs in SIMD
+//! registers. Each lane performs exactly the operations of the scalar
+//! solver in the same order (no fused multiply-add), so the results are
+//! bit-identical to separate runs; a lane whose solve has converged, or
+//! that is empty, is computed but ignored. Lanes are independent in time:
+//! a lane that finishes its scenario takes the next one.
+//!
+//! The head-loss coefficients (the libm calls), the flow update, the
+//! status logic and the regulating valves stay scalar per lane.
+
+use crate::coeffs::{
+    has_junction_extras, headloss_coeffs, junction_extras, regulating_valves, System,
+};
+use crate::prepared::{Incidence, Prepared};
+use crate::simulation::{SimError, Simulation, StepReport};
+use crate::solver::{State, Trials};
+use crate::sparse::Symbolic;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Number of scenarios solved side by side.
+pub const LANES: usize = 4;
+type V = [f64; LANES];
+const ZERO: V = [0.0; LANES];
+
+/// Lane-interleaved system and factor of up to four simulations.
+struct Workspace {
+    sym: Arc<Symbolic>,
+    /// Per link: P, Y and flow of each lane (packed from the lanes' states).
+    p: Vec<V>,
+    y: Vec<V>,
+    q: Vec<V>,
+    /// Per node: heads (only fixed-grade nodes are packed).
+    h: Vec<V>,
+    /// Per junction: required demand flow.
+    dem: Vec<V>,
+    /// Per junction after the link pass: diagonal sum, right-hand side, imbalance.
+    dsum: Vec<V>,
+    xf: Vec<V>,
+    /// Factor values (permuted numbering, see `sparse::Factor`).
+    diag: Vec<V>,
+    off: Vec<V>,
+    dinv: Vec<V>,
+    /// Right-hand side / solution, original junction numbering.
+    f: Vec<V>,
+    work: Vec<V>,
+}
+
+impl Workspace {
+    fn new(pr: &Prepared) -> Workspace {
+        let sym = Arc::clone(&pr.symbolic);
+        let n = sym.n();
+        let nnz = sym.nnz_l();
+        let nj = pr.njuncs;
+        Workspace {
+            p: vec![ZERO; pr.nlinks],
+            y: vec![ZERO; pr.nlinks],
+            q: vec![ZERO; pr.nlinks],
+            h: vec![ZERO; pr.nnodes],
+            dem: vec![ZERO; nj],
+            dsum: vec![ZERO; nj],
+            xf: vec![ZERO; nj],
+            diag: vec![ZERO; n],
+            off: vec![ZERO; nnz],
+            dinv: vec![ZERO; n],
+            f: vec![ZERO; nj],
+            work: vec![ZERO; n],
+            sym,
+        }
+    }
+
+    /// Copies lane `l`'s link coefficients, flows, fixed heads and demands in.
+    fn pack(&mut self, pr: &Prepared, s: &State, l: usize) {
+        let nl = pr.nlinks;
+        assert!(s.p.len() >= nl && s.y.len() >= nl && s.flow.len() >= nl);
+        for k in 0..nl {
+            self.p[k][l] = s.p[k];
+            self.y[k][l] = s.y[k];
+            self.q[k][l] = s.flow[k];
+        }
+        for n in pr.njuncs..pr.nnodes {
+            self.h[n][l] = s.head[n];
+        }
+        for (d, &sd) in self.dem.iter_mut().zip(&s.demand_flow[..pr.njuncs]) {
+            d[l] = sd;
+        }
+    }
+}
+
+/// One lane of the workspace as an assembly target for the scalar valve code.
+struct LaneSystem<'a> {
+    diag: &'a mut [V],
+    off: &'a mut [V],
+    f: &'a mut [V],
+    xflow: &'a mut [f64],
+    l: usize,
+}
+
+impl System for LaneSystem<'_> {
+    #[inline]
+    fn diag(&mut self, slot: usize) -> &mut f64 {
+        &mut self.diag[slot][self.l]
+    }
+    #[inline]
+    fn off(&mut self, slot: usize) -> &mut f64 {
+        &mut self.off[slot][self.l]
+    }
+    #[inline]
+    fn f(&mut self, i: usize) -> &mut f64 {
+        &mut self.f[i][self.l]
+    }
+    #[inline]
+    fn xflow(&mut self, i: usize) -> &mut f64 {
+        &mut self.xflow[i]
+    }
+}
+
+/// The link pass of the assembly for all lanes (EPANET's order of
+/// summation per junction, as `coeffs::matrix_coeffs`): off-diagonals,
+/// then per junction its links' P, ±Y (+P·H of a fixed-grade neighbour)
+/// and ∓Q. A link with P = 0 (an active PRV or PSV) is skipped per lane.
+#[inline(always)]
+fn link_pass(pr: &Prepared, ws: &mut Workspace) {
+    let Workspace {
+        p,
+        y,
+        q,
+        h,
+        dsum,
+        f,
+        xf,
+        diag,
+        off,
+        ..
+    } = ws;
+    diag.fill(ZERO);
+    off.fill(ZERO);
+    for &(k, slot) in &pr.jj_links {
+        let pk = p[k as usize];
+        let o = &mut off[slot as usize];
+        for l in 0..LANES {
+            o[l] -= pk[l];
+        }
+    }
+    let nj = pr.njuncs;
+    assert!(pr.inc_ptr.len() == nj + 1 && dsum.len() >= nj && f.len() >= nj && xf.len() >= nj);
+    let nl = p.len();
+    assert!(y.len() == nl && q.len() == nl);
+    for i in 0..nj {
+        let (mut d, mut fy, mut x) = (ZERO, ZERO, ZERO);
+        let (a, b) = (pr.inc_ptr[i] as usize, pr.inc_ptr[i + 1] as usize);
+        for e in &pr.inc[a..b] {
+            let k = (e.link_neg & !Incidence::NEG) as usize;
+            debug_assert!(k < nl);
+            // SAFETY: link indices in `inc` are < nlinks == p/y/q length.
+            let (pk, qk, yk) = unsafe {
+                (
+                    *p.get_unchecked(k),
+                    *q.get_unchecked(k),
+                    *y.get_unchecked(k),
+                )
+            };
+            let neg = ((e.link_neg & Incidence::NEG) as u64) << 32;
+            for l in 0..LANES {
+                let nz = pk[l] != 0.0;
+                let qs = f64::from_bits(qk[l].to_bits() ^ neg);
+                let ys = f64::from_bits(yk[l].to_bits() ^ neg);
+                x[l] -= if nz { qs } else { 0.0 };
+                d[l] += if nz { pk[l] } else { 0.0 };
+                fy[l] += if nz { ys } else { 0.0 };
+            }
+            if e.other & Incidence::FIXED != 0 {
+                let hn = h[(e.other & !Incidence::FIXED) as usize];
+                for l in 0..LANES {
+                    fy[l] += if pk[l] != 0.0 { pk[l] * hn[l] } else { 0.0 };
+                }
+            }
+        }
+        dsum[i] = d;
+        f[i] = fy;
+        xf[i] = x;
+    }
+}
+
+/// The junction balance after the extras: `xf -= demand; f += xf;
+/// diag += d` (the last steps of `matrix_coeffs`' junction pass).
+#[inline(always)]
+fn balance_pass(pr: &Prepared, ws: &mut Workspace) {
+    let Workspace {
+        dem,
+        dsum,
+        f,
+        xf,
+        diag,
+        ..
+    } = ws;
+    for i in 0..pr.njuncs {
+        let slot = pr.diag_slot[i] as usize;
+        let (dm, d) = (dem[i], dsum[i]);
+        let (x, fi, dg) = (&mut xf[i], &mut f[i], &mut diag[slot]);
+        for l in 0..LANES {
+            x[l] -= dm[l];
+            fi[l] += x[l];
+            dg[l] += d[l];
+        }
+    }
+}
+
+/// Lane-interleaved right-looking `LDLᵀ` with the forward substitution
+/// inside and the backward substitution after (the operations of
+/// `Factor::factorize_solve`, lane by lane). Returns per lane the
+/// junction of the first pivot that is not positive.
+#[inline(always)]
+fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
+    let Workspace {
+        sym,
+        diag: d,
+        off: wx,
+        dinv,
+        f: rhs,
+        work: y,
+        ..
+    } = ws;
+    let s = &**sym;
+    let n = s.n();
+    let cp = s.col_ptr();
+    let ri = s.row_idx();
+    let tg = s.update_targets();
+    let perm = s.perm();
+    assert!(cp.len() == n + 1 && d.len() == n && dinv.len() == n && y.len() == n);
+    assert!(wx.len() == ri.len() && cp[n] as usize == ri.len() && rhs.len() >= n);
+    for (yk, &p) in y.iter_mut().zip(perm) {
+        *yk = rhs[p as usize];
+    }
+    let mut err: [Option<usize>; LANES] = [None; LANES];
+    let mut t = 0usize;
+    for j in 0..n {
+        let dj = d[j];
+        for l in 0..LANES {
+            // Negated test on purpose: a NaN pivot is rejected too.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            if !(dj[l] > 0.0) && err[l].is_none() {
+                err[l] = Some(perm[j] as usize);
+            }
+        }
+        let mut dij = ZERO;
+        for l in 0..LANES {
+            dij[l] = 1.0 / dj[l];
+        }
+        dinv[j] = dij;
+        let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
+        let mut wj = y[j];
+        for l in 0..LANES {
+            wj[l] *= dij[l];
+        }
+        y[j] = wj;
+        for a in cs..ce {
+            // SAFETY: `Symbolic` guarantees ascending `col_ptr` up to
+            // `row_idx.len() == wx.len()` and rows `< n == y.len()`.
+            unsafe {
+                let r = *ri.get_unchecked(a) as usize;
+                let w = *wx.get_unchecked(a);
+                let yr = y.get_unchecked_mut(r);
+                for l in 0..LANES {
+                    yr[l] -= w[l] * wj[l];
+                }
+            }
+        }
+        for a in cs..ce {
+            // SAFETY: as in `Factor::factorize_impl`: `c (c − 1) / 2`
+            // targets per column of `c` entries, each `< row_idx.len()`.
+            unsafe {
+                let wa = *wx.get_unchecked(a);
+                let mut la = ZERO;
+                for l in 0..LANES {
+                    la[l] = wa[l] * dij[l];
+                }
+                let ra = *ri.get_unchecked(a) as usize;
+                let dr = d.get_unchecked_mut(ra);
+                for l in 0..LANES {
+                    dr[l] -= la[l] * wa[l];
+                }
+                for b in a + 1..ce {
+                    let p = *tg.get_unchecked(t) as usize;
+                    let wb = *wx.get_unchecked(b);
+                    let wp = wx.get_unchecked_mut(p);
+                    for l in 0..LANES {
+                        wp[l] -= wb[l] * la[l];
+                    }
+                    t += 1;
+                }
+            }
+        }
+    }
+    debug_assert_eq!(t, tg.len());
+    // Backward: v(j) = w(j) − D⁻¹(j) Σ_r W(r,j) v(r).
+    for j in (0..n).rev() {
+        let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
+        let mut acc = ZERO;
+        for a in cs..ce {
+            // SAFETY: as above.
+            unsafe {
+                let r = *ri.get_unchecked(a) as usize;
+                let w = *wx.get_unchecked(a);
+                let yr = *y.get_unchecked(r);
+                for l in 0..LANES {
+                    acc[l] += w[l] * yr[l];
+                }
+            }
+        }
+        let di = dinv[j];
+        let yj = &mut y[j];
+        for l in 0..LANES {
+            yj[l] -= acc[l] * di[l];
+        }
+    }
+    for (&yk, &p) in y.iter().zip(perm) {
+        rhs[p as usize] = yk;
+    }
+    err
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn link_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
+    link_pass(pr, ws)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn balance_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
+    balance_pass(pr, ws)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn factorize_solve_avx2(ws: &mut Workspace) -> [Option<usize>; LANES] {
+    factorize_solve(ws)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVX2.get_or_init(|| std::is_x86_feature_detected!("avx2"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One trial of every lane that is solving: coefficients (scalar), the
+/// joint assembly, factorization and solve. Returns per lane the
+/// factorization result (`Err(junction)` on a bad pivot); lanes not
+/// solving are `None`.
+fn joint_trial(
+    pr: &Prepared,
+    ws: &mut Workspace,
+    states: &mut [Option<&mut State>; LANES],
+) -> [Option<Result<(), usize>>; LANES] {
+    for (l, s) in states.iter_mut().enumerate() {
+        if let Some(s) = s {
+            headloss_coeffs(pr, s);
+            ws.pack(pr, s, l);
+        }
+    }
+    let avx2 = has_avx2();
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: AVX2 was detected at run time.
+        unsafe { link_pass_avx2(pr, ws) }
+    } else {
+        link_pass(pr, ws)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    link_pass(pr, ws);
+    // Emitters, pressure-driven demands and pipe leakage, lane by lane.
+    for (l, s) in states.iter_mut().enumerate() {
+        let Some(s) = s else { continue };
+        for i in 0..pr.njuncs {
+            if !has_junction_extras(pr, s, i) {
+                continue;
+            }
+            let (mut d, mut fi, mut xf) = (ws.dsum[i][l], ws.f[i][l], ws.xf[i][l]);
+            junction_extras(
+                pr,
+                i,
+                &s.ke,
+                &s.emitter_flow,
+                &s.demand_flow,
+                &s.full_demand,
+                &s.leak_qfa,
+                &s.leak_qva,
+                &mut d,
+                &mut fi,
+                &mut xf,
+            );
+            ws.dsum[i][l] = d;
+            ws.f[i][l] = fi;
+            ws.xf[i][l] = xf;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: AVX2 was detected at run time.
+        unsafe { balance_pass_avx2(pr, ws) }
+    } else {
+        balance_pass(pr, ws)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    balance_pass(pr, ws);
+    // Regulating valves, lane by lane, on the lane's own junction imbalances.
+    if !pr.valves.is_empty() {
+        for (l, s) in states.iter_mut().enumerate() {
+            let Some(s) = s else { continue };
+            let mut xflow = std::mem::take(&mut s.xflow);
+            for (x, v) in xflow.iter_mut().zip(&ws.xf) {
+                *x = v[l];
+            }
+            regulating_valves(
+                pr,
+                s,
+                &mut LaneSystem {
+                    diag: &mut ws.diag,
+                    off: &mut ws.off,
+                    f: &mut ws.f,
+                    xflow: &mut xflow,
+                    l,
+                },
+            );
+            s.xflow = xflow;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    let err = if avx2 {
+        // SAFETY: AVX2 was detected at run time.
+        unsafe { factorize_solve_avx2(ws) }
+    } else {
+        factorize_solve(ws)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let err = factorize_solve(ws);
+    let mut out = [None; LANES];
+    for (l, s) in states.iter_mut().enumerate() {
+        let Some(s) = s else { continue };
+        out[l] = Some(match err[l] {
+            Some(col) => Err(col),
+            None => {
+                for (h, v) in s.head[..pr.njuncs].iter_mut().zip(&ws.f) {
+                    *h = v[l];
+                }
+                Ok(())
+            }
+        });
+    }
+    out
+}
+
+/// A scenario running in a lane.
+struct Lane<'a, S, A> {
+    index: usize,
+    scenario: &'a S,
+    sim: Simulation,
+    acc: A,
+    trials: Trials,
+}
+
+/// Runs every scenario on a clone of `base`, four at a time per worker
+/// thread (rayon's pool), with shared assembly and factorization (see the
+/// module documentation). Per scenario: `start` sets it up on its clone
+/// and returns its accumulator; after every solved step (`Simulation::run`)
+/// `step` sees the simulation and the step's result and returns whether to
+/// go on; the driver then advances (`Simulation::next`) until the end of
+/// the simulation; `finish` turns the simulation and accumulator into the
+/// result. Results come back in scenario order and are bit-identical to
+/// running the same closures on separate clones.
+pub fn run_batch_lanes<S, A, R, FS, FT, FF>(
+    base: &Simulation,
+    scenarios: &[S],
+    start: FS,
+    step: FT,
+    finish: FF,
+) -> Vec<R>
+where
+    S: Sync,
+    R: Send,
+    FS: Fn(&mut Simulation, &S) -> A + Sync,
+    FT: Fn(&mut Simulation, &S, &mut A, Result<StepReport, SimError>) -> bool + Sync,
+    FF: Fn(Simulation, &S, A) -> R + Sync,
+{
+    use rayon::prelude::*;
+    let mut base = base.clone();
+    base.share_demands();
+    let base = &base;
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().max(1);
+    let parts: Vec<Vec<(usize, R)>> = (0..workers)
+        .into_par_iter()
+        .map(|_| {
+            let pr = Arc::clone(base.prepared());
+            let mut ws = Workspace::new(&pr);
+            let mut out = Vec::new();
+            let mut lanes: [Option<Lane<S, A>>; LANES] = std::array::from_fn(|_| None);
+            let mut exhausted = false;
+            loop {
+                for lane in lanes.iter_mut() {
+                    if lane.is_some() || exhausted {
+                        continue;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= scenarios.len() {
+                        exhausted = true;
+                        continue;
+                    }
+                    let sc = &scenarios[i];
+                    let mut sim = base.clone();
+                    let acc = start(&mut sim, sc);
+                    sim.run_begin();
+                    let trials = {
+                        let (p, s) = sim.parts_mut();
+                        Trials::start(p, s)
+                    };
+                    *lane = Some(Lane {
+                        index: i,
+                        scenario: sc,
+                        sim,
+                        acc,
+                        trials,
+                    });
+                }
+                if lanes.iter().all(Option::is_none) {
+                    break;
+                }
+                let results = {
+                    let mut states: [Option<&mut State>; LANES] = Default::default();
+                    for (st, lane) in states.iter_mut().zip(lanes.iter_mut()) {
+                        *st = lane.as_mut().map(|ln| ln.sim.parts_mut().1);
+                    }
+                    joint_trial(&pr, &mut ws, &mut states)
+                };
+                for (slot, res) in lanes.iter_mut().zip(results) {
+                    let Some(res) = res else { continue };
+                    let lane = slot.as_mut().expect("a solving lane");
+                    let more = {
+                        let (p, s) = lane.sim.parts_mut();
+                        match res {
+                            Ok(()) => lane.trials.after_solve(p, s),
+                            Err(col) => lane.trials.after_factor_error(p, s, col),
+                        }
+                    };
+                    if more && lane.trials.more() {
+                        continue;
+                    }
+                    // The step is solved: finish it as `Simulation::run` does.
+                    let Lane {
+                        index,
+                        scenario,
+                        mut sim,
+                        mut acc,
+                        trials,
+                    } = slot.take().expect("a solving lane");
+                    let info = {
+                        let (p, s) = sim.parts_mut();
+                        trials.finish(p, s)
+                    };
+                    let report = sim.run_end(info);
+                    if step(&mut sim, scenario, &mut acc, report) && sim.next() > 0 {
+                        sim.run_begin();
+                        let trials = {
+                            let (p, s) = sim.parts_mut();
+                            Trials::start(p, s)
+                        };
+                        *slot = Some(Lane {
+                            index,
+                            scenario,
+                            sim,
+                            acc,
+                            trials,
+                        });
+                    } else {
+                        out.push((index, finish(sim, scenario, acc)));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut all: Vec<(usize, R)> = parts.into_iter().flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
