@@ -15,7 +15,7 @@
 //! at that junction's base pressure) and runs the whole period. Scenarios
 //! run with hydraulics::batch::run_batch on a rayon pool of `--threads`.
 //!   bench_solve --batch NET.inp [--scenarios 1000] [--hours 24] [--seed 1]
-//!               [--threads 2] [--warm] [--write-scenarios FILE] [--write-leaks FILE]
+//!               [--threads 2] [--warm] [--lanes] [--write-scenarios FILE] [--write-leaks FILE]
 //!   → {"file","scenarios","threads","warm","wall_ms","cpu_ms","ms_per_scenario","steps","iterations",
 //!      "leak_lps_min","leak_lps_mean","leak_lps_max","halted"}
 //! FILE gets one "node_id coeff_si" line per scenario (coeff in m³/s per
@@ -144,6 +144,7 @@ fn batch(args: &[String]) {
     let seed: u64 = arg(args, "--seed", 1);
     let threads: usize = arg(args, "--threads", 2);
     let warm = args.iter().any(|a| a == "--warm");
+    let lanes = args.iter().any(|a| a == "--lanes");
     let write: Option<String> = args
         .iter()
         .position(|a| a == "--write-scenarios")
@@ -197,31 +198,62 @@ fn batch(args: &[String]) {
     let c0 = cpu_ms();
     let t0 = Instant::now();
     let results: Vec<(u64, u64, bool, f64)> = pool.install(|| {
-        hydraulics::batch::run_batch(&base, &scenarios, |mut sim, &(i, c)| {
-            sim.set_emitter(i, c);
-            let mut leak0 = f64::NAN;
-            let (mut steps, mut iters, mut halted) = (0u64, 0u64, false);
-            loop {
-                match sim.run() {
-                    Ok(r) => {
-                        steps += 1;
-                        iters += r.iterations as u64;
-                        halted |= r.halted;
+        if lanes {
+            // Four scenarios per worker share each trial's assembly and
+            // factorization (hydraulics::lanes); same results bit for bit.
+            hydraulics::lanes::run_batch_lanes(
+                &base,
+                &scenarios,
+                |sim, &(i, c)| {
+                    sim.set_emitter(i, c);
+                    (0u64, 0u64, false, f64::NAN)
+                },
+                |sim, &(i, _), acc, r| {
+                    match r {
+                        Ok(r) => {
+                            acc.0 += 1;
+                            acc.1 += r.iterations as u64;
+                            acc.2 |= r.halted;
+                        }
+                        Err(_) => {
+                            acc.2 = true;
+                            return false;
+                        }
                     }
-                    Err(_) => {
-                        halted = true;
+                    if acc.0 == 1 {
+                        acc.3 = sim.emitter_flow_lps(i);
+                    }
+                    true
+                },
+                |_, _, acc| acc,
+            )
+        } else {
+            hydraulics::batch::run_batch(&base, &scenarios, |mut sim, &(i, c)| {
+                sim.set_emitter(i, c);
+                let mut leak0 = f64::NAN;
+                let (mut steps, mut iters, mut halted) = (0u64, 0u64, false);
+                loop {
+                    match sim.run() {
+                        Ok(r) => {
+                            steps += 1;
+                            iters += r.iterations as u64;
+                            halted |= r.halted;
+                        }
+                        Err(_) => {
+                            halted = true;
+                            break;
+                        }
+                    }
+                    if steps == 1 {
+                        leak0 = sim.emitter_flow_lps(i);
+                    }
+                    if sim.next() == 0 {
                         break;
                     }
                 }
-                if steps == 1 {
-                    leak0 = sim.emitter_flow_lps(i);
-                }
-                if sim.next() == 0 {
-                    break;
-                }
-            }
-            (steps, iters, halted, leak0)
-        })
+                (steps, iters, halted, leak0)
+            })
+        }
     });
     let wall = t0.elapsed().as_secs_f64() * 1e3;
     let cpu = cpu_ms() - c0;
@@ -245,7 +277,7 @@ fn batch(args: &[String]) {
         });
     let lmean = leaks.iter().sum::<f64>() / leaks.len().max(1) as f64;
     println!(
-        "{{\"file\":\"{}\",\"scenarios\":{n},\"threads\":{threads},\"warm\":{warm},\"hours\":{hours},\"wall_ms\":{wall:.1},\"cpu_ms\":{cpu:.0},\"ms_per_scenario\":{:.3},\"steps\":{steps},\"iterations\":{iters},\"leak_lps_min\":{lmin:.3},\"leak_lps_mean\":{lmean:.3},\"leak_lps_max\":{lmax:.3},\"halted\":{halted}}}",
+        "{{\"file\":\"{}\",\"scenarios\":{n},\"threads\":{threads},\"warm\":{warm},\"lanes\":{lanes},\"hours\":{hours},\"wall_ms\":{wall:.1},\"cpu_ms\":{cpu:.0},\"ms_per_scenario\":{:.3},\"steps\":{steps},\"iterations\":{iters},\"leak_lps_min\":{lmin:.3},\"leak_lps_mean\":{lmean:.3},\"leak_lps_max\":{lmax:.3},\"halted\":{halted}}}",
         file_name(path),
         wall / n.max(1) as f64
     );

@@ -328,22 +328,195 @@ fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
     err
 }
 
+/// The same passes with explicit AVX2 intrinsics (one 256-bit register
+/// per `[f64; 4]`; multiplications and additions stay separate, so every
+/// lane gets the scalar solver's bits).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+mod avx2 {
+    use super::{Workspace, LANES, V};
+    use crate::prepared::{Incidence, Prepared};
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    unsafe fn ld(v: &V) -> __m256d {
+        _mm256_loadu_pd(v.as_ptr())
+    }
+    #[inline(always)]
+    unsafe fn st(v: &mut V, x: __m256d) {
+        _mm256_storeu_pd(v.as_mut_ptr(), x)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn link_pass(pr: &Prepared, ws: &mut Workspace) {
+        let Workspace {
+            p,
+            y,
+            q,
+            h,
+            dsum,
+            f,
+            xf,
+            diag,
+            off,
+            ..
+        } = ws;
+        diag.fill([0.0; LANES]);
+        off.fill([0.0; LANES]);
+        for &(k, slot) in &pr.jj_links {
+            let o = &mut off[slot as usize];
+            st(o, _mm256_sub_pd(ld(o), ld(&p[k as usize])));
+        }
+        let nj = pr.njuncs;
+        assert!(pr.inc_ptr.len() == nj + 1 && dsum.len() >= nj && f.len() >= nj && xf.len() >= nj);
+        let nl = p.len();
+        assert!(y.len() == nl && q.len() == nl);
+        let zero = _mm256_setzero_pd();
+        for i in 0..nj {
+            let (mut d, mut fy, mut x) = (zero, zero, zero);
+            let (a, b) = (pr.inc_ptr[i] as usize, pr.inc_ptr[i + 1] as usize);
+            for e in &pr.inc[a..b] {
+                let k = (e.link_neg & !Incidence::NEG) as usize;
+                debug_assert!(k < nl);
+                let neg = ((e.link_neg & Incidence::NEG) as i64) << 32;
+                let sign = _mm256_castsi256_pd(_mm256_set1_epi64x(neg));
+                // SAFETY: link indices in `inc` are < nlinks == p/y/q length.
+                let pk = ld(p.get_unchecked(k));
+                // P ≠ 0 (true for NaN, as the scalar `P == 0` test is false).
+                let m = _mm256_cmp_pd::<_CMP_NEQ_UQ>(pk, zero);
+                let qs = _mm256_xor_pd(ld(q.get_unchecked(k)), sign);
+                let ys = _mm256_xor_pd(ld(y.get_unchecked(k)), sign);
+                x = _mm256_sub_pd(x, _mm256_and_pd(m, qs));
+                d = _mm256_add_pd(d, _mm256_and_pd(m, pk));
+                fy = _mm256_add_pd(fy, _mm256_and_pd(m, ys));
+                if e.other & Incidence::FIXED != 0 {
+                    let hn = ld(&h[(e.other & !Incidence::FIXED) as usize]);
+                    fy = _mm256_add_pd(fy, _mm256_and_pd(m, _mm256_mul_pd(pk, hn)));
+                }
+            }
+            st(&mut dsum[i], d);
+            st(&mut f[i], fy);
+            st(&mut xf[i], x);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn balance_pass(pr: &Prepared, ws: &mut Workspace) {
+        let Workspace {
+            dem,
+            dsum,
+            f,
+            xf,
+            diag,
+            ..
+        } = ws;
+        for i in 0..pr.njuncs {
+            let slot = pr.diag_slot[i] as usize;
+            let x = _mm256_sub_pd(ld(&xf[i]), ld(&dem[i]));
+            st(&mut xf[i], x);
+            let fi = _mm256_add_pd(ld(&f[i]), x);
+            st(&mut f[i], fi);
+            let dg = &mut diag[slot];
+            st(dg, _mm256_add_pd(ld(dg), ld(&dsum[i])));
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
+        let Workspace {
+            sym,
+            diag: d,
+            off: wx,
+            dinv,
+            f: rhs,
+            work: y,
+            ..
+        } = ws;
+        let s = &**sym;
+        let n = s.n();
+        let cp = s.col_ptr();
+        let ri = s.row_idx();
+        let tg = s.update_targets();
+        let perm = s.perm();
+        assert!(cp.len() == n + 1 && d.len() == n && dinv.len() == n && y.len() == n);
+        assert!(wx.len() == ri.len() && cp[n] as usize == ri.len() && rhs.len() >= n);
+        assert!(perm.len() == n);
+        for (yk, &p) in y.iter_mut().zip(perm) {
+            *yk = rhs[p as usize];
+        }
+        let mut err: [Option<usize>; LANES] = [None; LANES];
+        let one = _mm256_set1_pd(1.0);
+        let zero = _mm256_setzero_pd();
+        let mut t = 0usize;
+        for j in 0..n {
+            let dj = ld(&d[j]);
+            // Pivot > 0 (false for NaN) in every lane?
+            let ok = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(dj, zero));
+            if ok != 0b1111 {
+                for (l, e) in err.iter_mut().enumerate() {
+                    if ok & (1 << l) == 0 && e.is_none() {
+                        *e = Some(perm[j] as usize);
+                    }
+                }
+            }
+            let dij = _mm256_div_pd(one, dj);
+            st(&mut dinv[j], dij);
+            let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
+            let wj = _mm256_mul_pd(ld(&y[j]), dij);
+            st(&mut y[j], wj);
+            for a in cs..ce {
+                let r = *ri.get_unchecked(a) as usize;
+                let yr = y.get_unchecked_mut(r);
+                st(yr, _mm256_sub_pd(ld(yr), _mm256_mul_pd(ld(wx.get_unchecked(a)), wj)));
+            }
+            for a in cs..ce {
+                let wa = ld(wx.get_unchecked(a));
+                let la = _mm256_mul_pd(wa, dij);
+                let ra = *ri.get_unchecked(a) as usize;
+                let dr = d.get_unchecked_mut(ra);
+                st(dr, _mm256_sub_pd(ld(dr), _mm256_mul_pd(la, wa)));
+                for b in a + 1..ce {
+                    let p = *tg.get_unchecked(t) as usize;
+                    let wb = ld(wx.get_unchecked(b));
+                    let wp = wx.get_unchecked_mut(p);
+                    st(wp, _mm256_sub_pd(ld(wp), _mm256_mul_pd(wb, la)));
+                    t += 1;
+                }
+            }
+        }
+        debug_assert_eq!(t, tg.len());
+        for j in (0..n).rev() {
+            let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
+            let mut acc = zero;
+            for a in cs..ce {
+                let r = *ri.get_unchecked(a) as usize;
+                acc = _mm256_add_pd(
+                    acc,
+                    _mm256_mul_pd(ld(wx.get_unchecked(a)), ld(y.get_unchecked(r))),
+                );
+            }
+            let yj = &mut y[j];
+            st(yj, _mm256_sub_pd(ld(yj), _mm256_mul_pd(acc, ld(&dinv[j]))));
+        }
+        for (yk, &p) in y.iter().zip(perm) {
+            rhs[p as usize] = *yk;
+        }
+        err
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
 unsafe fn link_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
-    link_pass(pr, ws)
+    avx2::link_pass(pr, ws)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
 unsafe fn balance_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
-    balance_pass(pr, ws)
+    avx2::balance_pass(pr, ws)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
 unsafe fn factorize_solve_avx2(ws: &mut Workspace) -> [Option<usize>; LANES] {
-    factorize_solve(ws)
+    avx2::factorize_solve(ws)
 }
 
 fn has_avx2() -> bool {
