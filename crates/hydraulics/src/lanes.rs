@@ -52,6 +52,8 @@ struct Workspace {
     /// Right-hand side / solution, original junction numbering.
     f: Vec<V>,
     work: Vec<V>,
+    /// Where a lane's solution goes when it is not wanted.
+    scratch: [Vec<f64>; LANES],
 }
 
 impl Workspace {
@@ -73,25 +75,56 @@ impl Workspace {
             dinv: vec![ZERO; n],
             f: vec![ZERO; nj],
             work: vec![ZERO; n],
+            scratch: std::array::from_fn(|_| vec![0.0; nj]),
             sym,
         }
     }
 
-    /// Copies lane `l`'s link coefficients, flows, fixed heads and demands in.
-    fn pack(&mut self, pr: &Prepared, s: &State, l: usize) {
-        let nl = pr.nlinks;
-        assert!(s.p.len() >= nl && s.y.len() >= nl && s.flow.len() >= nl);
-        for k in 0..nl {
-            self.p[k][l] = s.p[k];
-            self.y[k][l] = s.y[k];
-            self.q[k][l] = s.flow[k];
+    /// Copies the lanes' link coefficients, flows, fixed heads and
+    /// demands in (an empty lane gets a copy of a solving one).
+    fn pack(&mut self, pr: &Prepared, st: &[&State; LANES]) {
+        let (nl, nj) = (pr.nlinks, pr.njuncs);
+        transpose_in(&mut self.p[..nl], st.map(|s| &s.p[..nl]));
+        transpose_in(&mut self.y[..nl], st.map(|s| &s.y[..nl]));
+        transpose_in(&mut self.q[..nl], st.map(|s| &s.flow[..nl]));
+        transpose_in(&mut self.dem[..nj], st.map(|s| &s.demand_flow[..nj]));
+        for n in nj..pr.nnodes {
+            self.h[n] = st.map(|s| s.head[n]);
         }
-        for n in pr.njuncs..pr.nnodes {
-            self.h[n][l] = s.head[n];
-        }
-        for (d, &sd) in self.dem.iter_mut().zip(&s.demand_flow[..pr.njuncs]) {
-            d[l] = sd;
-        }
+    }
+}
+
+/// `dst[k] = [src0[k], src1[k], src2[k], src3[k]]`.
+fn transpose_in(dst: &mut [V], src: [&[f64]; LANES]) {
+    let n = dst.len();
+    assert!(src.iter().all(|s| s.len() == n));
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: AVX2 was detected at run time; lengths asserted.
+        unsafe { avx2::transpose_in(dst, src) };
+        return;
+    }
+    for (k, d) in dst.iter_mut().enumerate() {
+        *d = [src[0][k], src[1][k], src[2][k], src[3][k]];
+    }
+}
+
+/// `dst_l[k] = src[k][l]` for every lane `l`.
+fn transpose_out(src: &[V], dst: [&mut [f64]; LANES]) {
+    let n = src.len();
+    assert!(dst.iter().all(|d| d.len() == n));
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: AVX2 was detected at run time; lengths asserted.
+        unsafe { avx2::transpose_out(src, dst) };
+        return;
+    }
+    let [d0, d1, d2, d3] = dst;
+    for (k, v) in src.iter().enumerate() {
+        d0[k] = v[0];
+        d1[k] = v[1];
+        d2[k] = v[2];
+        d3[k] = v[3];
     }
 }
 
@@ -346,6 +379,69 @@ mod avx2 {
         _mm256_storeu_pd(v.as_mut_ptr(), x)
     }
 
+    /// 4×4 transposes of `[f64; 4]` blocks.
+    #[inline(always)]
+    unsafe fn t4(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> [__m256d; 4] {
+        let ab_lo = _mm256_unpacklo_pd(a, b); // a0 b0 a2 b2
+        let ab_hi = _mm256_unpackhi_pd(a, b); // a1 b1 a3 b3
+        let cd_lo = _mm256_unpacklo_pd(c, d);
+        let cd_hi = _mm256_unpackhi_pd(c, d);
+        [
+            _mm256_permute2f128_pd::<0x20>(ab_lo, cd_lo), // a0 b0 c0 d0
+            _mm256_permute2f128_pd::<0x20>(ab_hi, cd_hi), // a1 b1 c1 d1
+            _mm256_permute2f128_pd::<0x31>(ab_lo, cd_lo), // a2 b2 c2 d2
+            _mm256_permute2f128_pd::<0x31>(ab_hi, cd_hi), // a3 b3 c3 d3
+        ]
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn transpose_in(dst: &mut [V], src: [&[f64]; LANES]) {
+        let n = dst.len();
+        let mut k = 0;
+        while k + 4 <= n {
+            let r = t4(
+                _mm256_loadu_pd(src[0].as_ptr().add(k)),
+                _mm256_loadu_pd(src[1].as_ptr().add(k)),
+                _mm256_loadu_pd(src[2].as_ptr().add(k)),
+                _mm256_loadu_pd(src[3].as_ptr().add(k)),
+            );
+            for (m, v) in r.into_iter().enumerate() {
+                st(dst.get_unchecked_mut(k + m), v);
+            }
+            k += 4;
+        }
+        for j in k..n {
+            dst[j] = [src[0][j], src[1][j], src[2][j], src[3][j]];
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn transpose_out(src: &[V], dst: [&mut [f64]; LANES]) {
+        let n = src.len();
+        let [d0, d1, d2, d3] = dst;
+        let mut k = 0;
+        while k + 4 <= n {
+            let r = t4(
+                ld(src.get_unchecked(k)),
+                ld(src.get_unchecked(k + 1)),
+                ld(src.get_unchecked(k + 2)),
+                ld(src.get_unchecked(k + 3)),
+            );
+            _mm256_storeu_pd(d0.as_mut_ptr().add(k), r[0]);
+            _mm256_storeu_pd(d1.as_mut_ptr().add(k), r[1]);
+            _mm256_storeu_pd(d2.as_mut_ptr().add(k), r[2]);
+            _mm256_storeu_pd(d3.as_mut_ptr().add(k), r[3]);
+            k += 4;
+        }
+        for j in k..n {
+            let v = src[j];
+            d0[j] = v[0];
+            d1[j] = v[1];
+            d2[j] = v[2];
+            d3[j] = v[3];
+        }
+    }
+
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn link_pass(pr: &Prepared, ws: &mut Workspace) {
         let Workspace {
@@ -466,7 +562,10 @@ mod avx2 {
             for a in cs..ce {
                 let r = *ri.get_unchecked(a) as usize;
                 let yr = y.get_unchecked_mut(r);
-                st(yr, _mm256_sub_pd(ld(yr), _mm256_mul_pd(ld(wx.get_unchecked(a)), wj)));
+                st(
+                    yr,
+                    _mm256_sub_pd(ld(yr), _mm256_mul_pd(ld(wx.get_unchecked(a)), wj)),
+                );
             }
             for a in cs..ce {
                 let wa = ld(wx.get_unchecked(a));
@@ -531,20 +630,49 @@ fn has_avx2() -> bool {
     }
 }
 
+/// The junctions of `s` with an emitter, a pressure-driven demand or pipe
+/// leakage (fixed during a step's solve).
+fn extras_of(pr: &Prepared, s: &State, out: &mut Vec<u32>) {
+    out.clear();
+    if !pr.opts.pda && !pr.has_leakage {
+        for (i, &k) in s.ke[..pr.njuncs].iter().enumerate() {
+            if k != 0.0 {
+                out.push(i as u32);
+            }
+        }
+    } else {
+        out.extend(
+            (0..pr.njuncs)
+                .filter(|&i| has_junction_extras(pr, s, i))
+                .map(|i| i as u32),
+        );
+    }
+}
+
 /// One trial of every lane that is solving: coefficients (scalar), the
-/// joint assembly, factorization and solve. Returns per lane the
-/// factorization result (`Err(junction)` on a bad pivot); lanes not
-/// solving are `None`.
+/// joint assembly, factorization and solve. `extras[l]` lists lane `l`'s
+/// junctions with emitter, pressure-driven demand or leakage terms.
+/// Returns per lane the factorization result (`Err(junction)` on a bad
+/// pivot); lanes not solving are `None`.
 fn joint_trial(
     pr: &Prepared,
     ws: &mut Workspace,
     states: &mut [Option<&mut State>; LANES],
+    extras: [&[u32]; LANES],
 ) -> [Option<Result<(), usize>>; LANES] {
-    for (l, s) in states.iter_mut().enumerate() {
-        if let Some(s) = s {
-            headloss_coeffs(pr, s);
-            ws.pack(pr, s, l);
-        }
+    let Some(first) = states.iter().position(Option::is_some) else {
+        return [None; LANES];
+    };
+    for s in states.iter_mut().flatten() {
+        headloss_coeffs(pr, s);
+    }
+    {
+        let view: [&State; LANES] = std::array::from_fn(|l| {
+            states[l]
+                .as_deref()
+                .unwrap_or_else(|| states[first].as_deref().expect("a solving lane"))
+        });
+        ws.pack(pr, &view);
     }
     let avx2 = has_avx2();
     #[cfg(target_arch = "x86_64")]
@@ -559,10 +687,8 @@ fn joint_trial(
     // Emitters, pressure-driven demands and pipe leakage, lane by lane.
     for (l, s) in states.iter_mut().enumerate() {
         let Some(s) = s else { continue };
-        for i in 0..pr.njuncs {
-            if !has_junction_extras(pr, s, i) {
-                continue;
-            }
+        for &i in extras[l] {
+            let i = i as usize;
             let (mut d, mut fi, mut xf) = (ws.dsum[i][l], ws.f[i][l], ws.xf[i][l]);
             junction_extras(
                 pr,
@@ -622,18 +748,29 @@ fn joint_trial(
     };
     #[cfg(not(target_arch = "x86_64"))]
     let err = factorize_solve(ws);
+    // New junction heads into the lanes whose factorization succeeded.
+    let nj = pr.njuncs;
+    {
+        let mut scratch = ws.scratch.iter_mut();
+        let dst: [&mut [f64]; LANES] = std::array::from_fn(|_| &mut [][..]);
+        let mut dst = dst;
+        for (l, (d, s)) in dst.iter_mut().zip(states.iter_mut()).enumerate() {
+            let sc = scratch.next().expect("one scratch per lane");
+            *d = match s {
+                Some(s) if err[l].is_none() => &mut s.head[..nj],
+                _ => &mut sc[..nj],
+            };
+        }
+        transpose_out(&ws.f[..nj], dst);
+    }
     let mut out = [None; LANES];
-    for (l, s) in states.iter_mut().enumerate() {
-        let Some(s) = s else { continue };
-        out[l] = Some(match err[l] {
-            Some(col) => Err(col),
-            None => {
-                for (h, v) in s.head[..pr.njuncs].iter_mut().zip(&ws.f) {
-                    *h = v[l];
-                }
-                Ok(())
-            }
-        });
+    for (l, s) in states.iter().enumerate() {
+        if s.is_some() {
+            out[l] = Some(match err[l] {
+                Some(col) => Err(col),
+                None => Ok(()),
+            });
+        }
     }
     out
 }
@@ -645,6 +782,8 @@ struct Lane<'a, S, A> {
     sim: Simulation,
     acc: A,
     trials: Trials,
+    /// Junctions with emitter, PDA or leakage terms in the current step.
+    extras: Vec<u32>,
 }
 
 /// Runs every scenario on a clone of `base`, four at a time per worker
@@ -698,8 +837,10 @@ where
                     let mut sim = base.clone();
                     let acc = start(&mut sim, sc);
                     sim.run_begin();
+                    let mut extras = Vec::new();
                     let trials = {
                         let (p, s) = sim.parts_mut();
+                        extras_of(p, s, &mut extras);
                         Trials::start(p, s)
                     };
                     *lane = Some(Lane {
@@ -708,6 +849,7 @@ where
                         sim,
                         acc,
                         trials,
+                        extras,
                     });
                 }
                 if lanes.iter().all(Option::is_none) {
@@ -715,10 +857,15 @@ where
                 }
                 let results = {
                     let mut states: [Option<&mut State>; LANES] = Default::default();
-                    for (st, lane) in states.iter_mut().zip(lanes.iter_mut()) {
-                        *st = lane.as_mut().map(|ln| ln.sim.parts_mut().1);
+                    let mut extras: [&[u32]; LANES] = [&[]; LANES];
+                    for ((st, ex), lane) in states.iter_mut().zip(&mut extras).zip(lanes.iter_mut())
+                    {
+                        if let Some(ln) = lane.as_mut() {
+                            *ex = &ln.extras;
+                            *st = Some(ln.sim.parts_mut().1);
+                        }
                     }
-                    joint_trial(&pr, &mut ws, &mut states)
+                    joint_trial(&pr, &mut ws, &mut states, extras)
                 };
                 for (slot, res) in lanes.iter_mut().zip(results) {
                     let Some(res) = res else { continue };
@@ -740,6 +887,7 @@ where
                         mut sim,
                         mut acc,
                         trials,
+                        mut extras,
                     } = slot.take().expect("a solving lane");
                     let info = {
                         let (p, s) = sim.parts_mut();
@@ -750,6 +898,7 @@ where
                         sim.run_begin();
                         let trials = {
                             let (p, s) = sim.parts_mut();
+                            extras_of(p, s, &mut extras);
                             Trials::start(p, s)
                         };
                         *slot = Some(Lane {
@@ -758,6 +907,7 @@ where
                             sim,
                             acc,
                             trials,
+                            extras,
                         });
                     } else {
                         out.push((index, finish(sim, scenario, acc)));
