@@ -19,9 +19,9 @@
 use crate::coeffs::{
     has_junction_extras, headloss_coeffs, junction_extras, regulating_valves, System,
 };
-use crate::prepared::{Incidence, Prepared};
+use crate::prepared::{link_flag, Incidence, Prepared};
 use crate::simulation::{SimError, Simulation, StepReport};
-use crate::solver::{State, Trials};
+use crate::solver::{LinkSums, State, Trials};
 use crate::sparse::Symbolic;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -75,7 +75,7 @@ impl Workspace {
             dinv: vec![ZERO; n],
             f: vec![ZERO; nj],
             work: vec![ZERO; n],
-            scratch: std::array::from_fn(|_| vec![0.0; nj]),
+            scratch: std::array::from_fn(|_| vec![0.0; nj + pr.nlinks]),
             sym,
         }
     }
@@ -367,7 +367,8 @@ fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{Workspace, LANES, V};
-    use crate::prepared::{Incidence, Prepared};
+    use crate::prepared::{link_flag, Incidence, Prepared};
+    use crate::solver::LinkSums;
     use std::arch::x86_64::*;
 
     #[inline(always)]
@@ -496,6 +497,55 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn flow_pass(
+        pr: &Prepared,
+        ws: &mut Workspace,
+        relax: V,
+    ) -> [LinkSums; LANES] {
+        let Workspace { p, y, q, h, .. } = ws;
+        let nl = pr.nlinks;
+        assert!(p.len() >= nl && y.len() >= nl && q.len() >= nl);
+        assert!(pr.n1.len() >= nl && pr.n2.len() >= nl && pr.link_flags.len() >= nl);
+        let nn = h.len();
+        let zero = _mm256_setzero_pd();
+        let two = _mm256_set1_pd(2.0);
+        let absm = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+        let rx = ld(&relax);
+        let (mut qs, mut dqs, mut mx) = (zero, zero, zero);
+        for k in 0..nl {
+            let (n1, n2) = (*pr.n1.get_unchecked(k), *pr.n2.get_unchecked(k));
+            assert!(n1 < nn && n2 < nn);
+            let dh = _mm256_sub_pd(ld(h.get_unchecked(n1)), ld(h.get_unchecked(n2)));
+            let mut dq = _mm256_sub_pd(
+                ld(y.get_unchecked(k)),
+                _mm256_mul_pd(ld(p.get_unchecked(k)), dh),
+            );
+            dq = _mm256_mul_pd(dq, rx);
+            let qk = q.get_unchecked_mut(k);
+            let mut qv = ld(qk);
+            if *pr.link_flags.get_unchecked(k) & link_flag::CONST_HP != 0 {
+                let big = _mm256_cmp_pd::<_CMP_GT_OQ>(dq, qv);
+                dq = _mm256_blendv_pd(dq, _mm256_div_pd(qv, two), big);
+            }
+            qv = _mm256_sub_pd(qv, dq);
+            st(qk, qv);
+            let adq = _mm256_and_pd(dq, absm);
+            qs = _mm256_add_pd(qs, _mm256_and_pd(qv, absm));
+            dqs = _mm256_add_pd(dqs, adq);
+            mx = _mm256_blendv_pd(mx, adq, _mm256_cmp_pd::<_CMP_GT_OQ>(adq, mx));
+        }
+        let (mut a, mut b, mut c) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        st(&mut a, qs);
+        st(&mut b, dqs);
+        st(&mut c, mx);
+        std::array::from_fn(|l| LinkSums {
+            qsum: a[l],
+            dqsum: b[l],
+            max_dq: c[l],
+        })
+    }
+
+    #[target_feature(enable = "avx2")]
     pub(super) unsafe fn balance_pass(pr: &Prepared, ws: &mut Workspace) {
         let Workspace {
             dem,
@@ -603,6 +653,44 @@ mod avx2 {
     }
 }
 
+/// New link flows of every lane from its new heads (in `ws.h`), as
+/// `solver::link_flows` does per simulation: flows into `ws.q`, and per
+/// lane Σ|q|, Σ|Δq| and max |Δq| in link order.
+#[inline(always)]
+fn flow_pass(pr: &Prepared, ws: &mut Workspace, relax: V) -> [LinkSums; LANES] {
+    let Workspace { p, y, q, h, .. } = ws;
+    let (mut qs, mut dqs, mut mx) = (ZERO, ZERO, ZERO);
+    for k in 0..pr.nlinks {
+        let (hn1, hn2) = (h[pr.n1[k]], h[pr.n2[k]]);
+        let cst = pr.link_flags[k] & link_flag::CONST_HP != 0;
+        let (pk, yk, qk) = (p[k], y[k], &mut q[k]);
+        for l in 0..LANES {
+            let dh = hn1[l] - hn2[l];
+            let mut dq = yk[l] - pk[l] * dh;
+            dq *= relax[l];
+            if cst && dq > qk[l] {
+                dq = qk[l] / 2.0;
+            }
+            qk[l] -= dq;
+            qs[l] += qk[l].abs();
+            dqs[l] += dq.abs();
+            if dq.abs() > mx[l] {
+                mx[l] = dq.abs();
+            }
+        }
+    }
+    std::array::from_fn(|l| LinkSums {
+        qsum: qs[l],
+        dqsum: dqs[l],
+        max_dq: mx[l],
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn flow_pass_avx2(pr: &Prepared, ws: &mut Workspace, relax: V) -> [LinkSums; LANES] {
+    avx2::flow_pass(pr, ws, relax)
+}
+
 #[cfg(target_arch = "x86_64")]
 unsafe fn link_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
     avx2::link_pass(pr, ws)
@@ -659,7 +747,7 @@ fn joint_trial(
     ws: &mut Workspace,
     states: &mut [Option<&mut State>; LANES],
     extras: [&[u32]; LANES],
-) -> [Option<Result<(), usize>>; LANES] {
+) -> [Option<Result<LinkSums, usize>>; LANES] {
     let Some(first) = states.iter().position(Option::is_some) else {
         return [None; LANES];
     };
@@ -748,27 +836,66 @@ fn joint_trial(
     };
     #[cfg(not(target_arch = "x86_64"))]
     let err = factorize_solve(ws);
-    // New junction heads into the lanes whose factorization succeeded.
-    let nj = pr.njuncs;
-    {
-        let mut scratch = ws.scratch.iter_mut();
-        let dst: [&mut [f64]; LANES] = std::array::from_fn(|_| &mut [][..]);
-        let mut dst = dst;
-        for (l, (d, s)) in dst.iter_mut().zip(states.iter_mut()).enumerate() {
-            let sc = scratch.next().expect("one scratch per lane");
-            *d = match s {
-                Some(s) if err[l].is_none() => &mut s.head[..nj],
-                _ => &mut sc[..nj],
-            };
+    // Valve coefficients changed in the valve pass: take them in again.
+    if !pr.valves.is_empty() {
+        for (l, s) in states.iter().enumerate() {
+            let Some(s) = s else { continue };
+            for &k in &pr.valves {
+                ws.p[k][l] = s.p[k];
+                ws.y[k][l] = s.y[k];
+            }
         }
-        transpose_out(&ws.f[..nj], dst);
+    }
+    // New heads, then new link flows, in lanes.
+    let (nj, nl) = (pr.njuncs, pr.nlinks);
+    ws.h[..nj].copy_from_slice(&ws.f[..nj]);
+    let relax: V = std::array::from_fn(|l| {
+        states[l]
+            .as_deref()
+            .or(states[first].as_deref())
+            .map_or(1.0, |s| s.relax)
+    });
+    #[cfg(target_arch = "x86_64")]
+    let sums = if avx2 {
+        // SAFETY: AVX2 was detected at run time.
+        unsafe { flow_pass_avx2(pr, ws, relax) }
+    } else {
+        flow_pass(pr, ws, relax)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let sums = flow_pass(pr, ws, relax);
+    // Heads and flows out to the lanes whose factorization succeeded.
+    {
+        let Workspace { h, q, scratch, .. } = &mut *ws;
+        let (mut hd, mut qd): ([&mut [f64]; LANES], [&mut [f64]; LANES]) = (
+            std::array::from_fn(|_| &mut [][..]),
+            std::array::from_fn(|_| &mut [][..]),
+        );
+        let mut sc = scratch.iter_mut();
+        for (l, s) in states.iter_mut().enumerate() {
+            let buf = sc.next().expect("one scratch per lane");
+            match s {
+                Some(s) if err[l].is_none() => {
+                    let State { head, flow, .. } = &mut **s;
+                    hd[l] = &mut head[..nj];
+                    qd[l] = &mut flow[..nl];
+                }
+                _ => {
+                    let (a, b) = buf.split_at_mut(nj);
+                    hd[l] = a;
+                    qd[l] = &mut b[..nl];
+                }
+            }
+        }
+        transpose_out(&h[..nj], hd);
+        transpose_out(&q[..nl], qd);
     }
     let mut out = [None; LANES];
     for (l, s) in states.iter().enumerate() {
         if s.is_some() {
             out[l] = Some(match err[l] {
                 Some(col) => Err(col),
-                None => Ok(()),
+                None => Ok(sums[l]),
             });
         }
     }
@@ -873,7 +1000,7 @@ where
                     let more = {
                         let (p, s) = lane.sim.parts_mut();
                         match res {
-                            Ok(()) => lane.trials.after_solve(p, s),
+                            Ok(sums) => lane.trials.after_solve_links(p, s, sums),
                             Err(col) => lane.trials.after_factor_error(p, s, col),
                         }
                     };

@@ -256,6 +256,8 @@ pub struct Prepared {
     pub jj_links: Vec<(u32, Slot)>,
     /// Per link: [`link_flag`] bits for the flow update.
     pub link_flags: Vec<u8>,
+    /// Links with a tank or reservoir at an end, in link order.
+    pub fixed_links: Vec<u32>,
     /// Links whose status `link_status` can change, in link order: check
     /// valves, pumps, FCVs and links to a tank or reservoir. (Only these can
     /// hold the temporary XHEAD / TEMPCLOSED states that it resets.)
@@ -964,6 +966,10 @@ impl Prepared {
                 f
             })
             .collect();
+        let fixed_links: Vec<u32> = (0..nlinks)
+            .filter(|&k| n1[k] >= njuncs || n2[k] >= njuncs)
+            .map(|k| k as u32)
+            .collect();
         let status_links: Vec<u32> = (0..nlinks)
             .filter(|&k| {
                 matches!(ltype[k], LinkType::CvPipe | LinkType::Pump | LinkType::Fcv)
@@ -1032,6 +1038,7 @@ impl Prepared {
             inc,
             jj_links,
             link_flags,
+            fixed_links,
             status_links,
             pipes,
             others,

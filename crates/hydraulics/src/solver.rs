@@ -173,15 +173,46 @@ fn leakage_converged(pr: &Prepared, s: &State) -> bool {
     true
 }
 
-#[allow(clippy::needless_range_loop)] // several arrays indexed by link
-fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
+/// The link part of a flow update: sums of |q| and |Δq| over the links
+/// and the largest |Δq|, in link order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkSums {
+    pub qsum: f64,
+    pub dqsum: f64,
+    pub max_dq: f64,
+}
+
+/// Net inflows of tanks and reservoirs from their links' new flows.
+pub(crate) fn fixed_node_inflows(pr: &Prepared, s: &mut State) {
     let nj = pr.njuncs;
-    let mut qsum = 0.0;
-    let mut dqsum = 0.0;
-    bal.max_flow_change = 0.0;
     for n in nj..pr.nnodes {
         s.node_demand[n] = 0.0;
     }
+    for &k in &pr.fixed_links {
+        let k = k as usize;
+        if s.status[k] > stat::CLOSED {
+            let (n1, n2, qk) = (pr.n1[k], pr.n2[k], s.flow[k]);
+            if n1 >= nj {
+                s.node_demand[n1] -= qk;
+            }
+            if n2 >= nj {
+                s.node_demand[n2] += qk;
+            }
+        }
+    }
+}
+
+#[allow(clippy::needless_range_loop)] // several arrays indexed by link
+fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
+    let sums = link_flows(pr, s);
+    fixed_node_inflows(pr, s);
+    other_flows(pr, s, bal, sums)
+}
+
+/// New link flows from the new heads (EPANET's `newlinkflows`).
+fn link_flows(pr: &Prepared, s: &mut State) -> LinkSums {
+    let mut qsum = 0.0;
+    let mut dqsum = 0.0;
     let relax = s.relax;
     let mut max_dq = 0.0f64;
     {
@@ -191,7 +222,6 @@ fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
             p,
             flow,
             status,
-            node_demand,
             ..
         } = &mut *s;
         let nl = pr.nlinks;
@@ -228,16 +258,24 @@ fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
             if dq.abs() > max_dq {
                 max_dq = dq.abs();
             }
-            if fl & (link_flag::N1_FIXED | link_flag::N2_FIXED) != 0 && status[k] > stat::CLOSED {
-                if n1 >= nj {
-                    node_demand[n1] -= qk;
-                }
-                if n2 >= nj {
-                    node_demand[n2] += qk;
-                }
-            }
         }
     }
+    LinkSums {
+        qsum,
+        dqsum,
+        max_dq,
+    }
+}
+
+/// The rest of the flow update after the links: emitters, pressure-driven
+/// demands, leakage; returns the relative flow change.
+fn other_flows(pr: &Prepared, s: &mut State, bal: &mut Balance, sums: LinkSums) -> f64 {
+    let nj = pr.njuncs;
+    let LinkSums {
+        mut qsum,
+        mut dqsum,
+        max_dq,
+    } = sums;
     bal.max_flow_change = max_dq;
     // Emitters.
     for i in 0..nj {
@@ -405,10 +443,31 @@ impl Trials {
     /// updates flows, statuses and the convergence test. Returns whether
     /// another trial is needed.
     pub fn after_solve(&mut self, pr: &Prepared, s: &mut State) -> bool {
+        self.after_solve_impl(pr, s, None)
+    }
+
+    /// As [`after_solve`](Self::after_solve), with the link flows already
+    /// updated (in `s.flow`) and summed elsewhere (`crate::lanes`).
+    pub(crate) fn after_solve_links(
+        &mut self,
+        pr: &Prepared,
+        s: &mut State,
+        sums: LinkSums,
+    ) -> bool {
+        self.after_solve_impl(pr, s, Some(sums))
+    }
+
+    fn after_solve_impl(&mut self, pr: &Prepared, s: &mut State, sums: Option<LinkSums>) -> bool {
         let o = &pr.opts;
         self.ill = None;
         let iter = self.iter;
-        let relerr = new_flows(pr, s, &mut self.bal);
+        let relerr = match sums {
+            None => new_flows(pr, s, &mut self.bal),
+            Some(sums) => {
+                fixed_node_inflows(pr, s);
+                other_flows(pr, s, &mut self.bal, sums)
+            }
+        };
         self.relerr = relerr;
         if trace() {
             eprintln!("  trial {iter}: relative flow change = {relerr:.6}");
