@@ -723,11 +723,7 @@ fn has_avx2() -> bool {
 fn extras_of(pr: &Prepared, s: &State, out: &mut Vec<u32>) {
     out.clear();
     if !pr.opts.pda && !pr.has_leakage {
-        for (i, &k) in s.ke[..pr.njuncs].iter().enumerate() {
-            if k != 0.0 {
-                out.push(i as u32);
-            }
-        }
+        out.extend(crate::solver::nonzero(&s.ke[..pr.njuncs]).map(|i| i as u32));
     } else {
         out.extend(
             (0..pr.njuncs)

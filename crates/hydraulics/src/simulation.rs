@@ -354,7 +354,13 @@ impl Simulation {
         if iter > o.max_iter && relerr <= o.hacc {
             w.push(Warning::Unstable);
         }
-        if (0..pr.njuncs).any(|i| s.head[i] < pr.el[i] && s.node_demand[i] > 0.0) {
+        let nj = pr.njuncs;
+        let negative = s.head[..nj]
+            .iter()
+            .zip(&pr.el[..nj])
+            .zip(&s.node_demand[..nj])
+            .fold(false, |a, ((&h, &el), &d)| a | ((h < el) & (d > 0.0)));
+        if negative {
             w.push(Warning::NegativePressure);
         }
         if pr.valves.iter().any(|&k| s.status[k] >= stat::XFCV) {

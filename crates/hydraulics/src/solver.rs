@@ -173,6 +173,19 @@ fn leakage_converged(pr: &Prepared, s: &State) -> bool {
     true
 }
 
+/// Indices of the non-zero values of `v`, in order, skipping blocks of
+/// zeros eight at a time (emitters are rare; this scan runs every trial).
+pub(crate) fn nonzero(v: &[f64]) -> impl Iterator<Item = usize> + '_ {
+    v.chunks(8).enumerate().flat_map(|(c, ch)| {
+        let any = ch.iter().fold(false, |a, &x| a | (x != 0.0));
+        let it = if any { ch } else { &[][..] };
+        it.iter()
+            .enumerate()
+            .filter(|(_, &x)| x != 0.0)
+            .map(move |(j, _)| c * 8 + j)
+    })
+}
+
 /// The link part of a flow update: sums of |q| and |Δq| over the links
 /// and the largest |Δq|, in link order.
 #[derive(Debug, Clone, Copy)]
@@ -278,10 +291,7 @@ fn other_flows(pr: &Prepared, s: &mut State, bal: &mut Balance, sums: LinkSums) 
     } = sums;
     bal.max_flow_change = max_dq;
     // Emitters.
-    for i in 0..nj {
-        if s.ke[i] == 0.0 {
-            continue;
-        }
+    for i in nonzero(&s.ke[..nj]) {
         let (hloss, hgrad) = emitter_headloss(pr, s, i);
         let dh = s.head[i] - pr.el[i];
         let mut dq = (hloss - dh) / hgrad;
