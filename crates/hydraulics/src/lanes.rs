@@ -1,4 +1,4 @@
-//! Four scenarios solved side by side: the batch path for many scenarios
+//! Eight scenarios solved side by side: the batch path for many scenarios
 //! on one network (leak localization, scenario studies).
 //!
 //! Each scenario keeps its own [`Simulation`] (time, controls, tanks,
@@ -6,7 +6,7 @@
 //! but the trials of up to [`LANES`] simulations share one pass of the
 //! matrix assembly and of the sparse `LDLᵀ` factorization and solve: their
 //! values are stored lane-interleaved (`[f64; LANES]` per entry), so every
-//! index is loaded once for four systems and the arithmetic runs in SIMD
+//! index is loaded once for eight systems and the arithmetic runs in SIMD
 //! registers. Each lane performs exactly the operations of the scalar
 //! solver in the same order (no fused multiply-add), so the results are
 //! bit-identical to separate runs; a lane whose solve has converged, or
@@ -27,11 +27,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Number of scenarios solved side by side.
-pub const LANES: usize = 4;
+pub const LANES: usize = 8;
 type V = [f64; LANES];
 const ZERO: V = [0.0; LANES];
 
-/// Lane-interleaved system and factor of up to four simulations.
+/// Lane-interleaved system and factor of up to [`LANES`] simulations.
 struct Workspace {
     sym: Arc<Symbolic>,
     /// Per link: P, Y and flow of each lane (packed from the lanes' states).
@@ -105,7 +105,7 @@ fn transpose_in(dst: &mut [V], src: [&[f64]; LANES]) {
         return;
     }
     for (k, d) in dst.iter_mut().enumerate() {
-        *d = [src[0][k], src[1][k], src[2][k], src[3][k]];
+        *d = std::array::from_fn(|l| src[l][k]);
     }
 }
 
@@ -119,12 +119,11 @@ fn transpose_out(src: &[V], dst: [&mut [f64]; LANES]) {
         unsafe { avx2::transpose_out(src, dst) };
         return;
     }
-    let [d0, d1, d2, d3] = dst;
+    let mut dst = dst;
     for (k, v) in src.iter().enumerate() {
-        d0[k] = v[0];
-        d1[k] = v[1];
-        d2[k] = v[2];
-        d3[k] = v[3];
+        for (l, d) in dst.iter_mut().enumerate() {
+            d[k] = v[l];
+        }
     }
 }
 
@@ -364,6 +363,11 @@ fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
 /// The same passes with explicit AVX2 intrinsics (one 256-bit register
 /// per `[f64; 4]`; multiplications and additions stay separate, so every
 /// lane gets the scalar solver's bits).
+/// The same passes with explicit AVX2 intrinsics: each `[f64; 8]` is two
+/// 256-bit registers (two independent dependency chains per operation,
+/// which hides the latency of the divisions and sums along the network's
+/// long elimination chains). Multiplications and additions stay separate,
+/// so every lane gets the scalar solver's bits.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{Workspace, LANES, V};
@@ -371,16 +375,76 @@ mod avx2 {
     use crate::solver::LinkSums;
     use std::arch::x86_64::*;
 
+    const _: () = assert!(LANES == 8);
+
+    #[derive(Clone, Copy)]
+    struct R(__m256d, __m256d);
+
     #[inline(always)]
-    unsafe fn ld(v: &V) -> __m256d {
-        _mm256_loadu_pd(v.as_ptr())
+    unsafe fn ld(v: &V) -> R {
+        R(
+            _mm256_loadu_pd(v.as_ptr()),
+            _mm256_loadu_pd(v.as_ptr().add(4)),
+        )
     }
     #[inline(always)]
-    unsafe fn st(v: &mut V, x: __m256d) {
-        _mm256_storeu_pd(v.as_mut_ptr(), x)
+    unsafe fn st(v: &mut V, x: R) {
+        _mm256_storeu_pd(v.as_mut_ptr(), x.0);
+        _mm256_storeu_pd(v.as_mut_ptr().add(4), x.1);
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> R {
+        R(_mm256_set1_pd(x), _mm256_set1_pd(x))
+    }
+    #[inline(always)]
+    unsafe fn bits(x: i64) -> R {
+        let v = _mm256_castsi256_pd(_mm256_set1_epi64x(x));
+        R(v, v)
+    }
+    macro_rules! binop {
+        ($name:ident, $intr:ident) => {
+            #[inline(always)]
+            unsafe fn $name(a: R, b: R) -> R {
+                R($intr(a.0, b.0), $intr(a.1, b.1))
+            }
+        };
+    }
+    binop!(add, _mm256_add_pd);
+    binop!(sub, _mm256_sub_pd);
+    binop!(mul, _mm256_mul_pd);
+    binop!(div, _mm256_div_pd);
+    binop!(and, _mm256_and_pd);
+    binop!(xor, _mm256_xor_pd);
+    /// a ≠ b, true when unordered (NaN).
+    #[inline(always)]
+    unsafe fn ne(a: R, b: R) -> R {
+        R(
+            _mm256_cmp_pd::<_CMP_NEQ_UQ>(a.0, b.0),
+            _mm256_cmp_pd::<_CMP_NEQ_UQ>(a.1, b.1),
+        )
+    }
+    /// a > b, false when unordered.
+    #[inline(always)]
+    unsafe fn gt(a: R, b: R) -> R {
+        R(
+            _mm256_cmp_pd::<_CMP_GT_OQ>(a.0, b.0),
+            _mm256_cmp_pd::<_CMP_GT_OQ>(a.1, b.1),
+        )
+    }
+    /// `m ? b : a` per lane.
+    #[inline(always)]
+    unsafe fn select(a: R, b: R, m: R) -> R {
+        R(
+            _mm256_blendv_pd(a.0, b.0, m.0),
+            _mm256_blendv_pd(a.1, b.1, m.1),
+        )
+    }
+    #[inline(always)]
+    unsafe fn mask(m: R) -> u32 {
+        (_mm256_movemask_pd(m.0) | (_mm256_movemask_pd(m.1) << 4)) as u32
     }
 
-    /// 4×4 transposes of `[f64; 4]` blocks.
+    /// 4×4 transpose of `[f64; 4]` rows.
     #[inline(always)]
     unsafe fn t4(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> [__m256d; 4] {
         let ab_lo = _mm256_unpacklo_pd(a, b); // a0 b0 a2 b2
@@ -400,46 +464,37 @@ mod avx2 {
         let n = dst.len();
         let mut k = 0;
         while k + 4 <= n {
-            let r = t4(
-                _mm256_loadu_pd(src[0].as_ptr().add(k)),
-                _mm256_loadu_pd(src[1].as_ptr().add(k)),
-                _mm256_loadu_pd(src[2].as_ptr().add(k)),
-                _mm256_loadu_pd(src[3].as_ptr().add(k)),
-            );
-            for (m, v) in r.into_iter().enumerate() {
-                st(dst.get_unchecked_mut(k + m), v);
+            let l4 = |l: usize| _mm256_loadu_pd(src[l].as_ptr().add(k));
+            let lo = t4(l4(0), l4(1), l4(2), l4(3));
+            let hi = t4(l4(4), l4(5), l4(6), l4(7));
+            for m in 0..4 {
+                st(dst.get_unchecked_mut(k + m), R(lo[m], hi[m]));
             }
             k += 4;
         }
         for j in k..n {
-            dst[j] = [src[0][j], src[1][j], src[2][j], src[3][j]];
+            dst[j] = std::array::from_fn(|l| src[l][j]);
         }
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn transpose_out(src: &[V], dst: [&mut [f64]; LANES]) {
+    pub(super) unsafe fn transpose_out(src: &[V], mut dst: [&mut [f64]; LANES]) {
         let n = src.len();
-        let [d0, d1, d2, d3] = dst;
         let mut k = 0;
         while k + 4 <= n {
-            let r = t4(
-                ld(src.get_unchecked(k)),
-                ld(src.get_unchecked(k + 1)),
-                ld(src.get_unchecked(k + 2)),
-                ld(src.get_unchecked(k + 3)),
-            );
-            _mm256_storeu_pd(d0.as_mut_ptr().add(k), r[0]);
-            _mm256_storeu_pd(d1.as_mut_ptr().add(k), r[1]);
-            _mm256_storeu_pd(d2.as_mut_ptr().add(k), r[2]);
-            _mm256_storeu_pd(d3.as_mut_ptr().add(k), r[3]);
+            let r: [R; 4] = std::array::from_fn(|m| ld(src.get_unchecked(k + m)));
+            let lo = t4(r[0].0, r[1].0, r[2].0, r[3].0);
+            let hi = t4(r[0].1, r[1].1, r[2].1, r[3].1);
+            for l in 0..4 {
+                _mm256_storeu_pd(dst[l].as_mut_ptr().add(k), lo[l]);
+                _mm256_storeu_pd(dst[l + 4].as_mut_ptr().add(k), hi[l]);
+            }
             k += 4;
         }
         for j in k..n {
-            let v = src[j];
-            d0[j] = v[0];
-            d1[j] = v[1];
-            d2[j] = v[2];
-            d3[j] = v[3];
+            for (l, d) in dst.iter_mut().enumerate() {
+                d[j] = src[j][l];
+            }
         }
     }
 
@@ -461,33 +516,32 @@ mod avx2 {
         off.fill([0.0; LANES]);
         for &(k, slot) in &pr.jj_links {
             let o = &mut off[slot as usize];
-            st(o, _mm256_sub_pd(ld(o), ld(&p[k as usize])));
+            st(o, sub(ld(o), ld(&p[k as usize])));
         }
         let nj = pr.njuncs;
         assert!(pr.inc_ptr.len() == nj + 1 && dsum.len() >= nj && f.len() >= nj && xf.len() >= nj);
         let nl = p.len();
         assert!(y.len() == nl && q.len() == nl);
-        let zero = _mm256_setzero_pd();
+        let zero = splat(0.0);
         for i in 0..nj {
             let (mut d, mut fy, mut x) = (zero, zero, zero);
             let (a, b) = (pr.inc_ptr[i] as usize, pr.inc_ptr[i + 1] as usize);
             for e in &pr.inc[a..b] {
                 let k = (e.link_neg & !Incidence::NEG) as usize;
                 debug_assert!(k < nl);
-                let neg = ((e.link_neg & Incidence::NEG) as i64) << 32;
-                let sign = _mm256_castsi256_pd(_mm256_set1_epi64x(neg));
+                let sign = bits(((e.link_neg & Incidence::NEG) as i64) << 32);
                 // SAFETY: link indices in `inc` are < nlinks == p/y/q length.
                 let pk = ld(p.get_unchecked(k));
                 // P ≠ 0 (true for NaN, as the scalar `P == 0` test is false).
-                let m = _mm256_cmp_pd::<_CMP_NEQ_UQ>(pk, zero);
-                let qs = _mm256_xor_pd(ld(q.get_unchecked(k)), sign);
-                let ys = _mm256_xor_pd(ld(y.get_unchecked(k)), sign);
-                x = _mm256_sub_pd(x, _mm256_and_pd(m, qs));
-                d = _mm256_add_pd(d, _mm256_and_pd(m, pk));
-                fy = _mm256_add_pd(fy, _mm256_and_pd(m, ys));
+                let m = ne(pk, zero);
+                let qs = xor(ld(q.get_unchecked(k)), sign);
+                let ys = xor(ld(y.get_unchecked(k)), sign);
+                x = sub(x, and(m, qs));
+                d = add(d, and(m, pk));
+                fy = add(fy, and(m, ys));
                 if e.other & Incidence::FIXED != 0 {
                     let hn = ld(&h[(e.other & !Incidence::FIXED) as usize]);
-                    fy = _mm256_add_pd(fy, _mm256_and_pd(m, _mm256_mul_pd(pk, hn)));
+                    fy = add(fy, and(m, mul(pk, hn)));
                 }
             }
             st(&mut dsum[i], d);
@@ -507,32 +561,28 @@ mod avx2 {
         assert!(p.len() >= nl && y.len() >= nl && q.len() >= nl);
         assert!(pr.n1.len() >= nl && pr.n2.len() >= nl && pr.link_flags.len() >= nl);
         let nn = h.len();
-        let zero = _mm256_setzero_pd();
-        let two = _mm256_set1_pd(2.0);
-        let absm = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+        let zero = splat(0.0);
+        let two = splat(2.0);
+        let absm = bits(i64::MAX);
         let rx = ld(&relax);
         let (mut qs, mut dqs, mut mx) = (zero, zero, zero);
         for k in 0..nl {
             let (n1, n2) = (*pr.n1.get_unchecked(k), *pr.n2.get_unchecked(k));
             assert!(n1 < nn && n2 < nn);
-            let dh = _mm256_sub_pd(ld(h.get_unchecked(n1)), ld(h.get_unchecked(n2)));
-            let mut dq = _mm256_sub_pd(
-                ld(y.get_unchecked(k)),
-                _mm256_mul_pd(ld(p.get_unchecked(k)), dh),
-            );
-            dq = _mm256_mul_pd(dq, rx);
+            let dh = sub(ld(h.get_unchecked(n1)), ld(h.get_unchecked(n2)));
+            let mut dq = sub(ld(y.get_unchecked(k)), mul(ld(p.get_unchecked(k)), dh));
+            dq = mul(dq, rx);
             let qk = q.get_unchecked_mut(k);
             let mut qv = ld(qk);
             if *pr.link_flags.get_unchecked(k) & link_flag::CONST_HP != 0 {
-                let big = _mm256_cmp_pd::<_CMP_GT_OQ>(dq, qv);
-                dq = _mm256_blendv_pd(dq, _mm256_div_pd(qv, two), big);
+                dq = select(dq, div(qv, two), gt(dq, qv));
             }
-            qv = _mm256_sub_pd(qv, dq);
+            qv = sub(qv, dq);
             st(qk, qv);
-            let adq = _mm256_and_pd(dq, absm);
-            qs = _mm256_add_pd(qs, _mm256_and_pd(qv, absm));
-            dqs = _mm256_add_pd(dqs, adq);
-            mx = _mm256_blendv_pd(mx, adq, _mm256_cmp_pd::<_CMP_GT_OQ>(adq, mx));
+            let adq = and(dq, absm);
+            qs = add(qs, and(qv, absm));
+            dqs = add(dqs, adq);
+            mx = select(mx, adq, gt(adq, mx));
         }
         let (mut a, mut b, mut c) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
         st(&mut a, qs);
@@ -557,12 +607,12 @@ mod avx2 {
         } = ws;
         for i in 0..pr.njuncs {
             let slot = pr.diag_slot[i] as usize;
-            let x = _mm256_sub_pd(ld(&xf[i]), ld(&dem[i]));
+            let x = sub(ld(&xf[i]), ld(&dem[i]));
             st(&mut xf[i], x);
-            let fi = _mm256_add_pd(ld(&f[i]), x);
+            let fi = add(ld(&f[i]), x);
             st(&mut f[i], fi);
             let dg = &mut diag[slot];
-            st(dg, _mm256_add_pd(ld(dg), ld(&dsum[i])));
+            st(dg, add(ld(dg), ld(&dsum[i])));
         }
     }
 
@@ -590,44 +640,41 @@ mod avx2 {
             *yk = rhs[p as usize];
         }
         let mut err: [Option<usize>; LANES] = [None; LANES];
-        let one = _mm256_set1_pd(1.0);
-        let zero = _mm256_setzero_pd();
+        let one = splat(1.0);
+        let zero = splat(0.0);
         let mut t = 0usize;
         for j in 0..n {
             let dj = ld(&d[j]);
             // Pivot > 0 (false for NaN) in every lane?
-            let ok = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(dj, zero));
-            if ok != 0b1111 {
+            let ok = mask(gt(dj, zero));
+            if ok != (1 << LANES) - 1 {
                 for (l, e) in err.iter_mut().enumerate() {
                     if ok & (1 << l) == 0 && e.is_none() {
                         *e = Some(perm[j] as usize);
                     }
                 }
             }
-            let dij = _mm256_div_pd(one, dj);
+            let dij = div(one, dj);
             st(&mut dinv[j], dij);
             let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
-            let wj = _mm256_mul_pd(ld(&y[j]), dij);
+            let wj = mul(ld(&y[j]), dij);
             st(&mut y[j], wj);
             for a in cs..ce {
                 let r = *ri.get_unchecked(a) as usize;
                 let yr = y.get_unchecked_mut(r);
-                st(
-                    yr,
-                    _mm256_sub_pd(ld(yr), _mm256_mul_pd(ld(wx.get_unchecked(a)), wj)),
-                );
+                st(yr, sub(ld(yr), mul(ld(wx.get_unchecked(a)), wj)));
             }
             for a in cs..ce {
                 let wa = ld(wx.get_unchecked(a));
-                let la = _mm256_mul_pd(wa, dij);
+                let la = mul(wa, dij);
                 let ra = *ri.get_unchecked(a) as usize;
                 let dr = d.get_unchecked_mut(ra);
-                st(dr, _mm256_sub_pd(ld(dr), _mm256_mul_pd(la, wa)));
+                st(dr, sub(ld(dr), mul(la, wa)));
                 for b in a + 1..ce {
                     let p = *tg.get_unchecked(t) as usize;
                     let wb = ld(wx.get_unchecked(b));
                     let wp = wx.get_unchecked_mut(p);
-                    st(wp, _mm256_sub_pd(ld(wp), _mm256_mul_pd(wb, la)));
+                    st(wp, sub(ld(wp), mul(wb, la)));
                     t += 1;
                 }
             }
@@ -638,13 +685,10 @@ mod avx2 {
             let mut acc = zero;
             for a in cs..ce {
                 let r = *ri.get_unchecked(a) as usize;
-                acc = _mm256_add_pd(
-                    acc,
-                    _mm256_mul_pd(ld(wx.get_unchecked(a)), ld(y.get_unchecked(r))),
-                );
+                acc = add(acc, mul(ld(wx.get_unchecked(a)), ld(y.get_unchecked(r))));
             }
             let yj = &mut y[j];
-            st(yj, _mm256_sub_pd(ld(yj), _mm256_mul_pd(acc, ld(&dinv[j]))));
+            st(yj, sub(ld(yj), mul(acc, ld(&dinv[j]))));
         }
         for (yk, &p) in y.iter().zip(perm) {
             rhs[p as usize] = *yk;
@@ -723,7 +767,12 @@ fn has_avx2() -> bool {
 fn extras_of(pr: &Prepared, s: &State, out: &mut Vec<u32>) {
     out.clear();
     if !pr.opts.pda && !pr.has_leakage {
-        out.extend(crate::solver::nonzero(&s.ke[..pr.njuncs]).map(|i| i as u32));
+        let ke = &s.ke[..pr.njuncs];
+        let mut i = 0;
+        while let Some(j) = crate::solver::next_nonzero(ke, i) {
+            out.push(j as u32);
+            i = j + 1;
+        }
     } else {
         out.extend(
             (0..pr.njuncs)
@@ -909,7 +958,7 @@ struct Lane<'a, S, A> {
     extras: Vec<u32>,
 }
 
-/// Runs every scenario on a clone of `base`, four at a time per worker
+/// Runs every scenario on a clone of `base`, [`LANES`] at a time per worker
 /// thread (rayon's pool), with shared assembly and factorization (see the
 /// module documentation). Per scenario: `start` sets it up on its clone
 /// and returns its accumulator; after every solved step (`Simulation::run`)
@@ -996,7 +1045,7 @@ where
                     let more = {
                         let (p, s) = lane.sim.parts_mut();
                         match res {
-                            Ok(sums) => lane.trials.after_solve_links(p, s, sums),
+                            Ok(sums) => lane.trials.after_solve_links(p, s, sums, &lane.extras),
                             Err(col) => lane.trials.after_factor_error(p, s, col),
                         }
                     };

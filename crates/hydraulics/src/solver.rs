@@ -173,17 +173,19 @@ fn leakage_converged(pr: &Prepared, s: &State) -> bool {
     true
 }
 
-/// Indices of the non-zero values of `v`, in order, skipping blocks of
-/// zeros eight at a time (emitters are rare; this scan runs every trial).
-pub(crate) fn nonzero(v: &[f64]) -> impl Iterator<Item = usize> + '_ {
-    v.chunks(8).enumerate().flat_map(|(c, ch)| {
-        let any = ch.iter().fold(false, |a, &x| a | (x != 0.0));
-        let it = if any { ch } else { &[][..] };
-        it.iter()
-            .enumerate()
-            .filter(|(_, &x)| x != 0.0)
-            .map(move |(j, _)| c * 8 + j)
-    })
+/// The first index `>= from` of a non-zero value of `v`, skipping blocks
+/// of zeros eight at a time.
+pub(crate) fn next_nonzero(v: &[f64], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < v.len() {
+        let end = (i + 8).min(v.len());
+        let ch = &v[i..end];
+        if ch.iter().fold(false, |a, &x| a | (x != 0.0)) {
+            return ch.iter().position(|&x| x != 0.0).map(|j| i + j);
+        }
+        i = end;
+    }
+    None
 }
 
 /// The link part of a flow update: sums of |q| and |Δq| over the links
@@ -219,7 +221,7 @@ pub(crate) fn fixed_node_inflows(pr: &Prepared, s: &mut State) {
 fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
     let sums = link_flows(pr, s);
     fixed_node_inflows(pr, s);
-    other_flows(pr, s, bal, sums)
+    other_flows(pr, s, bal, sums, None)
 }
 
 /// New link flows from the new heads (EPANET's `newlinkflows`).
@@ -282,7 +284,13 @@ fn link_flows(pr: &Prepared, s: &mut State) -> LinkSums {
 
 /// The rest of the flow update after the links: emitters, pressure-driven
 /// demands, leakage; returns the relative flow change.
-fn other_flows(pr: &Prepared, s: &mut State, bal: &mut Balance, sums: LinkSums) -> f64 {
+fn other_flows(
+    pr: &Prepared,
+    s: &mut State,
+    bal: &mut Balance,
+    sums: LinkSums,
+    emitters: Option<&[u32]>,
+) -> f64 {
     let nj = pr.njuncs;
     let LinkSums {
         mut qsum,
@@ -290,8 +298,8 @@ fn other_flows(pr: &Prepared, s: &mut State, bal: &mut Balance, sums: LinkSums) 
         max_dq,
     } = sums;
     bal.max_flow_change = max_dq;
-    // Emitters.
-    for i in nonzero(&s.ke[..nj]) {
+    // Emitters, junctions in order (`emitters` lists candidates when known).
+    let mut emitter = |s: &mut State, i: usize| {
         let (hloss, hgrad) = emitter_headloss(pr, s, i);
         let dh = s.head[i] - pr.el[i];
         let mut dq = (hloss - dh) / hgrad;
@@ -301,6 +309,22 @@ fn other_flows(pr: &Prepared, s: &mut State, bal: &mut Balance, sums: LinkSums) 
         dqsum += dq.abs();
         if dq.abs() > bal.max_flow_change {
             bal.max_flow_change = dq.abs();
+        }
+    };
+    match emitters {
+        Some(list) => {
+            for &i in list {
+                if s.ke[i as usize] != 0.0 {
+                    emitter(s, i as usize);
+                }
+            }
+        }
+        None => {
+            let mut i = 0;
+            while let Some(j) = next_nonzero(&s.ke[..nj], i) {
+                emitter(s, j);
+                i = j + 1;
+            }
         }
     }
     // Pressure-driven demands.
@@ -458,24 +482,31 @@ impl Trials {
 
     /// As [`after_solve`](Self::after_solve), with the link flows already
     /// updated (in `s.flow`) and summed elsewhere (`crate::lanes`).
+    /// `emitters` lists (in order) every junction that may have an emitter.
     pub(crate) fn after_solve_links(
         &mut self,
         pr: &Prepared,
         s: &mut State,
         sums: LinkSums,
+        emitters: &[u32],
     ) -> bool {
-        self.after_solve_impl(pr, s, Some(sums))
+        self.after_solve_impl(pr, s, Some((sums, emitters)))
     }
 
-    fn after_solve_impl(&mut self, pr: &Prepared, s: &mut State, sums: Option<LinkSums>) -> bool {
+    fn after_solve_impl(
+        &mut self,
+        pr: &Prepared,
+        s: &mut State,
+        sums: Option<(LinkSums, &[u32])>,
+    ) -> bool {
         let o = &pr.opts;
         self.ill = None;
         let iter = self.iter;
         let relerr = match sums {
             None => new_flows(pr, s, &mut self.bal),
-            Some(sums) => {
+            Some((sums, emitters)) => {
                 fixed_node_inflows(pr, s);
-                other_flows(pr, s, &mut self.bal, sums)
+                other_flows(pr, s, &mut self.bal, sums, Some(emitters))
             }
         };
         self.relerr = relerr;
