@@ -10,6 +10,11 @@
 //! report time: |Δhead| ≤ 0.001 m at every node, |Δflow| ≤ max(0.001 L/s,
 //! 1e-4·|q|) and the same status for every link, the same report times.
 //!
+//! The same scenarios also run eight at a time through
+//! `hydraulics::lanes::run_batch_lanes` (one SIMD assembly and
+//! factorization for all lanes), which must give the batch's results bit
+//! for bit (asserted).
+//!
 //! It also reports, without asserting, how far a *warm-started* scenario
 //! (cloned from the leak-free simulation solved at time 0, so its first
 //! step starts from converged flows) lands from EPANET: a different
@@ -66,40 +71,64 @@ fn read_table(path: &Path, value: &str, extra: Option<&str>) -> Table {
 
 /// Heads and link flows/statuses of a simulation at its report times.
 fn collect(mut sim: Simulation) -> (Table, Table, u64) {
-    let net = sim.network().clone();
-    let mut nodes = Table {
-        times: Vec::new(),
-        rows: HashMap::new(),
-    };
-    let mut links = Table {
-        times: Vec::new(),
-        rows: HashMap::new(),
-    };
-    let mut iters = 0u64;
+    let mut acc = new_tables();
     loop {
-        let r = sim.run().expect("the scenario solves");
-        iters += r.iterations as u64;
-        let t = r.time_s;
-        if sim.is_report_time(t) && nodes.times.last() != Some(&t) {
-            nodes.times.push(t);
-            links.times.push(t);
-            for (i, n) in net.nodes.iter().enumerate() {
-                nodes
-                    .rows
-                    .insert((t, n.id.clone()), (sim.head_m(i), String::new()));
-            }
-            for (k, l) in net.links.iter().enumerate() {
-                links.rows.insert(
-                    (t, l.id.clone()),
-                    (sim.flow_lps(k), sim.link_state(k).word().to_string()),
-                );
-            }
-        }
-        if r.halted || sim.next() == 0 {
+        let r = sim.run();
+        if !record_step(&sim, r, &mut acc) || sim.next() == 0 {
             break;
         }
     }
-    (nodes, links, iters)
+    acc
+}
+
+fn new_tables() -> (Table, Table, u64) {
+    let t = || Table {
+        times: Vec::new(),
+        rows: HashMap::new(),
+    };
+    (t(), t(), 0)
+}
+
+/// Records one solved step if it is a report time; returns whether to go on.
+fn record_step(
+    sim: &Simulation,
+    r: Result<hydraulics::StepReport, hydraulics::SimError>,
+    (nodes, links, iters): &mut (Table, Table, u64),
+) -> bool {
+    let net = sim.network();
+    let r = r.expect("the scenario solves");
+    *iters += r.iterations as u64;
+    let t = r.time_s;
+    if sim.is_report_time(t) && nodes.times.last() != Some(&t) {
+        nodes.times.push(t);
+        links.times.push(t);
+        for (i, n) in net.nodes.iter().enumerate() {
+            nodes
+                .rows
+                .insert((t, n.id.clone()), (sim.head_m(i), String::new()));
+        }
+        for (k, l) in net.links.iter().enumerate() {
+            links.rows.insert(
+                (t, l.id.clone()),
+                (sim.flow_lps(k), sim.link_state(k).word().to_string()),
+            );
+        }
+    }
+    !r.halted
+}
+
+/// Whether two runs' tables hold the same report times and the same bits.
+fn identical(a: &(Table, Table, u64), b: &(Table, Table, u64)) -> bool {
+    let same = |x: &Table, y: &Table| {
+        x.times == y.times
+            && x.rows.len() == y.rows.len()
+            && x.rows.iter().all(|(key, (v, st))| {
+                y.rows
+                    .get(key)
+                    .is_some_and(|(w, su)| v.to_bits() == w.to_bits() && st == su)
+            })
+    };
+    same(&a.0, &b.0) && same(&a.1, &b.1) && a.2 == b.2
 }
 
 /// Largest differences of one run against EPANET, and what broke tolerance.
@@ -175,6 +204,8 @@ struct Outcome {
     warm: Diff,
     batch_iters: u64,
     warm_iters: u64,
+    /// Scenarios whose lane run (`hydraulics::lanes`) equals the batch bit for bit.
+    lanes_identical: usize,
 }
 
 fn run_network(name: &str, nscen: usize, work: &Path) -> Outcome {
@@ -232,6 +263,22 @@ fn run_network(name: &str, nscen: usize, work: &Path) -> Outcome {
         sim.set_emitter(i, c);
         collect(sim)
     });
+    // The same scenarios eight at a time in SIMD lanes: the same bits.
+    let lanes = hydraulics::lanes::run_batch_lanes(
+        &base,
+        &scenarios,
+        |sim, &(i, c)| {
+            sim.set_emitter(i, c);
+            new_tables()
+        },
+        |sim, _, acc, r| record_step(sim, r, acc),
+        |_, _, acc| acc,
+    );
+    let lanes_identical = batch
+        .iter()
+        .zip(&lanes)
+        .filter(|(a, b)| identical(a, b))
+        .count();
     let mut warm_base = first.clone();
     warm_base.init(false);
     let warm = hydraulics::batch::run_batch(&warm_base, &scenarios, |mut sim, &(i, c)| {
@@ -244,6 +291,7 @@ fn run_network(name: &str, nscen: usize, work: &Path) -> Outcome {
         warm: Diff::default(),
         batch_iters: 0,
         warm_iters: 0,
+        lanes_identical,
     };
     for (s, ((en, el), &(i, _))) in oracle_runs.iter().zip(&scenarios).enumerate() {
         let tag = format!("{name} leak at {}", net.nodes[i].id);
@@ -267,10 +315,12 @@ fn leak_batches_match_epanet() {
         writeln!(
             report,
             "{name}: {n} leak scenarios, batch: max |Δhead| {:.2e} m, max flow error / tolerance {:.3}, {} Newton iterations; \
+             lanes bit-identical: {}/{n}; \
              warm-started (not asserted): {:.2e} m, {:.3}, {} iterations, {}",
             o.batch.dh,
             o.batch.dq_over_tol,
             o.batch_iters,
+            o.lanes_identical,
             o.warm.dh,
             o.warm.dq_over_tol,
             o.warm_iters,
@@ -283,6 +333,12 @@ fn leak_batches_match_epanet() {
         .unwrap();
         if !o.batch.bad.is_empty() {
             failed.push(o.batch.bad.join("\n  "));
+        }
+        if o.lanes_identical != n {
+            failed.push(format!(
+                "{name}: only {}/{n} lane runs equal the batch bit for bit",
+                o.lanes_identical
+            ));
         }
     }
     println!("{report}");

@@ -1093,3 +1093,115 @@ where
     all.sort_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, r)| r).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small network with a pump, a tank, an active PRV and FCV, a check
+    /// valve, demand patterns and one emitter in the base model.
+    fn network(pda: bool) -> Simulation {
+        let inp = format!(
+            "[JUNCTIONS]\nA 10 5 P1\nB 12 8 P1\nC 8 6\nD 15 4 P1\nE 5 7\nF 9 3\n\
+             [RESERVOIRS]\nR 20\n[TANKS]\nT 60 3 0 8 15\n\
+             [PIPES]\nP1 S A 200 300 120\nP2 A B 400 200 110\nP3 B C 300 150 100\n\
+             P4 C D 350 150 100\nP5 D A 500 200 110\nP6 B T 250 200 120\n\
+             P7 C E 300 100 100 0 CV\nP8 E F 200 100 100\n\
+             [JUNCTIONS]\nS 20 0\nG 6 2\n\
+             [PUMPS]\nPU R S HEAD C1\n[CURVES]\nC1 30 60\n\
+             [VALVES]\nV1 D G 100 PRV 12\nV2 C F 100 FCV 2\n\
+             [EMITTERS]\nE 0.1\n\
+             [PATTERNS]\nP1 1.0 1.3 0.7 1.1\n\
+             [TIMES]\nDURATION 12\nHYDRAULIC TIMESTEP 1\nPATTERN TIMESTEP 3\n\
+             [OPTIONS]\nUNITS LPS\n{}",
+            if pda {
+                "DEMAND MODEL PDA\nMINIMUM PRESSURE 0\nREQUIRED PRESSURE 20\n"
+            } else {
+                ""
+            }
+        );
+        let net = network::inp::parse_inp(&inp, "lanes.inp").expect("parses");
+        Simulation::from_network(net).expect("prepares")
+    }
+
+    /// Every head, demand, flow and state and the iterations of each step.
+    fn record(sim: &Simulation, r: Result<StepReport, SimError>, out: &mut Vec<u64>) -> bool {
+        match r {
+            Ok(r) => out.push(r.iterations as u64),
+            Err(_) => {
+                out.push(u64::MAX);
+                return false;
+            }
+        }
+        for i in 0..sim.node_count() {
+            out.push(sim.head_m(i).to_bits());
+            out.push(sim.demand_lps(i).to_bits());
+        }
+        for k in 0..sim.link_count() {
+            out.push(sim.flow_lps(k).to_bits());
+            out.push(sim.link_state(k) as u64);
+        }
+        true
+    }
+
+    #[test]
+    fn lanes_give_the_bits_of_separate_runs() {
+        for pda in [false, true] {
+            let base = network(pda);
+            // More scenarios than lanes, so that lanes are refilled.
+            let scenarios: Vec<(usize, f64)> = (0..2 * LANES + 3)
+                .map(|s| (s % 7, 0.05 + 0.1 * s as f64))
+                .collect();
+            let separate: Vec<Vec<u64>> = scenarios
+                .iter()
+                .map(|&(i, c)| {
+                    let mut sim = base.clone();
+                    sim.set_emitter(i, c / 1000.0);
+                    let mut out = Vec::new();
+                    loop {
+                        let r = sim.run();
+                        if !record(&sim, r, &mut out) || sim.next() == 0 {
+                            break;
+                        }
+                    }
+                    out
+                })
+                .collect();
+            let lanes = run_batch_lanes(
+                &base,
+                &scenarios,
+                |sim, &(i, c)| {
+                    sim.set_emitter(i, c / 1000.0);
+                    Vec::new()
+                },
+                |sim, _, out, r| record(sim, r, out),
+                |_, _, out| out,
+            );
+            assert_eq!(lanes.len(), separate.len());
+            for (s, (a, b)) in lanes.iter().zip(&separate).enumerate() {
+                assert!(a.len() > 13, "scenario {s} ran");
+                assert!(
+                    a == b,
+                    "pda={pda}: scenario {s} differs from its separate run"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_callback_can_stop_a_scenario_early() {
+        let base = network(false);
+        let steps = run_batch_lanes(
+            &base,
+            &[1usize, 2, 3],
+            |_, _| 0usize,
+            |_, &stop, n, r| {
+                r.expect("solves");
+                *n += 1;
+                *n < stop
+            },
+            |sim, _, n| (n, sim.time_s()),
+        );
+        assert_eq!(steps.iter().map(|s| s.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    }
+}
