@@ -38,7 +38,8 @@ struct Workspace {
     p: Vec<V>,
     y: Vec<V>,
     q: Vec<V>,
-    /// Per node: heads (only fixed-grade nodes are packed).
+    /// Per node: heads (fixed-grade nodes packed from the lanes, junctions
+    /// the solution of the last factorization).
     h: Vec<V>,
     /// Per junction: required demand flow.
     dem: Vec<V>,
@@ -49,7 +50,7 @@ struct Workspace {
     diag: Vec<V>,
     off: Vec<V>,
     dinv: Vec<V>,
-    /// Right-hand side / solution, original junction numbering.
+    /// Right-hand side, original junction numbering.
     f: Vec<V>,
     work: Vec<V>,
     /// Where a lane's solution goes when it is not wanted.
@@ -259,6 +260,7 @@ fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
         dinv,
         f: rhs,
         work: y,
+        h,
         ..
     } = ws;
     let s = &**sym;
@@ -354,8 +356,9 @@ fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
             yj[l] -= acc[l] * di[l];
         }
     }
+    // The solution: new junction heads, straight into the node heads.
     for (&yk, &p) in y.iter().zip(perm) {
-        rhs[p as usize] = yk;
+        h[p as usize] = yk;
     }
     err
 }
@@ -625,6 +628,7 @@ mod avx2 {
             dinv,
             f: rhs,
             work: y,
+            h,
             ..
         } = ws;
         let s = &**sym;
@@ -690,8 +694,9 @@ mod avx2 {
             let yj = &mut y[j];
             st(yj, sub(ld(yj), mul(acc, ld(&dinv[j]))));
         }
+        // The solution: new junction heads, straight into the node heads.
         for (yk, &p) in y.iter().zip(perm) {
-            rhs[p as usize] = *yk;
+            h[p as usize] = *yk;
         }
         err
     }
@@ -893,7 +898,6 @@ fn joint_trial(
     }
     // New heads, then new link flows, in lanes.
     let (nj, nl) = (pr.njuncs, pr.nlinks);
-    ws.h[..nj].copy_from_slice(&ws.f[..nj]);
     let relax: V = std::array::from_fn(|l| {
         states[l]
             .as_deref()
