@@ -30,7 +30,8 @@
 //!    does; each candidate's fit gives a likelihood, and the reported pipe
 //!    minimises the expected distance to the leak under those weights
 //!    (signatures are nearly collinear, so the most likely node alone is a
-//!    poor bet). A candidate is fitted with a free non-negative amplitude,
+//!    poor bet). A candidate is fitted with a non-negative amplitude (with
+//!    a log-normal prior around the size the balance measured, `amp_sigma`),
 //!    and, once leaks have been found, jointly with their signatures (also
 //!    non-negative: they may still be growing inside the window), see
 //!    [`crate::signature`].
@@ -119,6 +120,12 @@ pub struct DetectConfig {
     /// Scale of the likelihood temperature (larger = flatter weights, a
     /// more centroid-like choice).
     pub temperature_scale: f64,
+    /// Standard deviation of the log-normal prior on a candidate's fitted
+    /// amplitude around 1 (the balance-estimated size); 0 = no prior
+    /// (free amplitude). Development seeds: 0.3 found 2 more big leaks
+    /// within 72 h than no prior (39/48) with one false alarm fewer; 0.5
+    /// one more; 0.2 lost true positives.
+    pub amp_sigma: f64,
     /// Compare signatures per sample time (true) or averaged over the window.
     pub per_sample: bool,
     /// Standardize the signature by its own noise in training (the spread
@@ -195,6 +202,7 @@ impl Default for DetectConfig {
             loc_samples: 8,
             top_nodes: 60,
             temperature_scale: 1.0,
+            amp_sigma: 0.3,
             per_sample: false,
             signature_noise: false,
             growth_radius_m: 300.0,

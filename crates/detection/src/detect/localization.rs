@@ -214,13 +214,27 @@ fn posterior(
     graph: &PipeGraph,
     cfg: &DetectConfig,
 ) -> Localization {
-    fits.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let best = fits[0].1;
-    let temp = (best / (dim.max(2) - 1) as f64).max(1e-6) * cfg.temperature_scale;
+    // Noise scale from the best fit alone (before any amplitude prior).
+    let best_sse = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+    let temp = (best_sse / (dim.max(2) - 1) as f64).max(1e-6) * cfg.temperature_scale;
+    // Negative log-likelihood: misfit, plus (with `amp_sigma`) a log-normal
+    // prior on the fitted amplitude around 1 — the candidates were
+    // simulated at the size the water balance measured, so a candidate
+    // that needs a much smaller or larger leak to fit is less likely.
+    let nll = |sse: f64, a: f64| -> f64 {
+        let mut v = sse / (2.0 * temp);
+        if cfg.amp_sigma > 0.0 {
+            let la = a.max(1e-6).ln();
+            v += la * la / (2.0 * cfg.amp_sigma * cfg.amp_sigma);
+        }
+        v
+    };
+    fits.sort_by(|x, y| nll(x.1, x.2).total_cmp(&nll(y.1, y.2)));
+    let best = nll(fits[0].1, fits[0].2);
     let top: Vec<(usize, f64, f64, f64)> = fits
         .iter()
         .take(cfg.top_nodes.max(1))
-        .map(|&(j, sse, a)| (j, (-(sse - best) / (2.0 * temp)).exp(), sse, a))
+        .map(|&(j, sse, a)| (j, (-(nll(sse, a) - best)).exp(), sse, a))
         .collect();
     let wsum: f64 = top.iter().map(|t| t.1).sum();
     let dists: Vec<Vec<f64>> = top.iter().map(|t| graph.node_distances(&[t.0])).collect();
