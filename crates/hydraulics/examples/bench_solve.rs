@@ -137,6 +137,31 @@ impl Rng {
     }
 }
 
+/// Counts one step of a leak scenario into (steps, iterations, halted,
+/// leak flow at the first step, L/s); returns whether to go on.
+fn tally(
+    sim: &Simulation,
+    leak: usize,
+    r: Result<hydraulics::StepReport, hydraulics::SimError>,
+    acc: &mut (u64, u64, bool, f64),
+) -> bool {
+    match r {
+        Ok(r) => {
+            acc.0 += 1;
+            acc.1 += r.iterations as u64;
+            acc.2 |= r.halted;
+        }
+        Err(_) => {
+            acc.2 = true;
+            return false;
+        }
+    }
+    if acc.0 == 1 {
+        acc.3 = sim.emitter_flow_lps(leak);
+    }
+    true
+}
+
 fn batch(args: &[String]) {
     let path = &args[args.iter().position(|a| a == "--batch").unwrap() + 1];
     let n: usize = arg(args, "--scenarios", 1000);
@@ -208,50 +233,20 @@ fn batch(args: &[String]) {
                     sim.set_emitter(i, c);
                     (0u64, 0u64, false, f64::NAN)
                 },
-                |sim, &(i, _), acc, r| {
-                    match r {
-                        Ok(r) => {
-                            acc.0 += 1;
-                            acc.1 += r.iterations as u64;
-                            acc.2 |= r.halted;
-                        }
-                        Err(_) => {
-                            acc.2 = true;
-                            return false;
-                        }
-                    }
-                    if acc.0 == 1 {
-                        acc.3 = sim.emitter_flow_lps(i);
-                    }
-                    true
-                },
+                |sim, &(i, _), acc, r| tally(sim, i, r, acc),
                 |_, _, acc| acc,
             )
         } else {
             hydraulics::batch::run_batch(&base, &scenarios, |mut sim, &(i, c)| {
                 sim.set_emitter(i, c);
-                let mut leak0 = f64::NAN;
-                let (mut steps, mut iters, mut halted) = (0u64, 0u64, false);
+                let mut acc = (0u64, 0u64, false, f64::NAN);
                 loop {
-                    match sim.run() {
-                        Ok(r) => {
-                            steps += 1;
-                            iters += r.iterations as u64;
-                            halted |= r.halted;
-                        }
-                        Err(_) => {
-                            halted = true;
-                            break;
-                        }
-                    }
-                    if steps == 1 {
-                        leak0 = sim.emitter_flow_lps(i);
-                    }
-                    if sim.next() == 0 {
+                    let r = sim.run();
+                    if !tally(&sim, i, r, &mut acc) || sim.next() == 0 {
                         break;
                     }
                 }
-                (steps, iters, halted, leak0)
+                acc
             })
         }
     });

@@ -27,34 +27,16 @@ impl Fnv {
 fn run_hashed(sim: &mut hydraulics::Simulation, h: &mut Fnv) -> (u64, u64) {
     let (mut steps, mut iters) = (0u64, 0u64);
     loop {
-        match sim.run() {
-            Ok(r) => {
-                steps += 1;
-                iters += r.iterations as u64;
-                h.mix(r.iterations as u64);
-            }
-            Err(_) => {
-                h.mix(u64::MAX);
-                break;
-            }
-        }
-        for i in 0..sim.node_count() {
-            h.mix(sim.head_m(i).to_bits());
-            h.mix(sim.demand_lps(i).to_bits());
-        }
-        for k in 0..sim.link_count() {
-            h.mix(sim.flow_lps(k).to_bits());
-            h.mix(sim.link_state(k) as u64);
-        }
-        if sim.next() == 0 {
+        let r = sim.run();
+        if !hash_step(sim, r, h, &mut steps, &mut iters) || sim.next() == 0 {
             break;
         }
     }
     (steps, iters)
 }
 
-/// One step of [`run_hashed`] for the lane driver: hashes the step's
-/// result; returns whether to go on.
+/// Hashes one solved step (iterations, every head, demand, flow and
+/// state); returns whether to go on.
 fn hash_step(
     sim: &mut hydraulics::Simulation,
     r: Result<hydraulics::StepReport, hydraulics::SimError>,

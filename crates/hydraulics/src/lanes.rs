@@ -4,22 +4,26 @@
 //! Each scenario keeps its own [`Simulation`] (time, controls, tanks,
 //! statuses, the convergence test — everything that decides EPANET's path),
 //! but the trials of up to [`LANES`] simulations share one pass of the
-//! matrix assembly and of the sparse `LDLᵀ` factorization and solve: their
+//! matrix assembly, of the sparse `LDLᵀ` factorization and solve, and of
+//! the link flow update with its convergence sums: their
 //! values are stored lane-interleaved (`[f64; LANES]` per entry), so every
 //! index is loaded once for eight systems and the arithmetic runs in SIMD
 //! registers. Each lane performs exactly the operations of the scalar
 //! solver in the same order (no fused multiply-add), so the results are
-//! bit-identical to separate runs; a lane whose solve has converged, or
-//! that is empty, is computed but ignored. Lanes are independent in time:
-//! a lane that finishes its scenario takes the next one.
+//! bit-identical to separate runs. Lanes are independent in time: a lane
+//! whose step has converged starts its next step, and one that finishes
+//! its scenario takes the next scenario; an empty lane (at the end of the
+//! batch) is computed on a copy of another lane and ignored.
 //!
-//! The head-loss coefficients (the libm calls), the flow update, the
-//! status logic and the regulating valves stay scalar per lane.
+//! The head-loss coefficients (the libm calls), the emitter, PDA and
+//! leakage terms, the status logic and the regulating valves stay scalar
+//! per lane. On a CPU without AVX2 every lane runs the scalar trial (the
+//! same driver, the same results, no speed-up).
 
 use crate::coeffs::{
-    has_junction_extras, headloss_coeffs, junction_extras, regulating_valves, System,
+    has_junction_extras, headloss_coeffs, junction_extras, matrix_coeffs, regulating_valves, System,
 };
-use crate::prepared::{link_flag, Incidence, Prepared};
+use crate::prepared::Prepared;
 use crate::simulation::{SimError, Simulation, StepReport};
 use crate::solver::{LinkSums, State, Trials};
 use crate::sparse::Symbolic;
@@ -83,47 +87,18 @@ impl Workspace {
 
     /// Copies the lanes' link coefficients, flows, fixed heads and
     /// demands in (an empty lane gets a copy of a solving one).
-    fn pack(&mut self, pr: &Prepared, st: &[&State; LANES]) {
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn pack(&mut self, pr: &Prepared, st: &[&State; LANES]) {
         let (nl, nj) = (pr.nlinks, pr.njuncs);
-        transpose_in(&mut self.p[..nl], st.map(|s| &s.p[..nl]));
-        transpose_in(&mut self.y[..nl], st.map(|s| &s.y[..nl]));
-        transpose_in(&mut self.q[..nl], st.map(|s| &s.flow[..nl]));
-        transpose_in(&mut self.dem[..nj], st.map(|s| &s.demand_flow[..nj]));
+        avx2::transpose_in(&mut self.p[..nl], st.map(|s| &s.p[..nl]));
+        avx2::transpose_in(&mut self.y[..nl], st.map(|s| &s.y[..nl]));
+        avx2::transpose_in(&mut self.q[..nl], st.map(|s| &s.flow[..nl]));
+        avx2::transpose_in(&mut self.dem[..nj], st.map(|s| &s.demand_flow[..nj]));
         for n in nj..pr.nnodes {
             self.h[n] = st.map(|s| s.head[n]);
-        }
-    }
-}
-
-/// `dst[k] = [src0[k], src1[k], src2[k], src3[k]]`.
-fn transpose_in(dst: &mut [V], src: [&[f64]; LANES]) {
-    let n = dst.len();
-    assert!(src.iter().all(|s| s.len() == n));
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: AVX2 was detected at run time; lengths asserted.
-        unsafe { avx2::transpose_in(dst, src) };
-        return;
-    }
-    for (k, d) in dst.iter_mut().enumerate() {
-        *d = std::array::from_fn(|l| src[l][k]);
-    }
-}
-
-/// `dst_l[k] = src[k][l]` for every lane `l`.
-fn transpose_out(src: &[V], dst: [&mut [f64]; LANES]) {
-    let n = src.len();
-    assert!(dst.iter().all(|d| d.len() == n));
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: AVX2 was detected at run time; lengths asserted.
-        unsafe { avx2::transpose_out(src, dst) };
-        return;
-    }
-    let mut dst = dst;
-    for (k, v) in src.iter().enumerate() {
-        for (l, d) in dst.iter_mut().enumerate() {
-            d[k] = v[l];
         }
     }
 }
@@ -154,213 +129,6 @@ impl System for LaneSystem<'_> {
     fn xflow(&mut self, i: usize) -> &mut f64 {
         &mut self.xflow[i]
     }
-}
-
-/// The link pass of the assembly for all lanes (EPANET's order of
-/// summation per junction, as `coeffs::matrix_coeffs`): off-diagonals,
-/// then per junction its links' P, ±Y (+P·H of a fixed-grade neighbour)
-/// and ∓Q. A link with P = 0 (an active PRV or PSV) is skipped per lane.
-#[inline(always)]
-fn link_pass(pr: &Prepared, ws: &mut Workspace) {
-    let Workspace {
-        p,
-        y,
-        q,
-        h,
-        dsum,
-        f,
-        xf,
-        diag,
-        off,
-        ..
-    } = ws;
-    diag.fill(ZERO);
-    off.fill(ZERO);
-    for &(k, slot) in &pr.jj_links {
-        let pk = p[k as usize];
-        let o = &mut off[slot as usize];
-        for l in 0..LANES {
-            o[l] -= pk[l];
-        }
-    }
-    let nj = pr.njuncs;
-    assert!(pr.inc_ptr.len() == nj + 1 && dsum.len() >= nj && f.len() >= nj && xf.len() >= nj);
-    let nl = p.len();
-    assert!(y.len() == nl && q.len() == nl);
-    for i in 0..nj {
-        let (mut d, mut fy, mut x) = (ZERO, ZERO, ZERO);
-        let (a, b) = (pr.inc_ptr[i] as usize, pr.inc_ptr[i + 1] as usize);
-        for e in &pr.inc[a..b] {
-            let k = (e.link_neg & !Incidence::NEG) as usize;
-            debug_assert!(k < nl);
-            // SAFETY: link indices in `inc` are < nlinks == p/y/q length.
-            let (pk, qk, yk) = unsafe {
-                (
-                    *p.get_unchecked(k),
-                    *q.get_unchecked(k),
-                    *y.get_unchecked(k),
-                )
-            };
-            let neg = ((e.link_neg & Incidence::NEG) as u64) << 32;
-            for l in 0..LANES {
-                let nz = pk[l] != 0.0;
-                let qs = f64::from_bits(qk[l].to_bits() ^ neg);
-                let ys = f64::from_bits(yk[l].to_bits() ^ neg);
-                x[l] -= if nz { qs } else { 0.0 };
-                d[l] += if nz { pk[l] } else { 0.0 };
-                fy[l] += if nz { ys } else { 0.0 };
-            }
-            if e.other & Incidence::FIXED != 0 {
-                let hn = h[(e.other & !Incidence::FIXED) as usize];
-                for l in 0..LANES {
-                    fy[l] += if pk[l] != 0.0 { pk[l] * hn[l] } else { 0.0 };
-                }
-            }
-        }
-        dsum[i] = d;
-        f[i] = fy;
-        xf[i] = x;
-    }
-}
-
-/// The junction balance after the extras: `xf -= demand; f += xf;
-/// diag += d` (the last steps of `matrix_coeffs`' junction pass).
-#[inline(always)]
-fn balance_pass(pr: &Prepared, ws: &mut Workspace) {
-    let Workspace {
-        dem,
-        dsum,
-        f,
-        xf,
-        diag,
-        ..
-    } = ws;
-    for i in 0..pr.njuncs {
-        let slot = pr.diag_slot[i] as usize;
-        let (dm, d) = (dem[i], dsum[i]);
-        let (x, fi, dg) = (&mut xf[i], &mut f[i], &mut diag[slot]);
-        for l in 0..LANES {
-            x[l] -= dm[l];
-            fi[l] += x[l];
-            dg[l] += d[l];
-        }
-    }
-}
-
-/// Lane-interleaved right-looking `LDLᵀ` with the forward substitution
-/// inside and the backward substitution after (the operations of
-/// `Factor::factorize_solve`, lane by lane). Returns per lane the
-/// junction of the first pivot that is not positive.
-#[inline(always)]
-fn factorize_solve(ws: &mut Workspace) -> [Option<usize>; LANES] {
-    let Workspace {
-        sym,
-        diag: d,
-        off: wx,
-        dinv,
-        f: rhs,
-        work: y,
-        h,
-        ..
-    } = ws;
-    let s = &**sym;
-    let n = s.n();
-    let cp = s.col_ptr();
-    let ri = s.row_idx();
-    let tg = s.update_targets();
-    let perm = s.perm();
-    assert!(cp.len() == n + 1 && d.len() == n && dinv.len() == n && y.len() == n);
-    assert!(wx.len() == ri.len() && cp[n] as usize == ri.len() && rhs.len() >= n);
-    for (yk, &p) in y.iter_mut().zip(perm) {
-        *yk = rhs[p as usize];
-    }
-    let mut err: [Option<usize>; LANES] = [None; LANES];
-    let mut t = 0usize;
-    for j in 0..n {
-        let dj = d[j];
-        for l in 0..LANES {
-            // Negated test on purpose: a NaN pivot is rejected too.
-            #[allow(clippy::neg_cmp_op_on_partial_ord)]
-            if !(dj[l] > 0.0) && err[l].is_none() {
-                err[l] = Some(perm[j] as usize);
-            }
-        }
-        let mut dij = ZERO;
-        for l in 0..LANES {
-            dij[l] = 1.0 / dj[l];
-        }
-        dinv[j] = dij;
-        let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
-        let mut wj = y[j];
-        for l in 0..LANES {
-            wj[l] *= dij[l];
-        }
-        y[j] = wj;
-        for a in cs..ce {
-            // SAFETY: `Symbolic` guarantees ascending `col_ptr` up to
-            // `row_idx.len() == wx.len()` and rows `< n == y.len()`.
-            unsafe {
-                let r = *ri.get_unchecked(a) as usize;
-                let w = *wx.get_unchecked(a);
-                let yr = y.get_unchecked_mut(r);
-                for l in 0..LANES {
-                    yr[l] -= w[l] * wj[l];
-                }
-            }
-        }
-        for a in cs..ce {
-            // SAFETY: as in `Factor::factorize_impl`: `c (c − 1) / 2`
-            // targets per column of `c` entries, each `< row_idx.len()`.
-            unsafe {
-                let wa = *wx.get_unchecked(a);
-                let mut la = ZERO;
-                for l in 0..LANES {
-                    la[l] = wa[l] * dij[l];
-                }
-                let ra = *ri.get_unchecked(a) as usize;
-                let dr = d.get_unchecked_mut(ra);
-                for l in 0..LANES {
-                    dr[l] -= la[l] * wa[l];
-                }
-                for b in a + 1..ce {
-                    let p = *tg.get_unchecked(t) as usize;
-                    let wb = *wx.get_unchecked(b);
-                    let wp = wx.get_unchecked_mut(p);
-                    for l in 0..LANES {
-                        wp[l] -= wb[l] * la[l];
-                    }
-                    t += 1;
-                }
-            }
-        }
-    }
-    debug_assert_eq!(t, tg.len());
-    // Backward: v(j) = w(j) − D⁻¹(j) Σ_r W(r,j) v(r).
-    for j in (0..n).rev() {
-        let (cs, ce) = (cp[j] as usize, cp[j + 1] as usize);
-        let mut acc = ZERO;
-        for a in cs..ce {
-            // SAFETY: as above.
-            unsafe {
-                let r = *ri.get_unchecked(a) as usize;
-                let w = *wx.get_unchecked(a);
-                let yr = *y.get_unchecked(r);
-                for l in 0..LANES {
-                    acc[l] += w[l] * yr[l];
-                }
-            }
-        }
-        let di = dinv[j];
-        let yj = &mut y[j];
-        for l in 0..LANES {
-            yj[l] -= acc[l] * di[l];
-        }
-    }
-    // The solution: new junction heads, straight into the node heads.
-    for (&yk, &p) in y.iter().zip(perm) {
-        h[p as usize] = yk;
-    }
-    err
 }
 
 /// The same passes with explicit AVX2 intrinsics (one 256-bit register
@@ -702,59 +470,6 @@ mod avx2 {
     }
 }
 
-/// New link flows of every lane from its new heads (in `ws.h`), as
-/// `solver::link_flows` does per simulation: flows into `ws.q`, and per
-/// lane Σ|q|, Σ|Δq| and max |Δq| in link order.
-#[inline(always)]
-fn flow_pass(pr: &Prepared, ws: &mut Workspace, relax: V) -> [LinkSums; LANES] {
-    let Workspace { p, y, q, h, .. } = ws;
-    let (mut qs, mut dqs, mut mx) = (ZERO, ZERO, ZERO);
-    for k in 0..pr.nlinks {
-        let (hn1, hn2) = (h[pr.n1[k]], h[pr.n2[k]]);
-        let cst = pr.link_flags[k] & link_flag::CONST_HP != 0;
-        let (pk, yk, qk) = (p[k], y[k], &mut q[k]);
-        for l in 0..LANES {
-            let dh = hn1[l] - hn2[l];
-            let mut dq = yk[l] - pk[l] * dh;
-            dq *= relax[l];
-            if cst && dq > qk[l] {
-                dq = qk[l] / 2.0;
-            }
-            qk[l] -= dq;
-            qs[l] += qk[l].abs();
-            dqs[l] += dq.abs();
-            if dq.abs() > mx[l] {
-                mx[l] = dq.abs();
-            }
-        }
-    }
-    std::array::from_fn(|l| LinkSums {
-        qsum: qs[l],
-        dqsum: dqs[l],
-        max_dq: mx[l],
-    })
-}
-
-#[cfg(target_arch = "x86_64")]
-unsafe fn flow_pass_avx2(pr: &Prepared, ws: &mut Workspace, relax: V) -> [LinkSums; LANES] {
-    avx2::flow_pass(pr, ws, relax)
-}
-
-#[cfg(target_arch = "x86_64")]
-unsafe fn link_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
-    avx2::link_pass(pr, ws)
-}
-
-#[cfg(target_arch = "x86_64")]
-unsafe fn balance_pass_avx2(pr: &Prepared, ws: &mut Workspace) {
-    avx2::balance_pass(pr, ws)
-}
-
-#[cfg(target_arch = "x86_64")]
-unsafe fn factorize_solve_avx2(ws: &mut Workspace) -> [Option<usize>; LANES] {
-    avx2::factorize_solve(ws)
-}
-
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -787,12 +502,54 @@ fn extras_of(pr: &Prepared, s: &State, out: &mut Vec<u32>) {
     }
 }
 
-/// One trial of every lane that is solving: coefficients (scalar), the
-/// joint assembly, factorization and solve. `extras[l]` lists lane `l`'s
-/// junctions with emitter, pressure-driven demand or leakage terms.
-/// Returns per lane the factorization result (`Err(junction)` on a bad
-/// pivot); lanes not solving are `None`.
+/// Per lane after a trial: `Err(junction)` when the factorization failed;
+/// otherwise the new heads are in the lane's state, and its link flows are
+/// either updated and summed already (`Some`) or left to the scalar update.
+type TrialResult = Option<Result<Option<LinkSums>, usize>>;
+
+/// One trial of every lane that is solving (`None` lanes are empty): in
+/// SIMD lanes where the CPU has AVX2, else one scalar trial per lane.
+/// `extras[l]` lists lane `l`'s junctions with emitter, pressure-driven
+/// demand or leakage terms.
 fn joint_trial(
+    pr: &Prepared,
+    ws: &mut Workspace,
+    states: &mut [Option<&mut State>; LANES],
+    extras: [&[u32]; LANES],
+    simd: bool,
+) -> [TrialResult; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if simd && has_avx2() {
+        // SAFETY: AVX2 was detected at run time.
+        let r = unsafe { simd_trial(pr, ws, states, extras) };
+        return r.map(|x| x.map(|y| y.map(Some)));
+    }
+    let _ = (ws, extras, simd);
+    let nj = pr.njuncs;
+    let mut out = [None; LANES];
+    for (o, s) in out.iter_mut().zip(states.iter_mut()) {
+        let Some(s) = s else { continue };
+        headloss_coeffs(pr, s);
+        matrix_coeffs(pr, s);
+        let factor = s.factor.as_mut().expect("factor present");
+        *o = Some(match factor.factorize_solve(&mut s.f) {
+            Ok(()) => {
+                s.head[..nj].copy_from_slice(&s.f[..nj]);
+                Ok(None)
+            }
+            Err(e) => Err(e.column),
+        });
+    }
+    out
+}
+
+/// [`joint_trial`] in SIMD lanes: coefficients (scalar per lane), the
+/// joint assembly, factorization and solve, and the link flow update.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+unsafe fn simd_trial(
     pr: &Prepared,
     ws: &mut Workspace,
     states: &mut [Option<&mut State>; LANES],
@@ -812,16 +569,7 @@ fn joint_trial(
         });
         ws.pack(pr, &view);
     }
-    let avx2 = has_avx2();
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: AVX2 was detected at run time.
-        unsafe { link_pass_avx2(pr, ws) }
-    } else {
-        link_pass(pr, ws)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    link_pass(pr, ws);
+    avx2::link_pass(pr, ws);
     // Emitters, pressure-driven demands and pipe leakage, lane by lane.
     for (l, s) in states.iter_mut().enumerate() {
         let Some(s) = s else { continue };
@@ -846,15 +594,7 @@ fn joint_trial(
             ws.xf[i][l] = xf;
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: AVX2 was detected at run time.
-        unsafe { balance_pass_avx2(pr, ws) }
-    } else {
-        balance_pass(pr, ws)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    balance_pass(pr, ws);
+    avx2::balance_pass(pr, ws);
     // Regulating valves, lane by lane, on the lane's own junction imbalances.
     if !pr.valves.is_empty() {
         for (l, s) in states.iter_mut().enumerate() {
@@ -877,15 +617,7 @@ fn joint_trial(
             s.xflow = xflow;
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    let err = if avx2 {
-        // SAFETY: AVX2 was detected at run time.
-        unsafe { factorize_solve_avx2(ws) }
-    } else {
-        factorize_solve(ws)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let err = factorize_solve(ws);
+    let err = avx2::factorize_solve(ws);
     // Valve coefficients changed in the valve pass: take them in again.
     if !pr.valves.is_empty() {
         for (l, s) in states.iter().enumerate() {
@@ -904,15 +636,7 @@ fn joint_trial(
             .or(states[first].as_deref())
             .map_or(1.0, |s| s.relax)
     });
-    #[cfg(target_arch = "x86_64")]
-    let sums = if avx2 {
-        // SAFETY: AVX2 was detected at run time.
-        unsafe { flow_pass_avx2(pr, ws, relax) }
-    } else {
-        flow_pass(pr, ws, relax)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let sums = flow_pass(pr, ws, relax);
+    let sums = avx2::flow_pass(pr, ws, relax);
     // Heads and flows out to the lanes whose factorization succeeded.
     {
         let Workspace { h, q, scratch, .. } = &mut *ws;
@@ -936,8 +660,8 @@ fn joint_trial(
                 }
             }
         }
-        transpose_out(&h[..nj], hd);
-        transpose_out(&q[..nl], qd);
+        avx2::transpose_out(&h[..nj], hd);
+        avx2::transpose_out(&q[..nl], qd);
     }
     let mut out = [None; LANES];
     for (l, s) in states.iter().enumerate() {
@@ -977,6 +701,26 @@ pub fn run_batch_lanes<S, A, R, FS, FT, FF>(
     start: FS,
     step: FT,
     finish: FF,
+) -> Vec<R>
+where
+    S: Sync,
+    R: Send,
+    FS: Fn(&mut Simulation, &S) -> A + Sync,
+    FT: Fn(&mut Simulation, &S, &mut A, Result<StepReport, SimError>) -> bool + Sync,
+    FF: Fn(Simulation, &S, A) -> R + Sync,
+{
+    run_lanes(base, scenarios, start, step, finish, true)
+}
+
+/// [`run_batch_lanes`]; `simd: false` runs every trial scalar (what a CPU
+/// without AVX2 gets), for tests.
+fn run_lanes<S, A, R, FS, FT, FF>(
+    base: &Simulation,
+    scenarios: &[S],
+    start: FS,
+    step: FT,
+    finish: FF,
+    simd: bool,
 ) -> Vec<R>
 where
     S: Sync,
@@ -1041,7 +785,7 @@ where
                             *st = Some(ln.sim.parts_mut().1);
                         }
                     }
-                    joint_trial(&pr, &mut ws, &mut states, extras)
+                    joint_trial(&pr, &mut ws, &mut states, extras, simd)
                 };
                 for (slot, res) in lanes.iter_mut().zip(results) {
                     let Some(res) = res else { continue };
@@ -1049,7 +793,10 @@ where
                     let more = {
                         let (p, s) = lane.sim.parts_mut();
                         match res {
-                            Ok(sums) => lane.trials.after_solve_links(p, s, sums, &lane.extras),
+                            Ok(Some(sums)) => {
+                                lane.trials.after_solve_links(p, s, sums, &lane.extras)
+                            }
+                            Ok(None) => lane.trials.after_solve(p, s),
                             Err(col) => lane.trials.after_factor_error(p, s, col),
                         }
                     };
