@@ -469,6 +469,23 @@ pub fn detect(
     let mut pending: Option<(usize, f64, usize)> = None;
     let pending_step = (cfg.pending_step_h.max(0.0)) as usize;
     let mut next_check = 0usize;
+    // The pending leak `p` localized again up to row `end`.
+    let relocalize = |end: usize, p: (usize, f64, usize), known: &[usize], alarms: &[Alarm]| {
+        relocalize_pending(
+            &setup,
+            model,
+            &model_graph,
+            &normal,
+            &frame,
+            &hours,
+            first_row,
+            end,
+            p,
+            known,
+            alarms,
+            cfg,
+        )
+    };
     while setup.balance && h < hours.len() {
         // A pending leak is localized again every `pending_step_h` hours
         // (besides at every unreported alarm).
@@ -477,20 +494,7 @@ pub fn detect(
             next_check = h + pending_step;
             if end.saturating_sub(p.0) > (cfg.pending_h * per_h as f64) as usize {
                 pending = None;
-            } else if let Some((cum, p_size, evidence)) = relocalize_pending(
-                &setup,
-                model,
-                &model_graph,
-                &normal,
-                &frame,
-                &hours,
-                first_row,
-                end,
-                p,
-                &known,
-                &alarms,
-                cfg,
-            )? {
+            } else if let Some((cum, p_size, evidence)) = relocalize(end, p, &known, &alarms)? {
                 let step = frame.start_step + end as i64;
                 alarms.push(Alarm {
                     reported: true,
@@ -614,20 +618,7 @@ pub fn detect(
                     next_check = (end + 1 - first_row) / per_h + pending_step;
                 }
                 Some(p) => {
-                    if let Some((cum, _, _)) = relocalize_pending(
-                        &setup,
-                        model,
-                        &model_graph,
-                        &normal,
-                        &frame,
-                        &hours,
-                        first_row,
-                        end,
-                        p,
-                        &known,
-                        &alarms,
-                        cfg,
-                    )? {
+                    if let Some((cum, _, _)) = relocalize(end, p, &known, &alarms)? {
                         loc = cum;
                         reported = true;
                         pending = None;
