@@ -395,10 +395,6 @@ impl Incidence {
 pub mod link_flag {
     /// A constant-power pump (its flow change is limited).
     pub const CONST_HP: u8 = 1;
-    /// Start node is a tank or reservoir.
-    pub const N1_FIXED: u8 = 2;
-    /// End node is a tank or reservoir.
-    pub const N2_FIXED: u8 = 4;
 }
 
 /// EPANET's `interp`: linear, clamped at the ends.
@@ -956,12 +952,6 @@ impl Prepared {
                 let mut f = 0;
                 if ltype[k] == LinkType::Pump && pumps[link_pump[k]].ptype == PumpType::ConstHp {
                     f |= link_flag::CONST_HP;
-                }
-                if n1[k] >= njuncs {
-                    f |= link_flag::N1_FIXED;
-                }
-                if n2[k] >= njuncs {
-                    f |= link_flag::N2_FIXED;
                 }
                 f
             })

@@ -217,7 +217,6 @@ pub(crate) fn fixed_node_inflows(pr: &Prepared, s: &mut State) {
     }
 }
 
-#[allow(clippy::needless_range_loop)] // several arrays indexed by link
 fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
     let sums = link_flows(pr, s);
     fixed_node_inflows(pr, s);
@@ -225,6 +224,7 @@ fn new_flows(pr: &Prepared, s: &mut State, bal: &mut Balance) -> f64 {
 }
 
 /// New link flows from the new heads (EPANET's `newlinkflows`).
+#[allow(clippy::needless_range_loop)] // several arrays indexed by link
 fn link_flows(pr: &Prepared, s: &mut State) -> LinkSums {
     let mut qsum = 0.0;
     let mut dqsum = 0.0;
