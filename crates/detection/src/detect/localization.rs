@@ -21,6 +21,9 @@ pub(super) struct Localization {
     pub(super) pipe_ends: Vec<(usize, usize)>,
     pub(super) pipe: usize,
     pub(super) confidence: f64,
+    /// The weight farther than 300 m from `pipe`, localized on its own:
+    /// (pipe, weight within 300 m of it as a share of the whole).
+    pub(super) second: Option<(usize, f64)>,
     pub(super) pipes: Vec<CandidatePipe>,
     pub(super) nodes: Vec<CandidateNode>,
     /// Joint fits only: misfit with the known leaks alone over misfit with
@@ -188,7 +191,7 @@ pub(super) fn localize(
             })
             .collect()
     };
-    let single = posterior(fit(&[]), dim, setup, model, graph, cfg);
+    let single = posterior(fit(&[]), dim, model, graph, cfg);
     let joint = if known_sigs.is_empty() {
         None
     } else {
@@ -197,7 +200,7 @@ pub(super) fn localize(
         // Misfit with the known leaks alone (their growth, no new leak).
         let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
         let (_, known_only) = signature::fit(&cols, &obs);
-        let mut loc = posterior(fits, dim, setup, model, graph, cfg);
+        let mut loc = posterior(fits, dim, model, graph, cfg);
         loc.new_leak_evidence = Some(known_only / best.max(1e-12));
         Some(loc)
     };
@@ -205,11 +208,11 @@ pub(super) fn localize(
 }
 
 /// The candidate weights from the fits `(node, misfit, amplitude)` and the
-/// pipe minimizing the expected distance to the leak under them.
+/// pipe minimizing the expected distance to the leak under them (and the
+/// second mode, see [`Localization::second`]).
 fn posterior(
     mut fits: Vec<(usize, f64, f64)>,
     dim: usize,
-    setup: &Setup,
     model: &Network,
     graph: &PipeGraph,
     cfg: &DetectConfig,
@@ -251,35 +254,64 @@ fn posterior(
             }
         }
     }
+    // Distance (m) from pipe k to each top node (1e5 where unreachable).
+    let reach = |k: usize| -> Vec<f64> {
+        let l = &model.links[k];
+        let half = half_length(model, k);
+        dists
+            .iter()
+            .map(|d| {
+                let x = d[l.from].min(d[l.to]) + half;
+                if x.is_finite() {
+                    x
+                } else {
+                    1e5
+                }
+            })
+            .collect()
+    };
+    // Expected distance and weight within 300 m of pipe k, over the top
+    // nodes `use_node` keeps (unnormalized).
+    let score = |x: &[f64], use_node: &dyn Fn(usize) -> bool| -> (f64, f64) {
+        let (mut ed, mut within) = (0.0, 0.0);
+        for (i, (t, &x)) in top.iter().zip(x).enumerate() {
+            if use_node(i) {
+                ed += t.1 * x;
+                if x <= 300.0 {
+                    within += t.1;
+                }
+            }
+        }
+        (ed, within)
+    };
     let mut scored: Vec<CandidatePipe> = Vec::new();
     let mut best_pipe = (usize::MAX, f64::INFINITY, 0.0);
     for &k in &cands {
-        let l = &model.links[k];
-        let half = match &l.kind {
-            LinkKind::Pipe(p) => p.length / 2.0,
-            _ => 0.0,
-        };
-        let mut ed = 0.0;
-        let mut within = 0.0;
-        for (t, d) in top.iter().zip(&dists) {
-            let x = d[l.from].min(d[l.to]) + half;
-            let x = if x.is_finite() { x } else { 1e5 };
-            ed += t.1 * x;
-            if x <= 300.0 {
-                within += t.1;
-            }
-        }
-        ed /= wsum;
-        within /= wsum;
+        let (ed, within) = score(&reach(k), &|_| true);
+        let (ed, within) = (ed / wsum, within / wsum);
         if ed < best_pipe.1 {
             best_pipe = (k, ed, within);
         }
         scored.push(CandidatePipe {
-            pipe: l.id.clone(),
+            pipe: model.links[k].id.clone(),
             expected_distance_m: ed,
             mass_within_300m: within,
         });
     }
+    // Second mode: the top nodes farther than 300 m from the chosen pipe,
+    // by the same rule (least expected distance under their weights).
+    let second = if best_pipe.0 == usize::MAX {
+        None
+    } else {
+        let far: Vec<bool> = reach(best_pipe.0).iter().map(|&x| x > 300.0).collect();
+        let far_mass: f64 = top.iter().zip(&far).filter(|x| *x.1).map(|x| x.0 .1).sum();
+        cands
+            .iter()
+            .filter(|_| far_mass > 0.0)
+            .map(|&k| (k, score(&reach(k), &|i| far[i])))
+            .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+            .map(|(k, (_, within))| (k, within / wsum))
+    };
     scored.sort_by(|a, b| a.expected_distance_m.total_cmp(&b.expected_distance_m));
     scored.truncate(10);
     if best_pipe.0 == usize::MAX {
@@ -295,7 +327,7 @@ fn posterior(
         .iter()
         .take(15)
         .map(|t| CandidateNode {
-            node: setup.net.nodes[t.0].id.clone(),
+            node: model.nodes[t.0].id.clone(),
             weight: t.1 / wsum,
             misfit: t.2,
             amplitude: t.3,
@@ -304,20 +336,24 @@ fn posterior(
     Localization {
         weights: top.iter().map(|t| (t.0, t.1 / wsum)).collect(),
         dists,
-        half_lengths: model
-            .links
-            .iter()
-            .map(|l| match &l.kind {
-                LinkKind::Pipe(p) => p.length / 2.0,
-                _ => 0.0,
-            })
+        half_lengths: (0..model.links.len())
+            .map(|k| half_length(model, k))
             .collect(),
         pipe_ends: model.links.iter().map(|l| (l.from, l.to)).collect(),
         pipe: best_pipe.0,
         confidence: best_pipe.2,
+        second,
         pipes: scored,
         nodes,
         new_leak_evidence: None,
+    }
+}
+
+/// Half the length of link `k` (0 for pumps and valves).
+fn half_length(model: &Network, k: usize) -> f64 {
+    match &model.links[k].kind {
+        LinkKind::Pipe(p) => p.length / 2.0,
+        _ => 0.0,
     }
 }
 
@@ -342,5 +378,40 @@ trait IsPipe {
 impl IsPipe for network::Link {
     fn kind_is_pipe(&self) -> bool {
         matches!(self.kind, LinkKind::Pipe(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A leak next to a pressure-reducing valve gives the same signature on
+    /// either side of it, and pipe distances cannot cross the valve: the
+    /// weight splits in two, and the second mode is the other side.
+    #[test]
+    fn two_modes_across_a_valve() {
+        let net = network::inp::parse_inp(
+            "[JUNCTIONS]\n J1 10 1\n J2 10 1\n J3 10 1\n J4 10 1\n\
+             [RESERVOIRS]\n R1 80\n\
+             [PIPES]\n P1 R1 J1 100 200 120\n P2 J1 J2 400 200 120\n P3 J3 J4 400 200 120\n\
+             [VALVES]\n V1 J2 J3 200 PRV 40 0\n[END]\n",
+            "valve.inp",
+        )
+        .unwrap();
+        let graph = PipeGraph::new(&net);
+        let idx = |id: &str| net.node_index(id).unwrap();
+        let fits = vec![
+            (idx("J1"), 50.0, 1.0),
+            (idx("J2"), 1.0, 1.0),
+            (idx("J3"), 1.0, 1.0),
+            (idx("J4"), 50.0, 1.0),
+        ];
+        let loc = posterior(fits, 10, &net, &graph, &DetectConfig::default());
+        let pipe = |k: usize| net.links[k].id.as_str();
+        assert_eq!(pipe(loc.pipe), "P2");
+        assert!((loc.confidence - 0.5).abs() < 1e-9, "{}", loc.confidence);
+        let (p2, c2) = loc.second.expect("a second mode");
+        assert_eq!(pipe(p2), "P3");
+        assert!((c2 - 0.5).abs() < 1e-9, "{c2}");
     }
 }
