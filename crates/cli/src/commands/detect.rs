@@ -327,6 +327,10 @@ pub fn run(a: Args) -> Result<()> {
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     for al in &report.alarms {
+        let pipe = match &al.also_pipe {
+            Some(p2) => format!("{} or {p2}", al.pipe),
+            None => al.pipe.clone(),
+        };
         eprintln!(
             "{} {} at {} (alarm {}, start ~{}, ~{:.2} L/s, confidence {:.2})",
             if al.reported {
@@ -336,7 +340,7 @@ pub fn run(a: Args) -> Result<()> {
             } else {
                 "unconfirmed"
             },
-            al.pipe,
+            pipe,
             al.time,
             al.alarm_time,
             al.estimated_start,
