@@ -260,14 +260,7 @@ fn posterior(
         let half = half_length(model, k);
         dists
             .iter()
-            .map(|d| {
-                let x = d[l.from].min(d[l.to]) + half;
-                if x.is_finite() {
-                    x
-                } else {
-                    1e5
-                }
-            })
+            .map(|d| pipe_to_node(d, l.from, l.to, half))
             .collect()
     };
     // Expected distance and weight within 300 m of pipe k, over the top
@@ -349,6 +342,18 @@ fn posterior(
     }
 }
 
+/// Distance (m) from the midpoint of a pipe with ends `a`, `b` and half
+/// length `half` to the node whose distances to every node are `d`
+/// (1e5 where unreachable, so that expected distances stay finite).
+fn pipe_to_node(d: &[f64], a: usize, b: usize, half: f64) -> f64 {
+    let x = d[a].min(d[b]) + half;
+    if x.is_finite() {
+        x
+    } else {
+        1e5
+    }
+}
+
 /// Half the length of link `k` (0 for pumps and valves).
 fn half_length(model: &Network, k: usize) -> f64 {
     match &model.links[k].kind {
@@ -364,10 +369,7 @@ impl Localization {
         self.weights
             .iter()
             .zip(&self.dists)
-            .map(|(&(_, w), d)| {
-                let x = d[a].min(d[b]) + self.half_lengths[k];
-                w * if x.is_finite() { x } else { 1e5 }
-            })
+            .map(|(&(_, w), d)| w * pipe_to_node(d, a, b, self.half_lengths[k]))
             .sum()
     }
 }
