@@ -1,7 +1,8 @@
 //! Learnt normal behaviour (step 3 of the method): on a leak-free training
 //! period, the balance excess over the model's expected consumption (per
 //! demand pattern, least squares) and its variance as a function of demand,
-//! and per residual channel the trend of measured − simulated in demand;
+//! and per residual channel the trend of measured − simulated in demand and
+//! operating state (pump on/off, the mix of demand groups);
 //! then the hourly balance excess and the detrended residuals used by
 //! detection and localization. Pure maths on a [`Frame`]; no I/O.
 
@@ -74,6 +75,10 @@ pub(super) struct Normal {
     pub(super) train_cum: Vec<Vec<f64>>,
     /// Scale of u (mean expected demand in training).
     pub(super) u_scale: f64,
+    /// Operating state in the residual trends: pump on/off (and on × u)
+    /// and the demand groups' shares (`mix`: the groups that vary).
+    pub(super) state: bool,
+    pub(super) mix: Vec<usize>,
 }
 
 fn expected_demand(n: &Normal, f: &Frame, r: usize) -> f64 {
@@ -82,10 +87,25 @@ fn expected_demand(n: &Normal, f: &Frame, r: usize) -> f64 {
 
 fn features(n: &Normal, f: &Frame, r: usize) -> Vec<f64> {
     let u = (expected_demand(n, f, r) + f.q_amr[r]) / n.u_scale;
-    vec![1.0, u, u * u]
+    let mut x = vec![1.0, u, u * u];
+    if n.state {
+        // A pump's flow and the pressures near it depend on whether it
+        // runs, and the day's mix of consumer types moves where the model's
+        // demand errors sit: without these, the mean residual of a day
+        // shifts with the pump's duty cycle and with weekday/weekend.
+        for open in &f.pump_open {
+            let o = if open[r] { 1.0 } else { 0.0 };
+            x.push(o);
+            x.push(o * u);
+        }
+        for &g in &n.mix {
+            x.push(f.d_expect[g][r] * n.beta[g] / n.u_scale);
+        }
+    }
+    x
 }
 
-pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
+pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Normal {
     let x: Vec<Vec<f64>> = rows
         .clone()
         .map(|r| f.d_expect.iter().map(|g| g[r]).collect())
@@ -100,6 +120,8 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
         res_sigma: vec![],
         train_cum: vec![],
         u_scale: 1.0,
+        state,
+        mix: vec![],
     };
     let mean_d = rows
         .clone()
@@ -107,6 +129,17 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>) -> Normal {
         .sum::<f64>()
         / rows.len().max(1) as f64;
     n.u_scale = mean_d.max(1e-9);
+    // Mix features: every demand group but the first (u holds the sum)
+    // whose expected demand varies in training.
+    n.mix = (1..f.d_expect.len())
+        .filter(|&g| {
+            let v: Vec<f64> = rows.clone().map(|r| f.d_expect[g][r] * n.beta[g]).collect();
+            let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let sd =
+                (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt();
+            sd > 1e-3 * n.u_scale
+        })
+        .collect();
     // Hourly excess variance as a function of demand.
     let hours = hourly(f, &n, rows.clone());
     let hx: Vec<Vec<f64>> = hours.iter().map(|h| vec![1.0, h.1 * h.1]).collect();
@@ -211,6 +244,60 @@ mod tests {
         assert!(same.is_complete(&same.windows(700, 36)));
         assert!(!same.is_complete(&same.windows(300, 36)));
         assert!(!Reference::Before(288).is_complete(&[(0, 100)]));
+    }
+
+    /// A synthetic frame: two demand groups (a daily one and a weekly one,
+    /// like residential and commercial), one pump running `on(r)`, and one
+    /// channel whose residual is an offset while the pump runs.
+    fn frame(rows: usize, on: impl Fn(usize) -> bool) -> Frame {
+        let g1: Vec<f64> = (0..rows)
+            .map(|r| 0.03 + 0.01 * ((r % 288) as f64 / 288.0 * 6.283).sin())
+            .collect();
+        let g2: Vec<f64> = (0..rows)
+            .map(|r| 0.01 + 0.005 * (((r / 288) % 7) as f64 / 7.0 * 6.283).cos())
+            .collect();
+        let pump: Vec<bool> = (0..rows).map(on).collect();
+        let meas: Vec<f64> = (0..rows)
+            .map(|r| 50.0 + if pump[r] { 0.4 } else { 0.0 })
+            .collect();
+        Frame {
+            rows,
+            start_step: 0,
+            pattern_start: 0,
+            d_meas: (0..rows).map(|r| g1[r] + g2[r]).collect(),
+            q_amr: vec![0.0; rows],
+            d_group: vec![g1.clone(), g2.clone()],
+            d_expect: vec![g1, g2],
+            amr_model: vec![],
+            amr_meas: vec![],
+            m: vec![1.0; rows],
+            levels: vec![],
+            pump_open: vec![pump],
+            meas: vec![meas],
+            sim: vec![vec![50.0; rows]],
+        }
+    }
+
+    #[test]
+    fn operating_state_keeps_the_duty_cycle_out_of_the_residual() {
+        // Training: the pump runs 40 % of every hour. Later: 70 %.
+        let f = frame(14 * 288, |r| {
+            let duty = if r < 7 * 288 { 5 } else { 8 };
+            r % 12 < duty
+        });
+        let window = |n: &Normal| {
+            (10 * 288..11 * 288)
+                .map(|r| detrended(n, &f, 0, r))
+                .sum::<f64>()
+                / 288.0
+        };
+        let plain = learn(&f, 0..7 * 288, false);
+        let state = learn(&f, 0..7 * 288, true);
+        assert_eq!(state.mix, vec![1]);
+        // Without the state the day's mean residual moves with the duty
+        // cycle (0.4 m × 30 % more running time), like a leak would.
+        assert!(window(&plain).abs() > 0.1, "{}", window(&plain));
+        assert!(window(&state).abs() < 1e-3, "{}", window(&state));
     }
 
     #[test]
