@@ -16,7 +16,8 @@
 //!    unless a separate one is given): the balance excess over the model's
 //!    expected consumption (per demand pattern, least squares) and its
 //!    variance as a function of demand; and, per pressure/flow sensor, the
-//!    residual measured − simulated as a function of demand.
+//!    residual measured − simulated as a function of demand and operating
+//!    state (pump on/off, the mix of demand groups; `state_features`).
 //! 4. **Detection.** One-sided CUSUM on hourly standardized balance excess
 //!    (k = 0.5, h = 10 by default: about one false alarm in years of
 //!    Gaussian noise). A leak is water the model does not consume, so it
