@@ -129,9 +129,10 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Nor
         .sum::<f64>()
         / rows.len().max(1) as f64;
     n.u_scale = mean_d.max(1e-9);
-    // Mix features: every demand group but the first (u holds the sum)
-    // whose expected demand varies in training.
+    // Mix features (with the state only): every demand group but the first
+    // (u holds the sum) whose expected demand varies in training.
     n.mix = (1..f.d_expect.len())
+        .filter(|_| state)
         .filter(|&g| {
             let v: Vec<f64> = rows.clone().map(|r| f.d_expect[g][r] * n.beta[g]).collect();
             let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
