@@ -75,6 +75,27 @@ pub struct DetectionScore {
     pub score_eur: f64,
 }
 
+/// When a labelled leak was first detected, wherever the detection placed
+/// it: the alarm that told the operators this leak had started. Not part of
+/// the official score (which needs the place within range); it separates
+/// detection (in time) from localization (how far the pipe named is).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeakDetection {
+    /// Index into the labels.
+    pub leak: usize,
+    pub leak_pipe: String,
+    pub leak_start: String,
+    /// The first detection attributed to the leak (`None`: never detected).
+    pub step: Option<i64>,
+    /// Hours from the leak's start to that detection.
+    pub delay_h: Option<f64>,
+    /// Line of that detection in the results file.
+    pub line: Option<usize>,
+    /// Distance from the pipe it named to the leak, m (`None` when not
+    /// connected by pipes, or never detected).
+    pub distance_m: Option<f64>,
+}
+
 /// The score of one results file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreReport {
@@ -90,6 +111,11 @@ pub struct ScoreReport {
     pub detections: Vec<DetectionScore>,
     /// Detections before 2019-01-01 00:00, which the rules ignore.
     pub dropped: Vec<Detection>,
+    /// Per leak: its first detection at any distance. Detections are taken
+    /// in time order, each attributed to the nearest running leak not yet
+    /// detected (pipe distance; leaks not connected by pipes after the
+    /// others, in label order), whether or not it is within range.
+    pub leak_detections: Vec<LeakDetection>,
 }
 
 /// Labels, flows and network checked against each other, ready to score
@@ -195,7 +221,10 @@ impl<'n> Scorer<'n> {
             params: *p,
             detections: Vec::new(),
             dropped: dropped.into_iter().map(|(d, _)| d.clone()).collect(),
+            leak_detections: Vec::new(),
         };
+        // First detection of each leak at any distance: (step, line, distance).
+        let mut first: Vec<Option<(i64, usize, f64)>> = vec![None; self.leaks.len()];
         for (d, k) in kept {
             let dist = cache.entry(k).or_insert_with(|| {
                 self.distances(&self.graph.from_pipe(k).expect("checked to be a pipe"))
@@ -211,6 +240,9 @@ impl<'n> Scorer<'n> {
                 .copied()
                 .filter(|&i| dist[i] <= p.max_distance_m)
                 .collect();
+            if let Some(i) = nearest(&mut running.iter().copied().filter(|&i| first[i].is_none())) {
+                first[i] = Some((d.step, d.line, dist[i]));
+            }
             let leak_info = |i: usize| (self.leaks[i].pipe.clone(), self.leaks[i].start_text());
             let (outcome, score_eur) = if matched.is_empty() {
                 report.false_positives += 1;
@@ -264,6 +296,21 @@ impl<'n> Scorer<'n> {
             });
         }
         report.false_negatives = self.leaks.len() - report.true_positives;
+        report.leak_detections = self
+            .leaks
+            .iter()
+            .zip(first)
+            .enumerate()
+            .map(|(i, (l, f))| LeakDetection {
+                leak: i,
+                leak_pipe: l.pipe.clone(),
+                leak_start: l.start_text(),
+                step: f.map(|f| f.0),
+                delay_h: f.map(|f| (f.0 - l.start) as f64 * 5.0 / 60.0),
+                line: f.map(|f| f.1),
+                distance_m: f.map(|f| f.2).filter(|x| x.is_finite()),
+            })
+            .collect();
         Ok(report)
     }
 }
@@ -425,6 +472,30 @@ mod tests {
         );
         let r = run("a, 2019-01-01 00:20\n"); // the end step still counts
         assert_eq!(r.true_positives, 1);
+    }
+
+    #[test]
+    fn a_leak_is_detected_in_time_wherever_the_detection_places_it() {
+        // e at 00:05: only a runs, 400 m away — a false positive for the
+        // score, but the alarm that told a had started. The second
+        // detection (00:15, at c) goes to c, which a had not taken.
+        let r = run("e, 2019-01-01 00:05
+c, 2019-01-01 00:15
+");
+        assert_eq!((r.true_positives, r.false_positives), (1, 1));
+        let d = &r.leak_detections;
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            (d[0].step, d[0].line, d[0].distance_m),
+            (Some(1), Some(1), Some(400.0))
+        );
+        assert_eq!(d[0].delay_h, Some(0.0));
+        assert_eq!((d[1].step, d[1].distance_m), (Some(3), Some(0.0)));
+        assert!((d[1].delay_h.unwrap() - 5.0 / 60.0).abs() < 1e-12);
+        // Never detected: no step; after every leak ended: attributed to none.
+        let r = run("c, 2019-01-01 00:45
+");
+        assert!(r.leak_detections.iter().all(|d| d.step.is_none()));
     }
 
     #[test]
