@@ -186,6 +186,23 @@ fn find_file(dir: &Path, kind: SensorKind) -> Option<PathBuf> {
 }
 
 /// Reads the SCADA files of `dir` into rows aligned on the 5-minute grid.
+/// One SCADA cell: its value, `NaN` for a gap (empty, NaN, ±inf), `None`
+/// for garbage (not a number). `;`-separated files use a decimal comma.
+fn parse_cell(raw: &str, sep: char) -> Option<f64> {
+    let raw = raw.trim().trim_matches('"');
+    let x = if sep == ';' {
+        raw.replacen(',', ".", 1)
+    } else {
+        raw.to_string()
+    };
+    match x.parse::<f64>() {
+        Ok(v) if v.is_finite() => Some(v),
+        Ok(_) => Some(f64::NAN),
+        _ if raw.is_empty() => Some(f64::NAN),
+        _ => None,
+    }
+}
+
 pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
     let mut per_file: Vec<(SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>)> = Vec::new();
     for kind in SensorKind::ALL {
@@ -219,6 +236,9 @@ pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
             bail!("{}:1: first column must be Timestamp", path.display());
         }
         let mut rows = BTreeMap::new();
+        // Per column: cells that are not numbers (read as missing), and
+        // where the first one is.
+        let mut unreadable: BTreeMap<usize, (usize, String, usize)> = BTreeMap::new();
         for (ln, line) in lines {
             let line = line.trim_end();
             if line.is_empty() {
@@ -229,17 +249,17 @@ pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
             let step = parse_timestamp(ts)
                 .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), ln + 1))?;
             let vals: Vec<f64> = f
-                .map(|x| {
-                    let x = x.trim().trim_matches('"');
-                    let x = if sep == ';' {
-                        x.replacen(',', ".", 1)
-                    } else {
-                        x.to_string()
-                    };
-                    x.parse::<f64>()
-                        .ok()
-                        .filter(|v| v.is_finite())
-                        .unwrap_or(f64::NAN)
+                .enumerate()
+                .map(|(c, raw)| match parse_cell(raw, sep) {
+                    Some(v) => v,
+                    None => {
+                        let raw = raw.trim().trim_matches('"');
+                        unreadable
+                            .entry(c)
+                            .or_insert_with(|| (ln + 1, raw.to_string(), 0))
+                            .2 += 1;
+                        f64::NAN
+                    }
                 })
                 .collect();
             if vals.len() != cols.len() - 1 {
@@ -252,6 +272,14 @@ pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
                 );
             }
             rows.insert(step, vals);
+        }
+        for (c, (line, text, n)) in &unreadable {
+            eprintln!(
+                "warning: {}:{line}: field '{}': '{text}' is not a number ({n} such value{} in this column, read as missing)",
+                path.display(),
+                cols.get(c + 1).map_or("?", String::as_str),
+                if *n == 1 { "" } else { "s" }
+            );
         }
         per_file.push((kind, cols[1..].to_vec(), rows));
     }
@@ -380,6 +408,21 @@ mod tests {
         assert_eq!(c.loc_samples, 4);
         assert!(!c.joint_known);
         assert_eq!(c.early_min_h, 2.5);
+    }
+
+    #[test]
+    fn cells_are_values_gaps_or_garbage() {
+        assert_eq!(parse_cell(" 28,89", ';'), Some(28.89));
+        assert_eq!(parse_cell("\"1.5\"", ','), Some(1.5));
+        assert!(parse_cell("", ';').unwrap().is_nan());
+        assert!(parse_cell("NaN", ',').unwrap().is_nan());
+        assert!(parse_cell("inf", ',').unwrap().is_nan());
+        assert_eq!(parse_cell("abc", ';'), None);
+        assert_eq!(
+            parse_cell("1.5", ';'),
+            Some(1.5),
+            "a decimal point is read too"
+        );
     }
 
     #[test]
