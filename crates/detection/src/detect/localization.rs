@@ -103,6 +103,34 @@ pub(super) fn localize(
         .map(|i| start + ((end - start) as f64 * (i as f64 + 0.5) / k as f64) as usize)
         .collect();
     samples.dedup();
+    // Per sample (`per_sample`): the change over the sample's share of the
+    // window against the same clock times on days before the reference
+    // point (the start, or `ref_before`), so that the signature keeps how
+    // the leak's effect varies over the day.
+    let obs = if cfg.per_sample {
+        let bins = sample_bins(
+            start,
+            len,
+            samples.len(),
+            ref_before.unwrap_or(start),
+            day,
+            (ref_len / day).max(1),
+        );
+        let mut v = Vec::with_capacity(bins.len() * nch);
+        for ((a, b), refs) in bins {
+            for c in 0..nch {
+                let base = if refs.is_empty() {
+                    0.0
+                } else {
+                    refs.iter().map(|&(x, y)| mean_over(x, y, c)).sum::<f64>() / refs.len() as f64
+                };
+                v.push((mean_over(a, b, c) - base) / sig_sd[c]);
+            }
+        }
+        v
+    } else {
+        obs
+    };
     let mut fr = Frame {
         sim: vec![vec![]],
         ..f.clone_light()
@@ -342,6 +370,31 @@ fn posterior(
     }
 }
 
+/// The `n` equal shares `[a, b)` of the window of `len` rows at `start`,
+/// each with its reference windows: the same clock times on `days` days,
+/// the latest ending at or before row `r0` (those before row 0 left out).
+fn sample_bins(
+    start: usize,
+    len: usize,
+    n: usize,
+    r0: usize,
+    day: usize,
+    days: usize,
+) -> Vec<((usize, usize), Vec<(usize, usize)>)> {
+    (0..n)
+        .map(|i| {
+            let a = start + len * i / n;
+            let b = (start + len * (i + 1) / n).max(a + 1);
+            let d_min = b.saturating_sub(r0).div_ceil(day).max(1);
+            let refs = (d_min..d_min + days)
+                .filter(|d| a >= d * day)
+                .map(|d| (a - d * day, b - d * day))
+                .collect();
+            ((a, b), refs)
+        })
+        .collect()
+}
+
 /// Distance (m) from the midpoint of a pipe with ends `a`, `b` and half
 /// length `half` to the node whose distances to every node are `d`
 /// (1e5 where unreachable, so that expected distances stay finite).
@@ -386,6 +439,22 @@ impl IsPipe for network::Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_bins_compare_with_the_same_clock_time_before_the_start() {
+        // A 2-day window from row 1000 in 4 shares, days of 288 rows.
+        let bins = sample_bins(1000, 576, 4, 1000, 288, 1);
+        assert_eq!(bins[0], ((1000, 1144), vec![(712, 856)]));
+        // The third share (day 2 of the window) goes back two days, so that
+        // its reference ends before the start.
+        assert_eq!(bins[2], ((1288, 1432), vec![(712, 856)]));
+        assert_eq!(bins[3], ((1432, 1576), vec![(856, 1000)]));
+        // A reference point earlier than the start (a pending leak).
+        let bins = sample_bins(1000, 144, 1, 700, 288, 2);
+        assert_eq!(bins[0], ((1000, 1144), vec![(424, 568), (136, 280)]));
+        // Days before row 0 are left out.
+        assert!(sample_bins(100, 144, 1, 100, 288, 1)[0].1.is_empty());
+    }
 
     /// A leak next to a pressure-reducing valve gives the same signature on
     /// either side of it, and pipe distances cannot cross the valve: the
