@@ -118,13 +118,13 @@ pub(super) fn localize(
         );
         let mut v = Vec::with_capacity(bins.len() * nch);
         for ((a, b), refs) in bins {
-            for c in 0..nch {
+            for (c, sd) in sig_sd.iter().enumerate() {
                 let base = if refs.is_empty() {
                     0.0
                 } else {
                     refs.iter().map(|&(x, y)| mean_over(x, y, c)).sum::<f64>() / refs.len() as f64
                 };
-                v.push((mean_over(a, b, c) - base) / sig_sd[c]);
+                v.push((mean_over(a, b, c) - base) / sd);
             }
         }
         v
@@ -370,6 +370,9 @@ fn posterior(
     }
 }
 
+/// A share `[a, b)` of a window and its reference windows.
+type SampleBin = ((usize, usize), Vec<(usize, usize)>);
+
 /// The `n` equal shares `[a, b)` of the window of `len` rows at `start`,
 /// each with its reference windows: the same clock times on `days` days,
 /// the latest ending at or before row `r0` (those before row 0 left out).
@@ -380,7 +383,7 @@ fn sample_bins(
     r0: usize,
     day: usize,
     days: usize,
-) -> Vec<((usize, usize), Vec<(usize, usize)>)> {
+) -> Vec<SampleBin> {
     (0..n)
         .map(|i| {
             let a = start + len * i / n;
