@@ -185,7 +185,6 @@ fn find_file(dir: &Path, kind: SensorKind) -> Option<PathBuf> {
         })
 }
 
-/// Reads the SCADA files of `dir` into rows aligned on the 5-minute grid.
 /// One SCADA cell: its value, `NaN` for a gap (empty, NaN, ±inf), `None`
 /// for garbage (not a number). `;`-separated files use a decimal comma.
 fn parse_cell(raw: &str, sep: char) -> Option<f64> {
@@ -203,6 +202,7 @@ fn parse_cell(raw: &str, sep: char) -> Option<f64> {
     }
 }
 
+/// Reads the SCADA files of `dir` into rows aligned on the 5-minute grid.
 pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
     let mut per_file: Vec<(SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>)> = Vec::new();
     for kind in SensorKind::ALL {

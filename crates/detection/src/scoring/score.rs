@@ -5,7 +5,7 @@ use super::distance::{PipeDistances, PipeGraph};
 use super::flows::LeakFlows;
 use super::labels::LeakLabel;
 use super::results::{Detection, Results};
-use super::time::format_step;
+use super::time::{format_step, STEP_SECONDS};
 use super::{Collector, InputErrors};
 use network::{LinkIdx, Network};
 use serde::Serialize;
@@ -306,7 +306,7 @@ impl<'n> Scorer<'n> {
                 leak_pipe: l.pipe.clone(),
                 leak_start: l.start_text(),
                 step: f.map(|f| f.0),
-                delay_h: f.map(|f| (f.0 - l.start) as f64 * 5.0 / 60.0),
+                delay_h: f.map(|f| ((f.0 - l.start) * STEP_SECONDS) as f64 / 3600.0),
                 line: f.map(|f| f.1),
                 distance_m: f.map(|f| f.2).filter(|x| x.is_finite()),
             })
@@ -479,9 +479,7 @@ mod tests {
         // e at 00:05: only a runs, 400 m away — a false positive for the
         // score, but the alarm that told a had started. The second
         // detection (00:15, at c) goes to c, which a had not taken.
-        let r = run("e, 2019-01-01 00:05
-c, 2019-01-01 00:15
-");
+        let r = run("e, 2019-01-01 00:05\nc, 2019-01-01 00:15\n");
         assert_eq!((r.true_positives, r.false_positives), (1, 1));
         let d = &r.leak_detections;
         assert_eq!(d.len(), 2);
@@ -493,8 +491,7 @@ c, 2019-01-01 00:15
         assert_eq!((d[1].step, d[1].distance_m), (Some(3), Some(0.0)));
         assert!((d[1].delay_h.unwrap() - 5.0 / 60.0).abs() < 1e-12);
         // Never detected: no step; after every leak ended: attributed to none.
-        let r = run("c, 2019-01-01 00:45
-");
+        let r = run("c, 2019-01-01 00:45\n");
         assert!(r.leak_detections.iter().all(|d| d.step.is_none()));
     }
 
