@@ -120,16 +120,24 @@ pub fn oracle_hydraulics(inp: &Path, out: &Path) {
 
 /// The BattLeDIM 2020 material (labels, leak flows, official reports,
 /// node distances): `$AQUATWIN_BATTLEDIM`, else `../shared/battledim` beside
-/// the checkout. Panics when the folder is missing: tests that need it must
-/// fail, not skip.
+/// the checkout, else the vendored copy unpacked by
+/// `network-models/fetch-battledim` into `network-models/battledim`.
+/// Panics when none is there: tests that need it must fail, not skip.
 pub fn battledim_dir() -> PathBuf {
+    const MARKER: &str = "2019_leakages_info.yalm";
     let dir = match std::env::var("AQUATWIN_BATTLEDIM") {
         Ok(d) => PathBuf::from(d),
-        Err(_) => root().join("../shared/battledim"),
+        Err(_) => [
+            root().join("../shared/battledim"),
+            root().join("network-models/battledim"),
+        ]
+        .into_iter()
+        .find(|d| d.join(MARKER).is_file())
+        .unwrap_or_else(|| root().join("network-models/battledim")),
     };
     assert!(
-        dir.join("2019_leakages_info.yalm").is_file(),
-        "BattLeDIM material not found in {} (set AQUATWIN_BATTLEDIM to the folder holding 2019_leakages_info.yalm)",
+        dir.join(MARKER).is_file(),
+        "BattLeDIM material not found in {} (run network-models/fetch-battledim, or set AQUATWIN_BATTLEDIM to the folder holding {MARKER})",
         dir.display()
     );
     dir

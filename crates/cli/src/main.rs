@@ -4,6 +4,7 @@
 //! command line and maps failures to a message on stderr and exit code 1.
 
 mod commands;
+mod figures;
 
 use clap::Parser;
 

@@ -23,7 +23,7 @@ pub struct Label {
 /// Node order follows EPANET's: junctions first (in file order), then
 /// reservoirs and tanks (in file order). Links keep file order across
 /// `[PIPES]`, `[PUMPS]`, `[VALVES]` as EPANET does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Network {
     pub title: Vec<String>,
     pub options: Options,
@@ -62,32 +62,8 @@ pub struct Counts {
     pub rules: usize,
 }
 
-impl Default for Network {
-    fn default() -> Self {
-        Network {
-            title: Vec::new(),
-            options: Options::default(),
-            times: Times::default(),
-            energy: Energy::default(),
-            reactions: Reactions::default(),
-            report: Vec::new(),
-            nodes: Vec::new(),
-            links: Vec::new(),
-            patterns: Vec::new(),
-            curves: Vec::new(),
-            controls: Vec::new(),
-            rules: Vec::new(),
-            labels: Vec::new(),
-            backdrop: Vec::new(),
-            node_ids: IdMap::default(),
-            link_ids: IdMap::default(),
-        }
-    }
-}
-
 impl Network {
     /// Builds a network from its parts; indexes the IDs.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(nodes: Vec<Node>, links: Vec<Link>) -> Network {
         let mut n = Network {
             nodes,

@@ -2,6 +2,7 @@
 //! Reads the model, the sensor map and the SCADA CSVs (BattLeDIM layout);
 //! the detector itself is `detection::detect`.
 
+use crate::figures::Fixed;
 use anyhow::{bail, Context, Result};
 use detection::detect::{detect, Column, DetectConfig, ScadaData};
 use detection::scoring::time::parse_timestamp;
@@ -360,7 +361,7 @@ pub fn run(a: Args) -> Result<()> {
             None => al.pipe.clone(),
         };
         eprintln!(
-            "{} {} at {} (alarm {}, start ~{}, ~{:.2} L/s, confidence {:.2})",
+            "{} {} at {} (alarm {}, start ~{}, ~{} L/s, confidence {})",
             if al.reported {
                 "LEAK"
             } else if al.growth_of.is_some() {
@@ -372,8 +373,8 @@ pub fn run(a: Args) -> Result<()> {
             al.time,
             al.alarm_time,
             al.estimated_start,
-            al.estimated_size_lps,
-            al.confidence
+            Fixed(al.estimated_size_lps, 2),
+            Fixed(al.confidence, 2)
         );
     }
     eprintln!(

@@ -1,5 +1,6 @@
 //! `aquatwin inspect`: what a network model contains.
 
+use crate::figures::Fixed;
 use anyhow::Result;
 use network::{DemandModel, Network};
 use std::path::PathBuf;
@@ -97,7 +98,11 @@ fn print_table(path: &std::path::Path, net: &Network, s: &Summary) {
     println!("  junctions       {}", s.junctions);
     println!("  reservoirs      {}", s.reservoirs);
     println!("  tanks           {}", s.tanks);
-    println!("  pipes           {} ({:.2} km)", s.pipes, s.pipe_length_km);
+    println!(
+        "  pipes           {} ({} km)",
+        s.pipes,
+        Fixed(s.pipe_length_km, 2)
+    );
     println!("  pumps           {}", s.pumps);
     println!("  valves          {}", s.valves);
     println!("  patterns        {}", s.patterns);
@@ -110,7 +115,10 @@ fn print_table(path: &std::path::Path, net: &Network, s: &Summary) {
     );
     println!("  headloss        {}", s.headloss);
     println!("  demand model    {}", s.demand_model);
-    println!("  base demand     {:.3} L/s", s.total_base_demand_lps);
+    println!(
+        "  base demand     {} L/s",
+        Fixed(s.total_base_demand_lps, 3)
+    );
     println!(
         "  duration        {} s, hydraulic step {} s, report step {} s",
         s.duration_s, s.hydraulic_step_s, s.report_step_s

@@ -2,6 +2,7 @@
 //! network, leaks at pipe midpoints, BattLeDIM-layout SCADA files, labels
 //! and leak flows). The generator lives in `detection::scenario`.
 
+use crate::figures::Fixed;
 use anyhow::{Context, Result};
 use detection::scenario::{generate, ScenarioConfig};
 use detection::sensors::SensorKind;
@@ -90,13 +91,13 @@ pub fn run(a: Args) -> Result<()> {
     write("scenario.json", serde_json::to_string_pretty(&sc)? + "\n")?;
     for l in &sc.leaks {
         eprintln!(
-            "leak {}: {:?} from {} peak {} d={:.4} m, max {:.2} L/s",
+            "leak {}: {:?} from {} peak {} d={} m, max {} L/s",
             l.pipe,
             l.shape,
             detection::scoring::time::format_step(l.start_step),
             detection::scoring::time::format_step(l.peak_step),
-            l.diameter_m,
-            l.max_flow_lps
+            Fixed(l.diameter_m, 4),
+            Fixed(l.max_flow_lps, 2)
         );
     }
     eprintln!("wrote {} rows to {}", sc.rows, a.out.display());

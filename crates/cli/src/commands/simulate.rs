@@ -1,6 +1,7 @@
 //! `aquatwin simulate`: an extended-period hydraulic simulation of a
 //! model, written as CSV or Parquet in SI units at the model's report times.
 
+use crate::figures::{unsigned_zero, Fixed};
 use anyhow::{Context, Result};
 use hydraulics::Simulation;
 use std::fs::File;
@@ -226,14 +227,14 @@ fn write_step(sim: &Simulation, t: u64, tables: &mut Tables) -> Result<()> {
             for (i, n) in net.nodes.iter().enumerate() {
                 write!(
                     nodes,
-                    "{t},{},{:.6},{:.6},{:.6}",
+                    "{t},{},{},{},{}",
                     n.id,
-                    sim.head_m(i),
-                    sim.pressure_m(i),
-                    sim.demand_lps(i)
+                    Fixed(sim.head_m(i), 6),
+                    Fixed(sim.pressure_m(i), 6),
+                    Fixed(sim.demand_lps(i), 6)
                 )?;
                 if leakage {
-                    write!(nodes, ",{:.6}", sim.leakage_flow_lps(i))?;
+                    write!(nodes, ",{}", Fixed(sim.leakage_flow_lps(i), 6))?;
                 }
                 writeln!(nodes)?;
             }
@@ -242,13 +243,13 @@ fn write_step(sim: &Simulation, t: u64, tables: &mut Tables) -> Result<()> {
                     links,
                     "{t},{},{},{},{},{}",
                     l.id,
-                    sim.flow_lps(k),
-                    sim.velocity_mps(k),
-                    sim.headloss_m(k),
+                    unsigned_zero(sim.flow_lps(k)),
+                    unsigned_zero(sim.velocity_mps(k)),
+                    unsigned_zero(sim.headloss_m(k)),
                     sim.link_state(k).word()
                 )?;
                 if leakage {
-                    write!(links, ",{}", sim.pipe_leakage_lps(k))?;
+                    write!(links, ",{}", unsigned_zero(sim.pipe_leakage_lps(k)))?;
                 }
                 writeln!(links)?;
             }

@@ -31,6 +31,19 @@ pub fn parse_inp(text: &str, file: &str) -> Result<Network, InpErrors> {
     let sections = split_sections(text);
     let mut r = Reader::new(file, &sections);
     r.run();
+    if r.errors.is_empty() && r.net.nodes.is_empty() {
+        // EPANET opens such a file and fails later (error 223, "not enough
+        // nodes in network"): it is no network, so say so at once.
+        r.errors.push(InpError {
+            file: file.to_string(),
+            line: 0,
+            section: None,
+            field: None,
+            message: "no network here: the file defines no junction, reservoir or tank \
+                      (EPANET error 223: not enough nodes in network)"
+                .to_string(),
+        });
+    }
     if r.errors.is_empty() {
         r.net.reindex();
         Ok(r.net)
@@ -366,14 +379,15 @@ impl<'a, 's> Reader<'a, 's> {
             let t = self.tokens(line);
             let k = t[0];
             let value_at = |i: usize| t.get(i).copied();
-            if starts_with_ci(k, "UNIT")
+            // Read in a first pass (units, head-loss formula, pressure units,
+            // specific gravity) or ignored (SEGMENTS, VERIFY).
+            let first_pass = starts_with_ci(k, "UNIT")
                 || starts_with_ci(k, "HEADL")
                 || starts_with_ci(k, "SEGMENT")
                 || starts_with_ci(k, "VERIFY")
-            {
-            } else if starts_with_ci(k, "PRESSURE") && t.len() >= 2 && !starts_with_ci(t[1], "EXPO")
-            {
-            } else if starts_with_ci(k, "SPECIFIC") {
+                || (starts_with_ci(k, "PRESSURE") && t.len() >= 2 && !starts_with_ci(t[1], "EXPO"))
+                || starts_with_ci(k, "SPECIFIC");
+            if first_pass {
             } else if starts_with_ci(k, "HYDRA") {
                 if t.len() >= 3 {
                     if starts_with_ci(t[1], "USE") || starts_with_ci(t[1], "SAVE") {
@@ -1589,10 +1603,8 @@ impl<'a, 's> Reader<'a, 's> {
             } else if v.eq_ignore_ascii_case("CLOSED") {
                 Some(LinkAction::Status(LinkStatus::Closed))
             } else {
-                match self.num_min(at, "Status/Setting", v, false) {
-                    Some(x) => Some(LinkAction::Setting(x)),
-                    None => None,
-                }
+                self.num_min(at, "Status/Setting", v, false)
+                    .map(LinkAction::Setting)
             };
             let Some(action) = action else {
                 self.give_back(t);
@@ -2919,6 +2931,19 @@ mod tests {
         // ...but valves sharing nodes are accepted when read from a file, as
         // EPANET 2.3 accepts (and solves) them; its error 220 is API-only.
         ok("[JUNCTIONS]\nJ3 0\nJ4 0\n[VALVES]\nV2 J2 J3 12 PRV 50\nV3 J4 J3 12 PRV 50\n[PIPES]\nP9 J1 J4 1 12 100\n");
+    }
+
+    #[test]
+    fn a_file_without_nodes_is_no_network() {
+        for text in [
+            "",
+            "\n; a comment\n[END]\n",
+            "[TITLE]\nx\n[OPTIONS]\nUNITS LPS\n",
+        ] {
+            let e = parse_inp(text, "t.inp").unwrap_err();
+            assert_eq!(e.errors.len(), 1, "{e}");
+            assert!(e.to_string().contains("EPANET error 223"), "{e}");
+        }
     }
 
     #[test]
