@@ -1,0 +1,93 @@
+//! The engineers' notebooks (`notebooks/*.ipynb`) run top to bottom on small
+//! data that aquatwin makes here: a Parquet simulation of Net3, and a 14-day
+//! L-Town leak scenario with the detector's report. Each notebook must run
+//! without an error and draw at least one plot per figure cell; the executed
+//! copies are kept under `target/notebooks/` to look at.
+
+use conformance::*;
+use std::path::Path;
+use std::process::Command;
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("start the command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Executes `notebooks/NAME` with `env`; returns the executed notebook.
+fn execute(name: &str, env: &[(&str, &Path)]) -> serde_json::Value {
+    let dest = root().join("target/notebooks");
+    std::fs::create_dir_all(&dest).unwrap();
+    let out = dest.join(name);
+    let mut c = Command::new(oracle_python());
+    c.arg(root().join("notebooks/execute.py"))
+        .arg(root().join("notebooks").join(name))
+        .arg(&out);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(&mut c);
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
+/// The number of images the executed notebook drew.
+fn plots(nb: &serde_json::Value) -> usize {
+    nb["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["outputs"].as_array().cloned().unwrap_or_default())
+        .filter(|o| o["data"]["image/png"].is_string())
+        .count()
+}
+
+#[test]
+fn simulation_notebook_reads_parquet_results() {
+    let tmp = std::env::temp_dir().join(format!("aquatwin-nb-sim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    run(Command::new(aquatwin_bin())
+        .arg("simulate")
+        .arg(networks_dir().join("Net3.inp"))
+        .arg("--out")
+        .arg(&tmp)
+        .args(["--format", "parquet"]));
+    let nb = execute("simulation-results.ipynb", &[("AQUATWIN_NB_SIM", &tmp)]);
+    assert_eq!(plots(&nb), 2, "a pressure plot and a flow plot");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn leak_detection_notebook_walks_through_a_scenario() {
+    let tmp = std::env::temp_dir().join(format!("aquatwin-nb-leak-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let net = networks_dir().join("L-TOWN.inp");
+    run(Command::new(aquatwin_bin())
+        .arg("scenario")
+        .arg("--network")
+        .arg(&net)
+        .args(["--days", "14", "--leaks", "1", "--seed", "7", "--out"])
+        .arg(&tmp));
+    let report = tmp.join("report.json");
+    run(Command::new(aquatwin_bin())
+        .arg("detect")
+        .arg("--network")
+        .arg(&net)
+        .arg("--scada")
+        .arg(&tmp)
+        .arg("--out")
+        .arg(tmp.join("detections.txt"))
+        .arg("--report")
+        .arg(&report));
+    let nb = execute(
+        "leak-detection.ipynb",
+        &[
+            ("AQUATWIN_NB_SCENARIO", &tmp),
+            ("AQUATWIN_NB_REPORT", &report),
+        ],
+    );
+    assert_eq!(plots(&nb), 2, "the leak-flow plot and the residual plot");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
