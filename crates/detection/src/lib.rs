@@ -3,6 +3,16 @@
 //! generation and the official BattLeDIM 2020 scoring.
 //!
 //! The maths here does no I/O and no async; callers hand over parsed data.
+//!
+//! ```
+//! // A leak signature fit: the observed residual change is 2× the first
+//! // candidate's signature, and the second candidate does not fit at all.
+//! let a = [1.0, 0.5, 0.0];
+//! let b = [0.0, -1.0, 1.0];
+//! let y = [2.0, 1.0, 0.0];
+//! let (coef, misfit) = detection::signature::fit(&[&a, &b], &y);
+//! assert!((coef[0] - 2.0).abs() < 1e-6 && coef[1] < 1e-6 && misfit < 1e-9);
+//! ```
 
 pub mod detect;
 pub mod netedit;

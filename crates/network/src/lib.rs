@@ -6,6 +6,18 @@
 //! (callers read and write files and hand over bytes or text), must not
 //! simulate (that is `hydraulics`), and must never panic on bad input: a
 //! malformed file yields located [`inp::InpError`]s.
+//!
+//! ```
+//! let text = "[JUNCTIONS]\nJ1 10 5\n[RESERVOIRS]\nR1 50\n[PIPES]\nP1 R1 J1 100 150 100\n[OPTIONS]\nUNITS LPS\n";
+//! let net = network::inp::parse_inp(text, "tiny.inp").unwrap();
+//! assert_eq!(net.nodes.len(), 2);
+//! let j1 = net.node_index("J1").unwrap();
+//! // SI inside: 5 L/s of base demand is 0.005 m³/s.
+//! assert!((net.nodes[j1].junction().unwrap().demands[0].base - 0.005).abs() < 1e-12);
+//! // A malformed line is an error with its place, never a panic.
+//! let err = network::inp::parse_inp("[JUNCTIONS]\nJ1 ten\n", "bad.inp").unwrap_err();
+//! assert!(err.to_string().starts_with("bad.inp:2: [JUNCTIONS]"));
+//! ```
 
 pub mod control;
 pub mod graph;

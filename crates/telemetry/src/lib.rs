@@ -5,6 +5,15 @@
 //! nothing when the store is down ([`store`]). [`resample`] brings series to
 //! the model's hydraulic step; [`field_sim`] serves a simulated field over
 //! Modbus TCP for demos and tests.
+//!
+//! ```
+//! use telemetry::units::Unit;
+//! // Every reading is converted by its sensor's declared unit; SI inside.
+//! let m3h = Unit::parse("m3/h").unwrap();
+//! assert!((m3h.to_si(36.0) - 0.01).abs() < 1e-15); // m³/s
+//! // Unknown units are refused, not guessed.
+//! assert!(Unit::parse("furlongs").is_none());
+//! ```
 
 pub mod config;
 pub mod field_sim;
