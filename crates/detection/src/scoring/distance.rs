@@ -12,49 +12,36 @@
 //! official report charges for detecting p653's leak at p632.
 
 use network::{LinkIdx, LinkKind, Network, NodeIdx};
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use petgraph::graph::{NodeIndex, UnGraph};
 
 /// The pipe-only graph of a network.
 #[derive(Debug, Clone)]
 pub struct PipeGraph {
-    /// For each node: (neighbour, pipe length m).
-    adjacency: Vec<Vec<(NodeIdx, f64)>>,
+    /// Node `i` of the network is node `i` here; one edge per pipe, weighted
+    /// by its length (m).
+    graph: UnGraph<(), f64>,
     /// For each link: its end nodes and length when it is a pipe.
     pipes: Vec<Option<(NodeIdx, NodeIdx, f64)>>,
 }
 
-#[derive(PartialEq)]
-struct Entry(f64, NodeIdx);
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    // Reversed: BinaryHeap is a max-heap, Dijkstra wants the smallest.
-    fn cmp(&self, o: &Self) -> Ordering {
-        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
-    }
-}
-
 impl PipeGraph {
     pub fn new(net: &Network) -> PipeGraph {
-        let mut adjacency = vec![Vec::new(); net.nodes.len()];
+        let mut graph = UnGraph::with_capacity(net.nodes.len(), net.links.len());
+        for _ in &net.nodes {
+            graph.add_node(());
+        }
         let pipes = net
             .links
             .iter()
             .map(|l| match &l.kind {
                 LinkKind::Pipe(p) => {
-                    adjacency[l.from].push((l.to, p.length));
-                    adjacency[l.to].push((l.from, p.length));
+                    graph.add_edge(NodeIndex::new(l.from), NodeIndex::new(l.to), p.length);
                     Some((l.from, l.to, p.length))
                 }
                 _ => None,
             })
             .collect();
-        PipeGraph { adjacency, pipes }
+        PipeGraph { graph, pipes }
     }
 
     /// Whether link `k` is a pipe.
@@ -63,24 +50,16 @@ impl PipeGraph {
     }
 
     /// Shortest pipe-only distance (m) from the nearest of `sources` to every
-    /// node; `f64::INFINITY` where unreachable.
+    /// node; `f64::INFINITY` where unreachable. One petgraph Dijkstra run per
+    /// source, the nearest kept.
     pub fn node_distances(&self, sources: &[NodeIdx]) -> Vec<f64> {
-        let mut dist = vec![f64::INFINITY; self.adjacency.len()];
-        let mut heap = BinaryHeap::new();
+        let mut dist = vec![f64::INFINITY; self.graph.node_count()];
         for &s in sources {
-            dist[s] = 0.0;
-            heap.push(Entry(0.0, s));
-        }
-        while let Some(Entry(d, u)) = heap.pop() {
-            if d > dist[u] {
-                continue;
-            }
-            for &(v, len) in &self.adjacency[u] {
-                let nd = d + len;
-                if nd < dist[v] {
-                    dist[v] = nd;
-                    heap.push(Entry(nd, v));
-                }
+            let from_s =
+                petgraph::algo::dijkstra(&self.graph, NodeIndex::new(s), None, |e| *e.weight());
+            for (v, d) in from_s {
+                let slot = &mut dist[v.index()];
+                *slot = slot.min(d);
             }
         }
         dist
