@@ -39,7 +39,7 @@ fn malformed_files() -> Vec<PathBuf> {
     v
 }
 
-fn parse_expect(path: &PathBuf, spec: &str) -> Expected {
+fn parse_expect(path: &std::path::Path, spec: &str) -> Expected {
     let bad = || -> ! { panic!("{}: bad expect line {spec:?}", path.display()) };
     let (line, rest) = spec.trim().split_once(' ').unwrap_or_else(|| bad());
     let rest = rest.trim_start();

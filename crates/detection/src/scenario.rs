@@ -259,7 +259,10 @@ pub fn generate(
         let k = pipes[rng.below(pipes.len())];
         let l = &model.links[k];
         let p = 0.5 * (p_mean[l.from] + p_mean[l.to]);
-        if !(p > 5.0) || !(model.nodes[l.from].is_junction() || model.nodes[l.to].is_junction()) {
+        if p.is_nan()
+            || p <= 5.0
+            || !(model.nodes[l.from].is_junction() || model.nodes[l.to].is_junction())
+        {
             continue;
         }
         if chosen.iter().any(|&(c, _)| {

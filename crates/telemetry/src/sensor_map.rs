@@ -545,7 +545,9 @@ impl SensorMap {
             });
         }
         // Overlapping registers on one device and table.
-        let mut by_table: BTreeMap<(usize, Table), Vec<(u32, u32, usize)>> = BTreeMap::new();
+        // (device, table) -> (first register, end register, sensor).
+        type Spans = BTreeMap<(usize, Table), Vec<(u32, u32, usize)>>;
+        let mut by_table = Spans::new();
         for (i, s) in sensors.iter().enumerate() {
             if let Some(p) = &s.modbus {
                 let a = p.address as u32;

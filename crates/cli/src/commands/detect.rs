@@ -205,7 +205,9 @@ fn parse_cell(raw: &str, sep: char) -> Option<f64> {
 
 /// Reads the SCADA files of `dir` into rows aligned on the 5-minute grid.
 pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
-    let mut per_file: Vec<(SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>)> = Vec::new();
+    // One file per sensor kind: its column names and its rows by step.
+    type KindFile = (SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>);
+    let mut per_file: Vec<KindFile> = Vec::new();
     for kind in SensorKind::ALL {
         if sensors.of_kind(kind).next().is_none() {
             continue;

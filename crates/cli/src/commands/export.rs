@@ -87,7 +87,7 @@ pub fn run(a: Args) -> Result<()> {
             t.finish()
         }
         Some(step) => {
-            if !(step > 0.0) {
+            if step.is_nan() || step <= 0.0 {
                 bail!("--step must be positive");
             }
             let step_ms = (step * 1000.0).round() as i64;
