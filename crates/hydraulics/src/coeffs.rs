@@ -10,11 +10,19 @@ use crate::sparse::NONE;
 use network::HeadlossFormula;
 
 // Constants of EPANET's Darcy-Weisbach friction factor.
+// Written with EPANET's own digits (more than an f64 holds; the compiler
+// rounds them to the same doubles EPANET's C compiler does).
+#[allow(clippy::excessive_precision)]
 const A1: f64 = 3.14159265358979323850e+03; // 1000*PI
+#[allow(clippy::excessive_precision)]
 const A2: f64 = 1.57079632679489661930e+03; // 500*PI
+#[allow(clippy::excessive_precision)]
 const A8: f64 = 4.61841319859066668690e+00; // 5.74*(PI/4)^.9
+#[allow(clippy::excessive_precision)]
 const A9: f64 = -8.68588963806503655300e-01; // -2/ln(10)
+#[allow(clippy::excessive_precision)]
 const AB: f64 = 3.28895476345399058690e-03; // 5.74/(4000^.9)
+#[allow(clippy::excessive_precision)]
 const AC: f64 = -5.14214965799093883760e-03; // AA*AB
 
 /// `x^y` for x ≥ 0 as exp2(y·log2 x): within a few ulps of `powf` and
@@ -503,7 +511,9 @@ fn pcv_loss_coeff(pr: &Prepared, k: usize, sv: f64) -> f64 {
         }
     };
     kvr /= 100.0;
-    kvr = kvr.min(1.0).max(CSMALL);
+    // Not `clamp`: min then max, as EPANET writes it (the two differ on NaN).
+    #[allow(clippy::manual_clamp)]
+    let kvr = kvr.min(1.0).max(CSMALL);
     (kmo / (kvr * kvr)).min(CBIG)
 }
 

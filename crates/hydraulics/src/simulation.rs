@@ -390,6 +390,9 @@ impl Simulation {
 
     /// Advances to the next time step (ENnextH): updates tank levels,
     /// evaluates rules, returns the step length in seconds (0 at the end).
+    // EPANET's name for it; a simulation is no iterator (it is solved with
+    // `run` between steps).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         let dur = self.pr.times.dur;
         if self.halt {
