@@ -139,3 +139,66 @@ fn ltown_big_leak_is_detected_and_localized() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Metering that cannot close the water balance (a reservoir link without
+/// its flow meter, a tank without its level) is an error that names what
+/// is missing, with a non-zero exit: never a note and silence.
+#[test]
+fn metering_that_cannot_close_a_water_balance_is_refused() {
+    let net = networks_dir().join("L-TOWN.inp");
+    let dir = std::env::temp_dir().join(format!("aquatwin-metering-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = |p: &std::path::Path| p.display().to_string();
+    run(&[
+        "scenario",
+        "--network",
+        &s(&net),
+        "--days",
+        "3",
+        "--leaks",
+        "0",
+        "--seed",
+        "3",
+        "--out",
+        &s(&dir),
+    ]);
+    // Keep only the Timestamp column of the level file, and drop p227 from
+    // the flows (one of the links out of L-Town's reservoirs).
+    let keep_columns = |file: &str, keep: &dyn Fn(&str) -> bool| {
+        let p = dir.join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split(';').collect();
+        let cols: Vec<usize> = (0..header.len()).filter(|&i| keep(header[i])).collect();
+        let out: String = text
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(';').collect();
+                cols.iter().map(|&i| f[i]).collect::<Vec<_>>().join(";") + "\n"
+            })
+            .collect();
+        std::fs::write(&p, out).unwrap();
+    };
+    keep_columns("SCADA_Levels.csv", &|c| c == "Timestamp");
+    keep_columns("SCADA_Flows.csv", &|c| c != "p227");
+    let out = Command::new(aquatwin_bin())
+        .args([
+            "detect",
+            "--network",
+            &s(&net),
+            "--scada",
+            &s(&dir),
+            "--out",
+        ])
+        .arg(dir.join("detections.txt"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("the metering cannot support leak detection")
+            && log.contains("tank T1 has no usable level sensor")
+            && log.contains("link p227 has no usable flow meter"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

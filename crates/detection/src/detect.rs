@@ -358,6 +358,8 @@ impl DetectReport {
 #[derive(Debug)]
 pub enum DetectError {
     Sensors(Vec<String>),
+    /// The metering cannot close a water balance: what is missing.
+    Metering(Vec<String>),
     Model(String),
     Data(String),
 }
@@ -367,6 +369,13 @@ impl std::fmt::Display for DetectError {
             DetectError::Sensors(v) => write!(
                 f,
                 "the sensor map does not match the network:\n  {}",
+                v.join("\n  ")
+            ),
+            DetectError::Metering(v) => write!(
+                f,
+                "the metering cannot support leak detection: the water balance needs a flow \
+                 meter on every link of a reservoir and a level sensor in every tank \
+                 (missing, or excluded by the data checks):\n  {}",
                 v.join("\n  ")
             ),
             DetectError::Model(e) => write!(f, "model: {e}"),
@@ -472,9 +481,12 @@ pub fn detect(
         }
         None => None,
     };
-    let mut notes = Vec::new();
-    let mut setup = Setup::new(model, sensors, &usable, &mut notes);
+    let notes: Vec<String> = Vec::new();
+    let mut setup = Setup::new(model, sensors, &usable);
     setup.amr_patterns = cfg.amr_patterns;
+    if !setup.metering_gaps.is_empty() {
+        return Err(DetectError::Metering(setup.metering_gaps));
+    }
     if setup.residual.is_empty() {
         return Err(DetectError::Data(
             "no usable pressure or flow sensor".into(),
@@ -511,9 +523,6 @@ pub fn detect(
             )
         }
     };
-    if !setup.balance {
-        notes.push("without a water balance the detector has no alarm statistic".into());
-    }
     let model_graph = PipeGraph::new(model);
     // Hourly CUSUM.
     let hours = hourly(&frame, &normal, first_row..frame.rows);
@@ -547,7 +556,7 @@ pub fn detect(
             cfg,
         )
     };
-    while setup.balance && h < hours.len() {
+    while h < hours.len() {
         // A pending leak is localized again every `pending_step_h` hours
         // (besides at every unreported alarm).
         if let (Some(p), true) = (pending, pending_step > 0 && h >= next_check) {

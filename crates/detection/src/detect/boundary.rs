@@ -32,7 +32,10 @@ pub(super) struct Setup {
     pub(super) groups: Vec<(Option<usize>, f64)>,
     /// Per AMR sensor: its node's demands (base, pattern).
     pub(super) amr_demands: Vec<Vec<(f64, Option<usize>)>>,
-    pub(super) balance: bool,
+    /// What the water balance lacks, one line each (a reservoir link without
+    /// a usable flow meter, a tank without a usable level sensor); the
+    /// detector refuses to run unless it is empty.
+    pub(super) metering_gaps: Vec<String>,
     /// Predict the non-AMR consumption from the AMR readings (per-pattern
     /// values fitted to the meters at every step) instead of from the model
     /// patterns alone.
@@ -40,12 +43,7 @@ pub(super) struct Setup {
 }
 
 impl Setup {
-    pub(super) fn new(
-        model: &Network,
-        sensors: &SensorSet,
-        usable: &[bool],
-        notes: &mut Vec<String>,
-    ) -> Setup {
+    pub(super) fn new(model: &Network, sensors: &SensorSet, usable: &[bool]) -> Setup {
         let mut net = model.clone();
         let mut tanks = Vec::new();
         let mut pumps = Vec::new();
@@ -98,29 +96,20 @@ impl Setup {
         let reservoirs: Vec<usize> = (0..model.nodes.len())
             .filter(|&i| model.nodes[i].is_reservoir())
             .collect();
-        let mut balance = true;
+        let mut metering_gaps = Vec::new();
         for &r in &reservoirs {
-            let metered = model
-                .links
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.from == r || l.to == r)
-                .all(|(k, _)| inflows.iter().any(|&(_, kk, _)| kk == k));
-            if !metered {
-                notes.push(format!(
-                    "reservoir {} has an unmetered connection: no water balance, no demand calibration",
-                    model.nodes[r].id
-                ));
-                balance = false;
+            for (k, l) in model.links.iter().enumerate() {
+                if (l.from == r || l.to == r) && !inflows.iter().any(|&(_, kk, _)| kk == k) {
+                    metering_gaps.push(format!(
+                        "reservoir {}: link {} has no usable flow meter",
+                        model.nodes[r].id, l.id
+                    ));
+                }
             }
         }
         for (i, n) in model.nodes.iter().enumerate() {
             if n.is_tank() && !tanks.iter().any(|&(_, t, _)| t == i) {
-                notes.push(format!(
-                    "tank {} has no usable level sensor: no water balance, no demand calibration",
-                    n.id
-                ));
-                balance = false;
+                metering_gaps.push(format!("tank {} has no usable level sensor", n.id));
             }
         }
         let default_pat = model.default_pattern();
@@ -167,7 +156,7 @@ impl Setup {
             residual,
             groups,
             amr_demands,
-            balance,
+            metering_gaps,
             amr_patterns: false,
         }
     }
@@ -285,7 +274,7 @@ impl Frame {
         let m: Vec<f64> = (0..rows)
             .map(|r| {
                 let dm: f64 = d_group.iter().map(|g| g[r]).sum();
-                if setup.balance && dm > 1e-9 {
+                if dm > 1e-9 {
                     ((d_meas[r] - q_amr[r]) / dm).clamp(0.0, 10.0)
                 } else {
                     net.options.demand_multiplier

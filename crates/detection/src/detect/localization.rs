@@ -149,7 +149,7 @@ pub(super) fn localize(
         let mut base = vec![0.0; nch];
         read_channels(snap, setup, &mut base);
         let dm = f.model_nonamr(r);
-        let m2 = if setup.balance && dm > 1e-9 {
+        let m2 = if dm > 1e-9 {
             (f.m[r] - size_m3s / dm).max(0.0)
         } else {
             f.m[r]
