@@ -121,8 +121,12 @@ modbus = {{ device = "flaky", table = "input", address = 0, type = "f32" }}
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                 }
             };
-            telemetry::ingest::run_ingest(map, store, &dir.join("buffer"), 200, 10_000, script)
-                .await
+            let opts = telemetry::ingest::IngestOptions {
+                batch_ms: 200,
+                max_batch: 10_000,
+                ..Default::default()
+            };
+            telemetry::ingest::run_ingest(map, store, &dir.join("buffer"), opts, script).await
         })
         .unwrap();
     let mut st = SqliteStore::open(&scratch_path("faults").join("db.sqlite")).unwrap();
