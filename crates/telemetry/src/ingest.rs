@@ -505,7 +505,7 @@ fn feeder_loop<S: Store>(
     let mut retry = tick;
     let mut failing_since: Option<Instant> = None;
     let mut last_err = String::new();
-    let mut last_health = Instant::now() - Duration::from_secs(60);
+    let mut last_health: Option<Instant> = None;
     let mut last_log = Instant::now();
     let mut stopping = false;
     let mut gave_up = false;
@@ -515,9 +515,29 @@ fn feeder_loop<S: Store>(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             _ => stopping = true,
         }
-        // Deliver what the buffer holds.
         let mut err: Option<StoreError> = None;
-        loop {
+        // First contact with a store that was down at start: record the
+        // gap before this run, before this run's samples reach the store.
+        if !unknown.is_empty() {
+            match fill_unknown_gaps(
+                &map,
+                &mut store,
+                unknown.clone(),
+                &first_seen,
+                crate::modbus::poller::PollOptions::default().max_fill,
+            ) {
+                Ok(still) => unknown = still,
+                Err(e) if e.is_transient() => err = Some(e),
+                Err(e) => {
+                    tracing::warn!(
+                        "{describe}: cannot read the last samples ({e}); the gap before this run is not recorded"
+                    );
+                    unknown.clear();
+                }
+            }
+        }
+        // Deliver what the buffer holds.
+        while err.is_none() {
             let peeked = journal.lock().unwrap().peek_many(opts.max_batch.max(1));
             let p = match peeked {
                 Ok(Some(p)) => p,
@@ -559,18 +579,6 @@ fn feeder_loop<S: Store>(
             if let Err(e) = popped {
                 err = Some(e);
                 break;
-            }
-        }
-        if err.is_none() && !unknown.is_empty() {
-            match fill_unknown_gaps(
-                &map,
-                &mut store,
-                std::mem::take(&mut unknown),
-                &first_seen,
-                crate::modbus::poller::PollOptions::default().max_fill,
-            ) {
-                Ok(still) => unknown = still,
-                Err(e) => err = Some(e),
             }
         }
         let pending = journal.lock().unwrap().pending();
@@ -642,8 +650,9 @@ fn feeder_loop<S: Store>(
                 h.buffered
             );
         }
-        if changed || last_health.elapsed() >= Duration::from_secs(5) || stopping {
-            last_health = Instant::now();
+        if changed || stopping || last_health.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
+            last_health = Some(Instant::now());
             health.lock().unwrap().stopped = stopping;
             write_health(&opts.health_file, &health);
         }

@@ -272,8 +272,6 @@ pub async fn poll_device(
                 }
             }
         }
-        // One reconnect per tick for a connection the peer closed.
-        let mut reconnected = false;
         for r in &plan {
             stats.requests.fetch_add(1, Relaxed);
             let mut outcome: Result<Vec<u16>, (Quality, u8)> = Err((Quality::CommsLost, 0));
@@ -289,8 +287,10 @@ pub async fn poll_device(
                         ctx = None;
                         let what = describe_transport_error(&e);
                         let left = deadline.saturating_duration_since(Instant::now());
-                        if attempt == 0 && !reconnected && !left.is_zero() {
-                            reconnected = true;
+                        // One reconnect per request, within the tick's budget: a
+                        // connection that fails to reopen leaves `ctx` empty, so
+                        // the tick's other requests do not retry.
+                        if attempt == 0 && !left.is_zero() {
                             tracing::debug!("device {}: {what}; reconnecting", dev.name);
                             stats.connects.fetch_add(1, Relaxed);
                             let limit = Duration::from_millis(dev.timeout_ms).min(left);

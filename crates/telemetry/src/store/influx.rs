@@ -229,7 +229,13 @@ impl InfluxStore {
     }
 
     fn select(&self, q: &str, sensor: &str) -> Result<Vec<Sample>, StoreError> {
-        let v = self.influxql(q, false)?;
+        let v = match self.influxql(q, false) {
+            // Nothing written yet: nothing to read.
+            Err(StoreError::Rejected(m)) if m.contains("database not found") => {
+                return Ok(Vec::new())
+            }
+            r => r?,
+        };
         let mut out = Vec::new();
         let Some(series) = v.pointer("/results/0/series").and_then(|s| s.as_array()) else {
             return Ok(out);
