@@ -1,7 +1,8 @@
 //! Device faults between the poller and a real Modbus server (pymodbus):
 //! a connection dropped in the middle of a response, a device too slow to
 //! answer. Every tick must still yield exactly one sample per sensor, the
-//! faults marked, and polling must recover. (Exception responses and
+//! faults marked, and polling must recover. A gateway that closes the
+//! connection after every answer costs no tick. (Exception responses and
 //! garbage values are in `modbus_pymodbus.rs`.)
 
 mod common;
@@ -18,6 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PASS: u8 = 0;
 const DROP_MID_RESPONSE: u8 = 1;
 const SLOW: u8 = 2;
+/// A gateway that closes the connection after each answer.
+const CLOSE_AFTER_ANSWER: u8 = 3;
 
 /// A TCP relay in front of the device that misbehaves on demand.
 async fn proxy(listener: tokio::net::TcpListener, upstream: u16, mode: Arc<AtomicU8>) {
@@ -54,6 +57,10 @@ async fn proxy(listener: tokio::net::TcpListener, upstream: u16, mode: Arc<Atomi
                     _ => {}
                 }
                 if client.write_all(&resp[..m]).await.is_err() {
+                    return;
+                }
+                if mode.load(Ordering::SeqCst) == CLOSE_AFTER_ANSWER {
+                    let _ = client.shutdown().await;
                     return;
                 }
             }
@@ -170,4 +177,82 @@ modbus = {{ device = "flaky", table = "input", address = 0, type = "f32" }}
 fn scratch_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("telemetry-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn gateway_closing_after_each_answer_costs_no_tick() {
+    let dir = scratch("gateway");
+    let py = PyModbus::start(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mode = Arc::new(AtomicU8::new(CLOSE_AFTER_ANSWER));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(proxy(listener, py.port, mode));
+    // Two sensors in two tables: two requests per tick, each on a
+    // connection the gateway closed after the previous answer.
+    let text = format!(
+        r#"
+[[device]]
+name = "gw"
+host = "127.0.0.1"
+port = {port}
+poll_interval_s = 0.2
+timeout_ms = 150
+[[sensor]]
+tag = "p"
+kind = "pressure"
+node = "a"
+unit = "m"
+interval_s = 1
+range = [0, 100]
+modbus = {{ device = "gw", table = "holding", address = 0, type = "f32" }}
+[[sensor]]
+tag = "lvl"
+kind = "tank_level"
+node = "t"
+unit = "m"
+interval_s = 1
+range = [0, 10]
+modbus = {{ device = "gw", table = "input", address = 0, type = "f32" }}
+"#
+    );
+    let map = Arc::new(SensorMap::parse(&text, "gateway.toml").unwrap());
+    let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
+    let t0 = telemetry::time::now_ms();
+    let rep = rt
+        .block_on(async move {
+            let opts = telemetry::ingest::IngestOptions {
+                batch_ms: 200,
+                max_batch: 10_000,
+                ..Default::default()
+            };
+            telemetry::ingest::run_ingest(
+                map,
+                store,
+                &dir.join("buffer"),
+                opts,
+                tokio::time::sleep(Duration::from_millis(4000)),
+            )
+            .await
+        })
+        .unwrap();
+    let t1 = telemetry::time::now_ms();
+    let mut st = SqliteStore::open(&scratch_path("gateway").join("db.sqlite")).unwrap();
+    for tag in ["p", "lvl"] {
+        let got = st.query(tag, 0, i64::MAX).unwrap();
+        let (from, to) = (got[0].ts_ms, got.last().unwrap().ts_ms);
+        assert!(from <= t0 + 600 && to >= t1 - 600, "{tag}: covers the run");
+        let (expected, stored, lost, dup) = grid_counts(&got, 200, from, to);
+        eprintln!("gateway {tag}: expected {expected}, stored {stored}, lost {lost}, duplicated {dup}");
+        assert_eq!((lost, dup), (0, 0), "{tag}");
+        let bad: Vec<_> = got.iter().filter(|s| s.quality != Quality::Good).collect();
+        assert!(bad.is_empty(), "{tag}: ticks not good: {bad:?}");
+    }
+    assert_eq!(rep.left_in_buffer, 0);
 }
