@@ -1,7 +1,8 @@
 //! `aquatwin ingest` killed with SIGKILL and restarted, polling
 //! `aquatwin field-sim`: afterwards every tick of every sensor is in the
-//! store exactly once — the ticks polled before the kill, the ticks while
-//! aquatwin was down (recorded as comms lost, detail 1), the ticks after.
+//! store exactly once — the ticks polled before the kill (as read: each tick
+//! is journaled to disk as soon as it is read), the ticks while aquatwin was
+//! down (recorded as comms lost, detail 1), the ticks after.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -92,6 +93,7 @@ modbus = {{ device = "rtu", table = "holding", address = 0, type = "i32", scale 
     };
     let mut first = ingest(&[]);
     std::thread::sleep(Duration::from_millis(2500));
+    let kill_ms = telemetry::time::now_ms();
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     std::thread::sleep(Duration::from_millis(1200));
@@ -140,6 +142,18 @@ modbus = {{ device = "rtu", table = "holding", address = 0, type = "i32", scale 
                 w[0].0
             );
         }
+        // Every tick read before the kill is kept as read: only a tick
+        // polled in the last moments (its read under way) may be marked.
+        let mislabelled: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.1 == "comms_lost" && r.0 < kill_ms - 150)
+            .map(|r| r.0)
+            .collect();
+        let first_lost = rows.iter().find(|r| r.1 == "comms_lost").map(|r| r.0);
+        assert!(
+            mislabelled.is_empty(),
+            "{tag}: ticks read before the kill at {kill_ms} stored as comms_lost: {mislabelled:?}"
+        );
         let lost = rows.iter().filter(|r| r.1 == "comms_lost").count();
         let good = rows.iter().filter(|r| r.1 == "good").count();
         assert!(
@@ -152,8 +166,9 @@ modbus = {{ device = "rtu", table = "holding", address = 0, type = "i32", scale 
             "{tag}: only good and comms_lost expected"
         );
         eprintln!(
-            "{tag}: {} ticks, {good} good, {lost} recorded as aquatwin-down",
-            rows.len()
+            "{tag}: {} ticks, {good} good, {lost} recorded as aquatwin-down (first {} ms after the kill)",
+            rows.len(),
+            first_lost.map_or(0, |t| t - kill_ms)
         );
     }
 }
