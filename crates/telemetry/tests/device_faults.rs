@@ -249,7 +249,9 @@ modbus = {{ device = "gw", table = "input", address = 0, type = "f32" }}
         let (from, to) = (got[0].ts_ms, got.last().unwrap().ts_ms);
         assert!(from <= t0 + 600 && to >= t1 - 600, "{tag}: covers the run");
         let (expected, stored, lost, dup) = grid_counts(&got, 200, from, to);
-        eprintln!("gateway {tag}: expected {expected}, stored {stored}, lost {lost}, duplicated {dup}");
+        eprintln!(
+            "gateway {tag}: expected {expected}, stored {stored}, lost {lost}, duplicated {dup}"
+        );
         assert_eq!((lost, dup), (0, 0), "{tag}");
         let bad: Vec<_> = got.iter().filter(|s| s.quality != Quality::Good).collect();
         assert!(bad.is_empty(), "{tag}: ticks not good: {bad:?}");
