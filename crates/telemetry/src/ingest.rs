@@ -182,11 +182,14 @@ fn last_recorded<S: Store>(
 ) -> (HashMap<String, i64>, Vec<usize>) {
     let mut last: HashMap<String, i64> = state.last_ms.clone();
     if !journal.is_empty() {
-        if let Ok(all) = DiskBuffer::read_all(buffer_dir) {
-            for s in all {
-                let e = last.entry(s.sensor).or_insert(i64::MIN);
-                *e = (*e).max(s.ts_ms);
+        match DiskBuffer::latest_per_sensor(buffer_dir) {
+            Ok(m) => {
+                for (k, t) in m {
+                    let e = last.entry(k).or_insert(t);
+                    *e = (*e).max(t);
+                }
             }
+            Err(e) => tracing::warn!("cannot read the buffer's latest samples: {e}"),
         }
     }
     let mut unknown = Vec::new();
@@ -800,4 +803,58 @@ pub async fn run_ingest<S: Store + 'static>(
         dropped: h.dropped,
         store_failure,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(k: i64) -> Vec<Sample> {
+        (0..10)
+            .map(|i| Sample::good(&format!("s{i}"), k * 1000, k as f64))
+            .collect()
+    }
+
+    /// The disk buffer fails (its directory vanished): samples wait in
+    /// memory up to the bound, the oldest beyond it are dropped and counted;
+    /// once the disk works again the rest is written, in order.
+    #[test]
+    fn journal_memory_is_bounded_and_drops_are_counted() {
+        let d = std::env::temp_dir().join(format!("aquatwin-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let journal = Arc::new(Mutex::new(DiskBuffer::open(&d).unwrap()));
+        std::fs::remove_dir_all(&d).unwrap();
+        let health: Arc<Mutex<Health>> = Default::default();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (j, h) = (journal.clone(), health.clone());
+        let t = std::thread::spawn(move || journal_loop(rx, j, h, Default::default(), 1000, 35));
+        let wait_for = |cond: &dyn Fn(&Health) -> bool| {
+            let t0 = Instant::now();
+            while !cond(&health.lock().unwrap()) {
+                assert!(t0.elapsed() < Duration::from_secs(30));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        for k in 0..3 {
+            tx.send(tick(k)).unwrap();
+            wait_for(&|h| h.memory == 10 * (k as u64 + 1));
+        }
+        // Bound 35: the fourth tick pushes the oldest out.
+        tx.send(tick(3)).unwrap();
+        wait_for(&|h| h.dropped == 10);
+        assert_eq!(health.lock().unwrap().memory, 30);
+        assert!(health.lock().unwrap().journal_error.is_some());
+        std::fs::create_dir_all(&d).unwrap();
+        tx.send(tick(4)).unwrap();
+        wait_for(&|h| h.journaled == 40);
+        drop(tx);
+        t.join().unwrap();
+        let h = health.lock().unwrap();
+        assert_eq!((h.memory, h.dropped, h.buffered), (0, 10, 40));
+        assert!(h.journal_error.is_none());
+        let all = DiskBuffer::read_all(&d).unwrap();
+        let ticks: Vec<i64> = all.iter().step_by(10).map(|s| s.ts_ms / 1000).collect();
+        assert_eq!(ticks, [1, 2, 3, 4]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -339,6 +339,35 @@ impl DiskBuffer {
         Ok(())
     }
 
+    /// The latest buffered timestamp per sensor, read record by record
+    /// (memory stays small whatever the buffer holds).
+    pub fn latest_per_sensor(
+        dir: &Path,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let b = DiskBuffer::open(dir)?;
+        let mut last = std::collections::HashMap::new();
+        for seg in &b.segments {
+            let f = File::open(&seg.path).map_err(|e| io("open", &seg.path, e))?;
+            let mut rd = std::io::BufReader::new(f);
+            let mut off = 0u64;
+            while off < seg.len {
+                let mut head = [0u8; 8];
+                rd.read_exact(&mut head)
+                    .map_err(|e| io("read", &seg.path, e))?;
+                let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+                let mut payload = vec![0u8; len];
+                rd.read_exact(&mut payload)
+                    .map_err(|e| io("read", &seg.path, e))?;
+                for s in decode(&payload).unwrap_or_default() {
+                    let e = last.entry(s.sensor).or_insert(i64::MIN);
+                    *e = (*e).max(s.ts_ms);
+                }
+                off += 8 + len as u64;
+            }
+        }
+        Ok(last)
+    }
+
     /// Every buffered sample, oldest first (for inspection and tests).
     pub fn read_all(dir: &Path) -> Result<Vec<Sample>, StoreError> {
         let mut b = DiskBuffer::open(dir)?;
