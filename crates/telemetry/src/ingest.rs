@@ -512,6 +512,8 @@ fn feeder_loop<S: Store>(
     let mut last_log = Instant::now();
     let mut stopping = false;
     let mut gave_up = false;
+    // Buffered samples left after the store came back, until delivered.
+    let mut catching_up = false;
     loop {
         let wait = if failing_since.is_some() { retry } else { tick };
         match wake.recv_timeout(wait) {
@@ -621,12 +623,18 @@ fn feeder_loop<S: Store>(
                         t0.elapsed().as_secs_f64()
                     );
                     last_err.clear();
+                    catching_up = pending > 0;
                     let mut h = health.lock().unwrap();
                     h.failing_since_ms = None;
                     h.last_error = None;
                     changed = true;
                 }
             }
+        }
+        if catching_up && failing_since.is_none() && pending == 0 {
+            catching_up = false;
+            tracing::warn!("{describe}: the on-disk buffer is delivered; 0 samples waiting");
+            changed = true;
         }
         {
             let mut h = health.lock().unwrap();
