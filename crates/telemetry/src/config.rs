@@ -241,3 +241,46 @@ impl TwinConfig {
         TwinConfig::parse(&text, file)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_and_store_fault_keys() {
+        let f = Path::new("/etc/aquatwin/twin.toml");
+        let c = TwinConfig::parse(
+            "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\nbusy_timeout_s = 2.5\n\
+             [ingest]\nfail_exit_s = 600\nhealth_file = \"health.json\"\nmax_memory_samples = 5000\n",
+            f,
+        )
+        .unwrap();
+        match &c.store {
+            StoreConfig::Sqlite { busy_timeout, .. } => {
+                assert_eq!(*busy_timeout, std::time::Duration::from_millis(2500))
+            }
+            _ => panic!("sqlite expected"),
+        }
+        assert_eq!(c.ingest.fail_exit_s, Some(600.0));
+        assert_eq!(c.ingest.max_memory_samples, 5000);
+        assert_eq!(
+            c.ingest.health_file.as_deref(),
+            Some(Path::new("/etc/aquatwin/health.json"))
+        );
+        let d = TwinConfig::parse(
+            "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\n",
+            f,
+        )
+        .unwrap();
+        assert_eq!(d.ingest.fail_exit_s, None);
+        assert!(d.ingest.health_file.is_none());
+        for bad in [
+            "[store]\nbackend = \"sqlite\"\npath = \"x\"\nbusy_timeout_s = -1\n",
+            "[store]\nbackend = \"sqlite\"\npath = \"x\"\n[ingest]\nfail_exit_s = 0\n",
+            "[store]\nbackend = \"sqlite\"\npath = \"x\"\n[ingest]\nmax_memory_samples = 0\n",
+        ] {
+            let e = TwinConfig::parse(&format!("sensors = \"m.toml\"\n{bad}"), f).unwrap_err();
+            assert!(e.starts_with("/etc/aquatwin/twin.toml"), "{e}");
+        }
+    }
+}
