@@ -294,6 +294,8 @@ struct Health {
     buffered: u64,
     max_buffered: u64,
     delivered: u64,
+    /// Refused by the store as malformed; kept in `rejected.jsonl`.
+    rejected: u64,
     journaled: u64,
     memory: u64,
     dropped: u64,
@@ -321,6 +323,7 @@ impl Health {
             "buffered_samples": self.buffered,
             "samples_in_memory": self.memory,
             "stored_samples": self.delivered,
+            "rejected_samples": self.rejected,
             "dropped_samples": self.dropped,
             "updated": crate::time::format_timestamp(crate::time::now_ms()),
         })
@@ -552,6 +555,7 @@ fn feeder_loop<S: Store>(
                     break;
                 }
             };
+            let mut rejected = false;
             let res = match store.write(&p.samples) {
                 Ok(()) => {
                     state.note(&p.samples);
@@ -564,6 +568,7 @@ fn feeder_loop<S: Store>(
                         p.samples.len(),
                         dead_letter.display()
                     );
+                    rejected = true;
                     write_dead_letter(&dead_letter, &p.samples)
                 }
             };
@@ -579,7 +584,11 @@ fn feeder_loop<S: Store>(
             let pending = j.pending();
             drop(j);
             let mut h = health.lock().unwrap();
-            h.delivered += p.samples.len() as u64;
+            if rejected {
+                h.rejected += p.samples.len() as u64;
+            } else {
+                h.delivered += p.samples.len() as u64;
+            }
             h.buffered = pending;
             if let Err(e) = popped {
                 err = Some(e);
