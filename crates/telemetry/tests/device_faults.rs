@@ -258,3 +258,57 @@ modbus = {{ device = "gw", table = "input", address = 0, type = "f32" }}
     }
     assert_eq!(rep.left_in_buffer, 0);
 }
+
+/// A device that refuses connections: the poller retries after 1, 2, 4, 4, …
+/// ticks (back-off capped at 0.8 s = 4 ticks of 0.2 s), exactly as logged,
+/// and every tick in between is recorded as comms lost.
+#[test]
+fn refused_device_backoff_retries_exactly_on_the_logged_ticks() {
+    use telemetry::modbus::poller::{poll_device, PollOptions, PollStats};
+    let port = free_port(); // nothing listens there
+    let text = format!(
+        "[[device]]\nname = \"off\"\nhost = \"127.0.0.1\"\nport = {port}\npoll_interval_s = 0.2\ntimeout_ms = 100\n\
+         [[sensor]]\ntag = \"p\"\nkind = \"pressure\"\nnode = \"a\"\nunit = \"m\"\ninterval_s = 1\nrange = [0, 100]\n\
+         modbus = {{ device = \"off\", table = \"holding\", address = 0, type = \"f32\" }}\n"
+    );
+    let map = Arc::new(SensorMap::parse(&text, "off.toml").unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let attempts = rt.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stats = Arc::new(PollStats::default());
+        let opts = PollOptions {
+            max_backoff: Duration::from_millis(800),
+            ..PollOptions::default()
+        };
+        let task = tokio::spawn(poll_device(map, 0, tx, stop_rx, stats.clone(), opts));
+        // Per tick (its samples arrive after its connect attempt): the
+        // ticks at which the number of connects went up.
+        let (mut first, mut seen, mut attempts) = (None, 0, vec![]);
+        while let Some(batch) = rx.recv().await {
+            for s in &batch {
+                assert_eq!(s.quality, Quality::CommsLost);
+            }
+            let ts = batch[0].ts_ms;
+            let k = (ts - *first.get_or_insert(ts)) / 200;
+            let c = stats.connects.load(Ordering::SeqCst);
+            if c > seen {
+                assert_eq!(c, seen + 1, "one attempt per tick at most");
+                seen = c;
+                attempts.push(k);
+            }
+            if k >= 24 {
+                break;
+            }
+        }
+        let _ = stop_tx.send(true);
+        drop(rx);
+        let _ = task.await;
+        attempts
+    });
+    assert_eq!(attempts, [0, 1, 3, 7, 11, 15, 19, 23]);
+}
