@@ -248,15 +248,27 @@ fn influxdb_down_at_restart_and_mid_run_gaps_recorded_nothing_lost() {
     pause();
     // 3. Down at start, back mid-run: the buffer goes first.
     let i3 = influx.clone();
-    let b3 = buffer.clone();
-    let r3 = ingest(&rt, &map, store(), &buffer, opts(None), move || {
-        std::thread::sleep(Duration::from_millis(800));
-        i3.lock().unwrap().restart();
-        wait_for(60, "buffer delivered", || {
-            telemetry::store::buffer::DiskBuffer::read_all(&b3).is_ok_and(|v| v.is_empty())
-        });
-        std::thread::sleep(Duration::from_millis(400));
-    });
+    let health = dir.join("health.json");
+    let h3 = health.clone();
+    let r3 = ingest(
+        &rt,
+        &map,
+        store(),
+        &buffer,
+        opts(Some(&health)),
+        move || {
+            std::thread::sleep(Duration::from_millis(800));
+            i3.lock().unwrap().restart();
+            // (The buffer is not opened here: that is the running ingest's.)
+            wait_for(60, "buffer delivered", || {
+                std::fs::read_to_string(&h3)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .is_some_and(|v| v["status"] == "ok" && v["buffered_samples"] == 0)
+            });
+            std::thread::sleep(Duration::from_millis(400));
+        },
+    );
     assert_eq!(r3.left_in_buffer, 0);
     influx.lock().unwrap().kill();
     pause();

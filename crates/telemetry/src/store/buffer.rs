@@ -369,6 +369,8 @@ impl DiskBuffer {
     }
 
     /// Every buffered sample, oldest first (for inspection and tests).
+    /// Like [`open`](Self::open), it cuts a torn tail, so it must not be
+    /// called while a running ingest has the directory open.
     pub fn read_all(dir: &Path) -> Result<Vec<Sample>, StoreError> {
         let mut b = DiskBuffer::open(dir)?;
         let mut out = Vec::new();
