@@ -1,7 +1,7 @@
 //! Store faults during `run_ingest`, against real components: a pymodbus
 //! device, a SQLite file locked by a second process (Python's sqlite3
-//! holding `BEGIN EXCLUSIVE`), Debian's InfluxDB killed and restarted,
-//! aquatwin restarted while InfluxDB is down. Each test counts, per sensor,
+//! holding `BEGIN EXCLUSIVE`), Debian's InfluxDB killed and restarted
+//! mid-run, aquatwin restarted while InfluxDB is down. Each test counts, per sensor,
 //! the ticks expected over the run, stored, lost and duplicated, and
 //! requires 0 lost and 0 duplicated.
 
@@ -220,7 +220,7 @@ fn sqlite_locked_past_fail_exit_stops_and_keeps_the_samples() {
 }
 
 #[test]
-fn influxdb_down_at_restart_and_mid_run_gaps_recorded_nothing_lost() {
+fn influxdb_down_at_restart_or_mid_run_gaps_recorded_nothing_lost() {
     let dir = scratch("influx-restart");
     let py = PyModbus::start(&dir);
     let map = map(py.port);
@@ -282,6 +282,30 @@ fn influxdb_down_at_restart_and_mid_run_gaps_recorded_nothing_lost() {
         std::thread::sleep(Duration::from_millis(1500));
     });
     assert_eq!(r4.left_in_buffer, 0);
+    pause();
+    // 5. InfluxDB killed in the middle of a run, back later in the run.
+    let i5 = influx.clone();
+    let h5 = health.clone();
+    let r5 = ingest(
+        &rt,
+        &map,
+        store(),
+        &buffer,
+        opts(Some(&health)),
+        move || {
+            std::thread::sleep(Duration::from_millis(800));
+            i5.lock().unwrap().kill();
+            wait_for(60, "health: store_failing", || {
+                health_status(&h5) == "store_failing"
+            });
+            std::thread::sleep(Duration::from_millis(600));
+            i5.lock().unwrap().restart();
+            wait_for(60, "health: ok", || health_status(&h5) == "ok");
+            std::thread::sleep(Duration::from_millis(400));
+        },
+    );
+    assert_eq!(r5.left_in_buffer, 0);
+    assert!(r5.max_buffered > 0);
     let t1 = now_ms();
 
     let mut st = store();
@@ -302,7 +326,7 @@ fn influxdb_down_at_restart_and_mid_run_gaps_recorded_nothing_lost() {
             "{tag}: {} ticks recorded as aquatwin-not-running, in {runs} gaps",
             not_running.len()
         );
-        assert_eq!(runs, 3, "{tag}: the three restarts are recorded");
+        assert_eq!(runs, 4, "{tag}: the four restarts are recorded");
         assert!(
             got.iter().all(|s| s.quality == Quality::Good
                 || (s.quality == Quality::CommsLost && s.detail == DETAIL_NOT_RUNNING)),
