@@ -10,6 +10,7 @@
 //! [store]
 //! backend = "sqlite"                # or "influxdb"
 //! path = "../data/aquatwin.sqlite"  # sqlite
+//! # busy_timeout_s = 10             # sqlite: wait this long for another process's lock
 //! # url = "http://127.0.0.1:8086"   # influxdb (v1 API: 1.x, 2.x compat, 3.x)
 //! # database = "aquatwin"
 //! # token = "…"                     # 2.x/3.x
@@ -19,6 +20,9 @@
 //!
 //! [ingest]
 //! batch_ms = 1000                   # how long samples gather before a write
+//! # max_memory_samples = 1000000    # bound of samples held in memory when the disk buffer fails
+//! # fail_exit_s = 600               # exit (code 3) after the store failed this long
+//! # health_file = "../data/health.json"  # status, written on every change and every 5 s
 //! ```
 
 use crate::store::influx::{InfluxConfig, InfluxStore};
@@ -52,6 +56,7 @@ struct RawStore {
     username: Option<String>,
     password: Option<String>,
     timeout_s: Option<f64>,
+    busy_timeout_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -74,6 +79,17 @@ pub struct IngestConfig {
     pub batch_ms: u64,
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// Samples kept in memory when the disk buffer cannot take them (disk
+    /// full, I/O error); beyond it the oldest are dropped, each drop logged.
+    #[serde(default = "default_max_memory_samples")]
+    pub max_memory_samples: usize,
+    /// Exit (code 3) once the store has failed for this long; absent: never.
+    pub fail_exit_s: Option<f64>,
+    /// Where to write the ingest's health (JSON); relative to the config file.
+    pub health_file: Option<PathBuf>,
+}
+fn default_max_memory_samples() -> usize {
+    1_000_000
 }
 fn default_batch_ms() -> u64 {
     1000
@@ -86,6 +102,9 @@ impl Default for IngestConfig {
         IngestConfig {
             batch_ms: default_batch_ms(),
             max_batch: default_max_batch(),
+            max_memory_samples: default_max_memory_samples(),
+            fail_exit_s: None,
+            health_file: None,
         }
     }
 }
@@ -93,14 +112,19 @@ impl Default for IngestConfig {
 /// Which store, resolved.
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
-    Sqlite(PathBuf),
+    Sqlite {
+        path: PathBuf,
+        busy_timeout: std::time::Duration,
+    },
     Influx(InfluxConfig),
 }
 
 impl StoreConfig {
     pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
         Ok(match self {
-            StoreConfig::Sqlite(p) => Box::new(SqliteStore::open(p)?),
+            StoreConfig::Sqlite { path, busy_timeout } => {
+                Box::new(SqliteStore::open_with(path, *busy_timeout)?)
+            }
             StoreConfig::Influx(c) => Box::new(InfluxStore::new(c.clone())?),
         })
     }
@@ -141,7 +165,18 @@ impl TwinConfig {
                 .ok_or_else(|| format!("{name}: [store] backend needs `{what}`"))
         };
         let store = match raw.store.backend {
-            Backend::Sqlite => StoreConfig::Sqlite(rel(&need(&raw.store.path, "path")?)),
+            Backend::Sqlite => StoreConfig::Sqlite {
+                path: rel(&need(&raw.store.path, "path")?),
+                busy_timeout: match raw.store.busy_timeout_s {
+                    Some(t) if !(t.is_finite() && t >= 0.0) => {
+                        return Err(format!(
+                            "{name}: [store] busy_timeout_s must be a number of seconds ≥ 0"
+                        ))
+                    }
+                    Some(t) => std::time::Duration::from_secs_f64(t),
+                    None => crate::store::sqlite::DEFAULT_BUSY_TIMEOUT,
+                },
+            },
             Backend::Influxdb => {
                 let mut c = InfluxConfig::new(
                     &need(&raw.store.url, "url")?,
@@ -162,9 +197,19 @@ impl TwinConfig {
         };
         let buffer_dir = match (&raw.buffer.dir, &store) {
             (Some(d), _) => rel(d),
-            (None, StoreConfig::Sqlite(p)) => p.with_extension("buffer"),
+            (None, StoreConfig::Sqlite { path, .. }) => path.with_extension("buffer"),
             (None, StoreConfig::Influx(_)) => rel("aquatwin-buffer"),
         };
+        if let Some(t) = raw.ingest.fail_exit_s {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(format!(
+                    "{name}: [ingest] fail_exit_s must be a number of seconds > 0"
+                ));
+            }
+        }
+        if raw.ingest.max_memory_samples == 0 {
+            return Err(format!("{name}: [ingest] max_memory_samples must be > 0"));
+        }
         let network = raw.network.as_ref().map(|n| {
             let p = rel(n);
             if !p.exists() && Path::new(n).is_relative() {
@@ -183,7 +228,10 @@ impl TwinConfig {
             network,
             store,
             buffer_dir,
-            ingest: raw.ingest,
+            ingest: IngestConfig {
+                health_file: raw.ingest.health_file.as_ref().map(|h| base.join(h)),
+                ..raw.ingest
+            },
         })
     }
 
@@ -191,5 +239,48 @@ impl TwinConfig {
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         TwinConfig::parse(&text, file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_and_store_fault_keys() {
+        let f = Path::new("/etc/aquatwin/twin.toml");
+        let c = TwinConfig::parse(
+            "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\nbusy_timeout_s = 2.5\n\
+             [ingest]\nfail_exit_s = 600\nhealth_file = \"health.json\"\nmax_memory_samples = 5000\n",
+            f,
+        )
+        .unwrap();
+        match &c.store {
+            StoreConfig::Sqlite { busy_timeout, .. } => {
+                assert_eq!(*busy_timeout, std::time::Duration::from_millis(2500))
+            }
+            _ => panic!("sqlite expected"),
+        }
+        assert_eq!(c.ingest.fail_exit_s, Some(600.0));
+        assert_eq!(c.ingest.max_memory_samples, 5000);
+        assert_eq!(
+            c.ingest.health_file.as_deref(),
+            Some(Path::new("/etc/aquatwin/health.json"))
+        );
+        let d = TwinConfig::parse(
+            "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\n",
+            f,
+        )
+        .unwrap();
+        assert_eq!(d.ingest.fail_exit_s, None);
+        assert!(d.ingest.health_file.is_none());
+        for bad in [
+            "[store]\nbackend = \"sqlite\"\npath = \"x\"\nbusy_timeout_s = -1\n",
+            "[store]\nbackend = \"sqlite\"\npath = \"x\"\n[ingest]\nfail_exit_s = 0\n",
+            "[store]\nbackend = \"sqlite\"\npath = \"x\"\n[ingest]\nmax_memory_samples = 0\n",
+        ] {
+            let e = TwinConfig::parse(&format!("sensors = \"m.toml\"\n{bad}"), f).unwrap_err();
+            assert!(e.starts_with("/etc/aquatwin/twin.toml"), "{e}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Device faults between the poller and a real Modbus server (pymodbus):
 //! a connection dropped in the middle of a response, a device too slow to
 //! answer. Every tick must still yield exactly one sample per sensor, the
-//! faults marked, and polling must recover. (Exception responses and
+//! faults marked, and polling must recover. A gateway that closes the
+//! connection after every answer costs no tick. (Exception responses and
 //! garbage values are in `modbus_pymodbus.rs`.)
 
 mod common;
@@ -18,6 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PASS: u8 = 0;
 const DROP_MID_RESPONSE: u8 = 1;
 const SLOW: u8 = 2;
+/// A gateway that closes the connection after each answer.
+const CLOSE_AFTER_ANSWER: u8 = 3;
 
 /// A TCP relay in front of the device that misbehaves on demand.
 async fn proxy(listener: tokio::net::TcpListener, upstream: u16, mode: Arc<AtomicU8>) {
@@ -54,6 +57,10 @@ async fn proxy(listener: tokio::net::TcpListener, upstream: u16, mode: Arc<Atomi
                     _ => {}
                 }
                 if client.write_all(&resp[..m]).await.is_err() {
+                    return;
+                }
+                if mode.load(Ordering::SeqCst) == CLOSE_AFTER_ANSWER {
+                    let _ = client.shutdown().await;
                     return;
                 }
             }
@@ -121,8 +128,12 @@ modbus = {{ device = "flaky", table = "input", address = 0, type = "f32" }}
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                 }
             };
-            telemetry::ingest::run_ingest(map, store, &dir.join("buffer"), 200, 10_000, script)
-                .await
+            let opts = telemetry::ingest::IngestOptions {
+                batch_ms: 200,
+                max_batch: 10_000,
+                ..Default::default()
+            };
+            telemetry::ingest::run_ingest(map, store, &dir.join("buffer"), opts, script).await
         })
         .unwrap();
     let mut st = SqliteStore::open(&scratch_path("faults").join("db.sqlite")).unwrap();
@@ -166,4 +177,138 @@ modbus = {{ device = "flaky", table = "input", address = 0, type = "f32" }}
 fn scratch_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("telemetry-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn gateway_closing_after_each_answer_costs_no_tick() {
+    let dir = scratch("gateway");
+    let py = PyModbus::start(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mode = Arc::new(AtomicU8::new(CLOSE_AFTER_ANSWER));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(proxy(listener, py.port, mode));
+    // Two sensors in two tables: two requests per tick, each on a
+    // connection the gateway closed after the previous answer.
+    let text = format!(
+        r#"
+[[device]]
+name = "gw"
+host = "127.0.0.1"
+port = {port}
+poll_interval_s = 0.2
+timeout_ms = 150
+[[sensor]]
+tag = "p"
+kind = "pressure"
+node = "a"
+unit = "m"
+interval_s = 1
+range = [0, 100]
+modbus = {{ device = "gw", table = "holding", address = 0, type = "f32" }}
+[[sensor]]
+tag = "lvl"
+kind = "tank_level"
+node = "t"
+unit = "m"
+interval_s = 1
+range = [0, 10]
+modbus = {{ device = "gw", table = "input", address = 0, type = "f32" }}
+"#
+    );
+    let map = Arc::new(SensorMap::parse(&text, "gateway.toml").unwrap());
+    let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
+    let t0 = telemetry::time::now_ms();
+    let rep = rt
+        .block_on(async move {
+            let opts = telemetry::ingest::IngestOptions {
+                batch_ms: 200,
+                max_batch: 10_000,
+                ..Default::default()
+            };
+            telemetry::ingest::run_ingest(
+                map,
+                store,
+                &dir.join("buffer"),
+                opts,
+                tokio::time::sleep(Duration::from_millis(4000)),
+            )
+            .await
+        })
+        .unwrap();
+    let t1 = telemetry::time::now_ms();
+    let mut st = SqliteStore::open(&scratch_path("gateway").join("db.sqlite")).unwrap();
+    for tag in ["p", "lvl"] {
+        let got = st.query(tag, 0, i64::MAX).unwrap();
+        let (from, to) = (got[0].ts_ms, got.last().unwrap().ts_ms);
+        assert!(from <= t0 + 600 && to >= t1 - 600, "{tag}: covers the run");
+        let (expected, stored, lost, dup) = grid_counts(&got, 200, from, to);
+        eprintln!(
+            "gateway {tag}: expected {expected}, stored {stored}, lost {lost}, duplicated {dup}"
+        );
+        assert_eq!((lost, dup), (0, 0), "{tag}");
+        let bad: Vec<_> = got.iter().filter(|s| s.quality != Quality::Good).collect();
+        assert!(bad.is_empty(), "{tag}: ticks not good: {bad:?}");
+    }
+    assert_eq!(rep.left_in_buffer, 0);
+}
+
+/// A device that refuses connections: the poller retries after 1, 2, 4, 4, …
+/// ticks (back-off capped at 0.8 s = 4 ticks of 0.2 s), exactly as logged,
+/// and every tick in between is recorded as comms lost.
+#[test]
+fn refused_device_backoff_retries_exactly_on_the_logged_ticks() {
+    use telemetry::modbus::poller::{poll_device, PollOptions, PollStats};
+    let port = free_port(); // nothing listens there
+    let text = format!(
+        "[[device]]\nname = \"off\"\nhost = \"127.0.0.1\"\nport = {port}\npoll_interval_s = 0.2\ntimeout_ms = 100\n\
+         [[sensor]]\ntag = \"p\"\nkind = \"pressure\"\nnode = \"a\"\nunit = \"m\"\ninterval_s = 1\nrange = [0, 100]\n\
+         modbus = {{ device = \"off\", table = \"holding\", address = 0, type = \"f32\" }}\n"
+    );
+    let map = Arc::new(SensorMap::parse(&text, "off.toml").unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let attempts = rt.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stats = Arc::new(PollStats::default());
+        let opts = PollOptions {
+            max_backoff: Duration::from_millis(800),
+            ..PollOptions::default()
+        };
+        let task = tokio::spawn(poll_device(map, 0, tx, stop_rx, stats.clone(), opts));
+        // Per tick (its samples arrive after its connect attempt): the
+        // ticks at which the number of connects went up.
+        let (mut first, mut seen, mut attempts) = (None, 0, vec![]);
+        while let Some(batch) = rx.recv().await {
+            for s in &batch {
+                assert_eq!(s.quality, Quality::CommsLost);
+            }
+            let ts = batch[0].ts_ms;
+            let k = (ts - *first.get_or_insert(ts)) / 200;
+            let c = stats.connects.load(Ordering::SeqCst);
+            if c > seen {
+                assert_eq!(c, seen + 1, "one attempt per tick at most");
+                seen = c;
+                attempts.push(k);
+            }
+            if k >= 24 {
+                break;
+            }
+        }
+        let _ = stop_tx.send(true);
+        drop(rx);
+        let _ = task.await;
+        attempts
+    });
+    assert_eq!(attempts, [0, 1, 3, 7, 11, 15, 19, 23]);
 }

@@ -96,8 +96,11 @@ fn pymodbus_registers_qualities_and_read_only() {
                 map.clone(),
                 store,
                 &dir.join("buffer"),
-                200,
-                10_000,
+                telemetry::ingest::IngestOptions {
+                    batch_ms: 200,
+                    max_batch: 10_000,
+                    ..Default::default()
+                },
                 tokio::time::sleep(Duration::from_millis(2500)),
             )
             .await

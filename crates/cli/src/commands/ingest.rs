@@ -1,10 +1,14 @@
 //! `aquatwin ingest`: poll the Modbus devices of the sensor map and keep
-//! every sample in the configured store, until Ctrl-C or SIGTERM.
+//! every sample in the configured store, until Ctrl-C or SIGTERM. Exits 3
+//! when the store failed for longer than `[ingest] fail_exit_s`.
 
 use super::telemetry_common::{init_logging, load_config, runtime, shutdown_signal};
 use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Exit code when the store failed for longer than `[ingest] fail_exit_s`.
+pub const EXIT_STORE_FAILED: i32 = 3;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,19 +46,26 @@ pub fn run(a: Args) -> Result<()> {
             Arc::new(map),
             store,
             &cfg.buffer_dir,
-            cfg.ingest.batch_ms,
-            cfg.ingest.max_batch,
+            telemetry::ingest::IngestOptions::from_config(&cfg.ingest),
             stop,
         )
         .await
     });
     let r = report.map_err(|e| anyhow!(e))?;
     tracing::info!(
-        "stopped: {} ticks, {} samples ({} good), {} left in the on-disk buffer",
+        "stopped: {} ticks, {} samples stored ({} good polled), {} left in the on-disk buffer",
         r.ticks,
         r.samples,
         r.good,
         r.left_in_buffer
     );
+    if r.dropped > 0 {
+        tracing::error!("{} samples were dropped (see the errors above)", r.dropped);
+    }
+    if let Some(msg) = r.store_failure {
+        // A supervisor restarts the twin or alerts; the samples stay buffered.
+        eprintln!("error: {msg}");
+        std::process::exit(EXIT_STORE_FAILED);
+    }
     Ok(())
 }

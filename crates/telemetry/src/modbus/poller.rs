@@ -7,8 +7,12 @@
 //! slow device never makes the poller skip ticks; if the task is late anyway
 //! (an overloaded machine) the skipped ticks are recorded as time-outs.
 //! After a failed connect the device is retried with exponential back-off
-//! (one interval doubling up to `max_backoff`), each tick in between
-//! recorded as comms lost.
+//! (one interval doubling up to `max_backoff`, rounded down to whole
+//! intervals), each tick in between recorded as comms lost; the retry comes
+//! exactly at the logged delay after the failed tick.
+//! A connection the device (or a gateway) closed is reopened and the read
+//! retried once within the same tick's budget, so a healthy device behind a
+//! gateway that closes idle or per-request connections loses no tick.
 
 use super::plan::{plan_device, ReadKind, ReadRequest};
 use crate::quality::{Grader, Quality, Sample};
@@ -73,6 +77,79 @@ async fn read(ctx: &mut Context, r: &ReadRequest) -> Result<Result<Vec<u16>, u8>
         Ok(Err(exc)) => Ok(Err(u8::from(exc))),
         Err(tokio_modbus::Error::Transport(e)) => Err(e),
         Err(e) => Err(std::io::Error::other(e.to_string())),
+    }
+}
+
+/// What a transport error means, for the log. tokio-modbus turns the end of
+/// the stream (the peer closed the connection) into `last_os_error()`, which
+/// then shows a stale errno such as "Operation now in progress (os error
+/// 115)"; those and the usual reset/EOF kinds read as a closed connection.
+pub fn describe_transport_error(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    let closed_kind = matches!(
+        e.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected
+    );
+    // 0: no error; 4 EINTR; 11 EAGAIN; 115 EINPROGRESS: stale errnos, not causes.
+    let stale_errno = matches!(e.raw_os_error(), Some(0 | 4 | 11 | 115));
+    if closed_kind || stale_errno {
+        "the device closed the connection".to_string()
+    } else {
+        format!("connection lost: {e}")
+    }
+}
+
+/// When to try connecting again after failed connects: an exponential
+/// back-off counted in whole ticks, so the retry comes exactly after the
+/// delay that is logged.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    interval_ms: i64,
+    max_ticks: i64,
+    ticks: i64,
+}
+
+impl Backoff {
+    pub fn new(interval_ms: i64, max: Duration) -> Backoff {
+        let max_ticks = (max.as_millis() as i64 / interval_ms.max(1)).max(1);
+        Backoff {
+            interval_ms: interval_ms.max(1),
+            max_ticks,
+            ticks: 1,
+        }
+    }
+    /// Connected: the next failure waits one interval again.
+    pub fn reset(&mut self) {
+        self.ticks = 1;
+    }
+    /// Whether no failure happened since the last reset.
+    pub fn is_initial(&self) -> bool {
+        self.ticks == 1
+    }
+    /// A connect at tick `tick_ms` failed: returns the tick of the next
+    /// attempt and the delay, and doubles the back-off.
+    pub fn failed(&mut self, tick_ms: i64) -> (i64, Duration) {
+        let wait = self.ticks * self.interval_ms;
+        self.ticks = (self.ticks * 2).min(self.max_ticks);
+        (tick_ms + wait, Duration::from_millis(wait as u64))
+    }
+}
+
+async fn connect(
+    addr: Option<SocketAddr>,
+    host: &str,
+    unit_id: u8,
+    limit: Duration,
+) -> Result<Context, String> {
+    match addr {
+        Some(a) => timeout(
+            limit,
+            tokio_modbus::client::tcp::connect_slave(a, Slave(unit_id)),
+        )
+        .await
+        .map_err(|_| "connect timed out".to_string())
+        .and_then(|r| r.map_err(|e| e.to_string())),
+        None => Err(format!("cannot resolve {host}")),
     }
 }
 
@@ -151,8 +228,8 @@ pub async fn poll_device(
         .ok()
         .and_then(|mut a| a.next());
     let mut ctx: Option<Context> = None;
-    let mut retry_at = Instant::now();
-    let mut backoff = Duration::from_millis(interval as u64);
+    let mut backoff = Backoff::new(interval, opts.max_backoff);
+    let mut retry_tick = i64::MIN;
     let mut tick = first;
     let mut was_connected = false;
     loop {
@@ -165,19 +242,10 @@ pub async fn poll_device(
         }
         let deadline = Instant::now() + tick_budget;
         let mut batch: Vec<Sample> = Vec::with_capacity(sensors.len());
-        if ctx.is_none() && Instant::now() >= retry_at {
+        if ctx.is_none() && tick >= retry_tick {
             stats.connects.fetch_add(1, Relaxed);
-            let res = match addr {
-                Some(a) => timeout(
-                    Duration::from_millis(dev.timeout_ms).min(tick_budget),
-                    tokio_modbus::client::tcp::connect_slave(a, Slave(dev.unit_id)),
-                )
-                .await
-                .map_err(|_| "connect timed out".to_string())
-                .and_then(|r| r.map_err(|e| e.to_string())),
-                None => Err(format!("cannot resolve {}", dev.host)),
-            };
-            match res {
+            let limit = Duration::from_millis(dev.timeout_ms).min(tick_budget);
+            match connect(addr, &dev.host, dev.unit_id, limit).await {
                 Ok(c) => {
                     if !was_connected {
                         tracing::info!(
@@ -189,44 +257,69 @@ pub async fn poll_device(
                     }
                     ctx = Some(c);
                     was_connected = true;
-                    backoff = Duration::from_millis(interval as u64);
+                    backoff.reset();
                 }
                 Err(e) => {
-                    if was_connected || backoff == Duration::from_millis(interval as u64) {
-                        tracing::warn!("device {}: {e}; retrying in {:?}", dev.name, backoff);
+                    let first_failure = was_connected || backoff.is_initial();
+                    let (next, wait) = backoff.failed(tick);
+                    if first_failure {
+                        tracing::warn!("device {}: {e}; retrying in {:?}", dev.name, wait);
+                    } else {
+                        tracing::debug!("device {}: {e}; retrying in {:?}", dev.name, wait);
                     }
                     was_connected = false;
-                    retry_at = Instant::now() + backoff;
-                    backoff = (backoff * 2)
-                        .min(opts.max_backoff.max(Duration::from_millis(interval as u64)));
+                    retry_tick = next;
                 }
             }
         }
         for r in &plan {
             stats.requests.fetch_add(1, Relaxed);
-            let outcome: Result<Vec<u16>, (Quality, u8)> = match ctx.as_mut() {
-                None => Err((Quality::CommsLost, 0)),
-                Some(c) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    let limit = Duration::from_millis(dev.timeout_ms).min(left);
-                    match timeout(limit, read(c, r)).await {
-                        Ok(Ok(Ok(regs))) if regs.len() == r.count as usize => Ok(regs),
-                        Ok(Ok(Ok(_))) => Err((Quality::BadValue, 0)),
-                        Ok(Ok(Err(code))) => Err((Quality::Exception, code)),
-                        Ok(Err(e)) => {
-                            tracing::warn!("device {}: connection lost: {e}", dev.name);
-                            ctx = None;
-                            Err((Quality::CommsLost, 0))
+            let mut outcome: Result<Vec<u16>, (Quality, u8)> = Err((Quality::CommsLost, 0));
+            for attempt in 0..2 {
+                let Some(c) = ctx.as_mut() else { break };
+                let left = deadline.saturating_duration_since(Instant::now());
+                let limit = Duration::from_millis(dev.timeout_ms).min(left);
+                outcome = match timeout(limit, read(c, r)).await {
+                    Ok(Ok(Ok(regs))) if regs.len() == r.count as usize => Ok(regs),
+                    Ok(Ok(Ok(_))) => Err((Quality::BadValue, 0)),
+                    Ok(Ok(Err(code))) => Err((Quality::Exception, code)),
+                    Ok(Err(e)) => {
+                        ctx = None;
+                        let what = describe_transport_error(&e);
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        // One reconnect per request, within the tick's budget: a
+                        // connection that fails to reopen leaves `ctx` empty, so
+                        // the tick's other requests do not retry.
+                        if attempt == 0 && !left.is_zero() {
+                            tracing::debug!("device {}: {what}; reconnecting", dev.name);
+                            stats.connects.fetch_add(1, Relaxed);
+                            let limit = Duration::from_millis(dev.timeout_ms).min(left);
+                            match connect(addr, &dev.host, dev.unit_id, limit).await {
+                                Ok(c) => {
+                                    ctx = Some(c);
+                                    continue;
+                                }
+                                Err(e2) => {
+                                    tracing::warn!(
+                                        "device {}: {what}; reconnect failed: {e2}",
+                                        dev.name
+                                    );
+                                }
+                            }
+                        } else {
+                            tracing::warn!("device {}: {what}", dev.name);
                         }
-                        Err(_) => {
-                            // A late answer would desynchronise the stream: reconnect.
-                            tracing::debug!("device {}: time-out after {:?}", dev.name, limit);
-                            ctx = None;
-                            Err((Quality::Timeout, 0))
-                        }
+                        Err((Quality::CommsLost, 0))
                     }
-                }
-            };
+                    Err(_) => {
+                        // A late answer would desynchronise the stream: reconnect.
+                        tracing::debug!("device {}: time-out after {:?}", dev.name, limit);
+                        ctx = None;
+                        Err((Quality::Timeout, 0))
+                    }
+                };
+                break;
+            }
             for &(i, off) in &r.points {
                 let s = &map.sensors[i];
                 let sample = match &outcome {
@@ -279,5 +372,50 @@ pub async fn poll_device(
     if let Some(mut c) = ctx {
         use tokio_modbus::client::Client;
         let _ = timeout(Duration::from_millis(200), c.disconnect()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_waits_exactly_what_it_logs() {
+        // 1 s ticks, 30 s cap: 1, 2, 4, 8, 16, 30, 30 s after each failed tick.
+        let mut b = Backoff::new(1000, Duration::from_secs(30));
+        let mut t = 0;
+        let mut waits = vec![];
+        for _ in 0..7 {
+            let (next, wait) = b.failed(t);
+            assert_eq!(next - t, wait.as_millis() as i64, "logged = waited");
+            waits.push(wait.as_secs());
+            t = next;
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
+        b.reset();
+        assert_eq!(b.failed(t).1, Duration::from_secs(1));
+        // 0.7 s ticks: the cap rounds down to whole ticks (29.4 s).
+        let mut b = Backoff::new(700, Duration::from_secs(30));
+        let w: Vec<i64> = (0..8).map(|_| b.failed(0).1.as_millis() as i64).collect();
+        assert_eq!(w, [700, 1400, 2800, 5600, 11200, 22400, 29400, 29400]);
+        // A cap below the interval still waits one interval.
+        let mut b = Backoff::new(5000, Duration::from_secs(1));
+        assert_eq!(b.failed(0).1, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn closed_connection_is_named_as_such() {
+        let stale = std::io::Error::from_raw_os_error(115);
+        assert_eq!(
+            describe_transport_error(&stale),
+            "the device closed the connection"
+        );
+        let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            describe_transport_error(&eof),
+            "the device closed the connection"
+        );
+        let other = std::io::Error::from_raw_os_error(113); // EHOSTUNREACH
+        assert!(describe_transport_error(&other).starts_with("connection lost: "));
     }
 }

@@ -97,6 +97,13 @@ fn decode(p: &[u8]) -> Option<Vec<Sample>> {
     Some(out)
 }
 
+/// Batches read by [`DiskBuffer::peek_many`].
+pub struct Peeked {
+    pub samples: Vec<Sample>,
+    /// (size on disk, samples) of each batch, oldest first.
+    pub records: Vec<(u64, usize)>,
+}
+
 struct Segment {
     seq: u64,
     path: PathBuf,
@@ -279,6 +286,40 @@ impl DiskBuffer {
         }
     }
 
+    /// The oldest batches not yet delivered, joined up to about
+    /// `max_samples` (at least one batch; from the oldest segment only),
+    /// with each batch's (size on disk, samples) for [`pop`](Self::pop).
+    pub fn peek_many(&mut self, max_samples: usize) -> Result<Option<Peeked>, StoreError> {
+        let Some((mut samples, bytes)) = self.peek()? else {
+            return Ok(None);
+        };
+        let mut records = vec![(bytes, samples.len())];
+        let seg = self.segments.front().expect("peek found a segment");
+        let mut off = self.read_off + bytes;
+        if off < seg.len && samples.len() < max_samples {
+            let mut f = File::open(&seg.path).map_err(|e| io("open", &seg.path, e))?;
+            f.seek(SeekFrom::Start(off))
+                .map_err(|e| io("seek", &seg.path, e))?;
+            let mut rd = std::io::BufReader::new(f);
+            while off < seg.len && samples.len() < max_samples {
+                let mut head = [0u8; 8];
+                rd.read_exact(&mut head)
+                    .map_err(|e| io("read", &seg.path, e))?;
+                let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+                let mut payload = vec![0u8; len];
+                rd.read_exact(&mut payload)
+                    .map_err(|e| io("read", &seg.path, e))?;
+                let batch = decode(&payload).ok_or_else(|| {
+                    StoreError::Local(format!("buffer: corrupt record in {}", seg.path.display()))
+                })?;
+                records.push((8 + len as u64, batch.len()));
+                samples.extend(batch);
+                off += 8 + len as u64;
+            }
+        }
+        Ok(Some(Peeked { samples, records }))
+    }
+
     /// Marks the batch returned by [`peek`](Self::peek) as delivered.
     pub fn pop(&mut self, record_bytes: u64, samples: usize) -> Result<(), StoreError> {
         self.read_off += record_bytes;
@@ -298,7 +339,38 @@ impl DiskBuffer {
         Ok(())
     }
 
+    /// The latest buffered timestamp per sensor, read record by record
+    /// (memory stays small whatever the buffer holds).
+    pub fn latest_per_sensor(
+        dir: &Path,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let b = DiskBuffer::open(dir)?;
+        let mut last = std::collections::HashMap::new();
+        for seg in &b.segments {
+            let f = File::open(&seg.path).map_err(|e| io("open", &seg.path, e))?;
+            let mut rd = std::io::BufReader::new(f);
+            let mut off = 0u64;
+            while off < seg.len {
+                let mut head = [0u8; 8];
+                rd.read_exact(&mut head)
+                    .map_err(|e| io("read", &seg.path, e))?;
+                let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+                let mut payload = vec![0u8; len];
+                rd.read_exact(&mut payload)
+                    .map_err(|e| io("read", &seg.path, e))?;
+                for s in decode(&payload).unwrap_or_default() {
+                    let e = last.entry(s.sensor).or_insert(i64::MIN);
+                    *e = (*e).max(s.ts_ms);
+                }
+                off += 8 + len as u64;
+            }
+        }
+        Ok(last)
+    }
+
     /// Every buffered sample, oldest first (for inspection and tests).
+    /// Like [`open`](Self::open), it cuts a torn tail, so it must not be
+    /// called while a running ingest has the directory open.
     pub fn read_all(dir: &Path) -> Result<Vec<Sample>, StoreError> {
         let mut b = DiskBuffer::open(dir)?;
         let mut out = Vec::new();
@@ -314,6 +386,106 @@ impl DiskBuffer {
         }
         b.writer = None;
         Ok(out)
+    }
+}
+
+/// Appends a batch the store refused to `path` (one JSON sample a line), so
+/// no sample disappears without a record.
+pub fn write_dead_letter(path: &Path, batch: &[Sample]) -> Result<(), StoreError> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io("open", path, e))?;
+    let mut text = String::new();
+    for s in batch {
+        text.push_str(&serde_json::to_string(s).unwrap_or_default());
+        text.push('\n');
+    }
+    f.write_all(text.as_bytes())
+        .map_err(|e| io("write", path, e))?;
+    f.sync_data().map_err(|e| io("sync", path, e))
+}
+
+/// The buffer directory's own record of the latest timestamp per sensor
+/// that reached the store (`state.json`), so the ticks aquatwin was not
+/// running are recorded after a restart even when the store is down then.
+/// It is saved (write, fsync, rename) after the store took a batch and
+/// before the batch leaves the buffer, so it never lags the store for
+/// samples that went through this buffer.
+#[derive(Debug, Default)]
+pub struct StateFile {
+    path: PathBuf,
+    pub last_ms: std::collections::HashMap<String, i64>,
+    dirty: bool,
+}
+
+impl StateFile {
+    /// Reads `dir/state.json`; a missing file is an empty state, an
+    /// unreadable one is logged and ignored (the store is asked instead).
+    pub fn open(dir: &Path) -> StateFile {
+        let path = dir.join("state.json");
+        let last_ms = match fs::read_to_string(&path) {
+            Ok(t) => match serde_json::from_str::<serde_json::Value>(&t) {
+                Ok(v) => v
+                    .get("last_stored_ms")
+                    .and_then(|m| m.as_object())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_i64()?)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!("ignoring {}: {e}", path.display());
+                    Default::default()
+                }
+            },
+            Err(_) => Default::default(),
+        };
+        StateFile {
+            path,
+            last_ms,
+            dirty: false,
+        }
+    }
+
+    /// Takes the latest timestamps of a batch the store took.
+    pub fn note(&mut self, samples: &[Sample]) {
+        let mut prev: Option<(&str, i64)> = None;
+        for s in samples {
+            if prev.is_some_and(|(t, ts)| t == s.sensor && ts >= s.ts_ms) {
+                continue;
+            }
+            let e = self.last_ms.entry(s.sensor.clone()).or_insert(i64::MIN);
+            if s.ts_ms > *e {
+                *e = s.ts_ms;
+                self.dirty = true;
+            }
+            prev = Some((&s.sensor, *e));
+        }
+    }
+
+    /// Saves the state if it changed: temporary file, fsync, rename.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let mut m: Vec<(&String, &i64)> = self.last_ms.iter().collect();
+        m.sort();
+        let obj: serde_json::Map<String, serde_json::Value> = m
+            .into_iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(*v)))
+            .collect();
+        let text = serde_json::json!({ "last_stored_ms": obj }).to_string();
+        let tmp = self.path.with_extension("json.tmp");
+        let mut f = File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| io("write", &tmp, e))?;
+        f.sync_data().map_err(|e| io("sync", &tmp, e))?;
+        fs::rename(&tmp, &self.path).map_err(|e| io("rename", &tmp, e))?;
+        self.dirty = false;
+        Ok(())
     }
 }
 
@@ -367,12 +539,13 @@ impl<S: Store> BufferedStore<S> {
         if self.buffer.is_empty() {
             match self.store.write(samples) {
                 Ok(()) => return Ok(Outcome::Stored),
-                Err(StoreError::Unavailable(e)) => {
-                    tracing::warn!(
-                        "{} unavailable ({e}); buffering on disk",
-                        self.store.describe()
-                    );
+                Err(e) if e.is_transient() => {
                     self.buffer.append(samples)?;
+                    tracing::warn!(
+                        "{} failed ({e}); {} samples kept in the on-disk buffer",
+                        self.store.describe(),
+                        self.buffer.pending()
+                    );
                     return Ok(Outcome::Buffered);
                 }
                 Err(e) => return Err(e),
@@ -391,7 +564,7 @@ impl<S: Store> BufferedStore<S> {
         while let Some((batch, bytes)) = self.buffer.peek()? {
             match self.store.write(&batch) {
                 Ok(()) => {}
-                Err(StoreError::Unavailable(_)) => return Ok(false),
+                Err(e) if e.is_transient() => return Ok(false),
                 Err(e) => {
                     // Never block the queue on a batch the store refuses; keep it aside.
                     tracing::error!(
@@ -400,17 +573,7 @@ impl<S: Store> BufferedStore<S> {
                         batch.len(),
                         self.dead_letter.display()
                     );
-                    let mut f = OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.dead_letter)
-                        .map_err(|e| io("open", &self.dead_letter, e))?;
-                    for s in &batch {
-                        let line = serde_json::to_string(s).unwrap_or_default();
-                        writeln!(f, "{line}").map_err(|e| io("write", &self.dead_letter, e))?;
-                    }
-                    f.sync_data()
-                        .map_err(|e| io("sync", &self.dead_letter, e))?;
+                    write_dead_letter(&self.dead_letter, &batch)?;
                 }
             }
             self.replayed += batch.len() as u64;

@@ -173,12 +173,17 @@ impl InfluxStore {
         let msg = || String::from_utf8_lossy(&r.body).trim().to_string();
         match r.status {
             200..=299 => Ok(r),
-            500..=599 => Err(StoreError::Unavailable(format!(
+            // Malformed points (partial write, field type conflict): retrying
+            // cannot help.
+            400 | 422 => Err(StoreError::Rejected(format!(
                 "HTTP {}: {}",
                 r.status,
                 msg()
             ))),
-            _ => Err(StoreError::Rejected(format!(
+            // 5xx, and also auth (401/403), missing database (404), rate
+            // limits (429): an operator or the server can fix these, so the
+            // batch waits in the buffer.
+            _ => Err(StoreError::Unavailable(format!(
                 "HTTP {}: {}",
                 r.status,
                 msg()
@@ -224,7 +229,13 @@ impl InfluxStore {
     }
 
     fn select(&self, q: &str, sensor: &str) -> Result<Vec<Sample>, StoreError> {
-        let v = self.influxql(q, false)?;
+        let v = match self.influxql(q, false) {
+            // Nothing written yet: nothing to read.
+            Err(StoreError::Rejected(m)) if m.contains("database not found") => {
+                return Ok(Vec::new())
+            }
+            r => r?,
+        };
         let mut out = Vec::new();
         let Some(series) = v.pointer("/results/0/series").and_then(|s| s.as_array()) else {
             return Ok(out);
@@ -295,7 +306,10 @@ impl Store for InfluxStore {
         if samples.is_empty() {
             return Ok(());
         }
-        self.ensure_database()?;
+        self.ensure_database().map_err(|e| match e {
+            StoreError::Rejected(m) => StoreError::Unavailable(m),
+            e => e,
+        })?;
         let mut path = format!("/write?db={}&precision=ms", pct(&self.cfg.database));
         if let Some(rp) = &self.cfg.retention_policy {
             let _ = write!(path, "&rp={}", pct(rp));
@@ -326,6 +340,10 @@ impl Store for InfluxStore {
                 .request("POST", &path, body.as_bytes())
                 .and_then(|r| self.check(r))
             {
+                if matches!(&e, StoreError::Unavailable(m) if m.starts_with("HTTP 404")) {
+                    // The database was dropped: create it again on the retry.
+                    self.created = false;
+                }
                 result = Err(e);
                 break;
             }

@@ -24,6 +24,18 @@ pub enum StoreError {
     /// Local I/O or database failure.
     #[error("{0}")]
     Local(String),
+    /// SQLite failed (locked, busy, disk full, I/O, read-only…).
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// Whether the batch should wait in the on-disk buffer and be retried:
+    /// every failure except a request the store refuses as malformed
+    /// (which retrying cannot fix and which goes to `rejected.jsonl`).
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, StoreError::Rejected(_))
+    }
 }
 
 /// A time-series store of samples.

@@ -18,19 +18,32 @@ pub struct SqliteStore {
 }
 
 fn local(e: rusqlite::Error) -> StoreError {
-    StoreError::Local(format!("sqlite: {e}"))
+    StoreError::Sqlite(e)
 }
+
+/// How long a write waits for another process's lock (a backup, a `sqlite3`
+/// shell, a report) before it fails and the batch goes to the buffer.
+pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the store; a write waits up to `busy_timeout` for a lock held
+    /// by another process before failing (the failure is transient: the
+    /// batch is buffered and retried).
+    pub fn open_with(
+        path: &Path,
+        busy_timeout: std::time::Duration,
+    ) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Local(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(local)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(local)?;
+        conn.busy_timeout(busy_timeout).map_err(local)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=FULL;

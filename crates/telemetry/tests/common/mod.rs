@@ -227,3 +227,94 @@ pub fn assert_complete_grid(samples: &[telemetry::Sample], interval_ms: i64) -> 
     }
     samples.len()
 }
+
+/// Per sensor: (expected, stored, lost, duplicated) ticks on the grid of
+/// `interval_ms` from `from_ms` to `to_ms` (both on the grid, inclusive),
+/// counted from what the store returned.
+pub fn grid_counts(
+    samples: &[telemetry::Sample],
+    interval_ms: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> (usize, usize, usize, usize) {
+    let expected = ((to_ms - from_ms) / interval_ms + 1) as usize;
+    let in_range: Vec<i64> = samples
+        .iter()
+        .map(|s| s.ts_ms)
+        .filter(|t| (from_ms..=to_ms).contains(t))
+        .collect();
+    let mut distinct = in_range.clone();
+    distinct.sort();
+    distinct.dedup();
+    let off_grid = distinct
+        .iter()
+        .filter(|t| (*t - from_ms) % interval_ms != 0)
+        .count();
+    let on_grid = distinct.len() - off_grid;
+    (
+        expected,
+        in_range.len(),
+        expected - on_grid,
+        in_range.len() - distinct.len() + off_grid,
+    )
+}
+
+/// Waits for `cond`, polling every 50 ms, at most `secs` seconds.
+pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A second process (Python's sqlite3) holding the SQLite write lock
+/// (`BEGIN EXCLUSIVE`) on `db` until [`SqliteLocker::release`] or drop.
+pub struct SqliteLocker {
+    child: Child,
+}
+
+impl SqliteLocker {
+    /// Returns once the lock is held.
+    pub fn lock(db: &Path) -> SqliteLocker {
+        let code = "import sqlite3, sys\n\
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n\
+c.execute('BEGIN EXCLUSIVE')\n\
+print('locked', flush=True)\n\
+sys.stdin.readline()\n\
+c.execute('COMMIT')\n\
+print('released', flush=True)\n";
+        let mut child = Command::new(python())
+            .arg("-c")
+            .arg(code)
+            .arg(db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cannot start python");
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "locked", "the locker did not get the lock");
+        child.stdout = Some(out.into_inner());
+        SqliteLocker { child }
+    }
+
+    pub fn release(mut self) {
+        use std::io::Write;
+        let _ = self.child.stdin.as_mut().unwrap().write_all(b"\n");
+        let _ = self.child.stdin.as_mut().unwrap().flush();
+        let st = self.child.wait().unwrap();
+        assert!(st.success(), "the locker failed");
+    }
+}
+
+impl Drop for SqliteLocker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
