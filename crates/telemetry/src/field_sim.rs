@@ -61,8 +61,9 @@ impl ScadaReplay {
         for f in &files {
             let name = f.display().to_string();
             let file = std::fs::File::open(f).map_err(|e| format!("cannot open {name}: {e}"))?;
-            let mut rd =
-                ScadaReader::new(BufReader::new(file), &name).map_err(|e| e.to_string())?;
+            let mut rd = ScadaReader::new(BufReader::new(file), &name)
+                .map_err(|e| e.to_string())?
+                .with_time_zone(map.time_zone.clone());
             let cols = crate::ingest::columns_for_file(map, f, rd.columns());
             let mut row = Row {
                 line: 0,

@@ -3,6 +3,8 @@
 //! (a Modbus TCP register and/or a SCADA export column).
 //!
 //! ```toml
+//! time_zone = "Europe/Paris" # zone of the SCADA exports' timestamps; default "UTC"
+//!
 //! [[device]]
 //! name = "plc-1"            # referenced by sensors
 //! host = "127.0.0.1"
@@ -25,7 +27,13 @@
 //! ```
 //!
 //! A bad map is refused with every problem found, each as `file:line: reason`.
+//!
+//! `time_zone` is an IANA name (`Europe/Paris`, `America/New_York`, `UTC`)
+//! from the tz database embedded in the binary. SCADA exports of this map
+//! are read as wall-clock times of that zone and stored in UTC (see
+//! [`crate::time`] for the repeated autumn hour and the missing spring hour).
 
+use crate::time::TimeZone;
 use crate::units::Unit;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -230,6 +238,9 @@ impl Sensor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SensorMap {
     pub file: String,
+    /// Zone of the wall-clock timestamps of this map's SCADA exports
+    /// (`time_zone` key; UTC when absent).
+    pub time_zone: TimeZone,
     pub devices: Vec<Device>,
     pub sensors: Vec<Sensor>,
 }
@@ -276,6 +287,8 @@ struct RawMap {
     #[serde(default)]
     #[allow(dead_code)]
     network: Option<String>,
+    #[serde(default)]
+    time_zone: Option<Spanned<String>>,
     #[serde(default)]
     device: Vec<Spanned<RawDevice>>,
     #[serde(default)]
@@ -368,6 +381,13 @@ impl SensorMap {
             MapErrors(vec![err(line, e.message().to_string())])
         })?;
         let mut errors = Vec::new();
+        let time_zone = match &raw.time_zone {
+            None => TimeZone::UTC,
+            Some(name) => crate::time::zone(name.get_ref()).unwrap_or_else(|e| {
+                errors.push(err(line_of(text, name.span().start), e.to_string()));
+                TimeZone::UTC
+            }),
+        };
         let mut devices = Vec::new();
         let mut device_ix: HashMap<String, usize> = HashMap::new();
         for d in &raw.device {
@@ -584,6 +604,7 @@ impl SensorMap {
         if errors.is_empty() {
             Ok(SensorMap {
                 file: file.to_string(),
+                time_zone,
                 devices,
                 sensors,
             })
@@ -679,6 +700,20 @@ modbus = { device = "plc", table = "input", address = 2, type = "i16", scale = 0
 
     fn first_error(text: &str) -> String {
         SensorMap::parse(text, "bad.toml").unwrap_err().0[0].to_string()
+    }
+
+    #[test]
+    fn time_zone_defaults_to_utc_and_is_checked() {
+        let m = SensorMap::parse(GOOD, "good.toml").unwrap();
+        assert_eq!(m.time_zone, TimeZone::UTC);
+        let paris = format!("time_zone = \"Europe/Paris\"\n{GOOD}");
+        let m = SensorMap::parse(&paris, "good.toml").unwrap();
+        assert_eq!(m.time_zone.iana_name(), Some("Europe/Paris"));
+        let e = first_error(&format!("time_zone = \"Europe/Pariss\"\n{GOOD}"));
+        assert!(
+            e.starts_with("bad.toml:1: unknown time zone 'Europe/Pariss'"),
+            "{e}"
+        );
     }
 
     #[test]
