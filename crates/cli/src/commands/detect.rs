@@ -338,7 +338,7 @@ pub fn run(a: Args) -> Result<()> {
         ..DetectConfig::default()
     };
     let cfg = apply_settings(cfg, &a.set)?;
-    let report = detect(&net, &sensors, &data, train.as_ref(), &cfg).map_err(anyhow::Error::msg)?;
+    let report = detect(&net, &sensors, &data, train.as_ref(), &cfg)?;
     for i in &report.issues {
         eprintln!(
             "sensor {} ({:?}): {}{}",

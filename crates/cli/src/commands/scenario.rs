@@ -73,7 +73,7 @@ pub fn run(a: Args) -> Result<()> {
         a.days,
         cfg.leak_free_days
     );
-    let sc = generate(&net, &sensors, &cfg).map_err(anyhow::Error::msg)?;
+    let sc = generate(&net, &sensors, &cfg)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let write = |name: &str, text: String| -> Result<()> {

@@ -4,8 +4,8 @@
 //! interpolated. Pure functions on the series handed over; no I/O.
 
 use super::{DetectConfig, ScadaData, SensorIssue};
-use crate::scenario::STEP_S;
 use crate::sensors::{SensorKind, SensorSet};
+use crate::time::STEP_S;
 
 /// Checks one series and repairs short gaps; `Err` = exclude, with why.
 pub fn check_series(

@@ -7,7 +7,7 @@
 //! detection and localization. Pure maths on a [`Frame`]; no I/O.
 
 use super::boundary::Frame;
-use crate::scenario::STEP_S;
+use crate::time::STEPS_PER_HOUR;
 
 /// Least squares `y ≈ X β` (normal equations with a tiny ridge).
 pub(super) fn lstsq(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
@@ -207,7 +207,7 @@ impl Normal {
 
 /// Per hour of `rows`: (mean excess, mean expected demand), m³/s.
 pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec<(f64, f64)> {
-    let per = (3600 / STEP_S) as usize;
+    let per = STEPS_PER_HOUR;
     let mut out = Vec::new();
     let mut r = rows.start;
     while r + per <= rows.end {

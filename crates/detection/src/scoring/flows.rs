@@ -2,11 +2,8 @@
 //! pipe, one row per 5-minute step, values in m³/h (the layout of
 //! `2019_leak_flows_m3h.csv`). Rows must be consecutive steps.
 
-use super::time::{parse_timestamp, STEP_SECONDS};
 use super::{content_lines, Collector, InputErrors};
-
-/// Steps per hour: a flow in m³/h held for one step leaks `q / 12` m³.
-pub const STEPS_PER_HOUR: f64 = (3600 / STEP_SECONDS) as f64;
+use crate::time::{parse_timestamp, STEPS_PER_HOUR};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeakFlows {
@@ -34,10 +31,11 @@ impl LeakFlows {
 
     /// Volume (m³) leaked through column `c` from `step` (inclusive) to the
     /// end of the series. Steps before the first row count from the first row.
+    /// A flow in m³/h held for one step leaks `q / 12` m³.
     pub fn volume_from(&self, c: usize, step: i64) -> f64 {
         let col = &self.flows[c];
         let first = (step - self.start_step).clamp(0, col.len() as i64) as usize;
-        col[first..].iter().sum::<f64>() / STEPS_PER_HOUR
+        col[first..].iter().sum::<f64>() / STEPS_PER_HOUR as f64
     }
 }
 

@@ -27,7 +27,8 @@ pub mod flows;
 pub mod labels;
 pub mod results;
 pub mod score;
-pub mod time;
+/// The step grid and its timestamps ([`crate::time`]).
+pub use crate::time;
 
 pub use distance::PipeGraph;
 pub use flows::{parse_leak_flows, LeakFlows};

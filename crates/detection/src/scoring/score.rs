@@ -5,8 +5,8 @@ use super::distance::{PipeDistances, PipeGraph};
 use super::flows::LeakFlows;
 use super::labels::LeakLabel;
 use super::results::{Detection, Results};
-use super::time::{format_step, STEP_SECONDS};
 use super::{Collector, InputErrors};
+use crate::time::{format_step, STEP_S};
 use network::{LinkIdx, Network};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -306,7 +306,7 @@ impl<'n> Scorer<'n> {
                 leak_pipe: l.pipe.clone(),
                 leak_start: l.start_text(),
                 step: f.map(|f| f.0),
-                delay_h: f.map(|f| ((f.0 - l.start) * STEP_SECONDS) as f64 / 3600.0),
+                delay_h: f.map(|f| ((f.0 - l.start) * STEP_S as i64) as f64 / 3600.0),
                 line: f.map(|f| f.1),
                 distance_m: f.map(|f| f.2).filter(|x| x.is_finite()),
             })
