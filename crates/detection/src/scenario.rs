@@ -363,7 +363,7 @@ pub fn generate(
                     SensorKind::Pressure => {
                         sim.pressure_m(*idx) + cfg.pressure_noise_m * noise_rng.normal()
                     }
-                    SensorKind::Level => {
+                    SensorKind::TankLevel => {
                         sim.tank_level_m(*idx).unwrap_or(f64::NAN)
                             + cfg.pressure_noise_m * noise_rng.normal()
                     }
@@ -510,7 +510,7 @@ mod tests {
                 mk(SensorKind::Pressure, "J2"),
                 mk(SensorKind::Pressure, "J4"),
                 mk(SensorKind::Flow, "P1"),
-                mk(SensorKind::Level, "T1"),
+                mk(SensorKind::TankLevel, "T1"),
                 mk(SensorKind::Demand, "J3"),
             ],
         }

@@ -40,27 +40,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use toml::Spanned;
 
-/// What a sensor measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Pressure,
-    Flow,
-    TankLevel,
-    /// Customer demand, e.g. an AMR meter.
-    Demand,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Pressure => "pressure",
-            Kind::Flow => "flow",
-            Kind::TankLevel => "tank_level",
-            Kind::Demand => "demand",
-        }
-    }
-}
+/// What a sensor measures: the workspace's one sensor-kind type, shared
+/// with detection through `hydraulics`.
+pub use hydraulics::SensorKind as Kind;
 
 /// The network element a sensor measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +187,8 @@ pub struct Sensor {
     pub element: Element,
     pub unit: Unit,
     pub interval_s: f64,
+    /// Valid range as written in the map, in `unit`.
+    pub range: (f64, f64),
     /// Valid range in SI.
     pub min_si: f64,
     pub max_si: f64,
@@ -555,6 +539,7 @@ impl SensorMap {
                 element,
                 unit,
                 interval_s: s.interval_s,
+                range: (lo, hi),
                 min_si: unit.to_si(lo),
                 max_si: unit.to_si(hi),
                 stale_after_s: s.stale_after_s,

@@ -58,7 +58,7 @@ impl Setup {
                 continue;
             }
             match s.kind {
-                SensorKind::Level => {
+                SensorKind::TankLevel => {
                     let i = model.node_index(&s.element).expect("checked");
                     let d = model.nodes[i].tank().map_or(0.0, |t| t.diameter);
                     tanks.push((si, i, std::f64::consts::PI * d * d / 4.0));

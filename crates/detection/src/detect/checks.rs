@@ -42,7 +42,7 @@ pub fn check_series(
     if missing as f64 > cfg.max_missing_share * n as f64 {
         return Err(format!("{missing} of {n} readings missing"));
     }
-    if matches!(kind, SensorKind::Pressure | SensorKind::Level) {
+    if matches!(kind, SensorKind::Pressure | SensorKind::TankLevel) {
         let mut run = 1;
         let mut longest = 1;
         for w in v.windows(2) {
@@ -116,7 +116,11 @@ pub(super) fn check_all(
             };
             let Some(col) = data.column(s.kind, &s.column) else {
                 issues.push(issue(
-                    format!("column '{}' missing from {}", s.column, s.kind.file()),
+                    format!(
+                        "column '{}' missing from {}",
+                        s.column,
+                        crate::sensors::scada_file(s.kind)
+                    ),
                     true,
                 ));
                 return None;
