@@ -495,7 +495,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoring::{parse_leak_flows, parse_leak_labels, parse_results, ScoreParams, Scorer};
+    use crate::scoring::{parse_leak_labels, parse_results, LeakFlows, ScoreParams, Scorer};
     use crate::sensors::Sensor;
 
     fn sensors() -> SensorSet {
@@ -546,7 +546,11 @@ mod tests {
         assert!(l.max_flow_lps > 0.5 && l.max_flow_lps < 12.0, "{l:?}");
         // The labels and flows score with the official scorer.
         let labels = parse_leak_labels(&a.labels_yalm(), "l").unwrap();
-        let flows = parse_leak_flows(&a.leak_flows_csv(), "f").unwrap();
+        let flows = LeakFlows::new(
+            a.start_step,
+            a.leaks.iter().map(|l| l.pipe.clone()).collect(),
+            a.leak_flows_m3h.clone(),
+        );
         let scorer = Scorer::new(&net, labels, "l", flows, ScoreParams::default()).unwrap();
         let rep = scorer
             .score(&parse_results(&a.perfect_results(), "p").unwrap())

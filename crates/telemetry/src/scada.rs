@@ -44,13 +44,22 @@ impl fmt::Display for Problem {
     }
 }
 
+impl ScadaError {
+    /// The message without the file and line: `field 'x': reason`.
+    pub fn what(&self) -> String {
+        match &self.field {
+            Some(c) => format!("field '{c}': {}", self.problem),
+            None => self.problem.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for ScadaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file, self.line)?;
-        if let Some(c) = &self.field {
-            write!(f, "field '{c}': ")?;
+        match self.line {
+            0 => write!(f, "{}: {}", self.file, self.what()),
+            n => write!(f, "{}:{n}: {}", self.file, self.what()),
         }
-        write!(f, "{}", self.problem)
     }
 }
 
@@ -67,7 +76,7 @@ impl std::error::Error for ScadaError {
 }
 
 /// One row: its timestamp and one cell per data column (`None` = empty or NaN).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Row {
     pub line: usize,
     pub ts_ms: i64,
@@ -88,6 +97,23 @@ pub struct ScadaReader<R> {
     clock: LocalClock,
     /// Set after a read error: the rest of the file is not read.
     failed: bool,
+}
+
+impl ScadaReader<io::BufReader<std::fs::File>> {
+    /// Opens a file (named by its path in errors); timestamps in UTC until
+    /// [`with_time_zone`](Self::with_time_zone).
+    pub fn open(path: &std::path::Path) -> Result<Self, ScadaError> {
+        let name = path.display().to_string();
+        match std::fs::File::open(path) {
+            Ok(f) => ScadaReader::new(io::BufReader::with_capacity(1 << 16, f), &name),
+            Err(e) => Err(ScadaError {
+                file: name,
+                line: 0,
+                field: None,
+                problem: Problem::Read(Arc::new(e.into())),
+            }),
+        }
+    }
 }
 
 impl<R: BufRead> ScadaReader<R> {
@@ -168,6 +194,24 @@ impl<R: BufRead> ScadaReader<R> {
     pub fn with_time_zone(mut self, tz: TimeZone) -> Self {
         self.clock = LocalClock::new(tz);
         self
+    }
+
+    /// The file's name, as given.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Hands every row, or the error of a row that cannot be read, to `f`,
+    /// to the end of the file.
+    pub fn for_each_row(&mut self, mut f: impl FnMut(Result<&Row, ScadaError>)) {
+        let mut row = Row::default();
+        loop {
+            match self.read_row(&mut row) {
+                Ok(true) => f(Ok(&row)),
+                Ok(false) => return,
+                Err(e) => f(Err(e)),
+            }
+        }
     }
 
     /// The sensor columns (without `Timestamp`).
