@@ -98,7 +98,10 @@ impl ScadaReplay {
             }
         }
         if rows.is_empty() {
-            return Err(ReplayError::Files(format!("{}: no data rows", path.display())));
+            return Err(ReplayError::Files(format!(
+                "{}: no data rows",
+                path.display()
+            )));
         }
         let times = rows.keys().copied().collect();
         let values = rows.into_values().flatten().collect();

@@ -83,6 +83,9 @@ pub struct Row {
     pub values: Vec<Option<f64>>,
 }
 
+/// Receives a cell that is not a number: row line, column index, text.
+pub type Garbage<'a> = dyn FnMut(usize, usize, &str) + 'a;
+
 /// Streaming reader of one SCADA export, on the `csv` crate (quoting, CRLF,
 /// UTF-8, byte positions). Line numbers are counted here from the record's
 /// byte position: csv 1.3's `Position::line` counts a skipped blank line or
@@ -235,7 +238,7 @@ impl<R: BufRead> ScadaReader<R> {
     pub fn read_row_lenient(
         &mut self,
         row: &mut Row,
-        garbage: &mut dyn FnMut(usize, usize, &str),
+        garbage: &mut Garbage<'_>,
     ) -> Result<bool, ScadaError> {
         self.read(row, Some(garbage))
     }
@@ -252,7 +255,7 @@ impl<R: BufRead> ScadaReader<R> {
     fn read(
         &mut self,
         row: &mut Row,
-        mut garbage: Option<&mut dyn FnMut(usize, usize, &str)>,
+        mut garbage: Option<&mut Garbage<'_>>,
     ) -> Result<bool, ScadaError> {
         loop {
             if self.failed {

@@ -77,8 +77,8 @@ fn fill_gaps(v: &mut [f64]) {
             if let Some(l) = last {
                 if i > l + 1 {
                     let (a, b) = (v[l], v[i]);
-                    for j in l + 1..i {
-                        v[j] = a + (b - a) * (j - l) as f64 / (i - l) as f64;
+                    for (j, x) in v.iter_mut().enumerate().take(i).skip(l + 1) {
+                        *x = a + (b - a) * (j - l) as f64 / (i - l) as f64;
                     }
                 }
             } else {

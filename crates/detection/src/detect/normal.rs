@@ -10,6 +10,7 @@ use super::boundary::Frame;
 use crate::time::STEPS_PER_HOUR;
 
 /// Least squares `y ≈ X β` (normal equations with a tiny ridge).
+#[allow(clippy::needless_range_loop)] // row operations on a[r] and a[c] of one matrix
 pub(super) fn lstsq(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
     let p = x.first().map_or(0, Vec::len);
     let mut a = vec![vec![0.0; p]; p];
@@ -250,6 +251,7 @@ mod tests {
     /// A synthetic frame: two demand groups (a daily one and a weekly one,
     /// like residential and commercial), one pump running `on(r)`, and one
     /// channel whose residual is an offset while the pump runs.
+    #[allow(clippy::approx_constant)] // the test signal's period, as first written
     fn frame(rows: usize, on: impl Fn(usize) -> bool) -> Frame {
         let g1: Vec<f64> = (0..rows)
             .map(|r| 0.03 + 0.01 * ((r % 288) as f64 / 288.0 * 6.283).sin())
