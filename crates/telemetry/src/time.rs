@@ -111,9 +111,12 @@ pub fn parse_in(text: &str, tz: &TimeZone, previous: Option<i64>) -> Result<i64,
             return Ok(ms);
         }
     }
-    // An explicit offset or `Z` makes the text an instant.
-    if let Ok(ts) = s.parse::<Timestamp>() {
-        return Ok(ts.as_millisecond());
+    // An explicit offset or `Z` (after the date) makes the text an instant.
+    let after_date = s.get(10..).unwrap_or("");
+    if after_date.contains(['Z', 'z', '+', '-', '\u{2212}']) {
+        if let Ok(ts) = s.parse::<Timestamp>() {
+            return Ok(ts.as_millisecond());
+        }
     }
     let dt: DateTime = s.parse().map_err(|source| TimeError::Syntax {
         text: s.to_string(),
