@@ -22,6 +22,10 @@ pub struct Args {
     /// Sensor map (.toml); without it, the BattLeDIM L-Town sensors.
     #[arg(long)]
     sensors: Option<PathBuf>,
+    /// Zone of the SCADA timestamps (IANA name, e.g. Europe/Paris);
+    /// default: the sensor map's `time_zone`, else UTC.
+    #[arg(long, value_name = "ZONE")]
+    time_zone: Option<String>,
     /// Directory with SCADA_Pressures.csv, SCADA_Flows.csv, SCADA_Levels.csv,
     /// SCADA_Demands.csv (or BattLeDIM's 2019_SCADA_*.csv).
     #[arg(long)]
@@ -308,7 +312,10 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
 pub fn run(a: Args) -> Result<()> {
     let t0 = std::time::Instant::now();
     let net = super::load_network(&a.network)?;
-    let sensors = load_sensors(a.sensors.as_deref(), &net)?;
+    let mut sensors = load_sensors(a.sensors.as_deref(), &net)?;
+    if let Some(z) = &a.time_zone {
+        sensors.time_zone = telemetry::time::zone(z).context("--time-zone")?;
+    }
     let data = read_scada(&a.scada, &sensors)?;
     let train = a
         .train
