@@ -5,9 +5,7 @@
 //! official `L-TOWN_node_distances_m.csv`.
 
 use conformance::*;
-use detection::scoring::{
-    parse_leak_flows, parse_leak_labels, parse_results, PipeGraph, ScoreParams, Scorer,
-};
+use detection::scoring::{parse_leak_labels, parse_results, PipeGraph, ScoreParams, Scorer};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -88,11 +86,7 @@ fn library_scores_match_the_official_reports() {
     let labels_path = dir.join("2019_leakages_info.yalm");
     let labels = parse_leak_labels(&read(&labels_path), "2019_leakages_info.yalm").unwrap();
     assert_eq!(labels.len(), 23);
-    let flows = parse_leak_flows(
-        &read(&dir.join("2019_leak_flows_m3h.csv")),
-        "2019_leak_flows_m3h.csv",
-    )
-    .unwrap();
+    let flows = read_leak_flows(&dir.join("2019_leak_flows_m3h.csv"));
     let scorer = Scorer::new(
         &net,
         labels,

@@ -184,3 +184,15 @@ pub fn aquatwin_bin() -> PathBuf {
     assert!(bin.is_file(), "{} missing after cargo build", bin.display());
     bin
 }
+
+/// Leak flows (`2019_leak_flows_m3h.csv`) read as `aquatwin score` reads
+/// them: telemetry's CSV reader, rows handed to detection's builder.
+pub fn read_leak_flows(path: &Path) -> detection::scoring::LeakFlows {
+    let mut rd = telemetry::scada::ScadaReader::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = detection::scoring::LeakFlowsBuilder::new(rd.file(), 1, rd.columns().to_vec());
+    rd.for_each_row(|r| match r {
+        Ok(row) => b.push_row(row.line, row.ts_ms, &row.values),
+        Err(e) => b.push_error(e.line, e.what()),
+    });
+    b.finish().unwrap_or_else(|e| panic!("{e}"))
+}

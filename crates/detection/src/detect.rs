@@ -69,10 +69,10 @@ mod cusum;
 mod localization;
 mod normal;
 
-use crate::scenario::STEP_S;
-use crate::scoring::time::format_step;
 use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
+use crate::time::format_step;
+use crate::time::STEPS_PER_HOUR;
 use boundary::{run_model, Frame, Setup};
 use checks::check_all;
 pub use checks::check_series;
@@ -355,35 +355,28 @@ impl DetectReport {
     }
 }
 
-#[derive(Debug)]
+/// Why detection cannot run.
+#[derive(Debug, thiserror::Error)]
 pub enum DetectError {
+    #[error("the sensor map does not match the network:\n  {}", .0.join("\n  "))]
     Sensors(Vec<String>),
     /// The metering cannot close a water balance: what is missing.
+    #[error(
+        "the metering cannot support leak detection: the water balance needs a flow meter \
+         on every link of a reservoir and a level sensor in every tank (missing, or excluded \
+         by the data checks):\n  {}",
+        .0.join("\n  ")
+    )]
     Metering(Vec<String>),
-    Model(String),
+    /// The model cannot be prepared for simulation.
+    #[error("model: cannot prepare the network for simulation")]
+    Prepare(#[from] hydraulics::PrepareError),
+    /// A simulation of the model failed.
+    #[error("model: simulation failed")]
+    Model(#[from] hydraulics::SimError),
+    #[error("data: {0}")]
     Data(String),
 }
-impl std::fmt::Display for DetectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DetectError::Sensors(v) => write!(
-                f,
-                "the sensor map does not match the network:\n  {}",
-                v.join("\n  ")
-            ),
-            DetectError::Metering(v) => write!(
-                f,
-                "the metering cannot support leak detection: the water balance needs a flow \
-                 meter on every link of a reservoir and a level sensor in every tank \
-                 (missing, or excluded by the data checks):\n  {}",
-                v.join("\n  ")
-            ),
-            DetectError::Model(e) => write!(f, "model: {e}"),
-            DetectError::Data(e) => write!(f, "data: {e}"),
-        }
-    }
-}
-impl std::error::Error for DetectError {}
 
 // ------------------------------------------------------------------ driver
 
@@ -424,7 +417,7 @@ fn relocalize_pending(
     alarms: &[Alarm],
     cfg: &DetectConfig,
 ) -> Result<Option<(localization::Localization, f64, Option<f64>)>, DetectError> {
-    let per_h = (3600 / STEP_S) as usize;
+    let per_h = STEPS_PER_HOUR;
     let win = (cfg.loc_window_h * per_h as f64) as usize;
     if end <= p_start + per_h {
         return Ok(None);
@@ -467,7 +460,7 @@ pub fn detect(
     if !errs.is_empty() {
         return Err(DetectError::Sensors(errs));
     }
-    let per_h = (3600 / STEP_S) as usize;
+    let per_h = STEPS_PER_HOUR;
     let (series, mut issues) = check_all(sensors, data, cfg, "");
     let mut usable: Vec<bool> = series.iter().map(Option::is_some).collect();
     let train_series = match train {

@@ -21,3 +21,4 @@ pub mod scenario;
 pub mod scoring;
 pub mod sensors;
 pub mod signature;
+pub mod time;

@@ -20,14 +20,13 @@
 
 use crate::netedit::split_pipe_midpoint;
 use crate::rng::Rng;
-use crate::scoring::time::format_step;
 use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
+use crate::time::{format_step, STEP_S};
 use hydraulics::Simulation;
 use network::{LinkKind, Network, NodeKind};
 use serde::Serialize;
 
-pub const STEP_S: u64 = 300;
 pub const G: f64 = 9.81;
 /// Orifice discharge coefficient of the BattLeDIM leaks.
 pub const DISCHARGE_COEFF: f64 = 0.75;
@@ -125,29 +124,18 @@ pub struct Scenario {
     pub leak_flows_m3h: Vec<Vec<f64>>,
 }
 
-#[derive(Debug)]
+/// Why a scenario cannot be generated.
+#[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    #[error("the sensor map does not match the network:\n  {}", .0.join("\n  "))]
     Sensors(Vec<String>),
-    Prepare(String),
-    Sim(String),
+    #[error("cannot prepare the truth network")]
+    Prepare(#[from] hydraulics::PrepareError),
+    #[error("truth simulation failed")]
+    Sim(#[from] hydraulics::SimError),
+    #[error("{0}")]
     NoLeakPipes(String),
 }
-
-impl std::fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ScenarioError::Sensors(v) => write!(
-                f,
-                "the sensor map does not match the network:\n  {}",
-                v.join("\n  ")
-            ),
-            ScenarioError::Prepare(e) => write!(f, "cannot prepare the truth network: {e}"),
-            ScenarioError::Sim(e) => write!(f, "truth simulation failed: {e}"),
-            ScenarioError::NoLeakPipes(e) => f.write_str(e),
-        }
-    }
-}
-impl std::error::Error for ScenarioError {}
 
 /// Perturbs a network in place as real models are wrong (see the module
 /// docs); pattern noise is applied during simulation.
@@ -198,11 +186,11 @@ fn round_to(x: f64, r: Option<f64>) -> f64 {
 fn mean_pressures(net: &Network, steps: usize) -> Result<Vec<f64>, ScenarioError> {
     let mut n = net.clone();
     set_times(&mut n, steps);
-    let mut sim = Simulation::from_network(n).map_err(|e| ScenarioError::Prepare(e.to_string()))?;
+    let mut sim = Simulation::from_network(n)?;
     let mut acc = vec![0.0; net.nodes.len()];
     let mut cnt = 0.0;
     loop {
-        sim.run().map_err(|e| ScenarioError::Sim(e.to_string()))?;
+        sim.run()?;
         if sim.time_s() % STEP_S == 0 {
             for (i, a) in acc.iter_mut().enumerate() {
                 *a += sim.pressure_m(i);
@@ -323,8 +311,7 @@ pub fn generate(
 
     set_times(&mut truth, rows);
     let npat = truth.patterns.len();
-    let mut sim = Simulation::from_network(truth.clone())
-        .map_err(|e| ScenarioError::Prepare(e.to_string()))?;
+    let mut sim = Simulation::from_network(truth.clone())?;
 
     // Sensor targets in the truth network.
     let targets: Vec<(SensorKind, usize)> = sensors
@@ -369,14 +356,14 @@ pub fn generate(
                 sim.set_emitter(m, c);
             }
         }
-        sim.run().map_err(|e| ScenarioError::Sim(e.to_string()))?;
+        sim.run()?;
         if on_grid && (step as usize) < rows {
             for ((kind, idx), s) in targets.iter().zip(series.iter_mut()) {
                 let v = match kind {
                     SensorKind::Pressure => {
                         sim.pressure_m(*idx) + cfg.pressure_noise_m * noise_rng.normal()
                     }
-                    SensorKind::Level => {
+                    SensorKind::TankLevel => {
                         sim.tank_level_m(*idx).unwrap_or(f64::NAN)
                             + cfg.pressure_noise_m * noise_rng.normal()
                     }
@@ -508,7 +495,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoring::{parse_leak_flows, parse_leak_labels, parse_results, ScoreParams, Scorer};
+    use crate::scoring::{parse_leak_labels, parse_results, LeakFlows, ScoreParams, Scorer};
     use crate::sensors::Sensor;
 
     fn sensors() -> SensorSet {
@@ -523,7 +510,7 @@ mod tests {
                 mk(SensorKind::Pressure, "J2"),
                 mk(SensorKind::Pressure, "J4"),
                 mk(SensorKind::Flow, "P1"),
-                mk(SensorKind::Level, "T1"),
+                mk(SensorKind::TankLevel, "T1"),
                 mk(SensorKind::Demand, "J3"),
             ],
         }
@@ -559,7 +546,11 @@ mod tests {
         assert!(l.max_flow_lps > 0.5 && l.max_flow_lps < 12.0, "{l:?}");
         // The labels and flows score with the official scorer.
         let labels = parse_leak_labels(&a.labels_yalm(), "l").unwrap();
-        let flows = parse_leak_flows(&a.leak_flows_csv(), "f").unwrap();
+        let flows = LeakFlows::new(
+            a.start_step,
+            a.leaks.iter().map(|l| l.pipe.clone()).collect(),
+            a.leak_flows_m3h.clone(),
+        );
         let scorer = Scorer::new(&net, labels, "l", flows, ScoreParams::default()).unwrap();
         let rep = scorer
             .score(&parse_results(&a.perfect_results(), "p").unwrap())

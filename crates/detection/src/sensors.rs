@@ -5,42 +5,27 @@
 use network::{LinkIdx, Network, NodeIdx};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SensorKind {
-    /// Pressure head at a node, m (`SCADA_Pressures.csv`).
-    Pressure,
-    /// Flow through a link, m³/h (`SCADA_Flows.csv`).
-    Flow,
-    /// Tank level above its bottom, m (`SCADA_Levels.csv`).
-    Level,
-    /// Consumer demand at a node (AMR), L/h (`SCADA_Demands.csv`).
-    Demand,
+/// What a sensor measures (the workspace's one sensor-kind type).
+pub use hydraulics::SensorKind;
+
+/// The BattLeDIM SCADA file of a kind (`SCADA_Pressures.csv`, …).
+pub fn scada_file(kind: SensorKind) -> &'static str {
+    match kind {
+        SensorKind::Pressure => "SCADA_Pressures.csv",
+        SensorKind::Flow => "SCADA_Flows.csv",
+        SensorKind::TankLevel => "SCADA_Levels.csv",
+        SensorKind::Demand => "SCADA_Demands.csv",
+    }
 }
 
-impl SensorKind {
-    /// The BattLeDIM SCADA file of this kind.
-    pub fn file(self) -> &'static str {
-        match self {
-            SensorKind::Pressure => "SCADA_Pressures.csv",
-            SensorKind::Flow => "SCADA_Flows.csv",
-            SensorKind::Level => "SCADA_Levels.csv",
-            SensorKind::Demand => "SCADA_Demands.csv",
-        }
+/// The unit detection reads a kind in: pressure and tank level in m, flow
+/// in m³/h, demand in L/h (BattLeDIM's).
+pub fn unit(kind: SensorKind) -> &'static str {
+    match kind {
+        SensorKind::Pressure | SensorKind::TankLevel => "m",
+        SensorKind::Flow => "m3/h",
+        SensorKind::Demand => "L/h",
     }
-    pub fn unit(self) -> &'static str {
-        match self {
-            SensorKind::Pressure | SensorKind::Level => "m",
-            SensorKind::Flow => "m3/h",
-            SensorKind::Demand => "L/h",
-        }
-    }
-    pub const ALL: [SensorKind; 4] = [
-        SensorKind::Pressure,
-        SensorKind::Flow,
-        SensorKind::Level,
-        SensorKind::Demand,
-    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,7 +90,11 @@ impl SensorSet {
             BATTLEDIM_LTOWN_FLOW,
             Some((-1000.0, 1000.0)),
         );
-        add(SensorKind::Level, BATTLEDIM_LTOWN_LEVEL, Some((0.0, 10.0)));
+        add(
+            SensorKind::TankLevel,
+            BATTLEDIM_LTOWN_LEVEL,
+            Some((0.0, 10.0)),
+        );
         add(
             SensorKind::Demand,
             BATTLEDIM_LTOWN_DEMAND,
@@ -132,7 +121,7 @@ impl SensorSet {
                         ));
                     }
                 }
-                SensorKind::Level => match net.node_index(&s.element) {
+                SensorKind::TankLevel => match net.node_index(&s.element) {
                     Some(i) if net.nodes[i].is_tank() => {}
                     Some(_) => errs.push(format!(
                         "level sensor '{}' is on node '{}', which is not a tank",
@@ -177,7 +166,7 @@ mod tests {
         let s = SensorSet::battledim_ltown();
         assert_eq!(s.of_kind(SensorKind::Pressure).count(), 33);
         assert_eq!(s.of_kind(SensorKind::Flow).count(), 3);
-        assert_eq!(s.of_kind(SensorKind::Level).count(), 1);
+        assert_eq!(s.of_kind(SensorKind::TankLevel).count(), 1);
         assert_eq!(s.of_kind(SensorKind::Demand).count(), 82);
     }
 
@@ -193,7 +182,7 @@ mod tests {
                     range: None,
                 },
                 Sensor {
-                    kind: SensorKind::Level,
+                    kind: SensorKind::TankLevel,
                     column: "J1".into(),
                     element: "J1".into(),
                     range: None,

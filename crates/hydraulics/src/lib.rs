@@ -29,6 +29,7 @@ mod coeffs;
 mod controls;
 pub mod lanes;
 pub mod prepared;
+pub mod sensor;
 pub mod simulation;
 mod solver;
 pub mod sparse;
@@ -36,4 +37,5 @@ mod status;
 pub mod units;
 
 pub use prepared::{PrepareError, Prepared};
+pub use sensor::SensorKind;
 pub use simulation::{LinkState, SimError, Simulation, StepReport, Warning};

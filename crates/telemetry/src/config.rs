@@ -141,6 +141,20 @@ pub struct TwinConfig {
     pub ingest: IngestConfig,
 }
 
+/// Why a twin configuration cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {file}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Located problems in the file's text.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl TwinConfig {
     /// Parses `text` as the contents of `file`. Errors are `file:line: reason`.
     pub fn parse(text: &str, file: &Path) -> Result<TwinConfig, String> {
@@ -235,10 +249,12 @@ impl TwinConfig {
         })
     }
 
-    pub fn load(file: &Path) -> Result<TwinConfig, String> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        TwinConfig::parse(&text, file)
+    pub fn load(file: &Path) -> Result<TwinConfig, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.display().to_string(),
+            source,
+        })?;
+        TwinConfig::parse(&text, file).map_err(ConfigError::Invalid)
     }
 }
 

@@ -40,6 +40,22 @@ impl<T: TruthSource + ?Sized> TruthSource for Box<T> {
     }
 }
 
+/// Why SCADA exports cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// No exports, or no rows, at the path.
+    #[error("{0}")]
+    Files(String),
+    #[error("cannot open {file}")]
+    Open {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Scada(#[from] crate::scada::ScadaError),
+}
+
 /// Replays SCADA exports: data time = first row + (now − start) × speed,
 /// looping at the end. Values hold from one row to the next.
 pub struct ScadaReplay {
@@ -54,22 +70,25 @@ pub struct ScadaReplay {
 impl ScadaReplay {
     /// Loads every `*.csv` of `dir` (or the one file `dir`), taking the
     /// columns the sensor map names (see [`crate::ingest::columns_for_file`]).
-    pub fn load(map: &SensorMap, path: &Path, speed: f64) -> Result<ScadaReplay, String> {
-        let files = crate::ingest::scada_files(path)?;
+    pub fn load(map: &SensorMap, path: &Path, speed: f64) -> Result<ScadaReplay, ReplayError> {
+        let files = crate::ingest::scada_files(path).map_err(ReplayError::Files)?;
         let n = map.sensors.len();
         let mut rows: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
         for f in &files {
             let name = f.display().to_string();
-            let file = std::fs::File::open(f).map_err(|e| format!("cannot open {name}: {e}"))?;
-            let mut rd =
-                ScadaReader::new(BufReader::new(file), &name).map_err(|e| e.to_string())?;
+            let file = std::fs::File::open(f).map_err(|source| ReplayError::Open {
+                file: name.clone(),
+                source,
+            })?;
+            let mut rd = ScadaReader::new(BufReader::new(file), &name)?
+                .with_time_zone(map.time_zone.clone());
             let cols = crate::ingest::columns_for_file(map, f, rd.columns());
             let mut row = Row {
                 line: 0,
                 ts_ms: 0,
                 values: vec![],
             };
-            while rd.read_row(&mut row).map_err(|e| e.to_string())? {
+            while rd.read_row(&mut row)? {
                 let r = rows.entry(row.ts_ms).or_insert_with(|| vec![f64::NAN; n]);
                 for (c, s) in cols.iter().enumerate() {
                     if let (Some(s), Some(v)) = (s, row.values[c]) {
@@ -79,7 +98,10 @@ impl ScadaReplay {
             }
         }
         if rows.is_empty() {
-            return Err(format!("{}: no data rows", path.display()));
+            return Err(ReplayError::Files(format!(
+                "{}: no data rows",
+                path.display()
+            )));
         }
         let times = rows.keys().copied().collect();
         let values = rows.into_values().flatten().collect();

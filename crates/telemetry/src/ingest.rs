@@ -120,7 +120,8 @@ pub fn import_scada<S: Store>(
         let name = f.display().to_string();
         let file = std::fs::File::open(f).map_err(|e| format!("cannot open {name}: {e}"))?;
         let mut rd = ScadaReader::new(BufReader::with_capacity(1 << 16, file), &name)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .with_time_zone(map.time_zone.clone());
         let cols = columns_for_file(map, f, rd.columns());
         for (c, s) in rd.columns().iter().zip(&cols) {
             if s.is_none() {

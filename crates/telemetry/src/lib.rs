@@ -4,7 +4,9 @@
 //! ([`quality`]), and keeping every sample in a time-series store that loses
 //! nothing when the store is down ([`store`]). [`resample`] brings series to
 //! the model's hydraulic step; [`field_sim`] serves a simulated field over
-//! Modbus TCP for demos and tests.
+//! Modbus TCP for demos and tests. Timestamps are UTC epoch milliseconds
+//! everywhere; [`time`] reads wall-clock exports in the sensor map's zone
+//! (tz database embedded).
 //!
 //! ```
 //! use telemetry::units::Unit;

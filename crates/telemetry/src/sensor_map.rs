@@ -3,6 +3,8 @@
 //! (a Modbus TCP register and/or a SCADA export column).
 //!
 //! ```toml
+//! time_zone = "Europe/Paris" # zone of the SCADA exports' timestamps; default "UTC"
+//!
 //! [[device]]
 //! name = "plc-1"            # referenced by sensors
 //! host = "127.0.0.1"
@@ -25,34 +27,22 @@
 //! ```
 //!
 //! A bad map is refused with every problem found, each as `file:line: reason`.
+//!
+//! `time_zone` is an IANA name (`Europe/Paris`, `America/New_York`, `UTC`)
+//! from the tz database embedded in the binary. SCADA exports of this map
+//! are read as wall-clock times of that zone and stored in UTC (see
+//! [`crate::time`] for the repeated autumn hour and the missing spring hour).
 
+use crate::time::TimeZone;
 use crate::units::Unit;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use toml::Spanned;
 
-/// What a sensor measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Pressure,
-    Flow,
-    TankLevel,
-    /// Customer demand, e.g. an AMR meter.
-    Demand,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Pressure => "pressure",
-            Kind::Flow => "flow",
-            Kind::TankLevel => "tank_level",
-            Kind::Demand => "demand",
-        }
-    }
-}
+/// What a sensor measures: the workspace's one sensor-kind type, shared
+/// with detection through `hydraulics`.
+pub use hydraulics::SensorKind as Kind;
 
 /// The network element a sensor measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +187,8 @@ pub struct Sensor {
     pub element: Element,
     pub unit: Unit,
     pub interval_s: f64,
+    /// Valid range as written in the map, in `unit`.
+    pub range: (f64, f64),
     /// Valid range in SI.
     pub min_si: f64,
     pub max_si: f64,
@@ -230,6 +222,9 @@ impl Sensor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SensorMap {
     pub file: String,
+    /// Zone of the wall-clock timestamps of this map's SCADA exports
+    /// (`time_zone` key; UTC when absent).
+    pub time_zone: TimeZone,
     pub devices: Vec<Device>,
     pub sensors: Vec<Sensor>,
 }
@@ -276,6 +271,8 @@ struct RawMap {
     #[serde(default)]
     #[allow(dead_code)]
     network: Option<String>,
+    #[serde(default)]
+    time_zone: Option<Spanned<String>>,
     #[serde(default)]
     device: Vec<Spanned<RawDevice>>,
     #[serde(default)]
@@ -368,6 +365,13 @@ impl SensorMap {
             MapErrors(vec![err(line, e.message().to_string())])
         })?;
         let mut errors = Vec::new();
+        let time_zone = match &raw.time_zone {
+            None => TimeZone::UTC,
+            Some(name) => crate::time::zone(name.get_ref()).unwrap_or_else(|e| {
+                errors.push(err(line_of(text, name.span().start), e.to_string()));
+                TimeZone::UTC
+            }),
+        };
         let mut devices = Vec::new();
         let mut device_ix: HashMap<String, usize> = HashMap::new();
         for d in &raw.device {
@@ -535,6 +539,7 @@ impl SensorMap {
                 element,
                 unit,
                 interval_s: s.interval_s,
+                range: (lo, hi),
                 min_si: unit.to_si(lo),
                 max_si: unit.to_si(hi),
                 stale_after_s: s.stale_after_s,
@@ -584,6 +589,7 @@ impl SensorMap {
         if errors.is_empty() {
             Ok(SensorMap {
                 file: file.to_string(),
+                time_zone,
                 devices,
                 sensors,
             })
@@ -679,6 +685,20 @@ modbus = { device = "plc", table = "input", address = 2, type = "i16", scale = 0
 
     fn first_error(text: &str) -> String {
         SensorMap::parse(text, "bad.toml").unwrap_err().0[0].to_string()
+    }
+
+    #[test]
+    fn time_zone_defaults_to_utc_and_is_checked() {
+        let m = SensorMap::parse(GOOD, "good.toml").unwrap();
+        assert_eq!(m.time_zone, TimeZone::UTC);
+        let paris = format!("time_zone = \"Europe/Paris\"\n{GOOD}");
+        let m = SensorMap::parse(&paris, "good.toml").unwrap();
+        assert_eq!(m.time_zone.iana_name(), Some("Europe/Paris"));
+        let e = first_error(&format!("time_zone = \"Europe/Pariss\"\n{GOOD}"));
+        assert!(
+            e.starts_with("bad.toml:1: unknown time zone 'Europe/Pariss'"),
+            "{e}"
+        );
     }
 
     #[test]

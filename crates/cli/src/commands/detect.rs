@@ -5,10 +5,14 @@
 use crate::figures::Fixed;
 use anyhow::{bail, Context, Result};
 use detection::detect::{detect, Column, DetectConfig, ScadaData};
-use detection::scoring::time::parse_timestamp;
-use detection::sensors::{Sensor, SensorKind, SensorSet};
+use detection::sensors::{scada_file, Sensor, SensorKind, SensorSet};
+use detection::time::step_of_unix_ms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use telemetry::scada::{Row, ScadaReader};
+use telemetry::time::TimeZone;
+use telemetry::units::Unit;
+use telemetry::SensorMap;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,6 +22,10 @@ pub struct Args {
     /// Sensor map (.toml); without it, the BattLeDIM L-Town sensors.
     #[arg(long)]
     sensors: Option<PathBuf>,
+    /// Zone of the SCADA timestamps (IANA name, e.g. Europe/Paris);
+    /// default: the sensor map's `time_zone`, else UTC.
+    #[arg(long, value_name = "ZONE")]
+    time_zone: Option<String>,
     /// Directory with SCADA_Pressures.csv, SCADA_Flows.csv, SCADA_Levels.csv,
     /// SCADA_Demands.csv (or BattLeDIM's 2019_SCADA_*.csv).
     #[arg(long)]
@@ -95,82 +103,81 @@ fn apply_settings(cfg: DetectConfig, settings: &[String]) -> Result<DetectConfig
     serde_json::from_value(v).map_err(|e| anyhow::anyhow!("--set: {e}"))
 }
 
-/// The sensor map from a `.toml` (the telemetry layout: `[[sensor]]` with
-/// `kind`, `node` or `link`, `range`, `scada = { file, column }`), or the
-/// built-in BattLeDIM L-Town set. Checked against the network.
-pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<SensorSet> {
-    let set = match path {
+/// The sensors detection uses and the zone of their SCADA timestamps: the
+/// sensor map (`.toml`, read by telemetry's parser, checked against the
+/// network), or the built-in BattLeDIM L-Town set in UTC.
+pub struct Sensors {
+    pub set: SensorSet,
+    pub time_zone: TimeZone,
+    /// Per sensor of `set`: the factor from the map's unit to detection's
+    /// unit ([`detection::sensors::unit`]), `None` when they are the same.
+    pub scale: Vec<Option<f64>>,
+}
+
+pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<Sensors> {
+    let sensors = match path {
         None => {
             eprintln!("no --sensors given: using the BattLeDIM L-Town sensor set");
-            SensorSet::battledim_ltown()
+            let set = SensorSet::battledim_ltown();
+            Sensors {
+                scale: vec![None; set.sensors.len()],
+                set,
+                time_zone: TimeZone::UTC,
+            }
         }
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            parse_sensor_map(&text).with_context(|| format!("in {}", p.display()))?
+            let map = super::telemetry_common::load_sensor_map(p, None)?;
+            map.validate_against(net).map_err(|e| {
+                anyhow::anyhow!(
+                    "sensor map does not fit the network ({} problem(s)):\n{e}",
+                    e.0.len()
+                )
+            })?;
+            from_map(&map)?
         }
     };
-    let errs = set.check(net);
+    let errs = sensors.set.check(net);
     if !errs.is_empty() {
         bail!(
             "the sensor map does not match the network:\n  {}",
             errs.join("\n  ")
         );
     }
-    Ok(set)
+    Ok(sensors)
 }
 
-fn parse_sensor_map(text: &str) -> Result<SensorSet> {
-    let v: toml::Table = toml::from_str(text).context("not a valid TOML sensor map")?;
-    let Some(list) = v.get("sensor").and_then(|s| s.as_array()) else {
-        bail!("no [[sensor]] entries");
-    };
-    let mut out = Vec::new();
-    for (i, s) in list.iter().enumerate() {
-        let get = |k: &str| s.get(k).and_then(|x| x.as_str());
-        let tag = get("tag").unwrap_or("?");
-        let kind = match get("kind") {
-            Some("pressure") => SensorKind::Pressure,
-            Some("flow") => SensorKind::Flow,
-            Some("tank_level") | Some("level") => SensorKind::Level,
-            Some("demand") => SensorKind::Demand,
-            Some(k) => {
-                eprintln!(
-                    "sensor {} ('{tag}'): kind '{k}' is not used by leak detection",
-                    i + 1
-                );
-                continue;
-            }
-            None => bail!("sensor {} ('{tag}') has no kind", i + 1),
+/// Detection's view of a telemetry sensor map: kind, SCADA column, element,
+/// range, and the unit conversion to detection's units.
+fn from_map(map: &SensorMap) -> Result<Sensors> {
+    let mut set = SensorSet::default();
+    let mut scale = Vec::new();
+    for s in &map.sensors {
+        let want = detection::sensors::unit(s.kind);
+        let (range, factor) = if s.unit.name == want {
+            (s.range, None)
+        } else {
+            let to = Unit::parse(want).expect("detection's units are telemetry units");
+            let f = s.unit.factor / to.factor;
+            ((s.range.0 * f, s.range.1 * f), Some(f))
         };
-        let element = match kind {
-            SensorKind::Flow => get("link"),
-            _ => get("node"),
-        }
-        .with_context(|| format!("sensor {} ('{tag}') names no node/link", i + 1))?;
-        let column = s
-            .get("scada")
-            .and_then(|x| x.get("column"))
-            .and_then(|x| x.as_str())
-            .unwrap_or(tag);
-        let num = |x: &toml::Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
-        let range = s
-            .get("range")
-            .and_then(|r| r.as_array())
-            .and_then(|r| Some((num(r.first()?)?, num(r.get(1)?)?)));
-        out.push(Sensor {
-            kind,
-            column: column.to_string(),
-            element: element.to_string(),
-            range,
+        set.sensors.push(Sensor {
+            kind: s.kind,
+            column: s.scada_column.clone(),
+            element: s.element.id().to_string(),
+            range: Some(range),
         });
+        scale.push(factor);
     }
-    Ok(SensorSet { sensors: out })
+    Ok(Sensors {
+        set,
+        time_zone: map.time_zone.clone(),
+        scale,
+    })
 }
 
 /// Finds `SCADA_<X>.csv` (or `<prefix>_SCADA_<X>.csv`) in `dir`.
 fn find_file(dir: &Path, kind: SensorKind) -> Option<PathBuf> {
-    let want = kind.file();
+    let want = scada_file(kind);
     let p = dir.join(want);
     if p.exists() {
         return Some(p);
@@ -186,105 +193,86 @@ fn find_file(dir: &Path, kind: SensorKind) -> Option<PathBuf> {
         })
 }
 
-/// One SCADA cell: its value, `NaN` for a gap (empty, NaN, ±inf), `None`
-/// for garbage (not a number). `;`-separated files use a decimal comma.
-fn parse_cell(raw: &str, sep: char) -> Option<f64> {
-    let raw = raw.trim().trim_matches('"');
-    let x = if sep == ';' {
-        raw.replacen(',', ".", 1)
-    } else {
-        raw.to_string()
-    };
-    match x.parse::<f64>() {
-        Ok(v) if v.is_finite() => Some(v),
-        Ok(_) => Some(f64::NAN),
-        _ if raw.is_empty() => Some(f64::NAN),
-        _ => None,
-    }
-}
-
-/// Reads the SCADA files of `dir` into rows aligned on the 5-minute grid.
-pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
+/// Reads the SCADA files of `dir` (telemetry's reader, timestamps in the
+/// map's zone) into rows aligned on the 5-minute UTC grid. A cell that is
+/// not a number is read as missing, with one warning per column.
+pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
     // One file per sensor kind: its column names and its rows by step.
     type KindFile = (SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>);
     let mut per_file: Vec<KindFile> = Vec::new();
     for kind in SensorKind::ALL {
-        if sensors.of_kind(kind).next().is_none() {
+        if sensors.set.of_kind(kind).next().is_none() {
             continue;
         }
         let Some(path) = find_file(dir, kind) else {
             eprintln!(
                 "warning: {} not found in {}: its sensors are excluded",
-                kind.file(),
+                scada_file(kind),
                 dir.display()
             );
             continue;
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut lines = text.lines().enumerate();
-        let (_, header) = lines
-            .next()
-            .with_context(|| format!("{}: empty file", path.display()))?;
-        let header = header.trim_start_matches('\u{feff}').trim_end();
-        let sep = if header.contains(';') { ';' } else { ',' };
-        let cols: Vec<String> = header
-            .split(sep)
-            .map(|c| c.trim().trim_matches('"').to_string())
+        let name = path.display().to_string();
+        let file = std::fs::File::open(&path).with_context(|| format!("cannot read {name}"))?;
+        let mut rd = ScadaReader::new(std::io::BufReader::new(file), &name)?
+            .with_time_zone(sensors.time_zone.clone());
+        let cols = rd.columns().to_vec();
+        // Unit conversion per column, from the sensor of this kind it feeds.
+        let scale: Vec<Option<f64>> = cols
+            .iter()
+            .map(|c| {
+                sensors
+                    .set
+                    .sensors
+                    .iter()
+                    .zip(&sensors.scale)
+                    .find(|(s, _)| s.kind == kind && &s.column == c)
+                    .and_then(|(_, f)| *f)
+            })
             .collect();
-        if !cols
-            .first()
-            .is_some_and(|c| c.eq_ignore_ascii_case("timestamp"))
-        {
-            bail!("{}:1: first column must be Timestamp", path.display());
-        }
         let mut rows = BTreeMap::new();
         // Per column: cells that are not numbers (read as missing), and
         // where the first one is.
         let mut unreadable: BTreeMap<usize, (usize, String, usize)> = BTreeMap::new();
-        for (ln, line) in lines {
-            let line = line.trim_end();
-            if line.is_empty() {
-                continue;
-            }
-            let mut f = line.split(sep);
-            let ts = f.next().unwrap_or("").trim().trim_matches('"');
-            let step = parse_timestamp(ts)
-                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), ln + 1))?;
-            let vals: Vec<f64> = f
-                .enumerate()
-                .map(|(c, raw)| match parse_cell(raw, sep) {
-                    Some(v) => v,
-                    None => {
-                        let raw = raw.trim().trim_matches('"');
-                        unreadable
-                            .entry(c)
-                            .or_insert_with(|| (ln + 1, raw.to_string(), 0))
-                            .2 += 1;
-                        f64::NAN
-                    }
+        let mut row = Row {
+            line: 0,
+            ts_ms: 0,
+            values: Vec::new(),
+        };
+        let mut garbage = |line: usize, c: usize, text: &str| {
+            unreadable
+                .entry(c)
+                .or_insert_with(|| (line, text.to_string(), 0))
+                .2 += 1;
+        };
+        while rd.read_row_lenient(&mut row, &mut garbage)? {
+            let Some(step) = step_of_unix_ms(row.ts_ms) else {
+                bail!(
+                    "{name}:{}: field 'Timestamp': {} UTC is not on the 5-minute grid",
+                    row.line,
+                    telemetry::time::format_timestamp(row.ts_ms)
+                );
+            };
+            let vals: Vec<f64> = row
+                .values
+                .iter()
+                .zip(&scale)
+                .map(|(v, f)| match (v, f) {
+                    (Some(v), None) => *v,
+                    (Some(v), Some(f)) => v * f,
+                    (None, _) => f64::NAN,
                 })
                 .collect();
-            if vals.len() != cols.len() - 1 {
-                bail!(
-                    "{}:{}: {} values, the header has {} columns",
-                    path.display(),
-                    ln + 1,
-                    vals.len(),
-                    cols.len() - 1
-                );
-            }
             rows.insert(step, vals);
         }
         for (c, (line, text, n)) in &unreadable {
             eprintln!(
-                "warning: {}:{line}: field '{}': '{text}' is not a number ({n} such value{} in this column, read as missing)",
-                path.display(),
-                cols.get(c + 1).map_or("?", String::as_str),
+                "warning: {name}:{line}: field '{}': '{text}' is not a number ({n} such value{} in this column, read as missing)",
+                cols.get(*c).map_or("?", String::as_str),
                 if *n == 1 { "" } else { "s" }
             );
         }
-        per_file.push((kind, cols[1..].to_vec(), rows));
+        per_file.push((kind, cols, rows));
     }
     let first = per_file
         .iter()
@@ -324,7 +312,10 @@ pub fn read_scada(dir: &Path, sensors: &SensorSet) -> Result<ScadaData> {
 pub fn run(a: Args) -> Result<()> {
     let t0 = std::time::Instant::now();
     let net = super::load_network(&a.network)?;
-    let sensors = load_sensors(a.sensors.as_deref(), &net)?;
+    let mut sensors = load_sensors(a.sensors.as_deref(), &net)?;
+    if let Some(z) = &a.time_zone {
+        sensors.time_zone = telemetry::time::zone(z).context("--time-zone")?;
+    }
     let data = read_scada(&a.scada, &sensors)?;
     let train = a
         .train
@@ -338,7 +329,7 @@ pub fn run(a: Args) -> Result<()> {
         ..DetectConfig::default()
     };
     let cfg = apply_settings(cfg, &a.set)?;
-    let report = detect(&net, &sensors, &data, train.as_ref(), &cfg).map_err(anyhow::Error::msg)?;
+    let report = detect(&net, &sensors.set, &data, train.as_ref(), &cfg)?;
     for i in &report.issues {
         eprintln!(
             "sensor {} ({:?}): {}{}",
@@ -411,21 +402,6 @@ mod tests {
         assert_eq!(c.loc_samples, 4);
         assert!(!c.joint_known);
         assert_eq!(c.early_min_h, 2.5);
-    }
-
-    #[test]
-    fn cells_are_values_gaps_or_garbage() {
-        assert_eq!(parse_cell(" 28,89", ';'), Some(28.89));
-        assert_eq!(parse_cell("\"1.5\"", ','), Some(1.5));
-        assert!(parse_cell("", ';').unwrap().is_nan());
-        assert!(parse_cell("NaN", ',').unwrap().is_nan());
-        assert!(parse_cell("inf", ',').unwrap().is_nan());
-        assert_eq!(parse_cell("abc", ';'), None);
-        assert_eq!(
-            parse_cell("1.5", ';'),
-            Some(1.5),
-            "a decimal point is read too"
-        );
     }
 
     #[test]

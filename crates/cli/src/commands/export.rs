@@ -2,7 +2,7 @@
 //! Parquet, optionally resampled to a hydraulic step.
 
 use super::telemetry_common::load_config;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use tabular::{Column, ColumnType, ParquetWriter, Value};
@@ -59,8 +59,8 @@ pub fn run(a: Args) -> Result<()> {
         bail!("no sensor '{}' in {}", a.sensor, cfg.sensors.display());
     };
     let sensor = &map.sensors[si];
-    let from = parse_timestamp(&a.from).map_err(|e| anyhow!("--from: {e}"))?;
-    let to = parse_timestamp(&a.to).map_err(|e| anyhow!("--to: {e}"))?;
+    let from = parse_timestamp(&a.from).context("--from")?;
+    let to = parse_timestamp(&a.to).context("--to")?;
     if to <= from {
         bail!("--to must be after --from");
     }

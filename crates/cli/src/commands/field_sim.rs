@@ -126,11 +126,11 @@ pub fn run(a: Args) -> Result<()> {
                 p.display(),
                 a.speed
             );
-            Box::new(ScadaReplay::load(&map, p, a.speed).map_err(|e| anyhow!(e))?)
+            Box::new(ScadaReplay::load(&map, p, a.speed)?)
         }
         Truth::Hydraulic => {
             let dur = net.times.duration;
-            let h = HydraulicTruth::new(net, &map, &leaks, a.speed).map_err(|e| anyhow!(e))?;
+            let h = HydraulicTruth::new(net, &map, &leaks, a.speed)?;
             tracing::info!(
                 "truth: hydraulic simulation of {} ({}), speed {}",
                 a.network.display(),

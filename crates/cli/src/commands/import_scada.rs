@@ -2,7 +2,7 @@
 //! (BattLeDIM layout) into the configured store.
 
 use super::telemetry_common::{init_logging, load_config};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
 use telemetry::store::buffer::BufferedStore;
 
@@ -16,11 +16,18 @@ pub struct Args {
     /// List bad rows and go on, instead of stopping at the first.
     #[arg(long)]
     skip_bad_rows: bool,
+    /// Zone of the exports' timestamps (IANA name, e.g. Europe/Paris);
+    /// default: the sensor map's `time_zone`, else UTC.
+    #[arg(long, value_name = "ZONE")]
+    time_zone: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<()> {
     init_logging();
-    let (cfg, map) = load_config(&a.config)?;
+    let (cfg, mut map) = load_config(&a.config)?;
+    if let Some(z) = &a.time_zone {
+        map.time_zone = telemetry::time::zone(z).context("--time-zone")?;
+    }
     let files = telemetry::ingest::scada_files(&a.path).map_err(|e| anyhow!(e))?;
     let store = cfg.store.open().map_err(|e| anyhow!(e))?;
     let mut bs = BufferedStore::open(store, &cfg.buffer_dir).map_err(|e| anyhow!(e))?;

@@ -3,7 +3,7 @@
 //! and leak flows). The generator lives in `detection::scenario`.
 
 use crate::figures::Fixed;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use detection::scenario::{generate, ScenarioConfig};
 use detection::sensors::SensorKind;
 use std::path::PathBuf;
@@ -53,6 +53,14 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let net = super::load_network(&a.network)?;
     let sensors = super::detect::load_sensors(a.sensors.as_deref(), &net)?;
+    if sensors.time_zone != telemetry::time::TimeZone::UTC {
+        bail!(
+            "the sensor map declares time_zone = \"{}\": scenario writes its SCADA files in UTC \
+             (give it a map without time_zone)",
+            telemetry::time::zone_name(&sensors.time_zone)
+        );
+    }
+    let sensors = sensors.set;
     let cfg = ScenarioConfig {
         days: a.days,
         leaks: a.leaks,
@@ -73,7 +81,7 @@ pub fn run(a: Args) -> Result<()> {
         a.days,
         cfg.leak_free_days
     );
-    let sc = generate(&net, &sensors, &cfg).map_err(anyhow::Error::msg)?;
+    let sc = generate(&net, &sensors, &cfg)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let write = |name: &str, text: String| -> Result<()> {
@@ -82,7 +90,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     for kind in SensorKind::ALL {
         if sc.series.iter().any(|s| s.kind == kind) {
-            write(kind.file(), sc.scada_csv(kind))?;
+            write(detection::sensors::scada_file(kind), sc.scada_csv(kind))?;
         }
     }
     write("leakages_info.yalm", sc.labels_yalm())?;
@@ -94,8 +102,8 @@ pub fn run(a: Args) -> Result<()> {
             "leak {}: {:?} from {} peak {} d={} m, max {} L/s",
             l.pipe,
             l.shape,
-            detection::scoring::time::format_step(l.start_step),
-            detection::scoring::time::format_step(l.peak_step),
+            detection::time::format_step(l.start_step),
+            detection::time::format_step(l.peak_step),
             Fixed(l.diameter_m, 4),
             Fixed(l.max_flow_lps, 2)
         );

@@ -5,8 +5,11 @@
 //! `detection::scoring`.
 
 use anyhow::{Context, Result};
-use detection::scoring::{parse_leak_flows, parse_leak_labels, parse_results, ScoreParams, Scorer};
+use detection::scoring::{
+    parse_leak_labels, parse_results, LeakFlows, LeakFlowsBuilder, ScoreParams, Scorer,
+};
 use std::path::{Path, PathBuf};
+use telemetry::scada::ScadaReader;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,13 +39,24 @@ fn read_text(path: &Path) -> Result<String> {
     })
 }
 
+/// Leak flows (`Timestamp,<pipe>,…`, UTC) through telemetry's CSV reader;
+/// every bad row is listed.
+fn read_leak_flows(path: &Path) -> Result<LeakFlows> {
+    let mut rd = ScadaReader::open(path)?;
+    let mut b = LeakFlowsBuilder::new(rd.file(), 1, rd.columns().to_vec());
+    rd.for_each_row(|r| match r {
+        Ok(row) => b.push_row(row.line, row.ts_ms, &row.values),
+        Err(e) => b.push_error(e.line, e.what()),
+    });
+    Ok(b.finish()?)
+}
+
 pub fn run(a: Args) -> Result<()> {
     let net = super::load_network(&a.network)?;
     let name = |p: &Path| p.display().to_string();
     let labels =
         parse_leak_labels(&read_text(&a.leaks)?, &name(&a.leaks)).map_err(anyhow::Error::new)?;
-    let flows =
-        parse_leak_flows(&read_text(&a.flows)?, &name(&a.flows)).map_err(anyhow::Error::new)?;
+    let flows = read_leak_flows(&a.flows)?;
     let results =
         parse_results(&read_text(&a.results)?, &name(&a.results)).map_err(anyhow::Error::new)?;
     let scorer = Scorer::new(&net, labels, &name(&a.leaks), flows, ScoreParams::default())

@@ -25,7 +25,7 @@ pub fn load_sensor_map(path: &Path, network: Option<&Path>) -> Result<SensorMap>
 }
 
 pub fn load_config(path: &Path) -> Result<(TwinConfig, SensorMap)> {
-    let cfg = TwinConfig::load(path).map_err(|e| anyhow!(e))?;
+    let cfg = TwinConfig::load(path)?;
     let map = load_sensor_map(&cfg.sensors, cfg.network.as_deref())?;
     Ok((cfg, map))
 }

@@ -9,8 +9,9 @@
 
 use super::{DetectError, ScadaData};
 use crate::netedit::{drop_controls_on_link, tank_to_fixed_head};
-use crate::scenario::{set_times, STEP_S};
+use crate::scenario::set_times;
 use crate::sensors::{SensorKind, SensorSet};
+use crate::time::STEP_S;
 use hydraulics::Simulation;
 use network::{LinkKind, Network, NodeKind};
 
@@ -55,7 +56,7 @@ impl Setup {
                 continue;
             }
             match s.kind {
-                SensorKind::Level => {
+                SensorKind::TankLevel => {
                     let i = model.node_index(&s.element).expect("checked");
                     let d = model.nodes[i].tank().map_or(0.0, |t| t.diameter);
                     tanks.push((si, i, std::f64::consts::PI * d * d / 4.0));
@@ -412,7 +413,7 @@ pub(super) fn run_model(
     let mut net = setup.net.clone();
     set_times(&mut net, f.rows);
     net.times.pattern_start = f.pattern_start;
-    let mut sim = Simulation::from_network(net).map_err(|e| DetectError::Model(e.to_string()))?;
+    let mut sim = Simulation::from_network(net)?;
     let nch = setup.residual.len();
     let last = snaps.iter().max().copied();
     let keep_all = f.sim.is_empty();
@@ -428,7 +429,7 @@ pub(super) fn run_model(
         if on_grid && r < f.rows {
             apply_bc(&mut sim, setup, f, r, f.m[r]);
         }
-        sim.run().map_err(|e| DetectError::Model(e.to_string()))?;
+        sim.run()?;
         if on_grid && r < f.rows {
             if keep_all {
                 read_channels(&sim, setup, &mut buf);

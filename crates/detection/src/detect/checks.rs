@@ -4,8 +4,8 @@
 //! interpolated. Pure functions on the series handed over; no I/O.
 
 use super::{DetectConfig, ScadaData, SensorIssue};
-use crate::scenario::STEP_S;
 use crate::sensors::{SensorKind, SensorSet};
+use crate::time::STEP_S;
 
 /// Checks one series and repairs short gaps; `Err` = exclude, with why.
 pub fn check_series(
@@ -42,7 +42,7 @@ pub fn check_series(
     if missing as f64 > cfg.max_missing_share * n as f64 {
         return Err(format!("{missing} of {n} readings missing"));
     }
-    if matches!(kind, SensorKind::Pressure | SensorKind::Level) {
+    if matches!(kind, SensorKind::Pressure | SensorKind::TankLevel) {
         let mut run = 1;
         let mut longest = 1;
         for w in v.windows(2) {
@@ -77,8 +77,8 @@ fn fill_gaps(v: &mut [f64]) {
             if let Some(l) = last {
                 if i > l + 1 {
                     let (a, b) = (v[l], v[i]);
-                    for j in l + 1..i {
-                        v[j] = a + (b - a) * (j - l) as f64 / (i - l) as f64;
+                    for (j, x) in v.iter_mut().enumerate().take(i).skip(l + 1) {
+                        *x = a + (b - a) * (j - l) as f64 / (i - l) as f64;
                     }
                 }
             } else {
@@ -116,7 +116,11 @@ pub(super) fn check_all(
             };
             let Some(col) = data.column(s.kind, &s.column) else {
                 issues.push(issue(
-                    format!("column '{}' missing from {}", s.column, s.kind.file()),
+                    format!(
+                        "column '{}' missing from {}",
+                        s.column,
+                        crate::sensors::scada_file(s.kind)
+                    ),
                     true,
                 ));
                 return None;

@@ -8,9 +8,9 @@
 use super::boundary::{apply_bc, read_channels, run_model, Frame, Setup};
 use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
-use crate::scenario::STEP_S;
 use crate::scoring::PipeGraph;
 use crate::signature;
+use crate::time::STEPS_PER_HOUR;
 use network::{LinkKind, Network};
 
 pub(super) struct Localization {
@@ -45,7 +45,7 @@ pub(super) fn localize(
     ref_before: Option<usize>,
     cfg: &DetectConfig,
 ) -> Result<(Localization, Option<Localization>), DetectError> {
-    let per_h = (3600 / STEP_S) as usize;
+    let per_h = STEPS_PER_HOUR;
     let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
     let nch = setup.residual.len();
     // Observed signature, standardized.

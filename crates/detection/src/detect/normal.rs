@@ -7,9 +7,10 @@
 //! detection and localization. Pure maths on a [`Frame`]; no I/O.
 
 use super::boundary::Frame;
-use crate::scenario::STEP_S;
+use crate::time::STEPS_PER_HOUR;
 
 /// Least squares `y ≈ X β` (normal equations with a tiny ridge).
+#[allow(clippy::needless_range_loop)] // row operations on a[r] and a[c] of one matrix
 pub(super) fn lstsq(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
     let p = x.first().map_or(0, Vec::len);
     let mut a = vec![vec![0.0; p]; p];
@@ -207,7 +208,7 @@ impl Normal {
 
 /// Per hour of `rows`: (mean excess, mean expected demand), m³/s.
 pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec<(f64, f64)> {
-    let per = (3600 / STEP_S) as usize;
+    let per = STEPS_PER_HOUR;
     let mut out = Vec::new();
     let mut r = rows.start;
     while r + per <= rows.end {
@@ -250,6 +251,7 @@ mod tests {
     /// A synthetic frame: two demand groups (a daily one and a weekly one,
     /// like residential and commercial), one pump running `on(r)`, and one
     /// channel whose residual is an offset while the pump runs.
+    #[allow(clippy::approx_constant)] // the test signal's period, as first written
     fn frame(rows: usize, on: impl Fn(usize) -> bool) -> Frame {
         let g1: Vec<f64> = (0..rows)
             .map(|r| 0.03 + 0.01 * ((r % 288) as f64 / 288.0 * 6.283).sin())

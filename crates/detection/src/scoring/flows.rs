@@ -1,12 +1,10 @@
 //! Leak flows: a CSV with a `Timestamp` column then one column per leaking
 //! pipe, one row per 5-minute step, values in m³/h (the layout of
-//! `2019_leak_flows_m3h.csv`). Rows must be consecutive steps.
+//! `2019_leak_flows_m3h.csv`). Rows must be consecutive steps. The caller
+//! reads the file and hands the rows to a [`LeakFlowsBuilder`].
 
-use super::time::{parse_timestamp, STEP_SECONDS};
-use super::{content_lines, Collector, InputErrors};
-
-/// Steps per hour: a flow in m³/h held for one step leaks `q / 12` m³.
-pub const STEPS_PER_HOUR: f64 = (3600 / STEP_SECONDS) as f64;
+use super::{Collector, InputErrors};
+use crate::time::{format_step, step_of_unix_ms, STEPS_PER_HOUR};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeakFlows {
@@ -34,108 +32,153 @@ impl LeakFlows {
 
     /// Volume (m³) leaked through column `c` from `step` (inclusive) to the
     /// end of the series. Steps before the first row count from the first row.
+    /// A flow in m³/h held for one step leaks `q / 12` m³.
     pub fn volume_from(&self, c: usize, step: i64) -> f64 {
         let col = &self.flows[c];
         let first = (step - self.start_step).clamp(0, col.len() as i64) as usize;
-        col[first..].iter().sum::<f64>() / STEPS_PER_HOUR
+        col[first..].iter().sum::<f64>() / STEPS_PER_HOUR as f64
     }
 }
 
-/// Parses a leak-flows CSV; `file` names it in error messages.
-pub fn parse_leak_flows(text: &str, file: &str) -> Result<LeakFlows, InputErrors> {
-    let mut errs = Collector::new(file);
-    let mut lines = content_lines(text);
-    let Some((hline, header)) = lines.next() else {
-        errs.push(1, "empty file: expected a header `Timestamp,<pipe>,...`");
-        return errs.finish(LeakFlows {
-            start_step: 0,
-            pipes: vec![],
-            flows: vec![],
-        });
-    };
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    if names.len() < 2 || !names[0].eq_ignore_ascii_case("timestamp") {
-        errs.push(
-            hline,
-            "header must be `Timestamp` followed by one column per leaking pipe",
-        );
-        return errs.finish(LeakFlows {
-            start_step: 0,
-            pipes: vec![],
-            flows: vec![],
-        });
-    }
-    let pipes: Vec<String> = names[1..].iter().map(|s| s.to_string()).collect();
-    for (i, p) in pipes.iter().enumerate() {
-        if p.is_empty() {
-            errs.push(hline, format!("column {} has no pipe ID", i + 2));
-        } else if pipes[..i].contains(p) {
-            errs.push(hline, format!("pipe {p} has two columns"));
+impl LeakFlows {
+    /// Leak flows from columns already in memory, the first row at
+    /// `start_step`.
+    pub fn new(start_step: i64, pipes: Vec<String>, flows: Vec<Vec<f64>>) -> LeakFlows {
+        LeakFlows {
+            start_step,
+            pipes,
+            flows,
         }
     }
-    let mut flows = vec![Vec::new(); pipes.len()];
-    let mut start_step = None;
-    let mut previous: Option<i64> = None;
-    for (line, l) in lines {
-        let f: Vec<&str> = l.split(',').map(str::trim).collect();
-        if f.len() != names.len() {
-            errs.push(
-                line,
-                format!("expected {} fields, found {}", names.len(), f.len()),
-            );
-            continue;
+}
+
+/// Builds [`LeakFlows`] from the rows of a leak-flows CSV that the caller
+/// reads (this crate reads no files: the CLI and the conformance tests use
+/// telemetry's SCADA reader), checking what the scorer relies on: one
+/// column per pipe, rows on consecutive 5-minute steps, a flow in every
+/// cell. Every problem is collected, located by file and line.
+pub struct LeakFlowsBuilder {
+    errs: Collector,
+    header_line: usize,
+    pipes: Vec<String>,
+    flows: Vec<Vec<f64>>,
+    start_step: Option<i64>,
+    previous: Option<i64>,
+}
+
+impl LeakFlowsBuilder {
+    /// `pipes`: the header's columns after `Timestamp`, on `header_line`.
+    pub fn new(file: &str, header_line: usize, pipes: Vec<String>) -> LeakFlowsBuilder {
+        let mut errs = Collector::new(file);
+        for (i, p) in pipes.iter().enumerate() {
+            if p.is_empty() {
+                errs.push(header_line, format!("column {} has no pipe ID", i + 2));
+            } else if pipes[..i].contains(p) {
+                errs.push(header_line, format!("pipe {p} has two columns"));
+            }
         }
-        match parse_timestamp(f[0]) {
-            Ok(step) => {
-                start_step.get_or_insert(step);
-                if previous.is_some_and(|p| step != p + 1) {
-                    errs.push(
+        LeakFlowsBuilder {
+            errs,
+            header_line,
+            flows: vec![Vec::new(); pipes.len()],
+            pipes,
+            start_step: None,
+            previous: None,
+        }
+    }
+
+    /// One row: its line, its instant (epoch milliseconds, UTC) and one
+    /// flow per pipe in m³/h (`None` = empty cell).
+    pub fn push_row(&mut self, line: usize, unix_ms: i64, flows: &[Option<f64>]) {
+        match step_of_unix_ms(unix_ms) {
+            Some(step) => {
+                self.start_step.get_or_insert(step);
+                if self.previous.is_some_and(|p| step != p + 1) {
+                    self.errs.push(
                         line,
                         format!(
                             "timestamp {} is not the next 5-minute step after the previous row",
-                            f[0]
+                            format_step(step)
                         ),
                     );
                 }
-                previous = Some(step);
+                self.previous = Some(step);
             }
-            Err(m) => {
-                errs.push(line, m);
-                previous = previous.map(|p| p + 1);
+            None => {
+                self.errs.push(
+                    line,
+                    "timestamp not on the 5-minute grid (minutes must be a multiple of 5, seconds 00)",
+                );
+                self.previous = self.previous.map(|p| p + 1);
             }
         }
-        for (c, v) in f[1..].iter().enumerate() {
-            match v.parse::<f64>() {
-                Ok(q) if q.is_finite() => flows[c].push(q),
-                _ => {
-                    errs.push(line, format!("flow {v:?} for {} is not a number", pipes[c]));
-                    flows[c].push(0.0);
+        if flows.len() != self.pipes.len() {
+            self.errs.push(
+                line,
+                format!("expected {} flows, found {}", self.pipes.len(), flows.len()),
+            );
+        }
+        for (c, col) in self.flows.iter_mut().enumerate() {
+            match flows.get(c).copied().flatten() {
+                Some(q) => col.push(q),
+                None => {
+                    self.errs
+                        .push(line, format!("flow for {} is missing", self.pipes[c]));
+                    col.push(0.0);
                 }
             }
         }
     }
-    if start_step.is_none() {
-        errs.push(hline, "no data rows");
+
+    /// A row the caller could not read (`message` says why): an error, and
+    /// one step of zero flows so that later rows keep their places.
+    pub fn push_error(&mut self, line: usize, message: impl Into<String>) {
+        self.errs.push(line, message);
+        self.previous = self.previous.map(|p| p + 1);
+        for col in &mut self.flows {
+            col.push(0.0);
+        }
     }
-    errs.finish(LeakFlows {
-        start_step: start_step.unwrap_or(0),
-        pipes,
-        flows,
-    })
+
+    pub fn finish(mut self) -> Result<LeakFlows, InputErrors> {
+        if self.start_step.is_none() {
+            self.errs.push(self.header_line, "no data rows");
+        }
+        self.errs.finish(LeakFlows {
+            start_step: self.start_step.unwrap_or(0),
+            pipes: self.pipes,
+            flows: self.flows,
+        })
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::time::EPOCH_2019_S;
 
-    const CSV: &str = "Timestamp,p1,p2\n\
-                       2019-01-01 00:00:00,0.0,1.2\n\
-                       2019-01-01 00:05:00,6.0,1.2\n\
-                       2019-01-01 00:10:00,6.0,0.0\n";
+    /// Epoch milliseconds of a step.
+    pub(crate) fn ms(step: i64) -> i64 {
+        (EPOCH_2019_S + step * crate::time::STEP_S as i64) * 1000
+    }
+
+    /// Leak flows from a test table: `(step, flows)` rows under `pipes`.
+    pub(crate) fn flows(pipes: &[&str], rows: &[(i64, &[f64])]) -> LeakFlows {
+        let mut b =
+            LeakFlowsBuilder::new("f.csv", 1, pipes.iter().map(|p| p.to_string()).collect());
+        for (i, (step, q)) in rows.iter().enumerate() {
+            let q: Vec<Option<f64>> = q.iter().map(|&x| Some(x)).collect();
+            b.push_row(i + 2, ms(*step), &q);
+        }
+        b.finish().unwrap()
+    }
 
     #[test]
     fn volumes_sum_steps_over_twelve() {
-        let f = parse_leak_flows(CSV, "f.csv").unwrap();
+        let f = flows(
+            &["p1", "p2"],
+            &[(0, &[0.0, 1.2]), (1, &[6.0, 1.2]), (2, &[6.0, 0.0])],
+        );
         assert_eq!(f.len(), 3);
         assert_eq!(f.column("p2"), Some(1));
         assert!((f.volume_from(0, 0) - 1.0).abs() < 1e-12);
@@ -146,12 +189,23 @@ mod tests {
 
     #[test]
     fn errors_are_located() {
-        let bad = "Timestamp,p1\n2019-01-01 00:00,1\n2019-01-01 00:10,1\n2019-01-01 00:15,x\n2019-01-01 00:20\n";
-        let e = parse_leak_flows(bad, "f.csv").unwrap_err();
+        let mut b = LeakFlowsBuilder::new("f.csv", 1, vec!["p1".into()]);
+        b.push_row(2, ms(0), &[Some(1.0)]);
+        b.push_row(3, ms(2), &[Some(1.0)]);
+        b.push_error(4, "field 'p1': 'x' is not a number");
+        b.push_row(5, ms(4), &[None]);
+        b.push_row(6, ms(5) + 60_000, &[Some(1.0)]);
+        let e = b.finish().unwrap_err();
         let lines: Vec<usize> = e.errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![3, 4, 5], "{e}");
-        assert!(parse_leak_flows("", "f.csv").is_err());
-        assert!(parse_leak_flows("time,p1\n", "f.csv").is_err());
-        assert!(parse_leak_flows("Timestamp,p1,p1\n2019-01-01 00:00,1,1\n", "f.csv").is_err());
+        assert_eq!(lines, vec![3, 4, 5, 6], "{e}");
+        assert_eq!(
+            e.errors[0].to_string(),
+            "f.csv:3: timestamp 2019-01-01 00:10 is not the next 5-minute step after the previous row"
+        );
+        assert!(LeakFlowsBuilder::new("f.csv", 1, vec!["p1".into()])
+            .finish()
+            .is_err());
+        let dup = LeakFlowsBuilder::new("f.csv", 1, vec!["p1".into(), "p1".into()]);
+        assert!(dup.finish().is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! The official BattLeDIM 2020 scoring, reproduced exactly.
 //!
-//! Inputs are parsed from text (no file I/O here): the leak labels
+//! Inputs are parsed from text or rows (no file I/O here): the leak labels
 //! ([`labels`], the `leakages_info.yalm` layout), each leak's flow per
-//! 5-minute step ([`flows`]), and a team's results file ([`results`],
+//! 5-minute step ([`flows`], rows read by the caller's CSV reader), and a team's results file ([`results`],
 //! `pipeID, YYYY-MM-DD HH:MM` lines). [`distance`] measures how far a
 //! detected pipe is from a leaking one along the pipes of the network, and
 //! [`score`] applies the rules:
@@ -27,10 +27,11 @@ pub mod flows;
 pub mod labels;
 pub mod results;
 pub mod score;
-pub mod time;
+/// The step grid and its timestamps ([`crate::time`]).
+pub use crate::time;
 
 pub use distance::PipeGraph;
-pub use flows::{parse_leak_flows, LeakFlows};
+pub use flows::{LeakFlows, LeakFlowsBuilder};
 pub use labels::{parse_leak_labels, LeakLabel, LeakType};
 pub use results::{parse_results, Detection, Results};
 pub use score::{official_number, DetectionScore, Outcome, ScoreParams, ScoreReport, Scorer};

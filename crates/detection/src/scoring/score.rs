@@ -5,8 +5,8 @@ use super::distance::{PipeDistances, PipeGraph};
 use super::flows::LeakFlows;
 use super::labels::LeakLabel;
 use super::results::{Detection, Results};
-use super::time::{format_step, STEP_SECONDS};
 use super::{Collector, InputErrors};
+use crate::time::{format_step, STEP_S};
 use network::{LinkIdx, Network};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -306,7 +306,7 @@ impl<'n> Scorer<'n> {
                 leak_pipe: l.pipe.clone(),
                 leak_start: l.start_text(),
                 step: f.map(|f| f.0),
-                delay_h: f.map(|f| ((f.0 - l.start) * STEP_SECONDS) as f64 / 3600.0),
+                delay_h: f.map(|f| ((f.0 - l.start) * STEP_S as i64) as f64 / 3600.0),
                 line: f.map(|f| f.1),
                 distance_m: f.map(|f| f.2).filter(|x| x.is_finite()),
             })
@@ -385,7 +385,8 @@ impl ScoreReport {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_leak_flows, parse_leak_labels, parse_results};
+    use super::super::flows::tests::flows as flows_table;
+    use super::super::{parse_leak_labels, parse_results, LeakFlows};
     use super::*;
 
     /// A chain of 100 m pipes: J0 ─a─ J1 ─b─ J2 ─c─ J3 ─d─ J4 ─e─ J5.
@@ -401,15 +402,18 @@ mod tests {
     /// Flows 12 m³/h = 1 m³ per step.
     const LABELS: &str = "a, 2019-01-01 00:05, 2019-01-01 00:20, 0.01, abrupt, 2019-01-01 00:05\n\
                           c, 2019-01-01 00:10, 2019-01-01 00:40, 0.01, abrupt, 2019-01-01 00:10\n";
-    const FLOWS: &str = "Timestamp,a,c\n\
-                         2019-01-01 00:00,0,0\n2019-01-01 00:05,12,0\n2019-01-01 00:10,12,12\n\
-                         2019-01-01 00:15,12,12\n2019-01-01 00:20,12,12\n2019-01-01 00:25,12,12\n\
-                         2019-01-01 00:30,0,12\n2019-01-01 00:35,0,12\n2019-01-01 00:40,0,12\n";
+    fn flows() -> LeakFlows {
+        let a = [0.0, 12.0, 12.0, 12.0, 12.0, 12.0, 0.0, 0.0, 0.0];
+        let c = [0.0, 0.0, 12.0, 12.0, 12.0, 12.0, 12.0, 12.0, 12.0];
+        let rows: Vec<(i64, [f64; 2])> = (0..9).map(|i| (i as i64, [a[i], c[i]])).collect();
+        let rows: Vec<(i64, &[f64])> = rows.iter().map(|(s, q)| (*s, &q[..])).collect();
+        flows_table(&["a", "c"], &rows)
+    }
 
     fn run(results: &str) -> ScoreReport {
         let net = chain();
         let labels = parse_leak_labels(LABELS, "l").unwrap();
-        let flows = parse_leak_flows(FLOWS, "f").unwrap();
+        let flows = flows();
         let s = Scorer::new(&net, labels, "l", flows, ScoreParams::default()).unwrap();
         s.score(&parse_results(results, "r.txt").unwrap()).unwrap()
     }
@@ -520,7 +524,7 @@ mod tests {
             &net,
             parse_leak_labels(LABELS, "l").unwrap(),
             "l",
-            parse_leak_flows(FLOWS, "f").unwrap(),
+            flows(),
             ScoreParams::default(),
         )
         .unwrap();
@@ -542,14 +546,7 @@ mod tests {
             "l.yalm",
         )
         .unwrap();
-        let e = Scorer::new(
-            &net,
-            labels,
-            "l.yalm",
-            parse_leak_flows(FLOWS, "f").unwrap(),
-            ScoreParams::default(),
-        )
-        .unwrap_err();
+        let e = Scorer::new(&net, labels, "l.yalm", flows(), ScoreParams::default()).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("l.yalm:1: pipe q is not in the network"),

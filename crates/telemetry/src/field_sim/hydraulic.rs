@@ -189,6 +189,18 @@ pub fn leak_node(net: &Network, link: usize) -> Option<usize> {
     }
 }
 
+/// Why a hydraulic truth cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TruthError {
+    /// A setting or the sensor map does not fit the model.
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot prepare the network")]
+    Prepare(#[from] hydraulics::PrepareError),
+    #[error("the hydraulic simulation fails at time 0")]
+    Sim(#[from] hydraulics::SimError),
+}
+
 impl HydraulicTruth {
     /// Prepares the simulation of `net` for the sensors of `map` (validated
     /// against `net`), with `leaks`, running `speed` simulated seconds per
@@ -198,9 +210,9 @@ impl HydraulicTruth {
         map: &SensorMap,
         leaks: &[Leak],
         speed: f64,
-    ) -> Result<HydraulicTruth, String> {
+    ) -> Result<HydraulicTruth, TruthError> {
         if !(speed.is_finite() && speed > 0.0) {
-            return Err(format!("speed {speed}: must be > 0"));
+            return Err(TruthError::Setup(format!("speed {speed}: must be > 0")));
         }
         let readings = map
             .sensors
@@ -211,11 +223,11 @@ impl HydraulicTruth {
                     Element::Link(id) => net.link_index(id),
                 };
                 let Some(i) = idx else {
-                    return Err(format!(
+                    return Err(TruthError::Setup(format!(
                         "sensor '{}': no element '{}' in the network",
                         s.tag,
                         s.element.id()
-                    ));
+                    )));
                 };
                 Ok(match (&s.element, s.kind) {
                     (Element::Node(_), Kind::Pressure) => Reading::Pressure(i),
@@ -226,17 +238,17 @@ impl HydraulicTruth {
                     (Element::Link(_), Kind::Pressure | Kind::TankLevel) => Reading::Nothing,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, TruthError>>()?;
         let mut at = Vec::new();
         for l in leaks {
-            let k = net
-                .link_index(&l.link)
-                .ok_or_else(|| format!("leak: no pipe '{}' in the network", l.link))?;
+            let k = net.link_index(&l.link).ok_or_else(|| {
+                TruthError::Setup(format!("leak: no pipe '{}' in the network", l.link))
+            })?;
             let node = leak_node(&net, k).ok_or_else(|| {
-                format!(
+                TruthError::Setup(format!(
                     "leak: neither end of '{}' is a junction (a leak needs one)",
                     l.link
-                )
+                ))
             })?;
             at.push(LeakAt {
                 leak: l.clone(),
@@ -254,10 +266,8 @@ impl HydraulicTruth {
             .collect();
         let emitter_exp = net.options.emitter_exponent;
         let duration_s = net.times.duration as f64;
-        let mut sim = Simulation::from_network(net)
-            .map_err(|e| format!("cannot prepare the network: {e}"))?;
-        sim.run()
-            .map_err(|e| format!("the hydraulic simulation fails at time 0: {e}"))?;
+        let mut sim = Simulation::from_network(net)?;
+        sim.run()?;
         Ok(HydraulicTruth {
             sim,
             ahead: None,
