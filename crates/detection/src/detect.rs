@@ -474,8 +474,8 @@ pub fn detect(
         }
         None => None,
     };
-    let notes: Vec<String> = Vec::new();
-    let mut setup = Setup::new(model, sensors, &usable);
+    let mut notes: Vec<String> = Vec::new();
+    let mut setup = Setup::new(model, sensors, &usable, &mut notes);
     setup.amr_patterns = cfg.amr_patterns;
     if !setup.metering_gaps.is_empty() {
         return Err(DetectError::Metering(setup.metering_gaps));

@@ -7,8 +7,8 @@
 //! controls and rules.
 
 use network::{
-    ControlCondition, Demand, Junction, Link, LinkIdx, LinkKind, Network, Node, NodeIdx, NodeKind,
-    Reservoir, RuleObject,
+    Control, ControlCondition, Demand, Junction, Link, LinkIdx, LinkKind, Network, Node, NodeIdx,
+    NodeKind, Reservoir, Rule, RuleObject,
 };
 
 /// Inserts `node` as the last junction; returns its index. Every node index
@@ -156,34 +156,96 @@ pub fn split_pipe_midpoint(net: &mut Network, pipe: &str) -> Option<NodeIdx> {
 
 /// Turns tank `i` into a reservoir at its bottom elevation, so a simulation
 /// can impose the measured level each step with `set_reservoir_head`
-/// (head = elevation + level). Controls conditioned on the tank and rules
-/// mentioning it are removed: the imposed level replaces their effect.
-pub fn tank_to_fixed_head(net: &mut Network, i: NodeIdx) -> bool {
-    let Some(t) = net.nodes[i].tank() else {
-        return false;
-    };
-    let level = t.initial_level;
-    // A reservoir's "elevation" is its head.
-    let _ = level;
+/// (head = elevation + level). The controls and rules conditioned on the
+/// tank can no longer act on a fixed head: they are removed and returned,
+/// described ([`Removed`]), so that the caller says so. `None` if `i` is no
+/// tank.
+pub fn tank_to_fixed_head(net: &mut Network, i: NodeIdx) -> Option<Removed> {
+    net.nodes[i].tank()?;
     net.nodes[i].kind = NodeKind::Reservoir(Reservoir { head_pattern: None });
-    net.controls.retain(|c| {
-        !matches!(c.condition, ControlCondition::NodeAbove(n, _) | ControlCondition::NodeBelow(n, _) if n == i)
-    });
-    net.rules
-        .retain(|r| !r.premises.iter().any(|p| p.object == RuleObject::Node(i)));
-    true
+    Some(remove(
+        net,
+        |c| matches!(c.condition, ControlCondition::NodeAbove(n, _) | ControlCondition::NodeBelow(n, _) if n == i),
+        |r| r.premises.iter().any(|p| p.object == RuleObject::Node(i)),
+    ))
 }
 
 /// Removes the controls and rules that act on link `k` (its status is then
-/// imposed from measurements).
-pub fn drop_controls_on_link(net: &mut Network, k: LinkIdx) {
-    net.controls.retain(|c| c.link != k);
-    net.rules.retain(|r| {
-        !r.then_actions
-            .iter()
-            .chain(r.else_actions.iter())
-            .any(|a| a.link == k)
+/// imposed from measurements), and returns them described.
+pub fn drop_controls_on_link(net: &mut Network, k: LinkIdx) -> Removed {
+    remove(
+        net,
+        |c| c.link == k,
+        |r| {
+            r.then_actions
+                .iter()
+                .chain(r.else_actions.iter())
+                .any(|a| a.link == k)
+        },
+    )
+}
+
+/// Controls and rules taken out of a model, described for the user.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Removed {
+    /// Each removed simple control: the ID of the link it set.
+    pub controls_on: Vec<String>,
+    /// Each removed rule's ID.
+    pub rules: Vec<String>,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.controls_on.is_empty() && self.rules.is_empty()
+    }
+}
+
+impl std::fmt::Display for Removed {
+    /// "2 control(s) (on link(s) P1) and rule(s) R1, R4".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.controls_on.is_empty() {
+            let mut links: Vec<&str> = Vec::new();
+            for id in &self.controls_on {
+                if !links.contains(&id.as_str()) {
+                    links.push(id);
+                }
+            }
+            parts.push(format!(
+                "{} control(s) (on link(s) {})",
+                self.controls_on.len(),
+                links.join(", ")
+            ));
+        }
+        if !self.rules.is_empty() {
+            parts.push(format!("rule(s) {}", self.rules.join(", ")));
+        }
+        f.write_str(&parts.join(" and "))
+    }
+}
+
+fn remove(
+    net: &mut Network,
+    control: impl Fn(&Control) -> bool,
+    rule: impl Fn(&Rule) -> bool,
+) -> Removed {
+    let mut out = Removed::default();
+    let links = &net.links;
+    net.controls.retain(|c| {
+        let drop = control(c);
+        if drop {
+            out.controls_on.push(links[c.link].id.clone());
+        }
+        !drop
     });
+    net.rules.retain(|r| {
+        let drop = rule(r);
+        if drop {
+            out.rules.push(r.id.clone());
+        }
+        !drop
+    });
+    out
 }
 
 #[cfg(test)]
@@ -276,8 +338,16 @@ small test network
     fn tank_becomes_fixed_head() {
         let mut net = small();
         let t = net.node_index("T1").unwrap();
-        assert!(tank_to_fixed_head(&mut net, t));
+        let n_controls = net.controls.len();
+        let removed = tank_to_fixed_head(&mut net, t).expect("T1 is a tank");
         assert!(net.controls.is_empty());
+        // What was removed is said, link by link.
+        assert_eq!(removed.controls_on.len(), n_controls);
+        assert!(n_controls > 0 && removed.to_string().contains("control(s) (on link(s) "));
+        assert!(
+            tank_to_fixed_head(&mut net, t).is_none(),
+            "no longer a tank"
+        );
         let mut s = hydraulics::Simulation::from_network(net).unwrap();
         s.set_reservoir_head(t, 40.0 + 3.0);
         s.run().unwrap();

@@ -44,7 +44,12 @@ pub(super) struct Setup {
 }
 
 impl Setup {
-    pub(super) fn new(model: &Network, sensors: &SensorSet, usable: &[bool]) -> Setup {
+    pub(super) fn new(
+        model: &Network,
+        sensors: &SensorSet,
+        usable: &[bool],
+        notes: &mut Vec<String>,
+    ) -> Setup {
         let mut net = model.clone();
         let mut tanks = Vec::new();
         let mut pumps = Vec::new();
@@ -86,11 +91,42 @@ impl Setup {
                 }
             }
         }
+        // Nothing leaves the model without a note: a measured tank level or
+        // pump flow replaces the controls and rules that drove it.
+        let measured_pump = |id: &str| pumps.iter().any(|&(_, k)| model.links[k].id == id);
         for &(_, i, _) in &tanks {
-            tank_to_fixed_head(&mut net, i);
+            let Some(removed) = tank_to_fixed_head(&mut net, i) else {
+                continue;
+            };
+            if removed.is_empty() {
+                continue;
+            }
+            let unmeasured: Vec<&str> = removed
+                .controls_on
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !measured_pump(id))
+                .collect();
+            let mut note = format!(
+                "tank {} follows its measured level: {removed} conditioned on it no longer act",
+                model.nodes[i].id
+            );
+            if !unmeasured.is_empty() {
+                note += &format!(
+                    "; link(s) {} are not measured and keep the statuses the model gives them otherwise",
+                    unmeasured.join(", ")
+                );
+            }
+            notes.push(note);
         }
         for &(_, k) in &pumps {
-            drop_controls_on_link(&mut net, k);
+            let removed = drop_controls_on_link(&mut net, k);
+            if !removed.is_empty() {
+                notes.push(format!(
+                    "pump {} follows its measured flow: {removed} acting on it no longer act",
+                    model.links[k].id
+                ));
+            }
         }
         // Water balance: every reservoir must have a metered outflow and
         // every tank a level.
