@@ -29,7 +29,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 const HEAD_TOL_M: f64 = 1e-3;
 /// Heads beyond this magnitude are compared relatively.
@@ -197,6 +197,199 @@ fn read_stderr(err: &str) -> Stderr {
     s
 }
 
+/// One run of an EPANET variant (tests/oracle/variants/drv.c output).
+struct VariantRun {
+    times: Vec<u64>,
+    /// per report time: node ID → head (m)
+    heads: Vec<HashMap<String, f64>>,
+    /// per report time: link ID → (flow L/s, status word)
+    links: Vec<HashMap<String, (f64, String)>>,
+    stop: Option<u64>,
+    steps: Option<u64>,
+    duration: u64,
+}
+
+impl VariantRun {
+    /// The time of an early (UNBALANCED) stop, as run.json's `stopped_at_s`.
+    fn stopped_at(&self) -> Option<u64> {
+        self.stop.filter(|&t| t < self.duration)
+    }
+}
+
+fn read_variant(path: &Path) -> Result<VariantRun, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // IDs are bytes; latin-1 keeps them one character each, as the CSVs do for ASCII.
+    let text = String::from_utf8(text.clone())
+        .unwrap_or_else(|_| text.iter().map(|&b| b as char).collect());
+    let mut r = VariantRun {
+        times: Vec::new(),
+        heads: Vec::new(),
+        links: Vec::new(),
+        stop: None,
+        steps: None,
+        duration: 0,
+    };
+    let bad = |what: &str| format!("{}: malformed ({what})", path.display());
+    let mut lines = text.lines();
+    let (mut nids, mut lids) = (Vec::new(), Vec::new());
+    while let Some(line) = lines.next() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.first().copied() {
+            Some("U") => {
+                let nn: usize = w
+                    .get(2)
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| bad("U"))?;
+                let nl: usize = w
+                    .get(3)
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| bad("U"))?;
+                r.duration = w
+                    .get(4)
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| bad("U"))?;
+                for _ in 0..nn {
+                    nids.push(lines.next().ok_or_else(|| bad("node ids"))?.to_string());
+                }
+                for _ in 0..nl {
+                    lids.push(lines.next().ok_or_else(|| bad("link ids"))?.to_string());
+                }
+            }
+            Some("T") => {
+                let t: u64 = w
+                    .get(1)
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| bad("T"))?;
+                let mut h = HashMap::with_capacity(nids.len());
+                for id in &nids {
+                    let v: f64 = lines
+                        .next()
+                        .and_then(|l| l.trim().parse().ok())
+                        .ok_or_else(|| bad("head"))?;
+                    h.insert(id.clone(), v);
+                }
+                let mut q = HashMap::with_capacity(lids.len());
+                for id in &lids {
+                    let l = lines.next().ok_or_else(|| bad("link"))?;
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    let v: f64 = f
+                        .first()
+                        .and_then(|x| x.parse().ok())
+                        .ok_or_else(|| bad("flow"))?;
+                    let word = f.get(3).ok_or_else(|| bad("status word"))?;
+                    q.insert(id.clone(), (v, word.to_string()));
+                }
+                r.times.push(t);
+                r.heads.push(h);
+                r.links.push(q);
+            }
+            Some("S") => r.stop = w.get(1).and_then(|x| x.parse().ok()),
+            Some("N") => r.steps = w.get(1).and_then(|x| x.parse().ok()),
+            _ => {}
+        }
+    }
+    Ok(r)
+}
+
+/// EPANET 2.3's own variants (tests/oracle/variants/build): B = the same
+/// source compiled with FMA contraction, P = the reference build on the
+/// network with its [JUNCTIONS] and [PIPES] lines shuffled. Built once per
+/// target folder; their outputs are cached per network content.
+struct Variants {
+    dir: PathBuf,
+    runs: PathBuf,
+}
+
+fn variants() -> &'static Variants {
+    static V: OnceLock<Variants> = OnceLock::new();
+    V.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oracle-variants");
+        let out = Command::new(root().join("tests/oracle/variants/build"))
+            .arg(&dir)
+            .arg(oracle_python())
+            .output()
+            .expect("run tests/oracle/variants/build");
+        assert!(
+            out.status.success(),
+            "building EPANET's rounding variants failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stamp = std::fs::read_to_string(dir.join("stamp")).expect("variants stamp");
+        let runs = dir.join(format!("runs-{}", &stamp.trim()[..16]));
+        std::fs::create_dir_all(&runs).unwrap();
+        Variants { dir, runs }
+    })
+}
+
+/// FNV-1a of the network file: the cache key of its variant runs.
+fn content_key(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Runs (or finds cached) variants B and P on `inp`.
+fn variant_runs(inp: &Path) -> Result<Vec<(&'static str, VariantRun)>, String> {
+    let v = variants();
+    let bytes = std::fs::read(inp).map_err(|e| e.to_string())?;
+    let stem = inp.file_stem().unwrap().to_string_lossy().replace(' ', "_");
+    let key = format!("{stem}-{}", content_key(&bytes));
+    let mut out = Vec::new();
+    for name in ["B", "P"] {
+        let res = v.runs.join(format!("{key}.{name}"));
+        if !res.is_file() {
+            let tmp = v
+                .runs
+                .join(format!("{key}.{name}.{}.tmp", std::process::id()));
+            let (drv, net) = if name == "P" {
+                let perm = v
+                    .runs
+                    .join(format!("{key}.{}.perm.inp", std::process::id()));
+                let st = Command::new(oracle_python())
+                    .arg(root().join("tests/oracle/variants/permute.py"))
+                    .arg(inp)
+                    .arg(&perm)
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                if !st.success() {
+                    return Err("permute.py failed".into());
+                }
+                (v.dir.join("drvA"), perm)
+            } else {
+                (v.dir.join("drvB"), inp.to_path_buf())
+            };
+            let st = Command::new(&drv)
+                .arg(&net)
+                .arg(&tmp)
+                .status()
+                .map_err(|e| format!("{}: {e}", drv.display()))?;
+            if name == "P" {
+                let _ = std::fs::remove_file(&net);
+            }
+            if !st.success() {
+                return Err(format!("{} failed on {}", drv.display(), inp.display()));
+            }
+            std::fs::rename(&tmp, &res).map_err(|e| e.to_string())?;
+        }
+        out.push((name, read_variant(&res)?));
+    }
+    Ok(out)
+}
+
+/// How far EPANET's variants are from EPANET at one report time.
+#[derive(Clone, Copy, Default)]
+struct Spread {
+    /// max |Δhead| (m) over the compared nodes
+    dh: f64,
+    /// max |Δflow| / tolerance over the compared links
+    q_frac: f64,
+    /// link statuses that differ from EPANET's
+    statuses: usize,
+}
+
 #[derive(Default)]
 struct Outcome {
     name: String,
@@ -215,6 +408,15 @@ struct Outcome {
     status_mismatches: usize,
     first_status: String,
     warning_diffs: usize,
+    /// max |Δhead| at cut-off junctions (not compared)
+    cut_dh: f64,
+    /// EPANET's variants' largest head / flow-fraction spread at any report time
+    env_dh: f64,
+    env_q: f64,
+    /// report times beyond the strict tolerance but within EPANET's own spread
+    in_envelope: usize,
+    /// run-level differences that EPANET's variants show too
+    explained: Vec<String>,
     problems: Vec<String>,
     kept: Option<PathBuf>,
 }
@@ -295,12 +497,26 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
     };
     o.nodes = en.ids.len();
 
+    // EPANET's own rounding spread: its variants B (FMA) and P (shuffled input).
+    let vruns = match variant_runs(inp) {
+        Ok(v) => v,
+        Err(e) => {
+            o.problems.push(format!("EPANET variants: {e}"));
+            Vec::new()
+        }
+    };
+
     // Report times
     let report_times: Vec<u64> = run["report_times"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
         .unwrap_or_default();
     o.report_times = report_times.len();
+    // A run-level difference (report times, steps, stop time) is accepted
+    // when one of EPANET's variants differs from EPANET in the same way.
+    let variant_differs = |f: &dyn Fn(&VariantRun) -> bool| -> Option<&'static str> {
+        vruns.iter().find(|(_, v)| f(v)).map(|(n, _)| *n)
+    };
     if an.times != report_times {
         let first_diff = an
             .times
@@ -308,13 +524,17 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
             .zip(&report_times)
             .position(|(a, b)| a != b)
             .unwrap_or(an.times.len().min(report_times.len()));
-        o.problems.push(format!(
+        let msg = format!(
             "report times differ: aquatwin {} times, EPANET {}; first difference at #{first_diff} (aquatwin {:?}, EPANET {:?})",
             an.times.len(),
             report_times.len(),
             an.times.get(first_diff),
             report_times.get(first_diff)
-        ));
+        );
+        match variant_differs(&|v| v.times != report_times) {
+            Some(n) => o.explained.push(format!("{msg} (so do variant {n}'s)")),
+            None => o.problems.push(msg),
+        }
     }
     if al.times != an.times || el.times != en.times {
         o.problems
@@ -325,22 +545,32 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
     let epanet_steps = run["steps"].as_u64();
     let our_steps = ours.timing.as_ref().and_then(|t| t["steps"].as_u64());
     if !epanet_error && epanet_steps != our_steps {
-        o.problems.push(format!(
-            "hydraulic steps: aquatwin {our_steps:?}, EPANET {epanet_steps:?}"
-        ));
+        let msg = format!("hydraulic steps: aquatwin {our_steps:?}, EPANET {epanet_steps:?}");
+        match variant_differs(&|v| v.steps != epanet_steps) {
+            Some(n) => o.explained.push(format!("{msg} (variant {n} differs too)")),
+            None => o.problems.push(msg),
+        }
     }
     let stopped = run["stopped_at_s"].as_u64();
     if !epanet_error && stopped != ours.halted_at {
-        o.problems.push(format!(
+        let msg = format!(
             "EPANET stops at {stopped:?} s, aquatwin halts at {:?} s",
             ours.halted_at
-        ));
+        );
+        match variant_differs(&|v| v.stopped_at() != stopped) {
+            Some(n) => o.explained.push(format!("{msg} (variant {n} differs too)")),
+            None => o.problems.push(msg),
+        }
     }
     if let Some(t) = stopped {
         if !ours.unbalanced_at.contains(&t) {
-            o.problems.push(format!(
+            let msg = format!(
                 "EPANET stops unbalanced at {t} s; aquatwin gives no unbalanced warning then"
-            ));
+            );
+            match variant_differs(&|v| v.stopped_at() != stopped) {
+                Some(n) => o.explained.push(format!("{msg} (variant {n} differs too)")),
+                None => o.problems.push(msg),
+            }
         }
     }
     // Warning codes per step (informational)
@@ -374,24 +604,39 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
             el.ids.len()
         ));
     }
-    let (mut dh_bad, mut q_bad) = (0usize, 0usize);
     let topo = Topology::of(inp, &en.ids, &el.ids);
+    // Per report time: aquatwin's worst head / flow / status difference from
+    // EPANET beside EPANET's variants' worst at the same time.
+    let (mut dh_bad, mut q_bad, mut st_bad) = (0usize, 0usize, 0usize);
+    let mut first_bad: Vec<String> = Vec::new();
+    let mut abs_bad = 0usize;
     for (eb, t) in en.times.iter().enumerate() {
         let Some(&ab) = our_block.get(t) else {
             continue;
         };
         // Junctions cut off from every tank and reservoir by closed links
         // (by EPANET's statuses) have no physically defined head: both
-        // programs print rounding noise there, so heads are not compared.
+        // programs print rounding noise there; their heads are reported
+        // apart, not compared.
         let cut = topo.cut_off(|k| el.status(eb, k) != "CLOSED");
         o.cut_off = o.cut_off.max(cut.iter().filter(|&&c| c).count());
+        let vblocks: Vec<(&str, &VariantRun, usize)> = vruns
+            .iter()
+            .filter_map(|(n, v)| v.times.iter().position(|x| x == t).map(|b| (*n, v, b)))
+            .collect();
+        let mut env = Spread::default();
+        let mut ours_t = Spread::default();
+        let (mut worst_h, mut worst_q) = (String::new(), String::new());
         for (i, m) in node_map.iter().enumerate() {
             let Some(j) = *m else { continue };
-            if cut[i] {
-                continue;
-            }
             let (e, a) = (en.value(eb, i, 0), an.value(ab, j, 0));
             let d = (a - e).abs();
+            if cut[i] {
+                if !(d <= o.cut_dh) {
+                    o.cut_dh = if d.is_nan() { f64::INFINITY } else { d };
+                }
+                continue;
+            }
             if e.abs() > ABSURD_HEAD_M {
                 let rel = d / e.abs();
                 let r = o.max_rel_absurd.get_or_insert(0.0);
@@ -400,16 +645,18 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
                     o.worst_rel = format!("node {} at {t} s: aquatwin {a}, EPANET {e}", en.ids[i]);
                 }
                 if !(rel <= ABSURD_HEAD_REL) {
-                    dh_bad += 1;
+                    abs_bad += 1;
                 }
                 continue;
             }
-            if !(d <= o.max_dh) {
-                o.max_dh = if d.is_nan() { f64::INFINITY } else { d };
-                o.worst_dh = format!("node {} at {t} s: aquatwin {a}, EPANET {e}", en.ids[i]);
+            for (_, v, b) in &vblocks {
+                if let Some(&x) = v.heads[*b].get(&en.ids[i]) {
+                    env.dh = env.dh.max((x - e).abs());
+                }
             }
-            if !(d <= HEAD_TOL_M) {
-                dh_bad += 1;
+            if !(d <= ours_t.dh) {
+                ours_t.dh = if d.is_nan() { f64::INFINITY } else { d };
+                worst_h = format!("node {} at {t} s: aquatwin {a}, EPANET {e}", en.ids[i]);
             }
         }
         for (k, m) in link_map.iter().enumerate() {
@@ -421,53 +668,96 @@ fn compare_network(inp: &Path, bin: &Path, work: &Path) -> Outcome {
                         format!("link {} at {t} s: aquatwin {st}, EPANET {es}", el.ids[k]);
                 }
                 o.status_mismatches += 1;
+                ours_t.statuses += 1;
             }
+            let e = el.value(eb, k, 0);
+            let tol = FLOW_TOL_LPS.max(FLOW_TOL_REL * e.abs());
+            let mut vstat = 0;
+            for (_, v, b) in &vblocks {
+                if let Some((x, w)) = v.links[*b].get(&el.ids[k]) {
+                    if w != es {
+                        vstat = 1;
+                    }
+                    if !(cut[topo.ends[k].0] && cut[topo.ends[k].1]) {
+                        env.q_frac = env.q_frac.max((x - e).abs() / tol);
+                    }
+                }
+            }
+            env.statuses += vstat;
             // Flows inside a cut-off zone are as undefined as its heads.
             let (a_end, b_end) = topo.ends[k];
             if cut[a_end] && cut[b_end] {
                 continue;
             }
-            let (e, a) = (el.value(eb, k, 0), al.value(ab, j, 0));
-            let tol = FLOW_TOL_LPS.max(FLOW_TOL_REL * e.abs());
+            let a = al.value(ab, j, 0);
             let frac = (a - e).abs() / tol;
-            if !(frac <= o.max_flow_frac) {
-                o.max_flow_frac = if frac.is_nan() { f64::INFINITY } else { frac };
-                o.worst_flow = format!(
+            if !(frac <= ours_t.q_frac) {
+                ours_t.q_frac = if frac.is_nan() { f64::INFINITY } else { frac };
+                worst_q = format!(
                     "link {} at {t} s: aquatwin {a} L/s, EPANET {e} L/s",
                     el.ids[k]
                 );
             }
-            if !(frac <= 1.0) {
-                q_bad += 1;
+        }
+        if ours_t.dh > o.max_dh {
+            o.max_dh = ours_t.dh;
+            o.worst_dh = worst_h.clone();
+        }
+        if ours_t.q_frac > o.max_flow_frac {
+            o.max_flow_frac = ours_t.q_frac;
+            o.worst_flow = worst_q.clone();
+        }
+        o.env_dh = o.env_dh.max(env.dh);
+        o.env_q = o.env_q.max(env.q_frac);
+        // The accepted criterion, at this report time: within the strict
+        // tolerance, or no farther from EPANET than its own variants are.
+        let h_strict = ours_t.dh <= HEAD_TOL_M;
+        let q_strict = ours_t.q_frac <= 1.0;
+        let h_ok = h_strict || ours_t.dh <= env.dh;
+        let q_ok = q_strict || ours_t.q_frac <= env.q_frac;
+        let s_ok = ours_t.statuses <= env.statuses;
+        if (!h_strict && h_ok) || (!q_strict && q_ok) || (ours_t.statuses > 0 && s_ok) {
+            o.in_envelope += 1;
+        }
+        if !h_ok {
+            dh_bad += 1;
+            if first_bad.len() < 3 {
+                first_bad.push(format!(
+                    "|Δh| {:.3e} m > EPANET's variants' {:.3e} m, {worst_h}",
+                    ours_t.dh, env.dh
+                ));
+            }
+        }
+        if !q_ok {
+            q_bad += 1;
+            if first_bad.len() < 3 {
+                first_bad.push(format!(
+                    "flow {:.3e}× tolerance > EPANET's variants' {:.3e}×, {worst_q}",
+                    ours_t.q_frac, env.q_frac
+                ));
+            }
+        }
+        if !s_ok {
+            st_bad += 1;
+            if first_bad.len() < 3 {
+                first_bad.push(format!(
+                    "{} statuses differ at {t} s, {} in EPANET's variants; first {}",
+                    ours_t.statuses, env.statuses, o.first_status
+                ));
             }
         }
     }
-    if dh_bad > 0 {
-        let mut worst = Vec::new();
-        if o.max_dh > HEAD_TOL_M {
-            worst.push(format!("|Δh| {:.3e} m, {}", o.max_dh, o.worst_dh));
-        }
-        if let Some(r) = o.max_rel_absurd.filter(|&r| r > ABSURD_HEAD_REL) {
-            worst.push(format!(
-                "relative {r:.2e} where |h| > 1e6 m, {}",
-                o.worst_rel
-            ));
-        }
+    if abs_bad > 0 {
         o.problems.push(format!(
-            "{dh_bad} heads out of tolerance; worst {}",
-            worst.join("; ")
+            "{abs_bad} heads beyond relative {ABSURD_HEAD_REL:e} where |h| > 1e6 m; worst relative {:.2e}, {}",
+            o.max_rel_absurd.unwrap_or(0.0),
+            o.worst_rel
         ));
     }
-    if q_bad > 0 {
+    if dh_bad + q_bad + st_bad > 0 {
         o.problems.push(format!(
-            "{q_bad} flows out of tolerance; worst {:.3e}× tolerance, {}",
-            o.max_flow_frac, o.worst_flow
-        ));
-    }
-    if o.status_mismatches > 0 {
-        o.problems.push(format!(
-            "{} link statuses differ; first {}",
-            o.status_mismatches, o.first_status
+            "beyond tolerance and beyond EPANET's own spread at report times: heads {dh_bad}, flows {q_bad}, statuses {st_bad}; first {}",
+            first_bad.join("; ")
         ));
     }
     if o.ok() {
@@ -634,8 +924,8 @@ fn hydraulics_match_epanet_on_every_network() {
 
     let mut table = String::new();
     table.push_str(
-        "\n| network | nodes | report times | cut-off nodes | max abs Δhead (m) | max flow error / tol | status mismatches | warning diffs | verdict |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "\n| network | nodes | report times | cut-off nodes (max abs Δhead m) | max abs Δhead (m) | max flow error / tol | status mismatches | EPANET variants: max abs Δhead (m) / flow error / tol | times within the variants' spread only | warning diffs | verdict |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for o in &results {
         let head = match o.max_rel_absurd {
@@ -646,24 +936,48 @@ fn hydraulics_match_epanet_on_every_network() {
             ),
             None => fmt_sci(o.max_dh),
         };
+        let cut = if o.cut_off > 0 {
+            format!("{} ({})", o.cut_off, fmt_sci(o.cut_dh))
+        } else {
+            "0".into()
+        };
+        let verdict = if !o.ok() {
+            "FAIL"
+        } else if o.in_envelope > 0 || !o.explained.is_empty() {
+            "ok (EPANET's spread)"
+        } else {
+            "ok"
+        };
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |\n",
             o.name,
             o.nodes,
             o.report_times,
-            o.cut_off,
+            cut,
             head,
             fmt_sci(o.max_flow_frac),
             o.status_mismatches,
+            fmt_sci(o.env_dh),
+            fmt_sci(o.env_q),
+            o.in_envelope,
             o.warning_diffs,
-            if o.ok() { "ok" } else { "FAIL" }
+            verdict
         ));
     }
     table.push_str(&format!(
-        "Tolerances: |Δhead| ≤ {HEAD_TOL_M} m (relative {ABSURD_HEAD_REL:e} where |h_EPANET| > {ABSURD_HEAD_M:e} m), \
-         |Δflow| ≤ max({FLOW_TOL_LPS} L/s, {FLOW_TOL_REL:e}·|q|), statuses equal, same report times, steps and stop time. \
-         Warning diffs (steps whose EPANET warning code differs) are shown, not checked.\n"
+        "Criterion, per report time: |Δhead| ≤ {HEAD_TOL_M} m (relative {ABSURD_HEAD_REL:e} where |h_EPANET| > {ABSURD_HEAD_M:e} m), \
+         |Δflow| ≤ max({FLOW_TOL_LPS} L/s, {FLOW_TOL_REL:e}·|q|) and statuses equal, or aquatwin's largest difference at that time \
+         no larger than the largest of EPANET's variants B (FMA) and P (shuffled input) at that time; same report times, \
+         steps and stop time unless a variant differs there too. Cut-off junctions (no open path to a tank or reservoir) \
+         are reported, not compared. Warning diffs (steps whose EPANET warning code differs) are shown, not checked.\n"
     ));
+    for o in results.iter().filter(|o| !o.explained.is_empty()) {
+        table.push_str(&format!(
+            "{}: within EPANET's spread: {}\n",
+            o.name,
+            o.explained.join("; ")
+        ));
+    }
     let _ = writeln!(std::io::stderr(), "{table}");
 
     let known = |o: &Outcome| {
@@ -685,7 +999,7 @@ fn hydraulics_match_epanet_on_every_network() {
     for o in results.iter().filter(|o| o.ok() && known(o).is_some()) {
         let _ = writeln!(
             std::io::stderr(),
-            "{} now matches EPANET: remove it from KNOWN_DIVERGENCES",
+            "{} now matches EPANET or its variants: remove it from KNOWN_DIVERGENCES",
             o.name
         );
     }
