@@ -37,7 +37,11 @@ fn main() {
                 );
                 for (is_node, i, id) in &watch {
                     if *is_node {
-                        println!("  node {id} head {:.9} m", sim.head_m(*i));
+                        println!(
+                            "  node {id} head {:.9} m demand {:.9} L/s",
+                            sim.head_m(*i),
+                            sim.demand_lps(*i)
+                        );
                     } else {
                         println!(
                             "  link {id} flow {:.9} L/s {:?}",

@@ -452,7 +452,11 @@ impl Simulation {
             } else {
                 continue;
             };
-            let t = (v / q).round() as i64;
+            let xt = v / q;
+            if xt.abs() > (*tstep + 1) as f64 {
+                continue;
+            }
+            let t = xt.round() as i64;
             if t > 0 && t < *tstep {
                 *tstep = t;
             }
@@ -468,6 +472,10 @@ impl Simulation {
             }
             let n = tk.node;
             let q = s.node_demand[n];
+            // EPANET 2.3 leaves a tank with no net flow as it is.
+            if q.abs() <= QZERO {
+                continue;
+            }
             s.tank_v[j] += q * tstep as f64;
             if s.tank_v[j] + q >= tk.vmax {
                 s.tank_v[j] = tk.vmax;
