@@ -167,9 +167,9 @@ fn tank_link_status(pr: &Prepared, s: &mut State, k: usize, n: usize, q: f64) {
     if tk.a == 0.0 {
         return;
     }
-    if s.head[n] >= tk.hmax && !tk.can_overflow && q < 0.0 {
-        s.status[k] = stat::TEMPCLOSED;
-    } else if s.head[n] <= tk.hmin && q > 0.0 {
+    let fills_full = s.head[n] >= tk.hmax && !tk.can_overflow && q < 0.0;
+    let drains_empty = s.head[n] <= tk.hmin && q > 0.0;
+    if fills_full || drains_empty {
         s.status[k] = stat::TEMPCLOSED;
     }
 }
@@ -194,15 +194,11 @@ pub fn link_status(pr: &Prepared, s: &mut State) -> bool {
         }
         match pr.ltype[k] {
             LinkType::CvPipe => s.status[k] = cv_status(pr, s.status[k], dh, s.flow[k]),
-            LinkType::Pump => {
-                if s.status[k] >= stat::OPEN && s.setting[k] > 0.0 {
-                    s.status[k] = pump_status(pr, s, k, -dh);
-                }
+            LinkType::Pump if s.status[k] >= stat::OPEN && s.setting[k] > 0.0 => {
+                s.status[k] = pump_status(pr, s, k, -dh);
             }
-            LinkType::Fcv => {
-                if s.setting[k] != MISSING {
-                    s.status[k] = fcv_status(pr, s, k, st, s.head[n1], s.head[n2]);
-                }
+            LinkType::Fcv if s.setting[k] != MISSING => {
+                s.status[k] = fcv_status(pr, s, k, st, s.head[n1], s.head[n2]);
             }
             _ => {}
         }
@@ -239,20 +235,10 @@ pub fn pressure_switch(pr: &Prepared, s: &mut State) -> bool {
         let k = c.link;
         let st = s.status[k];
         let lt = pr.ltype[k];
-        let mut change = false;
-        if lt == LinkType::Pipe && st != c.status {
-            change = true;
-        }
-        if lt == LinkType::Pump && s.setting[k] != c.setting {
-            change = true;
-        }
-        if lt >= LinkType::Prv {
-            if s.setting[k] != c.setting {
-                change = true;
-            } else if s.setting[k] == MISSING && st != c.status {
-                change = true;
-            }
-        }
+        let change = (lt == LinkType::Pipe && st != c.status)
+            || (lt == LinkType::Pump && s.setting[k] != c.setting)
+            || (lt >= LinkType::Prv
+                && (s.setting[k] != c.setting || (s.setting[k] == MISSING && st != c.status)));
         if change {
             s.status[k] = c.status;
             if lt > LinkType::Pipe {
