@@ -336,6 +336,17 @@ fn variants() -> &'static Variants {
         );
         let stamp = std::fs::read_to_string(dir.join("stamp")).expect("variants stamp");
         let runs = dir.join(format!("runs-{}", &stamp.trim()[..16]));
+        // Outputs of earlier builds are stale.
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let stale = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("runs-"));
+            if stale && p != runs {
+                let _ = std::fs::remove_dir_all(&p);
+            }
+        }
         std::fs::create_dir_all(&runs).unwrap();
         Variants { dir, runs }
     })
