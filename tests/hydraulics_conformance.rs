@@ -31,8 +31,10 @@
 //! EPANET's statuses) have no physically defined head: their heads are
 //! reported apart (count and largest difference), not compared, and flows
 //! inside such zones neither. Warning codes per step (EPANET's ENrunH code
-//! vs the last warning aquatwin prints for that time) are counted and
-//! shown, not checked. A network EPANET rejects must be rejected too.
+//! vs the last warning aquatwin prints for that time) must agree, unless a
+//! variant differs from EPANET at that step too (or the network is listed
+//! in KNOWN_WARNING_DIFFS with its evidence). A network EPANET rejects must
+//! be rejected too.
 //!
 //! Networks run two at a time (`AQUATWIN_CONFORMANCE_JOBS` to change), the
 //! largest first. `AQUATWIN_CONFORMANCE_ONLY=Net1,wntr/Net6` restricts the
@@ -227,6 +229,8 @@ struct VariantRun {
     stop: Option<u64>,
     steps: Option<u64>,
     duration: u64,
+    /// warning code per step time (the last one written for that time)
+    warnings: HashMap<u64, u8>,
 }
 
 impl VariantRun {
@@ -248,6 +252,7 @@ fn read_variant(path: &Path) -> Result<VariantRun, String> {
         stop: None,
         steps: None,
         duration: 0,
+        warnings: HashMap::new(),
     };
     let bad = |what: &str| format!("{}: malformed ({what})", path.display());
     let mut lines = text.lines();
@@ -305,6 +310,14 @@ fn read_variant(path: &Path) -> Result<VariantRun, String> {
             }
             Some("S") => r.stop = w.get(1).and_then(|x| x.parse().ok()),
             Some("N") => r.steps = w.get(1).and_then(|x| x.parse().ok()),
+            Some("W") => {
+                if let (Some(t), Some(c)) = (
+                    w.get(1).and_then(|x| x.parse().ok()),
+                    w.get(2).and_then(|x| x.parse().ok()),
+                ) {
+                    r.warnings.insert(t, c);
+                }
+            }
             _ => {}
         }
     }
@@ -452,6 +465,8 @@ struct Outcome {
     explained: Vec<String>,
     /// EPANET rejects the input file (and so does aquatwin)
     rejected: bool,
+    /// warning codes that differ where EPANET's variants agree with EPANET
+    warning_problem: Option<String>,
     problems: Vec<String>,
     kept: Option<PathBuf>,
 }
@@ -618,7 +633,9 @@ fn compare_network(inp: &Path, name: &str, bin: &Path, work: &Path) -> Outcome {
             }
         }
     }
-    // Warning codes per step (informational)
+    // Warning codes per step: EPANET's ENrunH code against the last warning
+    // aquatwin prints for that time; a difference is accepted at a time
+    // where one of EPANET's variants differs from EPANET too.
     let mut epanet_codes: HashMap<u64, u8> = HashMap::new();
     for w in run["warnings"].as_array().into_iter().flatten() {
         if let (Some(t), Some(c)) = (w["time_s"].as_u64(), w["code"].as_u64()) {
@@ -628,10 +645,28 @@ fn compare_network(inp: &Path, name: &str, bin: &Path, work: &Path) -> Outcome {
     let mut times: Vec<&u64> = epanet_codes.keys().chain(ours.codes.keys()).collect();
     times.sort();
     times.dedup();
-    o.warning_diffs = times
+    let diffs: Vec<u64> = times
         .into_iter()
         .filter(|t| epanet_codes.get(t) != ours.codes.get(t))
-        .count();
+        .copied()
+        .collect();
+    o.warning_diffs = diffs.len();
+    let unexplained: Vec<u64> = diffs
+        .into_iter()
+        .filter(|t| {
+            !vruns
+                .iter()
+                .any(|(_, v)| v.warnings.get(t) != epanet_codes.get(t))
+        })
+        .collect();
+    if let Some(&t) = unexplained.first() {
+        o.warning_problem = Some(format!(
+            "{} steps with another warning code than EPANET's (EPANET's variants agree with EPANET there); first at {t} s: aquatwin {:?}, EPANET {:?}",
+            unexplained.len(),
+            ours.codes.get(&t),
+            epanet_codes.get(&t)
+        ));
+    }
 
     // Values at the common report times
     let our_block: HashMap<u64, usize> =
@@ -813,6 +848,11 @@ fn compare_network(inp: &Path, name: &str, bin: &Path, work: &Path) -> Outcome {
             o.worst_rel
         ));
     }
+    if let Some(w) = &o.warning_problem {
+        if !KNOWN_WARNING_DIFFS.iter().any(|(n, _)| *n == o.name) {
+            o.problems.push(w.clone());
+        }
+    }
     if dh_bad + q_bad + st_bad > 0 {
         o.problems.push(format!(
             "beyond tolerance and beyond EPANET's own spread at report times: heads {dh_bad}, flows {q_bad}, statuses {st_bad}; first {}",
@@ -894,6 +934,14 @@ fn fmt_sci(x: f64) -> String {
         format!("{x:.2e}")
     }
 }
+
+/// Networks whose heads, flows and statuses meet the criterion but whose
+/// warning codes differ from EPANET's at steps where EPANET's variants do
+/// not, each with the evidence that the warning hangs on rounding.
+const KNOWN_WARNING_DIFFS: &[(&str, &str)] = &[(
+    "MICROPOLIS_v1",
+    "EPANET warns 'pumps cannot deliver' (code 4) at 3 600, 7 200, 604 800 and 702 000 s and aquatwin does not: the four parallel well pumps sit at shut-off with a flow of -6.6e-5 L/s in EPANET and +1.6e-6 L/s here (ResvrPump: -6.5e-5 vs +9.7e-6 L/s), all within 0.07 of the flow tolerance; EPANET's XHEAD test (flow < 0) hangs on the sign of that rounding-size flow",
+)];
 
 /// Networks on which aquatwin and EPANET 2.3 part ways for a reason that
 /// EPANET's rounding envelope (above) does not cover, each with the
@@ -1063,8 +1111,19 @@ fn hydraulics_match_epanet_on_every_network() {
          |Δflow| ≤ max({FLOW_TOL_LPS} L/s, {FLOW_TOL_REL:e}·|q|) and statuses equal, or aquatwin's largest difference at that time \
          no larger than the largest of EPANET's variants B (FMA) and P (shuffled input) at that time; same report times, \
          steps and stop time unless a variant differs there too. Cut-off junctions (no open path to a tank or reservoir) \
-         are reported, not compared. Warning diffs (steps whose EPANET warning code differs) are shown, not checked.\n"
+         are reported, not compared. Warning codes per step must agree too, unless a variant differs at that step.\n"
     ));
+    for o in results.iter() {
+        if let (Some(w), Some((_, why))) = (
+            &o.warning_problem,
+            KNOWN_WARNING_DIFFS.iter().find(|(n, _)| *n == o.name),
+        ) {
+            table.push_str(&format!(
+                "{}: known warning differences ({why}): {w}\n",
+                o.name
+            ));
+        }
+    }
     for o in results.iter().filter(|o| !o.explained.is_empty()) {
         table.push_str(&format!(
             "{}: within EPANET's spread: {}\n",

@@ -355,11 +355,13 @@ impl Simulation {
             w.push(Warning::Unstable);
         }
         let nj = pr.njuncs;
-        let negative = s.head[..nj]
-            .iter()
-            .zip(&pr.el[..nj])
-            .zip(&s.node_demand[..nj])
-            .fold(false, |a, ((&h, &el), &d)| a | ((h < el) & (d > 0.0)));
+        // EPANET checks for negative pressures under DDA only.
+        let negative = !o.pda
+            && s.head[..nj]
+                .iter()
+                .zip(&pr.el[..nj])
+                .zip(&s.node_demand[..nj])
+                .fold(false, |a, ((&h, &el), &d)| a | ((h < el) & (d > 0.0)));
         if negative {
             w.push(Warning::NegativePressure);
         }
