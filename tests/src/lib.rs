@@ -28,6 +28,21 @@ pub fn networks_dir() -> PathBuf {
     root().join("network-models/benchmark")
 }
 
+/// The networks of the wntr 1.5.0 wheel (`network-models/fetch-networks`
+/// puts them in `network-models/benchmark/wntr`): `$AQUATWIN_WNTR_NETWORKS`,
+/// else `wntr/` in [`networks_dir`] when it exists, else
+/// `network-models/benchmark/wntr`.
+pub fn wntr_networks_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("AQUATWIN_WNTR_NETWORKS") {
+        return PathBuf::from(d);
+    }
+    let inside = networks_dir().join("wntr");
+    if inside.is_dir() {
+        return inside;
+    }
+    root().join("network-models/benchmark/wntr")
+}
+
 /// Every `.inp` file in [`networks_dir`], sorted.
 pub fn network_files() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(networks_dir())

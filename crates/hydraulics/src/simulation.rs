@@ -355,11 +355,13 @@ impl Simulation {
             w.push(Warning::Unstable);
         }
         let nj = pr.njuncs;
-        let negative = s.head[..nj]
-            .iter()
-            .zip(&pr.el[..nj])
-            .zip(&s.node_demand[..nj])
-            .fold(false, |a, ((&h, &el), &d)| a | ((h < el) & (d > 0.0)));
+        // EPANET checks for negative pressures under DDA only.
+        let negative = !o.pda
+            && s.head[..nj]
+                .iter()
+                .zip(&pr.el[..nj])
+                .zip(&s.node_demand[..nj])
+                .fold(false, |a, ((&h, &el), &d)| a | ((h < el) & (d > 0.0)));
         if negative {
             w.push(Warning::NegativePressure);
         }
@@ -455,7 +457,11 @@ impl Simulation {
             } else {
                 continue;
             };
-            let t = (v / q).round() as i64;
+            let xt = v / q;
+            if xt.abs() > (*tstep + 1) as f64 {
+                continue;
+            }
+            let t = xt.round() as i64;
             if t > 0 && t < *tstep {
                 *tstep = t;
             }
@@ -471,6 +477,10 @@ impl Simulation {
             }
             let n = tk.node;
             let q = s.node_demand[n];
+            // EPANET 2.3 leaves a tank with no net flow as it is.
+            if q.abs() <= QZERO {
+                continue;
+            }
             s.tank_v[j] += q * tstep as f64;
             if s.tank_v[j] + q >= tk.vmax {
                 s.tank_v[j] = tk.vmax;

@@ -2,7 +2,7 @@
 //! empty tanks, and pressure-switch controls — EPANET's rules, applied in
 //! EPANET's order during the gradient iterations.
 
-use crate::prepared::{stat, ControlType, LinkType, Prepared, PumpType, BIG, MISSING};
+use crate::prepared::{stat, ControlType, LinkType, Prepared, PumpType, BIG, MISSING, TINY};
 use crate::solver::State;
 
 /// Updates PRV and PSV status; true if any changed.
@@ -127,6 +127,11 @@ fn cv_status(pr: &Prepared, st: u8, dh: f64, q: f64) -> u8 {
 fn pump_status(pr: &Prepared, s: &State, k: usize, dh: f64) -> u8 {
     let p = &pr.pumps[pr.link_pump[k]];
     let hmax = if p.ptype == PumpType::ConstHp {
+        // EPANET 2.3: a constant-power pump without forward flow is shut
+        // (TEMPCLOSED, reported CLOSED); it is reopened at the next check.
+        if s.flow[k] < TINY {
+            return stat::TEMPCLOSED;
+        }
         BIG
     } else {
         s.setting[k] * s.setting[k] * p.hmax
@@ -143,49 +148,29 @@ fn fcv_status(pr: &Prepared, s: &State, k: usize, st: u8, h1: f64, h2: f64) -> u
         stat::XFCV
     } else if st == stat::XFCV && s.flow[k] >= s.setting[k] {
         stat::ACTIVE
+    } else if st == stat::ACTIVE && (h1 - h2) / (s.flow[k] * s.flow[k]) < pr.km[k] {
+        // EPANET 2.3: an active valve's loss coefficient cannot fall below
+        // its fully open one.
+        stat::XFCV
     } else {
         st
     }
 }
 
-/// Closes a link that fills a full tank or drains an empty one.
-fn tank_link_status(pr: &Prepared, s: &mut State, k: usize) {
+/// Closes link `k` when it fills full tank node `n` or drains it empty
+/// (`q` = the link's flow out of the tank), as EPANET 2.3's `tankstatus`.
+fn tank_link_status(pr: &Prepared, s: &mut State, k: usize, n: usize, q: f64) {
     if s.status[k] <= stat::CLOSED {
         return;
     }
-    let nj = pr.njuncs;
-    let (mut n1, mut n2) = (pr.n1[k], pr.n2[k]);
-    let mut q = s.flow[k];
-    if n1 < nj {
-        if n2 < nj {
-            return;
-        }
-        std::mem::swap(&mut n1, &mut n2);
-        q = -q;
-    }
-    let tk = &pr.tanks[pr.node_tank[n1]];
+    let tk = &pr.tanks[pr.node_tank[n]];
     if tk.a == 0.0 {
         return;
     }
-    let h = s.head[n1] - s.head[n2];
-    let htol = pr.opts.htol;
-    if s.head[n1] >= tk.hmax - htol && !tk.can_overflow {
-        if pr.ltype[k] == LinkType::Pump {
-            if pr.n2[k] == n1 {
-                s.status[k] = stat::TEMPCLOSED;
-            }
-        } else if cv_status(pr, stat::OPEN, h, q) == stat::CLOSED {
-            s.status[k] = stat::TEMPCLOSED;
-        }
-    }
-    if s.head[n1] <= tk.hmin + htol {
-        if pr.ltype[k] == LinkType::Pump {
-            if pr.n1[k] == n1 {
-                s.status[k] = stat::TEMPCLOSED;
-            }
-        } else if cv_status(pr, stat::CLOSED, h, q) == stat::OPEN {
-            s.status[k] = stat::TEMPCLOSED;
-        }
+    let fills_full = s.head[n] >= tk.hmax && !tk.can_overflow && q < 0.0;
+    let drains_empty = s.head[n] <= tk.hmin && q > 0.0;
+    if fills_full || drains_empty {
+        s.status[k] = stat::TEMPCLOSED;
     }
 }
 
@@ -209,20 +194,19 @@ pub fn link_status(pr: &Prepared, s: &mut State) -> bool {
         }
         match pr.ltype[k] {
             LinkType::CvPipe => s.status[k] = cv_status(pr, s.status[k], dh, s.flow[k]),
-            LinkType::Pump => {
-                if s.status[k] >= stat::OPEN && s.setting[k] > 0.0 {
-                    s.status[k] = pump_status(pr, s, k, -dh);
-                }
+            LinkType::Pump if s.status[k] >= stat::OPEN && s.setting[k] > 0.0 => {
+                s.status[k] = pump_status(pr, s, k, -dh);
             }
-            LinkType::Fcv => {
-                if s.setting[k] != MISSING {
-                    s.status[k] = fcv_status(pr, s, k, st, s.head[n1], s.head[n2]);
-                }
+            LinkType::Fcv if s.setting[k] != MISSING => {
+                s.status[k] = fcv_status(pr, s, k, st, s.head[n1], s.head[n2]);
             }
             _ => {}
         }
-        if n1 >= nj || n2 >= nj {
-            tank_link_status(pr, s, k);
+        if n1 >= nj {
+            tank_link_status(pr, s, k, n1, s.flow[k]);
+        }
+        if n2 >= nj {
+            tank_link_status(pr, s, k, n2, -s.flow[k]);
         }
         if st != s.status[k] {
             change = true;
@@ -251,20 +235,10 @@ pub fn pressure_switch(pr: &Prepared, s: &mut State) -> bool {
         let k = c.link;
         let st = s.status[k];
         let lt = pr.ltype[k];
-        let mut change = false;
-        if lt == LinkType::Pipe && st != c.status {
-            change = true;
-        }
-        if lt == LinkType::Pump && s.setting[k] != c.setting {
-            change = true;
-        }
-        if lt >= LinkType::Prv {
-            if s.setting[k] != c.setting {
-                change = true;
-            } else if s.setting[k] == MISSING && st != c.status {
-                change = true;
-            }
-        }
+        let change = (lt == LinkType::Pipe && st != c.status)
+            || (lt == LinkType::Pump && s.setting[k] != c.setting)
+            || (lt >= LinkType::Prv
+                && (s.setting[k] != c.setting || (s.setting[k] == MISSING && st != c.status)));
         if change {
             s.status[k] = c.status;
             if lt > LinkType::Pipe {

@@ -27,8 +27,12 @@ pub fn parse_time_tokens(toks: &[&str]) -> Option<u64> {
 }
 
 fn hours(value: &str, unit: &str) -> Option<f64> {
-    let parts: Vec<&str> = value.split(':').collect();
-    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+    // EPANET splits on ':' with strtok (empty fields vanish) and reads at
+    // most four fields, each of which must be a number; only the first
+    // three count (h:mm:ss), a fourth is read and ignored, later ones are
+    // not read at all.
+    let parts: Vec<&str> = value.split(':').filter(|p| !p.is_empty()).take(4).collect();
+    if parts.is_empty() {
         return None;
     }
     let mut y = 0.0;
@@ -38,7 +42,9 @@ fn hours(value: &str, unit: &str) -> Option<f64> {
         if parts.len() > 1 && v < 0.0 {
             return None;
         }
-        y += v / scale[i];
+        if i < 3 {
+            y += v / scale[i];
+        }
     }
     let u = unit.to_ascii_uppercase();
     if u.is_empty() {
@@ -92,6 +98,12 @@ mod tests {
         assert_eq!(parse_time("12", Some("AM")), Some(0));
         assert_eq!(parse_time("1:50", Some("pm")), Some(13 * 3600 + 50 * 60));
         assert_eq!(parse_time("x", None), None);
+        // As EPANET's strtok-based reader: a fourth field is read, not used;
+        // empty fields vanish (wntr's bad_times.inp has "0:00:00:00").
+        assert_eq!(parse_time("0:00:00:00", None), Some(0));
+        assert_eq!(parse_time("1:00:30:99", None), Some(3630));
+        assert_eq!(parse_time("1:00:30:x", None), None);
+        assert_eq!(parse_time("1::30", None), Some(5400));
         assert_eq!(parse_time("-1", None), None);
         assert_eq!(parse_time_tokens(&["DURATION", "24", "HOURS"]), Some(86400));
         assert_eq!(format_time(5400), "1:30:00");
