@@ -418,13 +418,6 @@ fn has_converged(pr: &Prepared, s: &mut State, relerr: f64, bal: &Balance) -> bo
     true
 }
 
-/// Set `AQUATWIN_TRACE=1` to print every trial (a debugging aid that
-/// mirrors EPANET's full status report).
-fn trace() -> bool {
-    static T: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *T.get_or_init(|| std::env::var_os("AQUATWIN_TRACE").is_some())
-}
-
 /// The iteration state of one solve (EPANET's `hydsolve` loop), kept
 /// outside the loop so that several simulations can share their linear
 /// solves (see [`crate::lanes`]): [`hydsolve`] is `start`, then per trial the
@@ -510,9 +503,6 @@ impl Trials {
             }
         };
         self.relerr = relerr;
-        if trace() {
-            eprintln!("  trial {iter}: relative flow change = {relerr:.6}");
-        }
 
         s.relax = 1.0;
         let mut valve_change = false;
@@ -522,22 +512,7 @@ impl Trials {
                 valve_change = valve_status(pr, s);
             }
         } else {
-            let before = if trace() {
-                s.status.clone()
-            } else {
-                Vec::new()
-            };
             valve_change = valve_status(pr, s);
-            if trace() {
-                for &k in &pr.valves {
-                    if before[k] != s.status[k] {
-                        eprintln!(
-                            "  valve {} status {} -> {} (q={:e})",
-                            pr.net.links[k].id, before[k], s.status[k], s.flow[k]
-                        );
-                    }
-                }
-            }
         }
 
         if has_converged(pr, s, relerr, &self.bal) {
@@ -545,48 +520,18 @@ impl Trials {
                 return false;
             }
             let mut changed = valve_change;
-            let before = if trace() {
-                s.status.clone()
-            } else {
-                Vec::new()
-            };
             if link_status(pr, s) {
                 changed = true;
             }
             if pressure_switch(pr, s) {
                 changed = true;
             }
-            if trace() {
-                for k in 0..pr.nlinks {
-                    if before[k] != s.status[k] {
-                        eprintln!(
-                            "  link {} status {} -> {}",
-                            pr.net.links[k].id, before[k], s.status[k]
-                        );
-                    }
-                }
-            }
             if !changed {
                 return false;
             }
             self.nextcheck = iter + o.check_freq;
         } else if iter <= o.max_check && iter == self.nextcheck {
-            let before = if trace() {
-                s.status.clone()
-            } else {
-                Vec::new()
-            };
             link_status(pr, s);
-            if trace() {
-                for k in 0..pr.nlinks {
-                    if before[k] != s.status[k] {
-                        eprintln!(
-                            "  link {} status {} -> {} (periodic)",
-                            pr.net.links[k].id, before[k], s.status[k]
-                        );
-                    }
-                }
-            }
             self.nextcheck += o.check_freq;
         }
         self.iter += 1;
