@@ -43,9 +43,12 @@ impl<T: TruthSource + ?Sized> TruthSource for Box<T> {
 /// Why SCADA exports cannot be replayed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// No exports, or no rows, at the path.
+    /// No rows in the exports at the path.
     #[error("{0}")]
     Files(String),
+    /// The path cannot be listed, or holds no exports.
+    #[error(transparent)]
+    List(#[from] crate::ingest::ImportError),
     #[error("cannot open {file}")]
     Open {
         file: String,
@@ -71,7 +74,7 @@ impl ScadaReplay {
     /// Loads every `*.csv` of `dir` (or the one file `dir`), taking the
     /// columns the sensor map names (see [`crate::ingest::columns_for_file`]).
     pub fn load(map: &SensorMap, path: &Path, speed: f64) -> Result<ScadaReplay, ReplayError> {
-        let files = crate::ingest::scada_files(path).map_err(ReplayError::Files)?;
+        let files = crate::ingest::scada_files(path)?;
         let n = map.sensors.len();
         let mut rows: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
         for f in &files {

@@ -17,20 +17,55 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Why SCADA files cannot be listed ([`scada_files`]) or imported
+/// ([`import_scada`]). The messages name the file (and the line, for a bad
+/// row); the I/O, SCADA-reader or store error below is the
+/// [`source`](std::error::Error::source), so `{:#}` (anyhow) prints
+/// `cannot open f.csv: No such file or directory (os error 2)`.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The directory cannot be listed.
+    #[error("cannot read {}", .path.display())]
+    ReadDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The directory holds no `*.csv` file.
+    #[error("{}: no .csv files", .0.display())]
+    NoCsvFiles(PathBuf),
+    /// A SCADA file cannot be opened.
+    #[error("cannot open {file}")]
+    Open {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bad header or row (file and line in the message).
+    #[error(transparent)]
+    Scada(#[from] ScadaError),
+    /// The store (and its on-disk buffer) cannot take the samples.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The SCADA files under `path`: the file itself, or every `*.csv` in the
 /// directory, sorted by name.
-pub fn scada_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn scada_files(path: &Path) -> Result<Vec<PathBuf>, ImportError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let rd = std::fs::read_dir(path).map_err(|source| ImportError::ReadDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut v: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
         .collect();
     v.sort();
     if v.is_empty() {
-        return Err(format!("{}: no .csv files", path.display()));
+        return Err(ImportError::NoCsvFiles(path.to_path_buf()));
     }
     Ok(v)
 }
@@ -95,7 +130,7 @@ pub fn import_scada<S: Store>(
     store: &mut BufferedStore<S>,
     skip_bad_rows: bool,
     batch: usize,
-) -> Result<ImportReport, String> {
+) -> Result<ImportReport, ImportError> {
     let mut rep = ImportReport::default();
     let mut graders: Vec<Grader> = map
         .sensors
@@ -109,18 +144,21 @@ pub fn import_scada<S: Store>(
         })
         .collect();
     let mut pending: Vec<Sample> = Vec::with_capacity(batch + 1024);
-    let flush = |pending: &mut Vec<Sample>, store: &mut BufferedStore<S>| -> Result<(), String> {
-        if !pending.is_empty() {
-            store.write(pending).map_err(|e| e.to_string())?;
-            pending.clear();
-        }
-        Ok(())
-    };
+    let flush =
+        |pending: &mut Vec<Sample>, store: &mut BufferedStore<S>| -> Result<(), ImportError> {
+            if !pending.is_empty() {
+                store.write(pending)?;
+                pending.clear();
+            }
+            Ok(())
+        };
     for f in files {
         let name = f.display().to_string();
-        let file = std::fs::File::open(f).map_err(|e| format!("cannot open {name}: {e}"))?;
-        let mut rd = ScadaReader::new(BufReader::with_capacity(1 << 16, file), &name)
-            .map_err(|e| e.to_string())?
+        let file = std::fs::File::open(f).map_err(|source| ImportError::Open {
+            file: name.clone(),
+            source,
+        })?;
+        let mut rd = ScadaReader::new(BufReader::with_capacity(1 << 16, file), &name)?
             .with_time_zone(map.time_zone.clone());
         let cols = columns_for_file(map, f, rd.columns());
         for (c, s) in rd.columns().iter().zip(&cols) {
@@ -144,7 +182,7 @@ pub fn import_scada<S: Store>(
                 }
                 Err(e) => {
                     flush(&mut pending, store)?;
-                    return Err(e.to_string());
+                    return Err(e.into());
                 }
             }
             rep.rows += 1;
@@ -826,6 +864,30 @@ pub async fn run_ingest<S: Store + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
+
+    /// The listing errors name the path and keep the I/O error as their
+    /// source (which the CLI prints after the message, as before).
+    #[test]
+    fn scada_files_errors_keep_their_cause() {
+        let d = std::env::temp_dir().join(format!("aquatwin-scada-files-{}", std::process::id()));
+        let missing = d.join("missing");
+        let e = scada_files(&missing).unwrap_err();
+        assert!(matches!(e, ImportError::ReadDir { .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("cannot read {}", missing.display()));
+        let io = e
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("notes.txt"), "x").unwrap();
+        let e = scada_files(&d).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: no .csv files", d.display()));
+        assert!(e.source().is_none());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     fn tick(k: i64) -> Vec<Sample> {
         (0..10)

@@ -98,7 +98,8 @@ fn month_of_battledim_scada_streams_in_with_located_errors() {
     let mut bs = BufferedStore::open(store, &dir.join("buffer")).unwrap();
     let err = import_scada(&map, &files, &mut bs, false, 50_000).unwrap_err();
     assert!(
-        err.ends_with("2018_SCADA_Flows.csv:3: field 'p227': 'oops' is not a number"),
+        err.to_string()
+            .ends_with("2018_SCADA_Flows.csv:3: field 'p227': 'oops' is not a number"),
         "{err}"
     );
     let t0 = std::time::Instant::now();

@@ -62,7 +62,7 @@ fn paris_exports_are_stored_in_utc_across_both_changes() {
     .unwrap();
     let err = import_scada(&map, &[spring], &mut bs, false, 1000).unwrap_err();
     assert!(
-        err.ends_with(
+        err.to_string().ends_with(
             "spring.csv:3: field 'Timestamp': local time '2024-03-31 02:00:00' does not exist \
              in Europe/Paris: the clocks skip it (UTC offset +01 → +02)"
         ),

@@ -28,12 +28,12 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(z) = &a.time_zone {
         map.time_zone = telemetry::time::zone(z).context("--time-zone")?;
     }
-    let files = telemetry::ingest::scada_files(&a.path).map_err(|e| anyhow!(e))?;
+    let files = telemetry::ingest::scada_files(&a.path)?;
     let store = cfg.store.open().map_err(|e| anyhow!(e))?;
     let mut bs = BufferedStore::open(store, &cfg.buffer_dir).map_err(|e| anyhow!(e))?;
     let t0 = std::time::Instant::now();
     let rep = telemetry::ingest::import_scada(&map, &files, &mut bs, a.skip_bad_rows, 50_000)
-        .map_err(|e| anyhow!("import stopped: {e}"))?;
+        .context("import stopped")?;
     let secs = t0.elapsed().as_secs_f64();
     for (f, c) in &rep.unmapped {
         eprintln!("warning: {f}: column '{c}' is not in the sensor map; ignored");
