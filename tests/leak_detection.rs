@@ -202,3 +202,28 @@ fn metering_that_cannot_close_a_water_balance_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without `--sensors` on a network other than L-Town, `detect` says that it
+/// needs the utility's sensor map, instead of listing L-Town's sensors as errors.
+#[test]
+fn another_network_without_a_sensor_map_is_told_to_give_one() {
+    let dir = std::env::temp_dir().join(format!("aquatwin-nomap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(aquatwin_bin())
+        .arg("detect")
+        .arg("--network")
+        .arg(networks_dir().join("Net3.inp"))
+        .arg("--scada")
+        .arg(&dir)
+        .arg("--out")
+        .arg(dir.join("d.txt"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("--sensors MAP.toml") && log.lines().count() <= 3,
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

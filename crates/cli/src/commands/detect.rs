@@ -137,6 +137,14 @@ pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<Senso
         }
     };
     let errs = sensors.set.check(net);
+    if !errs.is_empty() && path.is_none() {
+        bail!(
+            "this network is not L-Town: without --sensors, detect uses the BattLeDIM L-Town \
+             sensor set, and {} of its sensors name elements this network lacks. Give the \
+             utility's sensor map with --sensors MAP.toml (README, \"Sensor maps\")",
+            errs.len()
+        );
+    }
     if !errs.is_empty() {
         bail!(
             "the sensor map does not match the network:\n  {}",
