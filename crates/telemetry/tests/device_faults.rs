@@ -83,34 +83,7 @@ fn dropped_and_slow_device_every_tick_recorded_once() {
         .unwrap();
     let proxy_port = listener.local_addr().unwrap().port();
     rt.spawn(proxy(listener, py.port, mode.clone()));
-    let text = format!(
-        r#"
-[[device]]
-name = "flaky"
-host = "127.0.0.1"
-port = {proxy_port}
-poll_interval_s = 0.2
-timeout_ms = 150
-
-[[sensor]]
-tag = "p"
-kind = "pressure"
-node = "a"
-unit = "m"
-interval_s = 1
-range = [0, 100]
-modbus = {{ device = "flaky", table = "holding", address = 0, type = "f32" }}
-
-[[sensor]]
-tag = "lvl"
-kind = "tank_level"
-node = "t"
-unit = "m"
-interval_s = 1
-range = [0, 10]
-modbus = {{ device = "flaky", table = "input", address = 0, type = "f32" }}
-"#
-    );
+    let text = two_sensor_map("flaky", proxy_port);
     let map = Arc::new(SensorMap::parse(&text, "faults.toml").unwrap());
     let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
     let m2 = mode.clone();
@@ -196,32 +169,7 @@ fn gateway_closing_after_each_answer_costs_no_tick() {
     rt.spawn(proxy(listener, py.port, mode));
     // Two sensors in two tables: two requests per tick, each on a
     // connection the gateway closed after the previous answer.
-    let text = format!(
-        r#"
-[[device]]
-name = "gw"
-host = "127.0.0.1"
-port = {port}
-poll_interval_s = 0.2
-timeout_ms = 150
-[[sensor]]
-tag = "p"
-kind = "pressure"
-node = "a"
-unit = "m"
-interval_s = 1
-range = [0, 100]
-modbus = {{ device = "gw", table = "holding", address = 0, type = "f32" }}
-[[sensor]]
-tag = "lvl"
-kind = "tank_level"
-node = "t"
-unit = "m"
-interval_s = 1
-range = [0, 10]
-modbus = {{ device = "gw", table = "input", address = 0, type = "f32" }}
-"#
-    );
+    let text = two_sensor_map("gw", port);
     let map = Arc::new(SensorMap::parse(&text, "gateway.toml").unwrap());
     let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
     let t0 = telemetry::time::now_ms();

@@ -22,34 +22,7 @@ use telemetry::{Quality, Sample, SensorMap};
 const INTERVAL: i64 = 200;
 
 fn map(port: u16) -> Arc<SensorMap> {
-    let text = format!(
-        r#"
-[[device]]
-name = "rtu"
-host = "127.0.0.1"
-port = {port}
-poll_interval_s = 0.2
-timeout_ms = 150
-
-[[sensor]]
-tag = "p"
-kind = "pressure"
-node = "a"
-unit = "m"
-interval_s = 1
-range = [0, 100]
-modbus = {{ device = "rtu", table = "holding", address = 0, type = "f32" }}
-
-[[sensor]]
-tag = "lvl"
-kind = "tank_level"
-node = "t"
-unit = "m"
-interval_s = 1
-range = [0, 10]
-modbus = {{ device = "rtu", table = "input", address = 0, type = "f32" }}
-"#
-    );
+    let text = two_sensor_map("rtu", port);
     Arc::new(SensorMap::parse(&text, "store-faults.toml").unwrap())
 }
 

@@ -318,3 +318,37 @@ impl Drop for SqliteLocker {
         let _ = self.child.wait();
     }
 }
+
+/// A sensor map of one device `name` at 127.0.0.1:`port`, polled every
+/// 0.2 s: pressure `p` (holding register 0) and tank level `lvl` (input
+/// register 0), two tables so two requests per tick.
+pub fn two_sensor_map(name: &str, port: u16) -> String {
+    format!(
+        r#"
+[[device]]
+name = "{name}"
+host = "127.0.0.1"
+port = {port}
+poll_interval_s = 0.2
+timeout_ms = 150
+
+[[sensor]]
+tag = "p"
+kind = "pressure"
+node = "a"
+unit = "m"
+interval_s = 1
+range = [0, 100]
+modbus = {{ device = "{name}", table = "holding", address = 0, type = "f32" }}
+
+[[sensor]]
+tag = "lvl"
+kind = "tank_level"
+node = "t"
+unit = "m"
+interval_s = 1
+range = [0, 10]
+modbus = {{ device = "{name}", table = "input", address = 0, type = "f32" }}
+"#
+    )
+}
