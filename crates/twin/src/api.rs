@@ -6,6 +6,7 @@
 //! | `GET /api/alerts/{id}` | one alert |
 //! | `POST /api/alerts/{id}/ack` | body `{"note": "..."}` (optional) — needs the token |
 //! | `POST /api/alerts/{id}/close` | body `{"resolution": "repaired\|false_alarm\|duplicate", "note": "..."}` — needs the token |
+//! | `GET /api/alerts/{id}/area` | the candidate area as GeoJSON in the model's coordinates (when the service has the network) |
 //! | `GET /metrics` | Prometheus text |
 //!
 //! Errors are JSON `{"error": "..."}`: 400 bad request, 401 missing or
@@ -26,6 +27,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use network::Network;
 use serde::Deserialize;
 
 use crate::alerts::{Alert, AlertError, AlertState, AlertStore, Resolution};
@@ -135,11 +137,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<Mutex<AlertStore>>,
     token: Option<Token>,
+    network: Option<Arc<Network>>,
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     bind_address_allowed(addr, token.as_ref().map(Token::expose))?;
     tracing::info!(%addr, token = token.is_some(), "alerts API listening");
-    axum::serve(listener, router(store, token)).await?;
+    axum::serve(listener, router_with_network(store, token, network)).await?;
     Ok(())
 }
 
@@ -147,18 +150,30 @@ pub async fn serve(
 struct AppState {
     store: Arc<Mutex<AlertStore>>,
     token: Option<Arc<Token>>,
+    network: Option<Arc<Network>>,
 }
 
 /// The API's routes over a shared store. Without a token every
 /// state-changing call is refused (403); reads stay open.
 pub fn router(store: Arc<Mutex<AlertStore>>, token: Option<Token>) -> Router {
+    router_with_network(store, token, None)
+}
+
+/// [`router`], with the network model for `GET /api/alerts/{id}/area`.
+pub fn router_with_network(
+    store: Arc<Mutex<AlertStore>>,
+    token: Option<Token>,
+    network: Option<Arc<Network>>,
+) -> Router {
     let state = AppState {
         store,
         token: token.map(Arc::new),
+        network,
     };
     Router::new()
         .route("/api/alerts", get(list_alerts))
         .route("/api/alerts/{id}", get(get_alert))
+        .route("/api/alerts/{id}/area", get(alert_area))
         .route("/api/alerts/{id}/ack", post(ack_alert))
         .route("/api/alerts/{id}/close", post(close_alert))
         .route("/metrics", get(metrics))
@@ -324,6 +339,29 @@ async fn get_alert(
     with_store(&state, move |store| store.get(id))
         .await
         .map(Json)
+}
+
+async fn alert_area(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(path)?;
+    let Some(network) = state.network.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the service has no network model: no candidate area",
+        ));
+    };
+    let alert = with_store(&state, move |store| store.get(id)).await?;
+    let body = crate::geojson::candidate_area(&alert, &network);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -41,5 +41,6 @@
 
 pub mod alerts;
 pub mod api;
+pub mod geojson;
 
 pub use alerts::{AlertError, AlertStore};

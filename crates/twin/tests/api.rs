@@ -37,8 +37,16 @@ fn event(key: &str, size: f64, pipe: &str) -> LeakEvent {
     }
 }
 
+const INP: &str = "[JUNCTIONS]\nJ1 10 0\nJ2 10 1\n[RESERVOIRS]\nR 50\n\
+    [PIPES]\np10 R J1 100 300 100\np20 J1 J2 100 300 100\n\
+    [COORDINATES]\nR 0 0\nJ1 10 0\nJ2 20 0\n[END]\n";
+
 /// A server over a store holding two alerts (ids 1 and 2).
 fn start(token: Option<&str>) -> Server {
+    start_with(token, false)
+}
+
+fn start_with(token: Option<&str>, with_network: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut store = AlertStore::open(dir.path()).unwrap();
     store.upsert(&event("leak-a", 2.0, "p10")).unwrap();
@@ -54,7 +62,8 @@ fn start(token: Option<&str>) -> Server {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let token = token.and_then(Token::new);
-    runtime.spawn(async move { api::serve(listener, store, token).await.unwrap() });
+    let network = with_network.then(|| Arc::new(network::inp::parse_inp(INP, "t.inp").unwrap()));
+    runtime.spawn(async move { api::serve(listener, store, token, network).await.unwrap() });
     Server {
         addr,
         _runtime: runtime,
@@ -368,7 +377,7 @@ fn non_loopback_without_a_token_is_refused() {
     let store = Arc::new(Mutex::new(AlertStore::open(dir.path()).unwrap()));
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
-        api::serve(listener, store, None).await
+        api::serve(listener, store, None, None).await
     });
     match result {
         Err(ServeError::Bind(BindError::NonLoopbackWithoutToken(addr))) => {
@@ -378,4 +387,28 @@ fn non_loopback_without_a_token_is_refused() {
     }
     let err = api::bind_address_allowed("0.0.0.0:8080".parse().unwrap(), None).unwrap_err();
     assert!(err.to_string().contains("needs a bearer token"), "{err}");
+}
+
+#[test]
+fn candidate_area_as_geojson() {
+    let server = start(Some(TOKEN));
+    let r = request(server.addr, "GET", "/api/alerts/1/area", None, "");
+    assert_eq!(r.status, 404);
+    assert!(r.error().contains("no network model"), "{}", r.body);
+
+    let server = start_with(Some(TOKEN), true);
+    let r = request(server.addr, "GET", "/api/alerts/1/area", None, "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/geo+json"));
+    let g = r.json();
+    assert_eq!(g["type"], "FeatureCollection");
+    assert_eq!(g["features"][0]["properties"]["pipe"], "p10");
+    assert_eq!(
+        g["features"][0]["geometry"]["coordinates"],
+        serde_json::json!([[0.0, 0.0], [10.0, 0.0]])
+    );
+    assert_eq!(
+        request(server.addr, "GET", "/api/alerts/9/area", None, "").status,
+        404
+    );
 }
