@@ -340,18 +340,18 @@ impl AlertStore {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Alert, AlertError> {
-        match self.get(id)?.state {
-            AlertState::Open => {}
-            AlertState::Acknowledged => return Err(AlertError::AlreadyAcknowledged(id)),
-            AlertState::Closed => return Err(AlertError::Closed(id)),
-        }
-        self.conn.execute(
+        let changed = self.conn.execute(
             "UPDATE alerts SET state = 'acknowledged', acknowledged_ms = ?2,
                 note = COALESCE(?3, note)
              WHERE id = ?1 AND state = 'open'",
             params![id, at_ms, note],
         )?;
-        self.get(id)
+        let alert = self.get(id)?;
+        match (changed, alert.state) {
+            (1, _) => Ok(alert),
+            (_, AlertState::Closed) => Err(AlertError::Closed(id)),
+            _ => Err(AlertError::AlreadyAcknowledged(id)),
+        }
     }
 
     /// Open or acknowledged → closed, with a resolution and the operator's
@@ -363,16 +363,19 @@ impl AlertStore {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Alert, AlertError> {
-        if self.get(id)?.state == AlertState::Closed {
-            return Err(AlertError::Closed(id));
-        }
-        self.conn.execute(
+        // One guarded statement: the check and the change are atomic.
+        let changed = self.conn.execute(
             "UPDATE alerts SET state = 'closed', closed_ms = ?2, resolution = ?3,
                 note = COALESCE(?4, note)
              WHERE id = ?1 AND state != 'closed'",
             params![id, at_ms, resolution.as_str(), note],
         )?;
-        self.get(id)
+        let alert = self.get(id)?;
+        if changed == 1 {
+            Ok(alert)
+        } else {
+            Err(AlertError::Closed(id))
+        }
     }
 }
 

@@ -11,8 +11,9 @@
 //!
 //! Errors are JSON `{"error": "..."}`: 400 bad request, 401 missing or
 //! wrong bearer token (with `WWW-Authenticate: Bearer`), 403 state-changing
-//! calls while the service has no token, 404 unknown alert or route, 409 a
-//! lifecycle rule (acknowledging a closed alert, closing twice). The token is
+//! calls while the service has no token, 404 unknown alert or route, 405
+//! wrong method, 409 a lifecycle rule (acknowledging a closed alert, closing
+//! twice), 413 a body over [`MAX_BODY_BYTES`]. The token is
 //! compared in constant time and never logged nor echoed.
 
 use std::fmt;
@@ -21,8 +22,8 @@ use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,6 +35,9 @@ use crate::alerts::{Alert, AlertError, AlertState, AlertStore, Resolution};
 
 /// Where the service listens unless told otherwise.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// The largest request body accepted (a note and a resolution).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The environment variable that holds the bearer token.
 pub const TOKEN_ENV: &str = "AQUATWIN_TOKEN";
@@ -178,6 +182,13 @@ pub fn router_with_network(
         .route("/api/alerts/{id}/close", post(close_alert))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -288,9 +299,10 @@ fn parse_id(path: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> 
 }
 
 fn parse_body<T: for<'de> Deserialize<'de> + Default>(
-    body: &Bytes,
+    body: Result<Bytes, BytesRejection>,
     required: bool,
 ) -> Result<T, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return if required {
             Err(ApiError::bad_request("this call needs a JSON body"))
@@ -298,7 +310,7 @@ fn parse_body<T: for<'de> Deserialize<'de> + Default>(
             Ok(T::default())
         };
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
 
 fn now_ms() -> i64 {
@@ -381,11 +393,11 @@ async fn ack_alert(
     State(state): State<AppState>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Alert>, ApiError> {
     authorize(&state, &headers)?;
     let id = parse_id(path)?;
-    let AckBody { note } = parse_body(&body, false)?;
+    let AckBody { note } = parse_body(body, false)?;
     let alert = with_store(&state, move |store| {
         store.acknowledge(id, note.as_deref(), now_ms())
     })
@@ -398,11 +410,11 @@ async fn close_alert(
     State(state): State<AppState>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Alert>, ApiError> {
     authorize(&state, &headers)?;
     let id = parse_id(path)?;
-    let CloseBody { resolution, note } = parse_body(&body, true)?;
+    let CloseBody { resolution, note } = parse_body(body, true)?;
     let resolution = resolution.ok_or_else(|| {
         ApiError::bad_request("closing needs a resolution: repaired, false_alarm or duplicate")
     })?;
