@@ -23,6 +23,10 @@
 //! # max_memory_samples = 1000000    # bound of samples held in memory when the disk buffer fails
 //! # fail_exit_s = 600               # exit (code 3) after the store failed this long
 //! # health_file = "../data/health.json"  # status, written on every change and every 5 s
+//!
+//! [twin]                            # the live service (crate `twin`)
+//! # state_dir = "../data/twin-state"  # alerts.sqlite; default: twin-state next to the buffer dir
+//! # token_file = "/etc/aquatwin/token"  # bearer token (first line); AQUATWIN_TOKEN wins
 //! ```
 
 use crate::store::influx::{InfluxConfig, InfluxStore};
@@ -41,6 +45,15 @@ struct RawConfig {
     buffer: RawBuffer,
     #[serde(default)]
     ingest: IngestConfig,
+    #[serde(default)]
+    twin: RawTwin,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTwin {
+    state_dir: Option<String>,
+    token_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +152,12 @@ pub struct TwinConfig {
     pub store: StoreConfig,
     pub buffer_dir: PathBuf,
     pub ingest: IngestConfig,
+    /// The live service's state (`alerts.sqlite`): `[twin] state_dir`, by
+    /// default `twin-state` in the buffer directory's parent.
+    pub state_dir: PathBuf,
+    /// `[twin] token_file`: where the API's bearer token is (the
+    /// `AQUATWIN_TOKEN` environment variable wins).
+    pub token_file: Option<PathBuf>,
 }
 
 /// Why a twin configuration cannot be loaded.
@@ -236,8 +255,16 @@ impl TwinConfig {
             }
             p
         });
+        let state_dir = match &raw.twin.state_dir {
+            Some(d) => rel(d),
+            None => buffer_dir
+                .parent()
+                .map_or_else(|| rel("twin-state"), |p| p.join("twin-state")),
+        };
         Ok(TwinConfig {
             file: file.to_path_buf(),
+            state_dir,
+            token_file: raw.twin.token_file.as_deref().map(rel),
             sensors: rel(&raw.sensors),
             network,
             store,
@@ -289,6 +316,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.ingest.fail_exit_s, None);
+        assert_eq!(d.buffer_dir, Path::new("/etc/aquatwin/db.buffer"));
+        assert_eq!(d.state_dir, Path::new("/etc/aquatwin/twin-state"));
+        assert!(d.token_file.is_none());
+        let t = TwinConfig::parse(
+            "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\n\
+             [buffer]\ndir = \"data/buf\"\n[twin]\ntoken_file = \"tok\"\n",
+            f,
+        )
+        .unwrap();
+        assert_eq!(t.state_dir, Path::new("/etc/aquatwin/data/twin-state"));
+        assert_eq!(
+            t.token_file.as_deref(),
+            Some(Path::new("/etc/aquatwin/tok"))
+        );
+        let u = TwinConfig::parse(
+            "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\n\
+             [twin]\nstate_dir = \"/var/lib/aquatwin\"\n",
+            f,
+        )
+        .unwrap();
+        assert_eq!(u.state_dir, Path::new("/var/lib/aquatwin"));
         assert!(d.ingest.health_file.is_none());
         for bad in [
             "[store]\nbackend = \"sqlite\"\npath = \"x\"\nbusy_timeout_s = -1\n",

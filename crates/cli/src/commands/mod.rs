@@ -1,5 +1,6 @@
 //! Subcommands of the `aquatwin` binary.
 
+mod alerts;
 mod convert;
 mod detect;
 mod export;
@@ -46,6 +47,8 @@ enum Command {
     Scenario(scenario::Args),
     /// Detect and localize leaks in SCADA data with the model (BattLeDIM results file).
     Detect(detect::Args),
+    /// List the live twin's operator alerts (table, or JSON for scripts).
+    Alerts(alerts::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => score::run(a),
         Command::Scenario(a) => scenario::run(a),
         Command::Detect(a) => detect::run(a),
+        Command::Alerts(a) => alerts::run(a),
     }
 }
 

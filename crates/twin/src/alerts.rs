@@ -1,0 +1,709 @@
+//! Durable, deduplicated operator alerts in SQLite (`alerts.sqlite`, WAL).
+//!
+//! One alert per leak: the detector names each leak with a stable key
+//! (`leak_key`); [`AlertStore::upsert`] opens an alert for a new key and
+//! updates the same alert when the leak grows or is re-localized.
+//! Lifecycle: `open` → `acknowledged` → `closed` (an open alert may also be
+//! closed directly); a closed alert carries a [`Resolution`]. All times are
+//! UTC milliseconds since the Unix epoch.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+/// The store's file name inside the state directory.
+pub const FILE_NAME: &str = "alerts.sqlite";
+
+/// Where an alert is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Open,
+    Acknowledged,
+    Closed,
+}
+
+impl AlertState {
+    pub const ALL: [AlertState; 3] = [Self::Open, Self::Acknowledged, Self::Closed];
+
+    /// The stable name used in JSON, SQLite and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Closed => "closed",
+        }
+    }
+
+    /// Parses `open`, `acknowledged` or `closed`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+/// Why an alert was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    Repaired,
+    FalseAlarm,
+    Duplicate,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 3] = [Self::Repaired, Self::FalseAlarm, Self::Duplicate];
+
+    /// The stable name used in JSON and SQLite.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Repaired => "repaired",
+            Self::FalseAlarm => "false_alarm",
+            Self::Duplicate => "duplicate",
+        }
+    }
+
+    /// Parses `repaired`, `false_alarm` or `duplicate`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A pipe of the candidate area and its posterior weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub pipe: String,
+    pub weight: f64,
+}
+
+/// A sensor that supports the alert and its residual (measured − modelled,
+/// in the sensor's SI unit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub sensor: String,
+    pub residual: f64,
+}
+
+/// What the detector reports about one leak at one time: the input of
+/// [`AlertStore::upsert`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeakEvent {
+    /// The detector's stable name for this leak (the deduplication key).
+    pub leak_key: String,
+    /// When the detector reported this (UTC epoch ms).
+    pub observed_ms: i64,
+    pub estimated_start_ms: i64,
+    /// Estimated size in L/s.
+    pub size_lps: f64,
+    /// In [0, 1].
+    pub confidence: f64,
+    /// The chosen pipe.
+    pub pipe: String,
+    /// The second pipe of a two-mode report.
+    pub also_pipe: Option<String>,
+    pub candidates: Vec<Candidate>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// An operator alert. Field names are stable (documented in the README).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: i64,
+    pub leak_key: String,
+    pub state: AlertState,
+    /// When the alert was opened.
+    pub raised_ms: i64,
+    /// When the detector last updated it (equals `raised_ms` until then).
+    pub updated_ms: i64,
+    pub estimated_start_ms: i64,
+    pub size_lps: f64,
+    pub confidence: f64,
+    pub pipe: String,
+    pub also_pipe: Option<String>,
+    pub candidates: Vec<Candidate>,
+    pub evidence: Vec<Evidence>,
+    pub resolution: Option<Resolution>,
+    /// The operator's note (from acknowledging or closing; closing with a
+    /// note replaces it).
+    pub note: Option<String>,
+    pub acknowledged_ms: Option<i64>,
+    pub closed_ms: Option<i64>,
+}
+
+/// What [`AlertStore::upsert`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Upserted {
+    /// A new leak: a new alert.
+    Opened(Alert),
+    /// A known leak grew or was re-localized: its alert, updated.
+    Updated(Alert),
+    /// The leak's alert is closed; it is left as it is (a new leak needs a
+    /// new key).
+    AlreadyClosed(Alert),
+}
+
+impl Upserted {
+    pub fn alert(&self) -> &Alert {
+        match self {
+            Self::Opened(a) | Self::Updated(a) | Self::AlreadyClosed(a) => a,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("no alert with id {0}")]
+    NotFound(i64),
+    #[error("alert {0} is closed")]
+    Closed(i64),
+    #[error("alert {0} is already acknowledged")]
+    AlreadyAcknowledged(i64),
+    #[error("invalid alert data: {0}")]
+    Invalid(String),
+    #[error("cannot create the state directory {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("alert store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("alert store holds unreadable data: {0}")]
+    Corrupt(String),
+}
+
+/// The alerts of one state directory.
+pub struct AlertStore {
+    conn: Connection,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+const COLUMNS: &str = "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, \
+     size_lps, confidence, pipe, also_pipe, candidates, evidence, resolution, note, \
+     acknowledged_ms, closed_ms";
+
+impl AlertStore {
+    /// Opens (creating if needed) `dir/alerts.sqlite`, creating `dir` too.
+    pub fn open(dir: &Path) -> Result<Self, AlertError> {
+        std::fs::create_dir_all(dir).map_err(|source| AlertError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let conn = Connection::open(dir.join(FILE_NAME))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(AlertError::Corrupt(format!(
+                "schema version {version} is newer than this program's {SCHEMA_VERSION}"
+            )));
+        }
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS alerts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                leak_key TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'closed')),
+                raised_ms INTEGER NOT NULL,
+                updated_ms INTEGER NOT NULL,
+                estimated_start_ms INTEGER NOT NULL,
+                size_lps REAL NOT NULL,
+                confidence REAL NOT NULL,
+                pipe TEXT NOT NULL,
+                also_pipe TEXT,
+                candidates TEXT NOT NULL,
+                evidence TEXT NOT NULL,
+                resolution TEXT,
+                note TEXT,
+                acknowledged_ms INTEGER,
+                closed_ms INTEGER
+            );
+            PRAGMA user_version = 1;",
+        )?;
+        Ok(Self { conn })
+    }
+
+    /// Opens an alert for a new leak, or updates the alert of a known one
+    /// (size, confidence, pipes, candidates, evidence, estimated start and
+    /// `updated_ms`). A closed alert is not reopened.
+    pub fn upsert(&mut self, event: &LeakEvent) -> Result<Upserted, AlertError> {
+        validate(event)?;
+        let candidates = serde_json::to_string(&event.candidates)
+            .map_err(|e| AlertError::Invalid(e.to_string()))?;
+        let evidence = serde_json::to_string(&event.evidence)
+            .map_err(|e| AlertError::Invalid(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        let existing: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, state FROM alerts WHERE leak_key = ?1",
+                [&event.leak_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (id, opened) = match existing {
+            Some((id, state)) if state == AlertState::Closed.as_str() => {
+                drop(tx);
+                return Ok(Upserted::AlreadyClosed(self.get(id)?));
+            }
+            Some((id, _)) => {
+                tx.execute(
+                    "UPDATE alerts SET updated_ms = ?2, estimated_start_ms = ?3, size_lps = ?4,
+                        confidence = ?5, pipe = ?6, also_pipe = ?7, candidates = ?8, evidence = ?9
+                     WHERE id = ?1",
+                    params![
+                        id,
+                        event.observed_ms,
+                        event.estimated_start_ms,
+                        event.size_lps,
+                        event.confidence,
+                        event.pipe,
+                        event.also_pipe,
+                        candidates,
+                        evidence
+                    ],
+                )?;
+                (id, false)
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO alerts (leak_key, state, raised_ms, updated_ms, estimated_start_ms,
+                        size_lps, confidence, pipe, also_pipe, candidates, evidence)
+                     VALUES (?1, 'open', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        event.leak_key,
+                        event.observed_ms,
+                        event.estimated_start_ms,
+                        event.size_lps,
+                        event.confidence,
+                        event.pipe,
+                        event.also_pipe,
+                        candidates,
+                        evidence
+                    ],
+                )?;
+                (tx.last_insert_rowid(), true)
+            }
+        };
+        tx.commit()?;
+        let alert = self.get(id)?;
+        Ok(if opened {
+            Upserted::Opened(alert)
+        } else {
+            Upserted::Updated(alert)
+        })
+    }
+
+    /// The alert with this id.
+    pub fn get(&self, id: i64) -> Result<Alert, AlertError> {
+        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1");
+        let raw = self
+            .conn
+            .query_row(&sql, [id], RawAlert::from_row)
+            .optional()?;
+        raw.ok_or(AlertError::NotFound(id))?.into_alert()
+    }
+
+    /// Alerts in this state (all alerts for `None`), newest first.
+    pub fn list(&self, state: Option<AlertState>) -> Result<Vec<Alert>, AlertError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM alerts WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([state.map(AlertState::as_str)], RawAlert::from_row)?;
+        rows.map(|raw| raw?.into_alert()).collect()
+    }
+
+    /// How many alerts are in each state (every state listed, zeros too).
+    pub fn counts(&self) -> Result<Vec<(AlertState, u64)>, AlertError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM alerts GROUP BY state")?;
+        let found = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AlertState::ALL
+            .into_iter()
+            .map(|state| {
+                let n = found
+                    .iter()
+                    .find(|(s, _)| s == state.as_str())
+                    .map_or(0, |(_, n)| *n);
+                (state, u64::try_from(n).unwrap_or(0))
+            })
+            .collect())
+    }
+
+    /// Open → acknowledged, with the operator's note.
+    pub fn acknowledge(
+        &mut self,
+        id: i64,
+        note: Option<&str>,
+        at_ms: i64,
+    ) -> Result<Alert, AlertError> {
+        let changed = self.conn.execute(
+            "UPDATE alerts SET state = 'acknowledged', acknowledged_ms = ?2,
+                note = COALESCE(?3, note)
+             WHERE id = ?1 AND state = 'open'",
+            params![id, at_ms, note],
+        )?;
+        let alert = self.get(id)?;
+        match (changed, alert.state) {
+            (1, _) => Ok(alert),
+            (_, AlertState::Closed) => Err(AlertError::Closed(id)),
+            _ => Err(AlertError::AlreadyAcknowledged(id)),
+        }
+    }
+
+    /// Open or acknowledged → closed, with a resolution and the operator's
+    /// note (a given note replaces the acknowledgement's).
+    pub fn close(
+        &mut self,
+        id: i64,
+        resolution: Resolution,
+        note: Option<&str>,
+        at_ms: i64,
+    ) -> Result<Alert, AlertError> {
+        // One guarded statement: the check and the change are atomic.
+        let changed = self.conn.execute(
+            "UPDATE alerts SET state = 'closed', closed_ms = ?2, resolution = ?3,
+                note = COALESCE(?4, note)
+             WHERE id = ?1 AND state != 'closed'",
+            params![id, at_ms, resolution.as_str(), note],
+        )?;
+        let alert = self.get(id)?;
+        if changed == 1 {
+            Ok(alert)
+        } else {
+            Err(AlertError::Closed(id))
+        }
+    }
+}
+
+fn validate(event: &LeakEvent) -> Result<(), AlertError> {
+    let bad = |what: &str| {
+        Err(AlertError::Invalid(format!(
+            "{what} (leak {:?})",
+            event.leak_key
+        )))
+    };
+    if event.leak_key.trim().is_empty() {
+        return Err(AlertError::Invalid("empty leak key".into()));
+    }
+    if event.pipe.trim().is_empty() {
+        return bad("empty pipe");
+    }
+    if !event.size_lps.is_finite() || event.size_lps < 0.0 {
+        return bad("size must be a finite number ≥ 0 L/s");
+    }
+    if !(0.0..=1.0).contains(&event.confidence) {
+        return bad("confidence must be in [0, 1]");
+    }
+    if event.candidates.iter().any(|c| !c.weight.is_finite()) {
+        return bad("candidate weights must be finite");
+    }
+    if event.evidence.iter().any(|e| !e.residual.is_finite()) {
+        return bad("residuals must be finite");
+    }
+    Ok(())
+}
+
+/// A row as stored, before its text columns are parsed.
+struct RawAlert {
+    id: i64,
+    leak_key: String,
+    state: String,
+    raised_ms: i64,
+    updated_ms: i64,
+    estimated_start_ms: i64,
+    size_lps: f64,
+    confidence: f64,
+    pipe: String,
+    also_pipe: Option<String>,
+    candidates: String,
+    evidence: String,
+    resolution: Option<String>,
+    note: Option<String>,
+    acknowledged_ms: Option<i64>,
+    closed_ms: Option<i64>,
+}
+
+impl RawAlert {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            leak_key: r.get(1)?,
+            state: r.get(2)?,
+            raised_ms: r.get(3)?,
+            updated_ms: r.get(4)?,
+            estimated_start_ms: r.get(5)?,
+            size_lps: r.get(6)?,
+            confidence: r.get(7)?,
+            pipe: r.get(8)?,
+            also_pipe: r.get(9)?,
+            candidates: r.get(10)?,
+            evidence: r.get(11)?,
+            resolution: r.get(12)?,
+            note: r.get(13)?,
+            acknowledged_ms: r.get(14)?,
+            closed_ms: r.get(15)?,
+        })
+    }
+
+    fn into_alert(self) -> Result<Alert, AlertError> {
+        let corrupt = |what: &str| AlertError::Corrupt(format!("alert {}: {what}", self.id));
+        let state = AlertState::parse(&self.state).ok_or_else(|| corrupt("unknown state"))?;
+        let resolution = match &self.resolution {
+            None => None,
+            Some(r) => Some(Resolution::parse(r).ok_or_else(|| corrupt("unknown resolution"))?),
+        };
+        let candidates =
+            serde_json::from_str(&self.candidates).map_err(|_| corrupt("bad candidates"))?;
+        let evidence = serde_json::from_str(&self.evidence).map_err(|_| corrupt("bad evidence"))?;
+        Ok(Alert {
+            id: self.id,
+            leak_key: self.leak_key,
+            state,
+            raised_ms: self.raised_ms,
+            updated_ms: self.updated_ms,
+            estimated_start_ms: self.estimated_start_ms,
+            size_lps: self.size_lps,
+            confidence: self.confidence,
+            pipe: self.pipe,
+            also_pipe: self.also_pipe,
+            candidates,
+            evidence,
+            resolution,
+            note: self.note,
+            acknowledged_ms: self.acknowledged_ms,
+            closed_ms: self.closed_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn event(key: &str, at: i64, size: f64, pipe: &str) -> LeakEvent {
+        LeakEvent {
+            leak_key: key.into(),
+            observed_ms: at,
+            estimated_start_ms: at - 3_600_000,
+            size_lps: size,
+            confidence: 0.8,
+            pipe: pipe.into(),
+            also_pipe: None,
+            candidates: vec![
+                Candidate {
+                    pipe: pipe.into(),
+                    weight: 0.7,
+                },
+                Candidate {
+                    pipe: "p2".into(),
+                    weight: 0.3,
+                },
+            ],
+            evidence: vec![Evidence {
+                sensor: "n54".into(),
+                residual: -0.42,
+            }],
+        }
+    }
+
+    #[test]
+    fn opens_then_updates_the_same_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        let first = store.upsert(&event("leak-1", 1_000, 2.0, "p1")).unwrap();
+        let Upserted::Opened(a) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            (a.id, a.state, a.raised_ms, a.updated_ms),
+            (1, AlertState::Open, 1_000, 1_000)
+        );
+
+        // Growth and re-localization: same alert, new size, pipe, updated_ms.
+        let mut grown = event("leak-1", 5_000, 3.5, "p9");
+        grown.also_pipe = Some("p2".into());
+        let Upserted::Updated(b) = store.upsert(&grown).unwrap() else {
+            panic!()
+        };
+        assert_eq!((b.id, b.raised_ms, b.updated_ms), (a.id, 1_000, 5_000));
+        assert_eq!((b.size_lps, b.pipe.as_str()), (3.5, "p9"));
+        assert_eq!(b.also_pipe.as_deref(), Some("p2"));
+        assert_eq!(store.list(None).unwrap().len(), 1);
+
+        let Upserted::Opened(c) = store.upsert(&event("leak-2", 6_000, 1.0, "p3")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.id, 2);
+        let ids: Vec<i64> = store.list(None).unwrap().iter().map(|a| a.id).collect();
+        assert_eq!(ids, [2, 1]);
+    }
+
+    #[test]
+    fn lifecycle_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        let id = store.upsert(&event("k", 1, 1.0, "p")).unwrap().alert().id;
+        assert!(matches!(
+            store.acknowledge(99, None, 2),
+            Err(AlertError::NotFound(99))
+        ));
+        let a = store.acknowledge(id, Some("crew sent"), 10).unwrap();
+        assert_eq!(a.state, AlertState::Acknowledged);
+        assert_eq!(
+            (a.acknowledged_ms, a.note.as_deref()),
+            (Some(10), Some("crew sent"))
+        );
+        assert!(matches!(
+            store.acknowledge(id, None, 11),
+            Err(AlertError::AlreadyAcknowledged(_))
+        ));
+
+        let c = store.close(id, Resolution::Repaired, None, 20).unwrap();
+        assert_eq!(
+            (c.state, c.resolution),
+            (AlertState::Closed, Some(Resolution::Repaired))
+        );
+        assert_eq!(
+            (c.closed_ms, c.note.as_deref()),
+            (Some(20), Some("crew sent"))
+        );
+        assert!(matches!(
+            store.close(id, Resolution::Duplicate, None, 21),
+            Err(AlertError::Closed(_))
+        ));
+        assert!(matches!(
+            store.acknowledge(id, None, 22),
+            Err(AlertError::Closed(_))
+        ));
+
+        // The detector reporting a closed leak again does not reopen it.
+        let again = store.upsert(&event("k", 30, 9.0, "p")).unwrap();
+        assert!(matches!(&again, Upserted::AlreadyClosed(a) if a.size_lps == 1.0));
+
+        // An open alert may be closed directly; a close note replaces nothing absent.
+        let id2 = store.upsert(&event("k2", 1, 1.0, "p")).unwrap().alert().id;
+        let c2 = store
+            .close(id2, Resolution::FalseAlarm, Some("pump test"), 5)
+            .unwrap();
+        assert_eq!(
+            (c2.acknowledged_ms, c2.note.as_deref()),
+            (None, Some("pump test"))
+        );
+
+        assert_eq!(store.list(Some(AlertState::Closed)).unwrap().len(), 2);
+        assert!(store.list(Some(AlertState::Open)).unwrap().is_empty());
+        let counts = store.counts().unwrap();
+        assert_eq!(
+            counts,
+            [
+                (AlertState::Open, 0),
+                (AlertState::Acknowledged, 0),
+                (AlertState::Closed, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        for bad in [
+            event("", 1, 1.0, "p"),
+            event("k", 1, f64::NAN, "p"),
+            event("k", 1, 1.0, ""),
+            LeakEvent {
+                confidence: 1.5,
+                ..event("k", 1, 1.0, "p")
+            },
+        ] {
+            assert!(
+                matches!(store.upsert(&bad), Err(AlertError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(store.list(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("nested/state");
+        let id = {
+            let mut store = AlertStore::open(&state_dir).unwrap();
+            let id = store.upsert(&event("k", 1, 2.5, "p")).unwrap().alert().id;
+            store.acknowledge(id, Some("note"), 7).unwrap();
+            id
+        };
+        assert!(state_dir.join(FILE_NAME).is_file());
+        let mut store = AlertStore::open(&state_dir).unwrap();
+        let a = store.get(id).unwrap();
+        assert_eq!(
+            (a.state, a.size_lps, a.note.as_deref()),
+            (AlertState::Acknowledged, 2.5, Some("note"))
+        );
+        assert_eq!(a.candidates.len(), 2);
+        assert_eq!(a.evidence[0].sensor, "n54");
+        // Dedup holds across restarts.
+        assert!(matches!(
+            store.upsert(&event("k", 9, 3.0, "p")).unwrap(),
+            Upserted::Updated(_)
+        ));
+        assert_eq!(store.list(None).unwrap().len(), 1);
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn json_field_names_are_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        let a = store
+            .upsert(&event("k", 1, 1.0, "p"))
+            .unwrap()
+            .alert()
+            .clone();
+        let json = serde_json::to_value(&a).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = [
+            "id",
+            "leak_key",
+            "state",
+            "raised_ms",
+            "updated_ms",
+            "estimated_start_ms",
+            "size_lps",
+            "confidence",
+            "pipe",
+            "also_pipe",
+            "candidates",
+            "evidence",
+            "resolution",
+            "note",
+            "acknowledged_ms",
+            "closed_ms",
+        ];
+        expected.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(json["state"], "open");
+        assert_eq!(json["candidates"][0]["weight"], 0.7);
+        assert_eq!(json["evidence"][0]["residual"], -0.42);
+        assert_eq!(
+            serde_json::to_value(Resolution::FalseAlarm).unwrap(),
+            "false_alarm"
+        );
+    }
+}
