@@ -402,8 +402,8 @@ fn parse_cell(f: &str, decimal_comma: bool) -> Cell {
 mod tests {
     use super::*;
 
-    fn rows(text: &str) -> (Vec<Row>, Option<ScadaError>) {
-        let mut r = ScadaReader::new(text.as_bytes(), "x.csv").unwrap();
+    /// Every row `r` reads, and the error that stopped it if any.
+    fn read_all<R: std::io::BufRead>(mut r: ScadaReader<R>) -> (Vec<Row>, Option<ScadaError>) {
         let mut out = Vec::new();
         let mut row = Row {
             line: 0,
@@ -417,6 +417,10 @@ mod tests {
                 Err(e) => return (out, Some(e)),
             }
         }
+    }
+
+    fn rows(text: &str) -> (Vec<Row>, Option<ScadaError>) {
+        read_all(ScadaReader::new(text.as_bytes(), "x.csv").unwrap())
     }
 
     #[test]
@@ -511,22 +515,11 @@ mod tests {
 
     fn rows_in(text: &str, zone: &str) -> (Vec<Row>, Option<ScadaError>) {
         let tz = crate::time::zone(zone).unwrap();
-        let mut r = ScadaReader::new(text.as_bytes(), "dst.csv")
-            .unwrap()
-            .with_time_zone(tz);
-        let mut out = Vec::new();
-        let mut row = Row {
-            line: 0,
-            ts_ms: 0,
-            values: vec![],
-        };
-        loop {
-            match r.read_row(&mut row) {
-                Ok(true) => out.push(row.clone()),
-                Ok(false) => return (out, None),
-                Err(e) => return (out, Some(e)),
-            }
-        }
+        read_all(
+            ScadaReader::new(text.as_bytes(), "dst.csv")
+                .unwrap()
+                .with_time_zone(tz),
+        )
     }
 
     /// A Europe/Paris export across the autumn change writes 02:00…02:55

@@ -272,17 +272,7 @@ impl DiskBuffer {
             let mut f = File::open(&seg.path).map_err(|e| io("open", &seg.path, e))?;
             f.seek(SeekFrom::Start(self.read_off))
                 .map_err(|e| io("seek", &seg.path, e))?;
-            let mut head = [0u8; 8];
-            f.read_exact(&mut head)
-                .map_err(|e| io("read", &seg.path, e))?;
-            let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
-            let mut payload = vec![0u8; len];
-            f.read_exact(&mut payload)
-                .map_err(|e| io("read", &seg.path, e))?;
-            let samples = decode(&payload).ok_or_else(|| {
-                StoreError::Local(format!("buffer: corrupt record in {}", seg.path.display()))
-            })?;
-            return Ok(Some((samples, 8 + len as u64)));
+            return read_record(&mut f, &seg.path).map(Some);
         }
     }
 
@@ -302,19 +292,10 @@ impl DiskBuffer {
                 .map_err(|e| io("seek", &seg.path, e))?;
             let mut rd = std::io::BufReader::new(f);
             while off < seg.len && samples.len() < max_samples {
-                let mut head = [0u8; 8];
-                rd.read_exact(&mut head)
-                    .map_err(|e| io("read", &seg.path, e))?;
-                let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
-                let mut payload = vec![0u8; len];
-                rd.read_exact(&mut payload)
-                    .map_err(|e| io("read", &seg.path, e))?;
-                let batch = decode(&payload).ok_or_else(|| {
-                    StoreError::Local(format!("buffer: corrupt record in {}", seg.path.display()))
-                })?;
-                records.push((8 + len as u64, batch.len()));
+                let (batch, bytes) = read_record(&mut rd, &seg.path)?;
+                records.push((bytes, batch.len()));
                 samples.extend(batch);
-                off += 8 + len as u64;
+                off += bytes;
             }
         }
         Ok(Some(Peeked { samples, records }))
@@ -581,6 +562,22 @@ impl<S: Store> BufferedStore<S> {
         }
         Ok(true)
     }
+}
+
+/// One record (8-byte header: length, CRC; then the payload) read from
+/// `rd` at its position: its samples and its size on disk. The records read
+/// here were checked when the segment was opened.
+fn read_record(rd: &mut impl Read, path: &Path) -> Result<(Vec<Sample>, u64), StoreError> {
+    let mut head = [0u8; 8];
+    rd.read_exact(&mut head).map_err(|e| io("read", path, e))?;
+    let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+    let mut payload = vec![0u8; len];
+    rd.read_exact(&mut payload)
+        .map_err(|e| io("read", path, e))?;
+    let samples = decode(&payload).ok_or_else(|| {
+        StoreError::Local(format!("buffer: corrupt record in {}", path.display()))
+    })?;
+    Ok((samples, 8 + len as u64))
 }
 
 #[cfg(test)]
