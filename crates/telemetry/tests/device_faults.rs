@@ -68,24 +68,36 @@ async fn proxy(listener: tokio::net::TcpListener, upstream: u16, mode: Arc<Atomi
     }
 }
 
-#[test]
-fn dropped_and_slow_device_every_tick_recorded_once() {
-    let dir = scratch("faults");
-    let py = PyModbus::start(&dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    let mode = Arc::new(AtomicU8::new(PASS));
+        .unwrap()
+}
+
+/// The fault-injecting proxy in front of the device at `device_port`, on a
+/// loopback port of its own (returned), behaving as `mode` says.
+fn start_proxy(rt: &tokio::runtime::Runtime, device_port: u16, mode: Arc<AtomicU8>) -> u16 {
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
-    let proxy_port = listener.local_addr().unwrap().port();
-    rt.spawn(proxy(listener, py.port, mode.clone()));
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(proxy(listener, device_port, mode));
+    port
+}
+
+#[test]
+fn dropped_and_slow_device_every_tick_recorded_once() {
+    let dir = scratch("faults");
+    let db_path = dir.join("db.sqlite");
+    let py = PyModbus::start(&dir);
+    let rt = runtime();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let proxy_port = start_proxy(&rt, py.port, mode.clone());
     let text = two_sensor_map("flaky", proxy_port);
     let map = Arc::new(SensorMap::parse(&text, "faults.toml").unwrap());
-    let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
+    let store = SqliteStore::open(&db_path).unwrap();
     let m2 = mode.clone();
     let rep = rt
         .block_on(async move {
@@ -109,7 +121,7 @@ fn dropped_and_slow_device_every_tick_recorded_once() {
             telemetry::ingest::run_ingest(map, store, &dir.join("buffer"), opts, script).await
         })
         .unwrap();
-    let mut st = SqliteStore::open(&scratch_path("faults").join("db.sqlite")).unwrap();
+    let mut st = SqliteStore::open(&db_path).unwrap();
     let p = st.query("p", 0, i64::MAX).unwrap();
     let l = st.query("lvl", 0, i64::MAX).unwrap();
     let ticks = assert_complete_grid(&p, 200);
@@ -147,31 +159,18 @@ fn dropped_and_slow_device_every_tick_recorded_once() {
     );
 }
 
-fn scratch_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("telemetry-{name}-{}", std::process::id()))
-}
-
 #[test]
 fn gateway_closing_after_each_answer_costs_no_tick() {
     let dir = scratch("gateway");
+    let db_path = dir.join("db.sqlite");
     let py = PyModbus::start(&dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mode = Arc::new(AtomicU8::new(CLOSE_AFTER_ANSWER));
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    rt.spawn(proxy(listener, py.port, mode));
+    let rt = runtime();
+    let port = start_proxy(&rt, py.port, Arc::new(AtomicU8::new(CLOSE_AFTER_ANSWER)));
     // Two sensors in two tables: two requests per tick, each on a
     // connection the gateway closed after the previous answer.
     let text = two_sensor_map("gw", port);
     let map = Arc::new(SensorMap::parse(&text, "gateway.toml").unwrap());
-    let store = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
+    let store = SqliteStore::open(&db_path).unwrap();
     let t0 = telemetry::time::now_ms();
     let rep = rt
         .block_on(async move {
@@ -191,7 +190,7 @@ fn gateway_closing_after_each_answer_costs_no_tick() {
         })
         .unwrap();
     let t1 = telemetry::time::now_ms();
-    let mut st = SqliteStore::open(&scratch_path("gateway").join("db.sqlite")).unwrap();
+    let mut st = SqliteStore::open(&db_path).unwrap();
     for tag in ["p", "lvl"] {
         let got = st.query(tag, 0, i64::MAX).unwrap();
         let (from, to) = (got[0].ts_ms, got.last().unwrap().ts_ms);
@@ -220,11 +219,7 @@ fn refused_device_backoff_retries_exactly_on_the_logged_ticks() {
          modbus = {{ device = \"off\", table = \"holding\", address = 0, type = \"f32\" }}\n"
     );
     let map = Arc::new(SensorMap::parse(&text, "off.toml").unwrap());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let attempts = rt.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
