@@ -64,12 +64,19 @@ fn ingest<S: Store + 'static>(
     .unwrap()
 }
 
-fn health_status(p: &Path) -> String {
+/// The health file's JSON (`Null` while it is missing or half written).
+fn health_json(p: &Path) -> serde_json::Value {
     std::fs::read_to_string(p)
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["status"].as_str().map(str::to_string))
+        .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
+}
+
+fn health_status(p: &Path) -> String {
+    health_json(p)["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Checks one sensor's samples over the run [t0, t1] (wall ms): every tick
@@ -234,10 +241,8 @@ fn influxdb_down_at_restart_or_mid_run_gaps_recorded_nothing_lost() {
             i3.lock().unwrap().restart();
             // (The buffer is not opened here: that is the running ingest's.)
             wait_for(60, "buffer delivered", || {
-                std::fs::read_to_string(&h3)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .is_some_and(|v| v["status"] == "ok" && v["buffered_samples"] == 0)
+                let v = health_json(&h3);
+                v["status"] == "ok" && v["buffered_samples"] == 0
             });
             std::thread::sleep(Duration::from_millis(400));
         },
