@@ -47,6 +47,12 @@ struct RawConfig {
     ingest: IngestConfig,
     #[serde(default)]
     twin: RawTwin,
+    /// `[reporting]` and `[[zones]]` belong to the efficiency report
+    /// (crate `reporting`, which reads them); accepted and ignored here.
+    #[serde(default, rename = "reporting")]
+    _reporting: Option<toml::Value>,
+    #[serde(default, rename = "zones")]
+    _zones: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -8,6 +8,7 @@ mod field_sim;
 mod import_scada;
 mod ingest;
 mod inspect;
+mod report;
 mod scenario;
 mod score;
 mod simulate;
@@ -49,6 +50,8 @@ enum Command {
     Detect(detect::Args),
     /// List the live twin's operator alerts (table, or JSON for scripts).
     Alerts(alerts::Args),
+    /// Efficiency report: water balance, night flow, UARL/ILI (runs the sibling `aquatwin-report`).
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Scenario(a) => scenario::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Alerts(a) => alerts::run(a),
+        Command::Report(a) => report::run(a),
     }
 }
 

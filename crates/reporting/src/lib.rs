@@ -1,0 +1,331 @@
+//! Efficiency reporting for aquatwin: the IWA standard water balance,
+//! non-revenue water, minimum night flow with the FAVAD night-day factor,
+//! UARL and ILI, and the validity of the data behind them, per zone and
+//! for the whole system, per day, week or month.
+//!
+//! It reads the store that telemetry fills, the model and the twin's
+//! configuration, and writes tables (CSV or Parquet, through polars), SVG
+//! charts (plotters) and a self-contained `report.html`. It is built into
+//! its own executable, `aquatwin-report` (run by `aquatwin report`), so
+//! that polars never enters the core build. It must not write to the
+//! store, to a field device or to the model; the formulas in [`formulas`]
+//! do no I/O.
+//!
+//! ```
+//! use reporting::formulas::{uarl_l_per_day, ili};
+//! // 10 km of mains, 1 000 connections, no private pipe, 50 m average pressure.
+//! let uarl = uarl_l_per_day(10.0, 1000.0, 0.0, 50.0);
+//! assert_eq!(uarl, (18.0 * 10.0 + 0.8 * 1000.0) * 50.0);
+//! assert_eq!(ili(2.0 * uarl, uarl), 2.0);
+//! ```
+
+pub mod compute;
+pub mod config;
+pub mod formulas;
+pub mod output;
+pub mod zones;
+
+use anyhow::{anyhow, bail, Context, Result};
+use compute::{BillingRow, Grid, Period, TankAreas};
+use config::ReportConfig;
+use polars::prelude::{CsvReadOptions, SerReader};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use telemetry::config::TwinConfig;
+use telemetry::resample::{resample, Method};
+use telemetry::SensorMap;
+
+/// What `aquatwin-report` was asked to do.
+pub struct Request {
+    pub config: PathBuf,
+    pub from: i64,
+    pub to: i64,
+    pub period: Period,
+    pub out: PathBuf,
+    pub billing: Option<PathBuf>,
+    pub format: output::Format,
+    pub step_s: u32,
+}
+
+/// The twin configuration, its sensor map, the model and the report part.
+pub struct Loaded {
+    pub twin: TwinConfig,
+    pub map: SensorMap,
+    pub net: network::Network,
+    pub report: ReportConfig,
+}
+
+pub fn load(config: &Path) -> Result<Loaded> {
+    let twin = TwinConfig::load(config)?;
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let report = ReportConfig::parse(&text, config).map_err(|e| anyhow!(e))?;
+    let map_text = std::fs::read_to_string(&twin.sensors)
+        .with_context(|| format!("cannot read {}", twin.sensors.display()))?;
+    let map = SensorMap::parse(&map_text, &twin.sensors.display().to_string())
+        .map_err(|e| anyhow!("sensor map refused ({} problem(s)):\n{e}", e.0.len()))?;
+    let Some(net_path) = &twin.network else {
+        bail!(
+            "{}: the report needs the model: give `network = \"….inp\"`",
+            config.display()
+        );
+    };
+    let bytes =
+        std::fs::read(net_path).with_context(|| format!("cannot read {}", net_path.display()))?;
+    let net = network::inp::parse_inp_bytes(&bytes, &net_path.display().to_string()).map_err(
+        |e| anyhow!("{} has {} error(s):\n{e}", net_path.display(), e.errors.len()),
+    )?;
+    map.validate_against(&net)
+        .map_err(|e| anyhow!("sensor map does not fit the network:\n{e}"))?;
+    Ok(Loaded {
+        twin,
+        map,
+        net,
+        report,
+    })
+}
+
+/// Reads a billing CSV: `zone` or `node`, `period_start`, `period_end`
+/// (`YYYY-MM-DD[ HH:MM[:SS]]` UTC or RFC 3339; end exclusive),
+/// `billed_metered_m3`, optional `billed_unmetered_m3`. Node rows are
+/// added to the zone holding the node. Errors name file, line and field.
+pub fn read_billing(
+    path: &Path,
+    zones: &[zones::Zone],
+    net: &network::Network,
+) -> Result<Vec<BillingRow>> {
+    let name = path.display().to_string();
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0)) // every column as text: parsed below, with locations
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .with_context(|| format!("cannot read billing file {name}"))?;
+    let col = |c: &str| -> Option<Vec<Option<String>>> {
+        df.column(c).ok().and_then(|s| {
+            s.str()
+                .ok()
+                .map(|ca| (0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect())
+        })
+    };
+    let need = |c: &str| {
+        col(c).ok_or_else(|| {
+            anyhow!(
+                "{name}:1: no column '{c}' (expected zone or node, period_start, period_end, \
+                 billed_metered_m3[, billed_unmetered_m3])"
+            )
+        })
+    };
+    let (keys, by_node) = match (col("zone"), col("node")) {
+        (Some(z), _) => (z, false),
+        (None, Some(n)) => (n, true),
+        (None, None) => bail!("{name}:1: no column 'zone' or 'node'"),
+    };
+    let starts = need("period_start")?;
+    let ends = need("period_end")?;
+    let metered = need("billed_metered_m3")?;
+    let unmetered = col("billed_unmetered_m3");
+    let mut node_zone: HashMap<usize, &str> = HashMap::new();
+    for z in zones {
+        for &i in &z.nodes {
+            node_zone.insert(i, &z.name);
+        }
+    }
+    let mut rows = Vec::new();
+    let mut outside = 0usize;
+    for r in 0..df.height() {
+        let line = r + 2;
+        let field = |v: &Option<String>, f: &str| -> Result<String> {
+            v.clone()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| anyhow!("{name}:{line}: field '{f}': empty"))
+        };
+        let time = |v: &Option<String>, f: &str| -> Result<i64> {
+            let s = field(v, f)?;
+            telemetry::time::parse_timestamp(s.trim())
+                .map_err(|e| anyhow!("{name}:{line}: field '{f}': {e}"))
+        };
+        let num = |v: &Option<String>, f: &str| -> Result<f64> {
+            let s = field(v, f)?;
+            match s.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+                _ => bail!("{name}:{line}: field '{f}': expected a volume in m³ ≥ 0, got '{s}'"),
+            }
+        };
+        let key = field(&keys[r], if by_node { "node" } else { "zone" })?;
+        let start = time(&starts[r], "period_start")?;
+        let end = time(&ends[r], "period_end")?;
+        if end <= start {
+            bail!("{name}:{line}: period_end must be after period_start");
+        }
+        let m = num(&metered[r], "billed_metered_m3")?;
+        let u = match &unmetered {
+            Some(c) if c[r].as_deref().is_some_and(|s| !s.trim().is_empty()) => {
+                num(&c[r], "billed_unmetered_m3")?
+            }
+            _ => 0.0,
+        };
+        let zone = if by_node {
+            let i = net
+                .node_index(key.trim())
+                .ok_or_else(|| anyhow!("{name}:{line}: field 'node': no node '{key}' in the model"))?;
+            match node_zone.get(&i) {
+                Some(z) => z.to_string(),
+                None => {
+                    outside += 1;
+                    continue;
+                }
+            }
+        } else {
+            if !zones.iter().any(|z| z.name == key.trim()) {
+                bail!("{name}:{line}: field 'zone': no zone '{key}' in the configuration");
+            }
+            key.trim().to_string()
+        };
+        rows.push(BillingRow {
+            zone,
+            start,
+            end,
+            metered_m3: m,
+            unmetered_m3: u,
+        });
+    }
+    if outside > 0 {
+        tracing::warn!("{name}: {outside} row(s) name nodes outside every zone (not billed to any zone)");
+    }
+    Ok(rows)
+}
+
+/// Tank cross-sections of the storage tags (cylindrical tanks only).
+fn tank_areas(l: &Loaded, zones: &[zones::Zone]) -> Result<TankAreas> {
+    let mut a = TankAreas::new();
+    for z in zones {
+        for tag in &z.storage {
+            let s = &l.map.sensors[l.map.sensor_index(tag).expect("resolved")];
+            let i = l.net.node_index(s.element.id()).expect("resolved");
+            let t = l.net.nodes[i].tank().expect("resolved");
+            if t.volume_curve.is_some() {
+                bail!(
+                    "zone '{}': tank {} has a volume curve; only cylindrical tanks are supported",
+                    z.name,
+                    l.net.nodes[i].id
+                );
+            }
+            a.insert(tag.clone(), std::f64::consts::PI * t.diameter * t.diameter / 4.0);
+        }
+    }
+    Ok(a)
+}
+
+/// Runs the report; returns the files written.
+pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
+    if req.to <= req.from {
+        bail!("--to must be after --from");
+    }
+    let step_ms = i64::from(req.step_s) * 1000;
+    if step_ms <= 0 || (req.to - req.from) % step_ms != 0 {
+        bail!("--from … --to must be a whole number of --step-s {}", req.step_s);
+    }
+    let l = load(&req.config)?;
+    let specs = if l.report.zones.is_empty() {
+        let z = zones::detect(&l.net, &l.map, &[]).map_err(|e| anyhow!(e))?;
+        tracing::info!(
+            "no [[zones]] in {}: {} zone(s) detected from metered and closed links",
+            req.config.display(),
+            z.len()
+        );
+        z
+    } else {
+        l.report.zones.clone()
+    };
+    let conns = l.report.params.connections.unwrap_or_else(|| {
+        let n = l
+            .net
+            .nodes
+            .iter()
+            .filter(|n| n.junction().is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0)))
+            .count() as f64;
+        tracing::warn!("[reporting] connections not given: taking one per demand node ({n})");
+        n
+    });
+    let zones = zones::resolve(&specs, &l.net, &l.map, conns).map_err(|e| anyhow!(e))?;
+    for z in &zones {
+        if z.inlets.is_empty() {
+            tracing::warn!("zone '{}' has no inlet meter: its input is only what the outlets and storage say", z.name);
+        }
+    }
+    let areas = tank_areas(&l, &zones)?;
+    let billing = match &req.billing {
+        Some(p) => read_billing(p, &zones, &l.net)?,
+        None => Vec::new(),
+    };
+    // Load every tag once, resampled to the step (mean of good samples).
+    let mut tags: Vec<&String> = zones
+        .iter()
+        .flat_map(|z| z.inlets.iter().chain(&z.outlets).chain(&z.storage).chain(&z.pressure).chain(&z.amr))
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let mut store = l.twin.store.open().map_err(|e| anyhow!(e))?;
+    let n = ((req.to - req.from) / step_ms) as usize;
+    let mut series = HashMap::new();
+    let t0 = std::time::Instant::now();
+    for tag in tags {
+        let samples = store
+            .query(tag, req.from, req.to + step_ms)
+            .map_err(|e| anyhow!(e))
+            .with_context(|| format!("cannot read sensor '{tag}' from {}", store.describe()))?;
+        let v: Vec<Option<f64>> = resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        series.insert(tag.clone(), v);
+    }
+    tracing::info!(
+        "read {} sensor(s), {} steps each, from {} in {:.1} s",
+        series.len(),
+        n,
+        store.describe(),
+        t0.elapsed().as_secs_f64()
+    );
+    let grid = Grid {
+        from: req.from,
+        step_ms,
+        n,
+        series,
+    };
+    let fig = compute::figures(&grid, &zones, &areas, &l.report.params, &billing, req.period);
+    std::fs::create_dir_all(&req.out)
+        .with_context(|| format!("cannot create {}", req.out.display()))?;
+    let mut written = Vec::new();
+    let mut tables = output::tables(&fig)?;
+    let ext = match req.format {
+        output::Format::Csv => "csv",
+        output::Format::Parquet => "parquet",
+    };
+    for (name, df) in tables.iter_mut() {
+        let bytes = output::encode(name, df, req.format)?;
+        let p = req.out.join(format!("{name}.{ext}"));
+        output::write_atomic(&p, &bytes)?;
+        written.push(p);
+    }
+    let charts = output::charts(&fig)?;
+    for (name, svg) in &charts {
+        let p = req.out.join(format!("{name}.svg"));
+        output::write_atomic(&p, svg.as_bytes())?;
+        written.push(p);
+    }
+    let meta = vec![
+        ("configuration".to_string(), req.config.display().to_string()),
+        ("from".to_string(), output::iso(req.from)),
+        ("to".to_string(), output::iso(req.to)),
+        ("period".to_string(), format!("{:?}", req.period).to_lowercase()),
+        ("zones".to_string(), zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>().join(", ")),
+        ("FAVAD N1".to_string(), l.report.params.n1.to_string()),
+    ];
+    let html = output::html("aquatwin efficiency report", &meta, &charts, &tables);
+    let p = req.out.join("report.html");
+    output::write_atomic(&p, html.as_bytes())?;
+    written.push(p);
+    Ok(written)
+}
