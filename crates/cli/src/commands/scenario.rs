@@ -45,9 +45,89 @@ pub struct Args {
     /// Do not round readings to 0.01.
     #[arg(long)]
     no_round: bool,
+    /// Customer-meter under-registration of the billing file (`billing/billing.csv`):
+    /// billed = true consumption × (1 − this).
+    #[arg(long, default_value_t = 0.0)]
+    meter_under_registration: f64,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// Column prefix of the hidden per-junction consumption series the billing
+/// file is made from (never written to the SCADA files).
+const BILL_PREFIX: &str = "__billing__";
+
+/// Adds a demand series for every junction with a base demand, so that the
+/// truth's customer consumption is recorded beside the sensors.
+fn add_billing_series(net: &network::Network, sensors: &mut detection::sensors::SensorSet) {
+    for n in &net.nodes {
+        if n.junction().is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0)) {
+            sensors.sensors.push(detection::sensors::Sensor {
+                kind: SensorKind::Demand,
+                column: format!("{BILL_PREFIX}{}", n.id),
+                element: n.id.clone(),
+                range: None,
+            });
+        }
+    }
+}
+
+/// `billing/billing.csv`: per junction and calendar month (UTC) of the scenario,
+/// the true customer consumption (the hidden demand series, L/h at each
+/// 5-minute step, held for the step) times (1 − under-registration).
+fn billing_csv(sc: &mut detection::scenario::Scenario, under: f64) -> String {
+    use detection::time::{format_step, STEP_S};
+    let hidden: Vec<detection::scenario::Series> = {
+        let (h, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut sc.series)
+            .into_iter()
+            .partition(|s| s.column.starts_with(BILL_PREFIX));
+        sc.series = keep;
+        h
+    };
+    // `YYYY-MM-DD HH:MM` (UTC) of each row; months are its first 7 characters.
+    let stamp = |r: usize| format_step(sc.start_step + r as i64);
+    let next_month = |ym: &str| -> String {
+        let (y, m): (i32, u32) = (ym[..4].parse().unwrap_or(0), ym[5..7].parse().unwrap_or(1));
+        if m == 12 {
+            format!("{:04}-01-01 00:00", y + 1)
+        } else {
+            format!("{y:04}-{:02}-01 00:00", m + 1)
+        }
+    };
+    let end_all = stamp(sc.rows);
+    // Month segments: (first row, row after the last, start, end).
+    let mut months: Vec<(usize, usize, String, String)> = Vec::new();
+    let mut r = 0;
+    while r < sc.rows {
+        let start = stamp(r);
+        let end = next_month(&start[..7]).min(end_all.clone());
+        // Rows are 5-minute steps: jump to the first row at or after `end`.
+        let mut e = r + 1;
+        let step_days = 288;
+        while e < sc.rows && stamp(e) < end {
+            e = (e + step_days).min(sc.rows);
+        }
+        while e > r + 1 && stamp(e - 1) >= end {
+            e -= 1;
+        }
+        months.push((r, e, start, end));
+        r = e;
+    }
+    let mut out =
+        String::from("node,period_start,period_end,billed_metered_m3,billed_unmetered_m3\n");
+    for s in &hidden {
+        let node = &s.column[BILL_PREFIX.len()..];
+        for (a, b, start, end) in &months {
+            // L/h held over one step.
+            let m3: f64 = s.values[*a..*b].iter().sum::<f64>() / 1000.0 / 3600.0 * STEP_S as f64;
+            out.push_str(&format!(
+                "{node},{start},{end},{:.6},0\n",
+                m3 * (1.0 - under)
+            ));
+        }
+    }
+    out
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -60,7 +140,12 @@ pub fn run(a: Args) -> Result<()> {
             telemetry::time::zone_name(&sensors.time_zone)
         );
     }
-    let sensors = sensors.set;
+    let mut sensors = sensors.set;
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.meter_under_registration),
+        "--meter-under-registration must be in [0, 1)"
+    );
+    add_billing_series(&net, &mut sensors);
     let cfg = ScenarioConfig {
         days: a.days,
         leaks: a.leaks,
@@ -81,7 +166,8 @@ pub fn run(a: Args) -> Result<()> {
         a.days,
         cfg.leak_free_days
     );
-    let sc = generate(&net, &sensors, &cfg)?;
+    let mut sc = generate(&net, &sensors, &cfg)?;
+    let billing = billing_csv(&mut sc, a.meter_under_registration);
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let write = |name: &str, text: String| -> Result<()> {
@@ -97,6 +183,11 @@ pub fn run(a: Args) -> Result<()> {
     write("leak_flows_m3h.csv", sc.leak_flows_csv())?;
     write("perfect_detections.txt", sc.perfect_results())?;
     write("scenario.json", serde_json::to_string_pretty(&sc)? + "\n")?;
+    // In a subdirectory: `import-scada DIR` reads every .csv of DIR as SCADA.
+    let billing_dir = a.out.join("billing");
+    std::fs::create_dir_all(&billing_dir)
+        .with_context(|| format!("cannot create {}", billing_dir.display()))?;
+    write("billing/billing.csv", billing)?;
     for l in &sc.leaks {
         eprintln!(
             "leak {}: {:?} from {} peak {} d={} m, max {} L/s",
