@@ -102,10 +102,7 @@ pub fn zone_flow(g: &Grid, z: &Zone, areas: &TankAreas) -> Vec<f64> {
             }
             for tag in &z.storage {
                 let h = g.get(tag);
-                let (a, b) = (
-                    h.get(t).copied().flatten(),
-                    h.get(t + 1).copied().flatten(),
-                );
+                let (a, b) = (h.get(t).copied().flatten(), h.get(t + 1).copied().flatten());
                 q -= match (a, b) {
                     (Some(a), Some(b)) => areas[tag] * (b - a) / dt,
                     _ => f64::NAN,
@@ -153,7 +150,10 @@ fn volume(q: &[f64], a: usize, b: usize, dt_s: f64) -> (f64, f64) {
         return (f64::NAN, 0.0);
     }
     let mean = v.iter().sum::<f64>() / v.len() as f64;
-    (mean * (b - a) as f64 * dt_s, v.len() as f64 / (b - a) as f64)
+    (
+        mean * (b - a) as f64 * dt_s,
+        v.len() as f64 / (b - a) as f64,
+    )
 }
 
 /// Billing rows, already read: volumes for a zone over `[start, end)`.
@@ -244,13 +244,16 @@ pub struct ValidityRow {
     pub score: u8,
 }
 
+/// Per day: (day start, input m³, billed m³).
+pub type DailySeries = Vec<(i64, f64, f64)>;
+
 pub struct Figures {
     pub balance: Vec<BalanceRow>,
     pub night: Vec<NightRow>,
     pub ili: Vec<IliRow>,
     pub validity: Vec<ValidityRow>,
     /// Per zone: (day start, input m³, billed m³) for the daily chart.
-    pub daily: Vec<(String, Vec<(i64, f64, f64)>)>,
+    pub daily: Vec<(String, DailySeries)>,
 }
 
 /// The data-validity score of one input (1–10, in the spirit of the AWWA
@@ -282,7 +285,11 @@ fn gaps(v: &[Option<f64>], n: usize, dt_h: f64) -> (f64, usize, f64) {
             longest = longest.max(run);
         }
     }
-    (present as f64 / n.max(1) as f64, gaps, longest as f64 * dt_h)
+    (
+        present as f64 / n.max(1) as f64,
+        gaps,
+        longest as f64 * dt_h,
+    )
 }
 
 /// Everything, for `zones` plus the whole system (the sum of the zones).
@@ -382,7 +389,11 @@ pub fn figures(
             s.input_coverage = s.input_coverage.min(row.input_coverage);
             // ILI for the period.
             let p_avg = {
-                let v: Vec<f64> = azp[ia..ib].iter().copied().filter(|x| x.is_finite()).collect();
+                let v: Vec<f64> = azp[ia..ib]
+                    .iter()
+                    .copied()
+                    .filter(|x| x.is_finite())
+                    .collect();
                 if v.is_empty() {
                     f64::NAN
                 } else {
@@ -494,12 +505,12 @@ pub fn figures(
         let conns: f64 = zones.iter().map(|z| z.connections).sum();
         for mut r in rows {
             r.nrw_pct = 100.0 * r.nrw_m3 / r.system_input_m3;
-            r.efficiency_pct =
-                100.0 * (r.billed_m3 + r.unbilled_m3) / r.system_input_m3;
+            r.efficiency_pct = 100.0 * (r.billed_m3 + r.unbilled_m3) / r.system_input_m3;
             r.nrw_m3_per_conn_day = r.nrw_m3 / conns / ((r.end - r.start) as f64 / DAY_MS as f64);
             f.balance.push(r);
         }
-        let mut d: Vec<(i64, f64, f64)> = sys_daily.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
+        let mut d: Vec<(i64, f64, f64)> =
+            sys_daily.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
         d.sort_by_key(|x| x.0);
         f.daily.push(("system".into(), d));
         // System night flow: sums of the zones' rows for each date.
@@ -553,7 +564,10 @@ mod tests {
         let w = periods(ms("2019-01-02"), ms("2019-01-15"), Period::Week);
         assert_eq!(w[0], (ms("2019-01-02"), ms("2019-01-07")));
         assert_eq!(w[1], (ms("2019-01-07"), ms("2019-01-14")));
-        assert_eq!(periods(ms("2019-01-01"), ms("2019-01-03"), Period::Day).len(), 2);
+        assert_eq!(
+            periods(ms("2019-01-01"), ms("2019-01-03"), Period::Day).len(),
+            2
+        );
     }
 
     #[test]

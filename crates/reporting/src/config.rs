@@ -130,14 +130,19 @@ impl ReportConfig {
             if (0.0..1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("{name}: [reporting] {what} must be in [0, 1), got {v}"))
+                Err(format!(
+                    "{name}: [reporting] {what} must be in [0, 1), got {v}"
+                ))
             }
         };
         share(p.unbilled_share, "unbilled_share")?;
         share(p.meter_under_registration, "meter_under_registration")?;
         share(p.unauthorized_share, "unauthorized_share")?;
         if !(p.n1.is_finite() && p.n1 >= 0.0 && p.n1 <= 3.0) {
-            return Err(format!("{name}: [reporting] n1 must be in [0, 3], got {}", p.n1));
+            return Err(format!(
+                "{name}: [reporting] n1 must be in [0, 3], got {}",
+                p.n1
+            ));
         }
         if p.night_hours[0] >= p.night_hours[1] || p.night_hours[1] > 24 {
             return Err(format!(

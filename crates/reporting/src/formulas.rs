@@ -100,7 +100,7 @@ pub fn uarl_validity(lm_km: f64, nc: f64, p_m: f64) -> Vec<String> {
         why.push(format!("{nc:.0} connections < 5000"));
     }
     let density = if lm_km > 0.0 { nc / lm_km } else { f64::NAN };
-    if !(density >= 20.0) {
+    if density.is_nan() || density < 20.0 {
         why.push(format!("{density:.1} connections/km < 20"));
     }
     if !(25.0..=100.0).contains(&p_m) {
@@ -194,7 +194,11 @@ mod tests {
         let b = water_balance(i);
         assert_eq!(b.billed, i.billed_metered + i.billed_unmetered);
         assert_eq!(b.authorized, b.billed + i.unbilled);
-        assert!(close(b.water_losses, b.apparent_losses + b.real_losses, 1e-9));
+        assert!(close(
+            b.water_losses,
+            b.apparent_losses + b.real_losses,
+            1e-9
+        ));
         assert!(close(b.system_input, b.authorized + b.water_losses, 1e-9));
         assert!(close(b.nrw, b.unbilled + b.water_losses, 1e-9));
         assert!(close(b.nrw, b.system_input - b.billed, 1e-9));
@@ -252,11 +256,7 @@ mod tests {
         let u1 = uarl_l_per_day(lm, nc, lp, 1.0);
         assert!(close(uarl_l_per_day(lm, nc, lp, 50.0), 50.0 * u1, 1e-9));
         let per_conn = (18.0 * lm / nc + 0.8 + 25.0 * lp / nc) * 50.0;
-        assert!(close(
-            uarl_l_per_day(lm, nc, lp, 50.0) / nc,
-            per_conn,
-            1e-9
-        ));
+        assert!(close(uarl_l_per_day(lm, nc, lp, 50.0) / nc, per_conn, 1e-9));
         // Validity range of the same source.
         assert!(uarl_validity(200.0, 6000.0, 50.0).is_empty());
         assert_eq!(uarl_validity(42.6, 4000.0, 50.0).len(), 1);
@@ -310,13 +310,21 @@ mod tests {
         assert!(close(ndf, 10.0 + 14.0 * 0.8, 1e-9));
         assert!(ndf < 24.0);
         // N1 = 0: leakage independent of pressure → 24 h.
-        assert!(close(night_day_factor(&gravity, 1.0, 50.0, 0.0), 24.0, 1e-9));
+        assert!(close(
+            night_day_factor(&gravity, 1.0, 50.0, 0.0),
+            24.0,
+            1e-9
+        ));
         // 5-minute steps give the same factor as hourly ones for the same curve.
         let fine: Vec<f64> = gravity
             .iter()
             .flat_map(|&p| std::iter::repeat_n(p, 12))
             .collect();
-        assert!(close(night_day_factor(&fine, 1.0 / 12.0, 50.0, 1.0), ndf, 1e-9));
+        assert!(close(
+            night_day_factor(&fine, 1.0 / 12.0, 50.0, 1.0),
+            ndf,
+            1e-9
+        ));
         assert!(night_day_factor(&[], 1.0, 50.0, 1.0).is_nan());
     }
 

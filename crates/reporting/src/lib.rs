@@ -72,9 +72,14 @@ pub fn load(config: &Path) -> Result<Loaded> {
     };
     let bytes =
         std::fs::read(net_path).with_context(|| format!("cannot read {}", net_path.display()))?;
-    let net = network::inp::parse_inp_bytes(&bytes, &net_path.display().to_string()).map_err(
-        |e| anyhow!("{} has {} error(s):\n{e}", net_path.display(), e.errors.len()),
-    )?;
+    let net =
+        network::inp::parse_inp_bytes(&bytes, &net_path.display().to_string()).map_err(|e| {
+            anyhow!(
+                "{} has {} error(s):\n{e}",
+                net_path.display(),
+                e.errors.len()
+            )
+        })?;
     map.validate_against(&net)
         .map_err(|e| anyhow!("sensor map does not fit the network:\n{e}"))?;
     Ok(Loaded {
@@ -103,9 +108,11 @@ pub fn read_billing(
         .with_context(|| format!("cannot read billing file {name}"))?;
     let col = |c: &str| -> Option<Vec<Option<String>>> {
         df.column(c).ok().and_then(|s| {
-            s.str()
-                .ok()
-                .map(|ca| (0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect())
+            s.str().ok().map(|ca| {
+                (0..ca.len())
+                    .map(|i| ca.get(i).map(str::to_string))
+                    .collect()
+            })
         })
     };
     let need = |c: &str| {
@@ -166,9 +173,9 @@ pub fn read_billing(
             _ => 0.0,
         };
         let zone = if by_node {
-            let i = net
-                .node_index(key.trim())
-                .ok_or_else(|| anyhow!("{name}:{line}: field 'node': no node '{key}' in the model"))?;
+            let i = net.node_index(key.trim()).ok_or_else(|| {
+                anyhow!("{name}:{line}: field 'node': no node '{key}' in the model")
+            })?;
             match node_zone.get(&i) {
                 Some(z) => z.to_string(),
                 None => {
@@ -191,7 +198,9 @@ pub fn read_billing(
         });
     }
     if outside > 0 {
-        tracing::warn!("{name}: {outside} row(s) name nodes outside every zone (not billed to any zone)");
+        tracing::warn!(
+            "{name}: {outside} row(s) name nodes outside every zone (not billed to any zone)"
+        );
     }
     Ok(rows)
 }
@@ -211,7 +220,10 @@ fn tank_areas(l: &Loaded, zones: &[zones::Zone]) -> Result<TankAreas> {
                     l.net.nodes[i].id
                 );
             }
-            a.insert(tag.clone(), std::f64::consts::PI * t.diameter * t.diameter / 4.0);
+            a.insert(
+                tag.clone(),
+                std::f64::consts::PI * t.diameter * t.diameter / 4.0,
+            );
         }
     }
     Ok(a)
@@ -224,7 +236,10 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
     }
     let step_ms = i64::from(req.step_s) * 1000;
     if step_ms <= 0 || (req.to - req.from) % step_ms != 0 {
-        bail!("--from … --to must be a whole number of --step-s {}", req.step_s);
+        bail!(
+            "--from … --to must be a whole number of --step-s {}",
+            req.step_s
+        );
     }
     let l = load(&req.config)?;
     let specs = if l.report.zones.is_empty() {
@@ -243,7 +258,10 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
             .net
             .nodes
             .iter()
-            .filter(|n| n.junction().is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0)))
+            .filter(|n| {
+                n.junction()
+                    .is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0))
+            })
             .count() as f64;
         tracing::warn!("[reporting] connections not given: taking one per demand node ({n})");
         n
@@ -251,7 +269,10 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
     let zones = zones::resolve(&specs, &l.net, &l.map, conns).map_err(|e| anyhow!(e))?;
     for z in &zones {
         if z.inlets.is_empty() {
-            tracing::warn!("zone '{}' has no inlet meter: its input is only what the outlets and storage say", z.name);
+            tracing::warn!(
+                "zone '{}' has no inlet meter: its input is only what the outlets and storage say",
+                z.name
+            );
         }
     }
     let areas = tank_areas(&l, &zones)?;
@@ -262,7 +283,14 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
     // Load every tag once, resampled to the step (mean of good samples).
     let mut tags: Vec<&String> = zones
         .iter()
-        .flat_map(|z| z.inlets.iter().chain(&z.outlets).chain(&z.storage).chain(&z.pressure).chain(&z.amr))
+        .flat_map(|z| {
+            z.inlets
+                .iter()
+                .chain(&z.outlets)
+                .chain(&z.storage)
+                .chain(&z.pressure)
+                .chain(&z.amr)
+        })
         .collect();
     tags.sort();
     tags.dedup();
@@ -275,10 +303,11 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
             .query(tag, req.from, req.to + step_ms)
             .map_err(|e| anyhow!(e))
             .with_context(|| format!("cannot read sensor '{tag}' from {}", store.describe()))?;
-        let v: Vec<Option<f64>> = resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
+        let v: Vec<Option<f64>> =
+            resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
         series.insert(tag.clone(), v);
     }
     tracing::info!(
@@ -294,7 +323,14 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         n,
         series,
     };
-    let fig = compute::figures(&grid, &zones, &areas, &l.report.params, &billing, req.period);
+    let fig = compute::figures(
+        &grid,
+        &zones,
+        &areas,
+        &l.report.params,
+        &billing,
+        req.period,
+    );
     std::fs::create_dir_all(&req.out)
         .with_context(|| format!("cannot create {}", req.out.display()))?;
     let mut written = Vec::new();
@@ -316,11 +352,24 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         written.push(p);
     }
     let meta = vec![
-        ("configuration".to_string(), req.config.display().to_string()),
+        (
+            "configuration".to_string(),
+            req.config.display().to_string(),
+        ),
         ("from".to_string(), output::iso(req.from)),
         ("to".to_string(), output::iso(req.to)),
-        ("period".to_string(), format!("{:?}", req.period).to_lowercase()),
-        ("zones".to_string(), zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>().join(", ")),
+        (
+            "period".to_string(),
+            format!("{:?}", req.period).to_lowercase(),
+        ),
+        (
+            "zones".to_string(),
+            zones
+                .iter()
+                .map(|z| z.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ("FAVAD N1".to_string(), l.report.params.n1.to_string()),
     ];
     let html = output::html("aquatwin efficiency report", &meta, &charts, &tables);
@@ -328,4 +377,67 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
     output::write_atomic(&p, html.as_bytes())?;
     written.push(p);
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INP: &str = "[JUNCTIONS]\n J1 10 1\n J2 10 1\n[RESERVOIRS]\n R 50\n[PIPES]\n P1 R J1 100 200 100\n P2 J1 J2 100 200 100\n[END]\n";
+
+    fn zone(net: &network::Network) -> Vec<zones::Zone> {
+        vec![zones::Zone {
+            name: "Z".into(),
+            inlets: vec![],
+            outlets: vec![],
+            storage: vec![],
+            nodes: vec![net.node_index("J1").unwrap(), net.node_index("J2").unwrap()],
+            connections: 2.0,
+            mains_km: 0.15,
+            pressure: vec![],
+            amr: vec![],
+        }]
+    }
+
+    fn billing(text: &str) -> Result<Vec<BillingRow>> {
+        let net = network::inp::parse_inp_bytes(INP.as_bytes(), "t.inp").unwrap();
+        let dir = std::env::temp_dir().join(format!("aquatwin-billing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(format!("b{}.csv", text.len()));
+        std::fs::write(&p, text).unwrap();
+        let r = read_billing(&p, &zone(&net), &net);
+        let _ = std::fs::remove_file(&p);
+        r
+    }
+
+    #[test]
+    fn billing_rows_by_zone_and_by_node() {
+        let z = billing("zone,period_start,period_end,billed_metered_m3,billed_unmetered_m3\nZ,2019-01-01,2019-02-01,100,5\n").unwrap();
+        assert_eq!((z[0].metered_m3, z[0].unmetered_m3), (100.0, 5.0));
+        let n = billing("node,period_start,period_end,billed_metered_m3\nJ1,2019-01-01,2019-02-01,7\nJ2,2019-01-01,2019-02-01,3\n").unwrap();
+        assert_eq!(n.len(), 2);
+        assert!(n.iter().all(|r| r.zone == "Z"));
+    }
+
+    #[test]
+    fn bad_billing_is_located() {
+        let e = billing("zone,period_start,period_end,billed_metered_m3\nZ,2019-01-01,2019-02-01,12\nZ,2019-02-01,2019-03-01,lots\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(".csv:3: field 'billed_metered_m3'"), "{e}");
+        let e =
+            billing("zone,period_start,period_end,billed_metered_m3\nQ,2019-01-01,2019-02-01,1\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains(":2: field 'zone': no zone 'Q'"), "{e}");
+        let e =
+            billing("zone,period_start,period_end,billed_metered_m3\nZ,2019-02-01,2019-01-01,1\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains(":2: period_end must be after"), "{e}");
+        let e = billing("zone,start,period_end,billed_metered_m3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":1: no column 'period_start'"), "{e}");
+    }
 }

@@ -59,19 +59,46 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             s("zone", b.iter().map(|r| r.zone.clone()).collect()),
             s("period_start", b.iter().map(|r| iso(r.start)).collect()),
             s("period_end", b.iter().map(|r| iso(r.end)).collect()),
-            f("system_input_m3", b.iter().map(|r| r.system_input_m3).collect()),
+            f(
+                "system_input_m3",
+                b.iter().map(|r| r.system_input_m3).collect(),
+            ),
             f("billed_m3", b.iter().map(|r| r.billed_m3).collect()),
             f("unbilled_m3", b.iter().map(|r| r.unbilled_m3).collect()),
-            f("apparent_losses_m3", b.iter().map(|r| r.apparent_losses_m3).collect()),
-            f("real_losses_m3", b.iter().map(|r| r.real_losses_m3).collect()),
+            f(
+                "apparent_losses_m3",
+                b.iter().map(|r| r.apparent_losses_m3).collect(),
+            ),
+            f(
+                "real_losses_m3",
+                b.iter().map(|r| r.real_losses_m3).collect(),
+            ),
             f("nrw_m3", b.iter().map(|r| r.nrw_m3).collect()),
             f("nrw_pct", b.iter().map(|r| r.nrw_pct).collect()),
-            f("efficiency_pct", b.iter().map(|r| r.efficiency_pct).collect()),
-            f("billed_metered_m3", b.iter().map(|r| r.billed_metered_m3).collect()),
-            f("billed_unmetered_m3", b.iter().map(|r| r.billed_unmetered_m3).collect()),
-            s("billed_source", b.iter().map(|r| r.billed_source.to_string()).collect()),
-            f("nrw_m3_per_conn_day", b.iter().map(|r| r.nrw_m3_per_conn_day).collect()),
-            f("input_coverage_pct", b.iter().map(|r| 100.0 * r.input_coverage).collect()),
+            f(
+                "efficiency_pct",
+                b.iter().map(|r| r.efficiency_pct).collect(),
+            ),
+            f(
+                "billed_metered_m3",
+                b.iter().map(|r| r.billed_metered_m3).collect(),
+            ),
+            f(
+                "billed_unmetered_m3",
+                b.iter().map(|r| r.billed_unmetered_m3).collect(),
+            ),
+            s(
+                "billed_source",
+                b.iter().map(|r| r.billed_source.to_string()).collect(),
+            ),
+            f(
+                "nrw_m3_per_conn_day",
+                b.iter().map(|r| r.nrw_m3_per_conn_day).collect(),
+            ),
+            f(
+                "input_coverage_pct",
+                b.iter().map(|r| 100.0 * r.input_coverage).collect(),
+            ),
         ],
     )?;
     let n = &fig.night;
@@ -81,12 +108,27 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             s("zone", n.iter().map(|r| r.zone.clone()).collect()),
             s("date", n.iter().map(|r| date(r.date)).collect()),
             f("mnf_lps", n.iter().map(|r| r.mnf_lps).collect()),
-            f("legitimate_night_use_lps", n.iter().map(|r| r.legitimate_night_use_lps).collect()),
-            f("night_leakage_lps", n.iter().map(|r| r.night_leakage_lps).collect()),
+            f(
+                "legitimate_night_use_lps",
+                n.iter().map(|r| r.legitimate_night_use_lps).collect(),
+            ),
+            f(
+                "night_leakage_lps",
+                n.iter().map(|r| r.night_leakage_lps).collect(),
+            ),
             f("ndf_h", n.iter().map(|r| r.ndf_h).collect()),
-            f("real_losses_m3_day", n.iter().map(|r| r.real_losses_m3_day).collect()),
-            s("mnf_hour_start", n.iter().map(|r| iso(r.mnf_start)).collect()),
-            s("night_use_source", n.iter().map(|r| r.night_use_source.to_string()).collect()),
+            f(
+                "real_losses_m3_day",
+                n.iter().map(|r| r.real_losses_m3_day).collect(),
+            ),
+            s(
+                "mnf_hour_start",
+                n.iter().map(|r| iso(r.mnf_start)).collect(),
+            ),
+            s(
+                "night_use_source",
+                n.iter().map(|r| r.night_use_source.to_string()).collect(),
+            ),
             f("azp_night_m", n.iter().map(|r| r.azp_night_m).collect()),
         ],
     )?;
@@ -100,12 +142,21 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             f("mains_km", i.iter().map(|r| r.mains_km).collect()),
             f("connections", i.iter().map(|r| r.connections).collect()),
             f("private_pipe_km", i.iter().map(|r| r.private_km).collect()),
-            f("avg_pressure_m", i.iter().map(|r| r.avg_pressure_m).collect()),
+            f(
+                "avg_pressure_m",
+                i.iter().map(|r| r.avg_pressure_m).collect(),
+            ),
             f("uarl_m3_day", i.iter().map(|r| r.uarl_m3_day).collect()),
             f("carl_m3_day", i.iter().map(|r| r.carl_m3_day).collect()),
             f("ili", i.iter().map(|r| r.ili).collect()),
-            Column::new("in_validity_range".into(), i.iter().map(|r| r.valid).collect::<Vec<bool>>()),
-            s("validity_note", i.iter().map(|r| r.validity_note.clone()).collect()),
+            Column::new(
+                "in_validity_range".into(),
+                i.iter().map(|r| r.valid).collect::<Vec<bool>>(),
+            ),
+            s(
+                "validity_note",
+                i.iter().map(|r| r.validity_note.clone()).collect(),
+            ),
         ],
     )?;
     let v = &fig.validity;
@@ -116,9 +167,15 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             s("input", v.iter().map(|r| r.input.clone()).collect()),
             s("role", v.iter().map(|r| r.role.to_string()).collect()),
             f("coverage_pct", v.iter().map(|r| r.coverage_pct).collect()),
-            Column::new("gaps".into(), v.iter().map(|r| r.gaps as u64).collect::<Vec<u64>>()),
+            Column::new(
+                "gaps".into(),
+                v.iter().map(|r| r.gaps as u64).collect::<Vec<u64>>(),
+            ),
             f("longest_gap_h", v.iter().map(|r| r.longest_gap_h).collect()),
-            Column::new("score".into(), v.iter().map(|r| u32::from(r.score)).collect::<Vec<u32>>()),
+            Column::new(
+                "score".into(),
+                v.iter().map(|r| u32::from(r.score)).collect::<Vec<u32>>(),
+            ),
         ],
     )?;
     Ok(vec![
@@ -186,10 +243,16 @@ pub fn line_chart(
         let (t0, t1) = pts
             .iter()
             .fold((i64::MAX, i64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-        let (t0, t1) = if pts.is_empty() { (0, DAY_MS) } else { (t0, t1.max(t0 + 1)) };
+        let (t0, t1) = if pts.is_empty() {
+            (0, DAY_MS)
+        } else {
+            (t0, t1.max(t0 + 1))
+        };
         let (y0, y1) = pts
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            });
         let (y0, y1) = if pts.is_empty() {
             (0.0, 1.0)
         } else {
@@ -215,7 +278,9 @@ pub fn line_chart(
             let color = Palette99::pick(k).to_rgba();
             chart
                 .draw_series(LineSeries::new(
-                    v.iter().filter(|p| p.1.is_finite()).map(|p| (day(p.0), p.1)),
+                    v.iter()
+                        .filter(|p| p.1.is_finite())
+                        .map(|p| (day(p.0), p.1)),
                     color.stroke_width(2),
                 ))
                 .map_err(|e| err(&e))?
@@ -237,8 +302,14 @@ pub fn line_chart(
 pub fn charts(fig: &Figures) -> Result<Vec<(&'static str, String)>, OutputError> {
     let mut io = Vec::new();
     for (zone, d) in &fig.daily {
-        io.push((format!("{zone} input"), d.iter().map(|x| (x.0, x.1)).collect()));
-        io.push((format!("{zone} billed"), d.iter().map(|x| (x.0, x.2)).collect()));
+        io.push((
+            format!("{zone} input"),
+            d.iter().map(|x| (x.0, x.1)).collect(),
+        ));
+        io.push((
+            format!("{zone} billed"),
+            d.iter().map(|x| (x.0, x.2)).collect(),
+        ));
     }
     let zones: Vec<String> = {
         let mut z: Vec<String> = Vec::new();
@@ -254,7 +325,11 @@ pub fn charts(fig: &Figures) -> Result<Vec<(&'static str, String)>, OutputError>
         .map(|z| {
             (
                 format!("{z} MNF"),
-                fig.night.iter().filter(|r| &r.zone == z).map(|r| (r.date, r.mnf_lps)).collect(),
+                fig.night
+                    .iter()
+                    .filter(|r| &r.zone == z)
+                    .map(|r| (r.date, r.mnf_lps))
+                    .collect(),
             )
         })
         .collect();
@@ -263,30 +338,51 @@ pub fn charts(fig: &Figures) -> Result<Vec<(&'static str, String)>, OutputError>
         .map(|z| {
             (
                 z.clone(),
-                fig.balance.iter().filter(|r| &r.zone == z).map(|r| (r.start, r.nrw_pct)).collect(),
+                fig.balance
+                    .iter()
+                    .filter(|r| &r.zone == z)
+                    .map(|r| (r.start, r.nrw_pct))
+                    .collect(),
             )
         })
         .collect();
     Ok(vec![
-        ("daily_input_vs_billed", line_chart("Daily system input and billed consumption", "m³/day", &io)?),
+        (
+            "daily_input_vs_billed",
+            line_chart("Daily system input and billed consumption", "m³/day", &io)?,
+        ),
         ("mnf_trend", line_chart("Minimum night flow", "L/s", &mnf)?),
-        ("nrw_per_zone", line_chart("Non-revenue water per period", "% of input", &nrw)?),
+        (
+            "nrw_per_zone",
+            line_chart("Non-revenue water per period", "% of input", &nrw)?,
+        ),
     ])
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A self-contained HTML page: the charts inline, then each table.
-pub fn html(title: &str, meta: &[(String, String)], charts: &[(&str, String)], tables: &[(&str, DataFrame)]) -> String {
+pub fn html(
+    title: &str,
+    meta: &[(String, String)],
+    charts: &[(&str, String)],
+    tables: &[(&str, DataFrame)],
+) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.push_str(&format!("<title>{}</title>", html_escape(title)));
     h.push_str("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px;margin-bottom:2em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}td:first-child{text-align:left}</style></head><body>\n");
     h.push_str(&format!("<h1>{}</h1>\n<dl>", html_escape(title)));
     for (k, v) in meta {
-        h.push_str(&format!("<dt>{}</dt><dd>{}</dd>", html_escape(k), html_escape(v)));
+        h.push_str(&format!(
+            "<dt>{}</dt><dd>{}</dd>",
+            html_escape(k),
+            html_escape(v)
+        ));
     }
     h.push_str("</dl>\n");
     for (name, svg) in charts {

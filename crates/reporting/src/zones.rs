@@ -189,19 +189,39 @@ pub fn resolve(
         for tag in z.inlets.iter().chain(&z.outlets) {
             match map.sensor_index(tag).map(|s| &map.sensors[s]) {
                 Some(s) if s.kind == Kind::Flow => {}
-                Some(_) => return Err(format!("zone '{}': sensor '{tag}' is not a flow meter", z.name)),
-                None => return Err(format!("zone '{}': no sensor '{tag}' in {}", z.name, map.file)),
+                Some(_) => {
+                    return Err(format!(
+                        "zone '{}': sensor '{tag}' is not a flow meter",
+                        z.name
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "zone '{}': no sensor '{tag}' in {}",
+                        z.name, map.file
+                    ))
+                }
             }
         }
         for tag in &z.storage {
             match map.sensor_index(tag).map(|s| &map.sensors[s]) {
                 Some(s) if s.kind == Kind::TankLevel => {
-                    let tank = net.node_index(s.element.id()).and_then(|i| net.nodes[i].tank());
+                    let tank = net
+                        .node_index(s.element.id())
+                        .and_then(|i| net.nodes[i].tank());
                     if tank.is_none() {
-                        return Err(format!("zone '{}': storage '{tag}' is not on a tank of the model", z.name));
+                        return Err(format!(
+                            "zone '{}': storage '{tag}' is not on a tank of the model",
+                            z.name
+                        ));
                     }
                 }
-                _ => return Err(format!("zone '{}': storage '{tag}' is not a tank-level sensor", z.name)),
+                _ => {
+                    return Err(format!(
+                        "zone '{}': storage '{tag}' is not a tank-level sensor",
+                        z.name
+                    ))
+                }
             }
         }
         let set: BTreeSet<usize> = nodes.iter().copied().collect();
@@ -216,7 +236,10 @@ pub fn resolve(
             map.sensors
                 .iter()
                 .filter(|s| s.kind == kind)
-                .filter(|s| net.node_index(s.element.id()).is_some_and(|i| set.contains(&i)))
+                .filter(|s| {
+                    net.node_index(s.element.id())
+                        .is_some_and(|i| set.contains(&i))
+                })
                 .map(|s| s.tag.clone())
                 .collect()
         };

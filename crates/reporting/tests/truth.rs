@@ -44,7 +44,10 @@ fn aquatwin() -> PathBuf {
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = Command::new(aquatwin()).args(args).output().expect("run aquatwin");
+    let out = Command::new(aquatwin())
+        .args(args)
+        .output()
+        .expect("run aquatwin");
     assert!(
         out.status.success(),
         "aquatwin {args:?} failed:\n{}",
@@ -57,10 +60,20 @@ fn ok(args: &[&str]) -> String {
 fn csv_rows(p: &Path, sep: char) -> Vec<std::collections::HashMap<String, String>> {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut lines = text.lines();
-    let head: Vec<String> = lines.next().unwrap().split(sep).map(str::to_string).collect();
+    let head: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(sep)
+        .map(str::to_string)
+        .collect();
     lines
         .filter(|l| !l.is_empty())
-        .map(|l| head.iter().cloned().zip(l.split(sep).map(str::to_string)).collect())
+        .map(|l| {
+            head.iter()
+                .cloned()
+                .zip(l.split(sep).map(str::to_string))
+                .collect()
+        })
         .collect()
 }
 
@@ -106,9 +119,25 @@ fn real_losses_match_the_true_leak_volume() {
     let map = sensor_map(&dir);
     let scen = dir.join("scenario");
     ok(&[
-        "scenario", "--network", &s(&net), "--sensors", &s(&map), "--days", "28", "--leaks", "2",
-        "--seed", "11", "--min-leak-lps", "20", "--max-leak-lps", "40", "--leak-free-days", "3",
-        "--out", &s(&scen),
+        "scenario",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&map),
+        "--days",
+        "28",
+        "--leaks",
+        "2",
+        "--seed",
+        "11",
+        "--min-leak-lps",
+        "20",
+        "--max-leak-lps",
+        "40",
+        "--leak-free-days",
+        "3",
+        "--out",
+        &s(&scen),
     ]);
     // twin.toml: no [[zones]], so the zone is detected (cut at the meter).
     let cfg = dir.join("twin.toml");
@@ -125,8 +154,19 @@ fn real_losses_match_the_true_leak_volume() {
     let out = dir.join("report");
     let report = |out: &Path| {
         ok(&[
-            "report", "--config", &s(&cfg), "--from", "2019-01-01", "--to", "2019-01-29", "--period",
-            "month", "--billing", &s(&scen.join("billing").join("billing.csv")), "--out", &s(out),
+            "report",
+            "--config",
+            &s(&cfg),
+            "--from",
+            "2019-01-01",
+            "--to",
+            "2019-01-29",
+            "--period",
+            "month",
+            "--billing",
+            &s(&scen.join("billing").join("billing.csv")),
+            "--out",
+            &s(out),
         ])
     };
     report(&out);
@@ -135,36 +175,69 @@ fn real_losses_match_the_true_leak_volume() {
     let mut truth = 0.0;
     let mut truth_days = std::collections::BTreeMap::<String, f64>::new();
     for r in csv_rows(&scen.join("leak_flows_m3h.csv"), ',') {
-        let q: f64 = r.iter().filter(|(k, _)| *k != "Timestamp").map(|(_, v)| v.parse::<f64>().unwrap()).sum();
+        let q: f64 = r
+            .iter()
+            .filter(|(k, _)| *k != "Timestamp")
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+            .sum();
         truth += q / 12.0;
-        *truth_days.entry(r["Timestamp"][..10].to_string()).or_default() += q / 12.0;
+        *truth_days
+            .entry(r["Timestamp"][..10].to_string())
+            .or_default() += q / 12.0;
     }
-    assert!(truth > 1000.0, "the scenario has almost no leak volume: {truth} m³");
+    assert!(
+        truth > 1000.0,
+        "the scenario has almost no leak volume: {truth} m³"
+    );
 
     let wb = csv_rows(&out.join("water_balance.csv"), ',');
     assert_eq!(wb.len(), 1, "one zone, one month: {wb:?}");
     let real: f64 = wb[0]["real_losses_m3"].parse().unwrap();
     let err = (real - truth) / truth;
-    eprintln!("top-down real losses {real:.1} m³, true leak volume {truth:.1} m³ ({:+.2} %)", 100.0 * err);
+    eprintln!(
+        "top-down real losses {real:.1} m³, true leak volume {truth:.1} m³ ({:+.2} %)",
+        100.0 * err
+    );
     assert!(err.abs() <= 0.05, "top-down {real} vs truth {truth}");
 
     let nf = csv_rows(&out.join("night_flow.csv"), ',');
     assert_eq!(nf.len(), 28, "one row per full day");
-    let night: f64 = nf.iter().map(|r| r["real_losses_m3_day"].parse::<f64>().unwrap()).sum();
+    let night: f64 = nf
+        .iter()
+        .map(|r| r["real_losses_m3_day"].parse::<f64>().unwrap())
+        .sum();
     let err = (night - truth) / truth;
-    eprintln!("night-flow real losses {night:.1} m³ over 28 days ({:+.2} %)", 100.0 * err);
+    eprintln!(
+        "night-flow real losses {night:.1} m³ over 28 days ({:+.2} %)",
+        100.0 * err
+    );
     assert!(err.abs() <= 0.15, "night flow {night} vs truth {truth}");
 
-    for f in ["ili.csv", "data_validity.csv", "daily_input_vs_billed.svg", "mnf_trend.svg", "nrw_per_zone.svg", "report.html"] {
+    for f in [
+        "ili.csv",
+        "data_validity.csv",
+        "daily_input_vs_billed.svg",
+        "mnf_trend.svg",
+        "nrw_per_zone.svg",
+        "report.html",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let dv = csv_rows(&out.join("data_validity.csv"), ',');
-    assert!(dv.iter().all(|r| r["score"] == "10"), "complete data scores 10: {dv:?}");
+    assert!(
+        dv.iter().all(|r| r["score"] == "10"),
+        "complete data scores 10: {dv:?}"
+    );
 
     // Idempotent: a rerun writes the same bytes.
     let again = dir.join("report2");
     report(&again);
-    for f in ["water_balance.csv", "night_flow.csv", "ili.csv", "report.html"] {
+    for f in [
+        "water_balance.csv",
+        "night_flow.csv",
+        "ili.csv",
+        "report.html",
+    ] {
         assert_eq!(
             std::fs::read(out.join(f)).unwrap(),
             std::fs::read(again.join(f)).unwrap(),

@@ -62,7 +62,9 @@ const BILL_PREFIX: &str = "__billing__";
 /// truth's customer consumption is recorded beside the sensors.
 fn add_billing_series(net: &network::Network, sensors: &mut detection::sensors::SensorSet) {
     for n in &net.nodes {
-        if n.junction().is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0)) {
+        if n.junction()
+            .is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0))
+        {
             sensors.sensors.push(detection::sensors::Sensor {
                 kind: SensorKind::Demand,
                 column: format!("{BILL_PREFIX}{}", n.id),

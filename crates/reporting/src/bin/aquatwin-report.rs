@@ -68,9 +68,17 @@ fn run(a: Args) -> Result<()> {
         let header = format!(
             "# Zones detected by `aquatwin report --detect-zones` from {} and {}\n\
              # (cut at metered links, closed links{}).\n",
-            l.twin.network.as_deref().unwrap_or(std::path::Path::new("?")).display(),
+            l.twin
+                .network
+                .as_deref()
+                .unwrap_or(std::path::Path::new("?"))
+                .display(),
             l.twin.sensors.display(),
-            if a.cut.is_empty() { String::new() } else { format!(" and {}", a.cut.join(", ")) }
+            if a.cut.is_empty() {
+                String::new()
+            } else {
+                format!(" and {}", a.cut.join(", "))
+            }
         );
         print!("{}", reporting::zones::to_toml(&z, &header));
         return Ok(());
