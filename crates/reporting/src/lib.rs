@@ -303,11 +303,11 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
             .query(tag, req.from, req.to + step_ms)
             .map_err(|e| anyhow!(e))
             .with_context(|| format!("cannot read sensor '{tag}' from {}", store.describe()))?;
-        let v: Vec<Option<f64>> =
-            resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
-                .into_iter()
-                .map(|(_, v)| v)
-                .collect();
+        let v: Vec<f64> = resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
+            .into_iter()
+            .map(|(_, v)| v.unwrap_or(f64::NAN))
+            .collect();
+        drop(samples);
         series.insert(tag.clone(), v);
     }
     tracing::info!(
