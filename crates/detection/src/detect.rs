@@ -92,7 +92,7 @@ use checks::check_all;
 pub use checks::check_series;
 use network::Network;
 use serde::{Deserialize, Serialize};
-pub use stream::{unix_ms_of_step, Detector, DetectorEvent, DetectorState, Training};
+pub use stream::{unit_scale, unix_ms_of_step, Detector, DetectorEvent, DetectorState, Training};
 
 /// SCADA readings aligned on 5-minute rows; `NaN` = missing.
 #[derive(Debug, Clone)]
@@ -417,7 +417,8 @@ pub fn detect(
     let usable: Vec<bool> = series.iter().map(Option::is_some).collect();
     let mut detector = match train {
         Some(t) => {
-            let training = Training::learn_restricted(model, sensors, t, cfg, Some(&usable))?;
+            let training =
+                Training::learn_restricted(model, sensors, t, t.rows, cfg, Some(&usable))?;
             issues.extend(training.issues.iter().cloned());
             Detector::new(model, sensors, cfg, training, data.start_step)?
         }

@@ -48,26 +48,31 @@ impl Training {
         data: &ScadaData,
         cfg: &DetectConfig,
     ) -> Result<Training, DetectError> {
-        Training::learn_restricted(model, sensors, data, cfg, None)
+        Training::learn_restricted(model, sensors, data, data.rows, cfg, None)
     }
 
-    /// [`Training::learn`] using only the sensors `restrict` allows (those
-    /// usable in the data to be monitored).
+    /// Learns from the first `learn_rows` rows of `data`; the rows after
+    /// them (up to the storage term's look-ahead) complete the water
+    /// balance of the last training rows, exactly as a detector learning
+    /// from its own first rows does ([`Detector::self_training`]). Only the
+    /// sensors `restrict` allows are used (those usable in the data to be
+    /// monitored), when given.
     pub fn learn_restricted(
         model: &Network,
         sensors: &SensorSet,
         data: &ScadaData,
+        learn_rows: usize,
         cfg: &DetectConfig,
         restrict: Option<&[bool]>,
     ) -> Result<Training, DetectError> {
+        let learn_rows = learn_rows.min(data.rows);
         let errs = sensors.check(model);
         if !errs.is_empty() {
             return Err(DetectError::Sensors(errs));
         }
-        if data.rows < 2 * 24 * STEPS_PER_HOUR {
+        if learn_rows < 2 * 24 * STEPS_PER_HOUR {
             return Err(DetectError::Data(format!(
-                "{} rows of training data: at least 2 days are needed",
-                data.rows
+                "{learn_rows} rows of training data: at least 2 days are needed"
             )));
         }
         let (mut series, issues) = check_all(sensors, data, cfg, "training data: ");
@@ -257,6 +262,15 @@ impl Detector {
         d.normal = Some(training.normal.clone());
         d.training = Some(training);
         Ok(d)
+    }
+
+    /// The first `rows` rows pushed are warm-up: simulated and kept as the
+    /// reference before later leaks, not monitored (e.g. the training
+    /// period itself, so that the detector continues from it exactly as a
+    /// self-training one does).
+    pub fn warm_up_rows(mut self, rows: usize) -> Detector {
+        self.first_row = rows;
+        self
     }
 
     /// A detector that learns from its first `learn_rows` rows (assumed
@@ -984,7 +998,7 @@ impl Detector {
 
 /// Factor from SI to detection's unit of a sensor kind
 /// ([`crate::sensors::unit`]: m³/h flows, L/h demands, m).
-fn unit_scale(kind: SensorKind) -> f64 {
+pub fn unit_scale(kind: SensorKind) -> f64 {
     match kind {
         SensorKind::Flow => 3600.0,
         SensorKind::Demand => 3.6e6,
