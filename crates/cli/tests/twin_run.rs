@@ -57,10 +57,8 @@ fn case(name: &str, seed: u64, days: u32, leaks: usize) -> Case {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let net = networks_dir().join("L-TOWN.inp");
     let sensors = root.join("sensors/ltown-battledim.toml");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "twin-run-{name}-{}",
-        std::process::id()
-    ));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twin-run-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let s = |p: &Path| p.display().to_string();
@@ -167,7 +165,11 @@ fn time_text(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", sod / 3600, sod % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60
+    )
 }
 
 fn run_until_end(config: &str) -> Output {
@@ -246,7 +248,10 @@ fn sigkilled_run_resumes_without_losing_or_duplicating_alerts() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.wait();
-    assert!(killed_mid_way, "the run was killed before the end of its data");
+    assert!(
+        killed_mid_way,
+        "the run was killed before the end of its data"
+    );
     run_until_end(&c.config);
     let (lines, n) = alert_lines(&c.config);
     assert_eq!(lines, c.expected, "alerts after the restart = detections");
@@ -261,10 +266,8 @@ fn sigkilled_run_resumes_without_losing_or_duplicating_alerts() {
 #[test]
 fn run_is_refused_without_training_or_on_an_open_address_without_token() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "twin-run-refused-{}",
-        std::process::id()
-    ));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twin-run-refused-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("twin.toml");

@@ -93,7 +93,10 @@ pub fn run(a: Args) -> Result<()> {
     let ingest = if polling {
         let istore = twin.cfg.store.open().map_err(|e| anyhow!(e))?;
         let buffer = twin.cfg.buffer_dir.clone();
-        let opts = telemetry::ingest::IngestOptions::from_config(&twin.cfg.ingest);
+        let opts = telemetry::ingest::IngestOptions {
+            clock: twin.cfg.clock,
+            ..telemetry::ingest::IngestOptions::from_config(&twin.cfg.ingest)
+        };
         let map = Arc::new(map);
         Some(rt.spawn(async move {
             telemetry::ingest::run_ingest(map, istore, &buffer, opts, async move {
@@ -140,7 +143,7 @@ fn follow(
     until: &Until,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let tags: Vec<String> = live_tags(live);
+    let tags: Vec<String> = live.tags().to_vec();
     let mut last_log = Instant::now();
     let mut catching_up = true;
     loop {
@@ -210,8 +213,4 @@ fn follow(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-fn live_tags(live: &LiveTwin) -> Vec<String> {
-    live.tags().to_vec()
 }
