@@ -238,6 +238,38 @@ pub struct Progress {
     pub restored: Vec<String>,
     /// Alarms raised (localization under way).
     pub raised: usize,
+    /// Wall time of the steps without a localization (store read,
+    /// resampling, model step, detector), and of those with one, ms.
+    pub cycle: Timing,
+    pub localization: Timing,
+}
+
+/// Count, mean and largest of a series of durations.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timing {
+    pub count: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Timing {
+    fn add(&mut self, ms: f64) {
+        self.count += 1;
+        self.total_ms += ms;
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    /// Mean duration, ms.
+    pub fn mean_ms(&self) -> f64 {
+        self.total_ms / self.count.max(1) as f64
+    }
+
+    /// Adds another timing's durations.
+    pub fn merge(&mut self, o: &Timing) {
+        self.count += o.count;
+        self.total_ms += o.total_ms;
+        self.max_ms = self.max_ms.max(o.max_ms);
+    }
 }
 
 /// The live loop's state: detector, alert store, checkpoint.
@@ -323,14 +355,25 @@ impl LiveTwin {
             let from = self.next_ms();
             let to = (from + CHUNK_MS).min(upto_ms);
             let to = from + ((to - from + STEP_MS - 1) / STEP_MS) * STEP_MS;
+            let read_start = std::time::Instant::now();
             let steps = read_steps(store, &self.tags, from, to)?;
             let n = steps.first().map_or(0, Vec::len);
+            // The store read, shared by the chunk's steps.
+            let read_ms = read_start.elapsed().as_secs_f64() * 1e3 / n.max(1) as f64;
             let mut row = vec![None; self.tags.len()];
             for r in 0..n {
                 for (x, v) in row.iter_mut().zip(&steps) {
                     *x = v[r];
                 }
+                let t = std::time::Instant::now();
+                let locs = self.detector.localizations();
                 let events = self.detector.push(from + r as i64 * STEP_MS, &row)?;
+                let ms = read_ms + t.elapsed().as_secs_f64() * 1e3;
+                if self.detector.localizations() > locs {
+                    progress.localization.add(ms);
+                } else {
+                    progress.cycle.add(ms);
+                }
                 self.handle(events, &mut progress)?;
                 progress.steps += 1;
             }

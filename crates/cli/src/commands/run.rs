@@ -40,6 +40,10 @@ pub struct Args {
     /// Do not serve the HTTP API.
     #[arg(long)]
     no_serve: bool,
+    /// On exit, write figures of this run as JSON: steps, wall time, the
+    /// cycle time of steps without and with a localization (benchmarks).
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
 }
 
 enum Until {
@@ -114,7 +118,29 @@ pub fn run(a: Args) -> Result<()> {
             stop.store(true, Ordering::SeqCst);
         });
     }
-    let result = follow(&mut live, store.as_mut(), &until, &stop);
+    let wall = Instant::now();
+    let mut totals = Totals::default();
+    let result = follow(&mut live, store.as_mut(), &until, &stop, &mut totals);
+    if let Some(path) = &a.stats {
+        let secs = wall.elapsed().as_secs_f64();
+        let json = serde_json::json!({
+            "steps": totals.steps,
+            "wall_s": secs,
+            "processing_s": totals.processing_s,
+            "data_days": totals.steps as f64 * STEP_MS as f64 / 86_400_000.0,
+            "days_per_s": totals.steps as f64 * STEP_MS as f64 / 86_400_000.0 / totals.processing_s.max(1e-9),
+            "cycle_mean_ms": totals.cycle.mean_ms(),
+            "cycle_max_ms": totals.cycle.max_ms,
+            "cycle_steps": totals.cycle.count,
+            "localization_steps": totals.localization.count,
+            "localization_mean_ms": totals.localization.mean_ms(),
+            "localization_max_ms": totals.localization.max_ms,
+            "alerts_opened": totals.opened,
+            "alerts_updated": totals.updated,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let _ = ingest_stop_tx.send(());
     if let Some(h) = ingest {
         match rt.block_on(h) {
@@ -137,11 +163,34 @@ fn newest(store: &mut dyn Store, tags: &[String]) -> Result<Option<i64>> {
     Ok(best)
 }
 
+/// What a run did, over all its processing calls.
+#[derive(Default)]
+struct Totals {
+    steps: usize,
+    processing_s: f64,
+    opened: usize,
+    updated: usize,
+    cycle: twin::live::Timing,
+    localization: twin::live::Timing,
+}
+
+impl Totals {
+    fn add(&mut self, p: &twin::live::Progress, secs: f64) {
+        self.steps += p.steps;
+        self.processing_s += secs;
+        self.opened += p.opened;
+        self.updated += p.updated;
+        self.cycle.merge(&p.cycle);
+        self.localization.merge(&p.localization);
+    }
+}
+
 fn follow(
     live: &mut LiveTwin,
     store: &mut dyn Store,
     until: &Until,
     stop: &AtomicBool,
+    totals: &mut Totals,
 ) -> Result<()> {
     let tags: Vec<String> = live.tags().to_vec();
     let mut last_log = Instant::now();
@@ -174,6 +223,7 @@ fn follow(
             let chunk = upto.min(before + 86_400_000);
             let p = live.process(store, chunk)?;
             let dt = t0.elapsed().as_secs_f64();
+            totals.add(&p, dt);
             if p.opened + p.updated > 0 || last_log.elapsed() > Duration::from_secs(5) {
                 tracing::info!(
                     model_time = %format_timestamp(live.next_ms()),
@@ -192,7 +242,9 @@ fn follow(
                 if newest.is_none() {
                     bail!("the store holds no data for this sensor map");
                 }
+                let t0 = Instant::now();
                 let p = live.conclude()?;
+                totals.add(&p, t0.elapsed().as_secs_f64());
                 tracing::info!(
                     model_time = %format_timestamp(live.next_ms()),
                     alerts_opened = p.opened,

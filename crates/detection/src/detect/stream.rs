@@ -245,6 +245,8 @@ pub struct Detector {
     notes: Vec<String>,
     usable: Vec<bool>,
     finished: bool,
+    /// Localizations run by this instance (not part of the state).
+    localizations: u64,
 }
 
 impl Detector {
@@ -345,6 +347,7 @@ impl Detector {
             usable: usable.to_vec(),
             setup,
             finished: false,
+            localizations: 0,
         })
     }
 
@@ -436,6 +439,12 @@ impl Detector {
     /// Sensor problems found so far (training and live).
     pub fn issues(&self) -> &[SensorIssue] {
         &self.issues
+    }
+
+    /// Localizations run since this detector was made or resumed (each
+    /// simulates a candidate leak at every junction: the costly step).
+    pub fn localizations(&self) -> u64 {
+        self.localizations
     }
 
     /// Rows derived and simulated.
@@ -650,11 +659,12 @@ impl Detector {
 
     /// The pending leak `p` localized again as a whole up to row `end`.
     fn relocalize(
-        &self,
+        &mut self,
         normal: &Normal,
         end: usize,
         p: Pending,
     ) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
+        self.localizations += 1;
         relocalize_pending(
             &self.setup,
             &self.model,
@@ -727,6 +737,7 @@ impl Detector {
                         - self.st.offset
                 }
                 .max(1e-4);
+                self.localizations += 1;
                 let result = localize(
                     &self.setup,
                     &self.model,
