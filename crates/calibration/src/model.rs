@@ -1,19 +1,23 @@
 //! The model driven by the measured boundary conditions, run over a period
 //! for one parameter set.
 //!
-//! Tanks with a level series become fixed-head nodes whose head follows the
-//! measured level (`detection::netedit::tank_to_fixed_head`, as the
-//! detector drives its model); pumps with a flow series follow the measured
-//! on/off state, and the controls and rules on them are removed
-//! (`detection::netedit::drop_controls_on_link`), as are those on links of
-//! uncertain status (their status is the parameter). One run is one
+//! Tanks with a level series are set to the measured level at every row
+//! before the step is solved (a tank is a fixed head within one solve, so
+//! this is the detector's fixed-head drive, `tank_to_fixed_head`, at the
+//! rows), but they stay tanks: controls conditioned on their level keep
+//! acting on the links nobody measures (Net3's bypass pipe 330 follows
+//! tank 1). Pumps with a flow series follow the measured on/off state, and
+//! the controls and rules on them are removed
+//! (`detection::netedit::drop_controls_on_link`, the detector's function),
+//! as are those on links of uncertain status (their status is the
+//! parameter). One run is one
 //! extended-period simulation with the data's step as hydraulic and report
 //! step, the patterns started at the data's first row.
 
 use crate::data::{held, Data, ObsKind};
 use crate::params::{apply, ParamSet};
 use crate::{CalibError, Options};
-use detection::netedit::{drop_controls_on_link, tank_to_fixed_head};
+use detection::netedit::drop_controls_on_link;
 use hydraulics::Simulation;
 use network::Network;
 
@@ -21,8 +25,8 @@ use network::Network;
 pub(crate) struct Engine<'a> {
     base: Network,
     data: &'a Data,
-    /// (node, elevation, level per row).
-    tanks: Vec<(usize, f64, Vec<f64>)>,
+    /// (tank node, level per row).
+    tanks: Vec<(usize, Vec<f64>)>,
     /// (link, open per row).
     pumps: Vec<(usize, Vec<bool>)>,
     /// What was changed in the model to drive it, one line each.
@@ -60,14 +64,10 @@ impl<'a> Engine<'a> {
             let levels = held(&s.values).ok_or_else(|| {
                 CalibError::Data(format!("tank {id}: no level reading in the period"))
             })?;
-            if let Some(removed) = tank_to_fixed_head(&mut base, s.element) {
-                if !removed.is_empty() {
-                    notes.push(format!(
-                        "tank {id} follows its measured level: {removed} conditioned on it no longer act"
-                    ));
-                }
+            if net.nodes[s.element].tank().is_none() {
+                return Err(CalibError::Data(format!("{id} has a level series but is no tank")));
             }
-            tanks.push((s.element, net.nodes[s.element].elevation, levels));
+            tanks.push((s.element, levels));
         }
         let mut pumps = Vec::new();
         for s in &data.pump_flows {
@@ -134,8 +134,8 @@ impl<'a> Engine<'a> {
             let r = (t / step) as usize;
             let on_grid = t % step == 0 && r < rows;
             if on_grid {
-                for (i, el, lv) in &self.tanks {
-                    sim.set_reservoir_head(*i, el + lv[r]);
+                for (i, lv) in &self.tanks {
+                    sim.set_tank_level(*i, lv[r]);
                 }
                 for (k, open) in &self.pumps {
                     sim.set_link_open(*k, open[r]);
