@@ -416,6 +416,14 @@ pub fn calibrate(
             }
         }
     }
+    // A cluster is offered when the sensors cannot separate its members:
+    // one of them is unidentifiable, or two of them are correlated.
+    let troubled = |a: usize, b: usize| {
+        unidentifiable.contains(&names[a])
+            || correlated.iter().any(|c| {
+                (c.a == names[a] && c.b == names[b]) || (c.a == names[b] && c.b == names[a])
+            })
+    };
     let merge = |cols: std::ops::Range<usize>, group_names: Vec<&str>| -> Vec<Vec<String>> {
         let Some(jac) = &jac else {
             return Vec::new();
@@ -423,7 +431,11 @@ pub fn calibrate(
         let cols: Vec<usize> = cols.collect();
         ident::cluster_columns(jac, &cols, opts.merge_similarity)
             .into_iter()
-            .filter(|c| c.len() > 1)
+            .filter(|c| {
+                c.len() > 1
+                    && c.iter()
+                        .any(|&i| c.iter().any(|&k| k != i && troubled(cols[i], cols[k])))
+            })
             .map(|c| c.iter().map(|&i| group_names[i].to_string()).collect())
             .collect()
     };

@@ -65,7 +65,9 @@ impl<'a> Engine<'a> {
                 CalibError::Data(format!("tank {id}: no level reading in the period"))
             })?;
             if net.nodes[s.element].tank().is_none() {
-                return Err(CalibError::Data(format!("{id} has a level series but is no tank")));
+                return Err(CalibError::Data(format!(
+                    "{id} has a level series but is no tank"
+                )));
             }
             tanks.push((s.element, levels));
         }
