@@ -43,6 +43,29 @@ fn make_case(
     closed: Option<&str>,
     tag: &str,
 ) -> Case {
+    make_case_on(
+        file,
+        diameter_limits,
+        seed,
+        noise_m,
+        closed,
+        tag,
+        STEP_S,
+        ROWS,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_case_on(
+    file: &str,
+    diameter_limits: &[f64],
+    seed: u64,
+    noise_m: f64,
+    closed: Option<&str>,
+    tag: &str,
+    step_s: u64,
+    rows: usize,
+) -> Case {
     let path = networks_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     let nominal = network::inp::parse_inp(&text, file).unwrap();
@@ -64,9 +87,9 @@ fn make_case(
         truth.links[k].initial_status = LinkStatus::Closed;
     }
     let t = &mut truth.times;
-    t.duration = (ROWS as u64 - 1) * STEP_S;
-    t.hydraulic_step = STEP_S;
-    t.report_step = STEP_S;
+    t.duration = (rows as u64 - 1) * step_s;
+    t.hydraulic_step = step_s;
+    t.report_step = step_s;
     t.report_start = 0;
     let dir = root().join(format!("target/tmp/calibration/{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -75,7 +98,7 @@ fn make_case(
     oracle_hydraulics(&inp, &dir);
     let nodes = read_report_csv(&dir.join("nodes.csv"), &["pressure_m"]);
     let links = read_report_csv(&dir.join("links.csv"), &["flow_lps"]);
-    assert_eq!(nodes.times.len(), ROWS, "{file}: report times");
+    assert_eq!(nodes.times.len(), rows, "{file}: report times");
     let value = |csv: &conformance::ReportCsv, r: usize, id: &str| -> f64 {
         csv.rows[&(nodes.times[r], id.to_string())][0]
             .parse()
@@ -93,7 +116,7 @@ fn make_case(
         let i = junctions[s * junctions.len() / np + junctions.len() / (2 * np)];
         let id = &nominal.nodes[i].id;
         let off = rng.range(-1.0, 1.0);
-        let values = (0..ROWS)
+        let values = (0..rows)
             .map(|r| value(&nodes, r, id) + off + noise_m * rng.normal())
             .collect();
         observations.push(Observation {
@@ -110,7 +133,7 @@ fn make_case(
         if !(pump || nominal.nodes[l.from].is_reservoir() || nominal.nodes[l.to].is_reservoir()) {
             continue;
         }
-        let values: Vec<f64> = (0..ROWS)
+        let values: Vec<f64> = (0..rows)
             .map(|r| value(&links, r, &l.id) / 1000.0)
             .collect();
         if pump {
@@ -131,7 +154,7 @@ fn make_case(
         .filter(|&i| nominal.nodes[i].is_tank())
         .map(|i| Series {
             element: i,
-            values: (0..ROWS)
+            values: (0..rows)
                 .map(|r| value(&nodes, r, &nominal.nodes[i].id))
                 .collect(),
         })
@@ -144,8 +167,8 @@ fn make_case(
         truth_offsets,
         data: Data {
             start_s: 0,
-            step_s: STEP_S,
-            rows: ROWS,
+            step_s: step_s,
+            rows: rows,
             observations,
             tank_levels,
             pump_flows,
@@ -344,5 +367,234 @@ fn net3_reports_a_group_the_sensors_cannot_see() {
             .contains(&"roughness: D>=1000mm".to_string()),
         "{:?}",
         cal.identifiability
+    );
+}
+
+// ------------------------------------------------------------ the command
+
+/// Writes `case`'s measurements as SCADA exports (BattLeDIM layout, from
+/// 2019-01-01 00:00 UTC, 5-minute rows) and a sensor map; returns the map.
+fn write_scada(case: &Case, dir: &std::path::Path) -> std::path::PathBuf {
+    use std::fmt::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    let d = &case.data;
+    let ts = |r: usize| {
+        let m = r as u64 * d.step_s / 60;
+        format!(
+            "2019-01-{:02} {:02}:{:02}:00",
+            1 + m / 1440,
+            (m / 60) % 24,
+            m % 60
+        )
+    };
+    let mut map = String::from("time_zone = \"UTC\"\n");
+    let mut files: Vec<(&str, Vec<(String, Vec<f64>)>)> =
+        vec![("Pressures", vec![]), ("Flows", vec![]), ("Levels", vec![])];
+    for o in &d.observations {
+        let (f, kind, key, unit, scale) = match o.kind {
+            ObsKind::Pressure => (0, "pressure", "node", "m", 1.0),
+            ObsKind::Flow => (1, "flow", "link", "m3/h", 3600.0),
+        };
+        let el = match o.kind {
+            ObsKind::Pressure => &case.nominal.nodes[o.element].id,
+            ObsKind::Flow => &case.nominal.links[o.element].id,
+        };
+        let _ = writeln!(
+            map,
+            "[[sensor]]\ntag = \"{}\"\nkind = \"{kind}\"\n{key} = \"{el}\"\nunit = \"{unit}\"\ninterval_s = 300\nrange = [-10000, 10000]\nscada = {{ file = \"{}\", column = \"{}\" }}\n",
+            o.name, files[f].0, o.name
+        );
+        files[f]
+            .1
+            .push((o.name.clone(), o.values.iter().map(|v| v * scale).collect()));
+    }
+    for t in &d.tank_levels {
+        let id = &case.nominal.nodes[t.element].id;
+        let _ = writeln!(
+            map,
+            "[[sensor]]\ntag = \"L_{id}\"\nkind = \"tank_level\"\nnode = \"{id}\"\nunit = \"m\"\ninterval_s = 300\nrange = [0, 1000]\nscada = {{ file = \"Levels\", column = \"L_{id}\" }}\n"
+        );
+        files[2].1.push((format!("L_{id}"), t.values.clone()));
+    }
+    for (name, cols) in &files {
+        let mut text = String::from("Timestamp");
+        for (c, _) in cols {
+            text += &format!(",{c}");
+        }
+        text.push('\n');
+        for r in 0..d.rows {
+            text += &ts(r);
+            for (_, v) in cols {
+                text += &format!(",{}", v[r]);
+            }
+            text.push('\n');
+        }
+        std::fs::write(dir.join(format!("SCADA_{name}.csv")), text).unwrap();
+    }
+    let path = dir.join("sensors.toml");
+    std::fs::write(&path, map).unwrap();
+    path
+}
+
+fn aquatwin(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(conformance::aquatwin_bin())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `aquatwin calibrate` end to end on Net1 (5-minute SCADA exports made from
+/// EPANET's truth, pipe 22 closed in the field and marked uncertain): exit
+/// 0, the calibrated .inp has the truth's roughness and demands and reads
+/// back identically, the report (JSON + HTML with SVG) says the fit is
+/// good; bad input is a located error with a non-zero exit.
+#[test]
+fn calibrate_command_end_to_end() {
+    let rows = 2 * 288 + 1;
+    let case = make_case_on(
+        "Net1.inp",
+        &NET1_LIMITS,
+        1,
+        0.0,
+        Some("22"),
+        "cli",
+        300,
+        rows,
+    );
+    let dir = root().join("target/tmp/calibration/cli/scada");
+    let map = write_scada(&case, &dir);
+    let groups = dir.join("groups.toml");
+    std::fs::write(
+        &groups,
+        "[roughness]\nby = \"diameter\"\ndiameter_limits_mm = [220, 330]\n[status]\nuncertain = [\"22\", \"111\"]\n",
+    )
+    .unwrap();
+    let out = dir.join("calibrated.inp");
+    let report = dir.join("report.json");
+    let net = networks_dir().join("Net1.inp");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let base = [
+        "calibrate",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&map),
+        "--scada",
+        &s(&dir),
+    ]
+    .map(String::from)
+    .to_vec();
+    let run = |extra: &[&str]| {
+        let mut a: Vec<String> = base.clone();
+        a.extend(extra.iter().map(|x| x.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        aquatwin(&refs)
+    };
+    let (ok, err) = run(&[
+        "--from",
+        "2019-01-01 00:00",
+        "--to",
+        "2019-01-02 00:00",
+        "--validate-from",
+        "2019-01-02 00:00",
+        "--validate-to",
+        "2019-01-03 00:00",
+        "--groups",
+        &s(&groups),
+        "--out",
+        &s(&out),
+        "--report",
+        &s(&report),
+        "--pressure-sd",
+        "0.02",
+    ]);
+    assert!(ok, "{err}");
+    // The calibrated model: roughness and demands of the truth, 22 closed.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let cal = network::inp::parse_inp(&text, "calibrated.inp").unwrap();
+    assert_eq!(
+        network::inp::write_inp(&cal),
+        text,
+        "reads back identically"
+    );
+    for (g, grp) in case.set.roughness.iter().enumerate() {
+        for &k in &grp.pipes {
+            let (LinkKind::Pipe(a), LinkKind::Pipe(b)) =
+                (&case.nominal.links[k].kind, &cal.links[k].kind)
+            else {
+                panic!()
+            };
+            let f = b.roughness / a.roughness;
+            assert!(
+                (f / case.truth_rough[g] - 1.0).abs() < 0.05,
+                "pipe {}: factor {f} vs {}",
+                cal.links[k].id,
+                case.truth_rough[g]
+            );
+        }
+    }
+    let k22 = cal.link_index("22").unwrap();
+    assert_eq!(cal.links[k22].initial_status, LinkStatus::Closed);
+    let k111 = cal.link_index("111").unwrap();
+    assert_ne!(cal.links[k111].initial_status, LinkStatus::Closed);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["fit_quality"], "good", "{}", json["verdict"]);
+    let v = &json["validation_period"];
+    assert!(
+        v["pressure_rmse_after"].as_f64().unwrap()
+            <= 0.2 * v["pressure_rmse_before"].as_f64().unwrap(),
+        "{v}"
+    );
+    let html = std::fs::read_to_string(report.with_extension("html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("GOOD FIT"),
+        "HTML report"
+    );
+
+    // Bad input: a located error, non-zero exit.
+    let (ok, err) = run(&["--from", "2019-02-01 00:00", "--out", &s(&out)]);
+    assert!(!ok && err.contains("empty period"), "{err}");
+    let bad_groups = dir.join("bad-groups.toml");
+    std::fs::write(
+        &bad_groups,
+        "[roughness.groups]\n\"mains\" = [\"10\"]\n\"nothing\" = []\n",
+    )
+    .unwrap();
+    let (ok, err) = run(&["--groups", &s(&bad_groups), "--out", &s(&out)]);
+    assert!(
+        !ok && err.contains("bad-groups.toml:3") && err.contains("nothing"),
+        "{err}"
+    );
+    let typo_groups = dir.join("typo-groups.toml");
+    std::fs::write(&typo_groups, "[status]\nuncertain = [\"22\", \"P999\"]\n").unwrap();
+    let (ok, err) = run(&["--groups", &s(&typo_groups), "--out", &s(&out)]);
+    assert!(
+        !ok && err.contains("typo-groups.toml:2") && err.contains("P999"),
+        "{err}"
+    );
+    let bad_map = dir.join("bad-sensors.toml");
+    let text = std::fs::read_to_string(&map)
+        .unwrap()
+        .replacen("node = \"", "node = \"nope", 1);
+    std::fs::write(&bad_map, text).unwrap();
+    let (ok, err) = aquatwin(&[
+        "calibrate",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&bad_map),
+        "--scada",
+        &s(&dir),
+        "--out",
+        &s(&out),
+    ]);
+    assert!(
+        !ok && err.contains("bad-sensors.toml:") && err.contains("nope"),
+        "{err}"
     );
 }

@@ -1,6 +1,7 @@
 //! Subcommands of the `aquatwin` binary.
 
 mod alerts;
+mod calibrate;
 mod convert;
 mod detect;
 mod export;
@@ -49,6 +50,8 @@ enum Command {
     Detect(detect::Args),
     /// List the live twin's operator alerts (table, or JSON for scripts).
     Alerts(alerts::Args),
+    /// Calibrate the model to SCADA data: roughness, demands, sensor offsets, uncertain statuses.
+    Calibrate(calibrate::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Scenario(a) => scenario::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Alerts(a) => alerts::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     }
 }
 
