@@ -202,6 +202,7 @@ impl<'a> Problem<'a> {
         let mut p = start;
         let mut mu: Option<f64> = None;
         let mut iterations = 0;
+        let mut small_gains = 0;
         for _ in 0..max_iter {
             iterations += 1;
             let jac = self.jacobian(&p)?;
@@ -214,9 +215,9 @@ impl<'a> Problem<'a> {
                 a[(j, j)] += 1.0 / s2;
                 g[j] += p.x[j] / s2;
             }
-            let mu_now = *mu.get_or_insert_with(|| {
-                1e-3 * (0..n).map(|j| a[(j, j)]).fold(0.0, f64::max).max(1e-12)
-            });
+            // Marquardt's scaling: the damping is mu × diag(A), so mu is
+            // dimensionless and starts small.
+            let mu_now = *mu.get_or_insert(1e-3);
             let mut mu_try = mu_now;
             // Bound-active parameters (at a bound, gradient pointing out) are held.
             let held: Vec<bool> = (0..n)
@@ -270,9 +271,17 @@ impl<'a> Problem<'a> {
                 break;
             };
             let gain = p.cost() - q.cost();
-            let done = gain <= self.opts.cost_tolerance * p.cost() || step < 1e-7;
+            // Converged: two iterations in a row gained less than the
+            // tolerance (relative, or 0.01 in units of weighted squares:
+            // nothing against a noise of one σ per reading), or the step
+            // vanished.
+            small_gains = if gain <= self.opts.cost_tolerance * p.cost() || gain <= 1e-2 {
+                small_gains + 1
+            } else {
+                0
+            };
             p = q;
-            if done {
+            if small_gains >= 2 || step < 1e-7 {
                 break;
             }
         }

@@ -145,7 +145,7 @@ impl Default for Options {
             prior_sd_ln: 0.5,
             prior_sd_offset: 2.0,
             max_iterations: 20,
-            cost_tolerance: 1e-6,
+            cost_tolerance: 1e-4,
             fd_step: 1e-3,
             accuracy: Some(1e-6),
             pump_on_flow: 1e-4,
