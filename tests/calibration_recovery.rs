@@ -15,7 +15,7 @@
 
 use calibration::{
     apply, calibrate, demand_groups_by_pattern, predict, roughness_groups, stats, Calibration,
-    Data, ObsKind, Observation, Options, ParamKind, ParamSet, RoughnessGrouping, Series,
+    Data, ObsKind, Observation, Options, ParamKind, ParamSet, RoughnessGrouping, Series, Values,
 };
 use conformance::{networks_dir, oracle_hydraulics, read_report_csv, root};
 use detection::rng::Rng;
@@ -167,8 +167,8 @@ fn make_case_on(
         truth_offsets,
         data: Data {
             start_s: 0,
-            step_s: step_s,
-            rows: rows,
+            step_s,
+            rows,
             observations,
             tank_levels,
             pump_flows,
@@ -179,19 +179,8 @@ fn make_case_on(
 /// Pressure RMSE on the validation day: nominal model, calibrated model.
 fn validation_rmse(case: &Case, cal: &Calibration, opts: &Options) -> (f64, f64) {
     let val = case.data.slice(DAY, ROWS);
-    let none = vec![1.0; 0];
-    let nominal = predict(&case.nominal, &case.set, &val, &none, &none, &[], &[], opts).unwrap();
-    let after = predict(
-        &case.nominal,
-        &case.set,
-        &val,
-        &cal.roughness,
-        &cal.demand,
-        &cal.open,
-        &cal.offsets,
-        opts,
-    )
-    .unwrap();
+    let nominal = predict(&case.nominal, &case.set, &val, &Values::default(), opts).unwrap();
+    let after = predict(&case.nominal, &case.set, &val, &cal.values, opts).unwrap();
     (
         stats::pooled_rmse(&stats::sensor_fits(&val, &nominal), ObsKind::Pressure),
         stats::pooled_rmse(&stats::sensor_fits(&val, &after), ObsKind::Pressure),
@@ -388,7 +377,8 @@ fn write_scada(case: &Case, dir: &std::path::Path) -> std::path::PathBuf {
         )
     };
     let mut map = String::from("time_zone = \"UTC\"\n");
-    let mut files: Vec<(&str, Vec<(String, Vec<f64>)>)> =
+    type Columns = Vec<(String, Vec<f64>)>;
+    let mut files: Vec<(&str, Columns)> =
         vec![("Pressures", vec![]), ("Flows", vec![]), ("Levels", vec![])];
     for o in &d.observations {
         let (f, kind, key, unit, scale) = match o.kind {

@@ -226,23 +226,29 @@ pub struct Calibration {
     pub simulations: usize,
     /// Changes made to drive the model by the measurements.
     pub notes: Vec<String>,
-    /// Roughness and demand multipliers, offsets (per observation, 0 when
-    /// not estimated), statuses (per uncertain link).
+    /// The estimated values.
     #[serde(skip)]
+    pub values: Values,
+}
+
+/// Values of a parameter set: roughness and demand multipliers (per group),
+/// statuses (per uncertain link), offsets (per observation, 0 when not
+/// estimated). An empty list leaves the model's own values: `Values::default()`
+/// is the nominal model.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
     pub roughness: Vec<f64>,
-    #[serde(skip)]
     pub demand: Vec<f64>,
-    #[serde(skip)]
-    pub offsets: Vec<f64>,
-    #[serde(skip)]
     pub open: Vec<bool>,
+    pub offsets: Vec<f64>,
 }
 
 impl Calibration {
     /// The calibrated model: `net` with the multipliers and statuses applied
     /// (offsets belong to the sensors, not to the model).
     pub fn network(&self, net: &Network, set: &ParamSet) -> Network {
-        apply(net, set, &self.roughness, &self.demand, &self.open)
+        let v = &self.values;
+        apply(net, set, &v.roughness, &v.demand, &v.open)
     }
 }
 
@@ -492,30 +498,28 @@ pub fn calibrate(
         iterations,
         simulations: pb.sims.load(std::sync::atomic::Ordering::Relaxed),
         notes,
-        roughness,
-        demand,
-        offsets,
-        open: best.open,
+        values: Values {
+            roughness,
+            demand,
+            open: best.open,
+            offsets,
+        },
     })
 }
 
 /// The modelled value of every observation of `data` (observation-major,
-/// `[o * rows + r]`), with the multipliers, statuses and sensor offsets
-/// given (`offsets` per observation; empty = none). Used for validation
-/// periods and for the model before calibration.
+/// `[o * rows + r]`) with the parameter `values` (sensor offsets added).
+/// Used for validation periods and for the model before calibration.
 pub fn predict(
     net: &Network,
     set: &ParamSet,
     data: &Data,
-    roughness: &[f64],
-    demand: &[f64],
-    open: &[bool],
-    offsets: &[f64],
+    values: &Values,
     opts: &Options,
 ) -> Result<Vec<f64>, CalibError> {
     let engine = model::Engine::new(net, set, data, opts)?;
-    let mut pred = engine.run(set, roughness, demand, open)?;
-    for (o, off) in offsets.iter().enumerate() {
+    let mut pred = engine.run(set, &values.roughness, &values.demand, &values.open)?;
+    for (o, off) in values.offsets.iter().enumerate() {
         for v in &mut pred[o * data.rows..(o + 1) * data.rows] {
             *v += off;
         }

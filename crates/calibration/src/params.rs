@@ -77,7 +77,8 @@ pub fn roughness_groups(net: &Network, how: &RoughnessGrouping) -> Vec<Roughness
 /// pattern form the group `constant`.
 pub fn demand_groups_by_pattern(net: &Network) -> Vec<DemandGroup> {
     let default = net.default_pattern();
-    let mut groups: Vec<(Option<usize>, Vec<(usize, usize)>)> = Vec::new();
+    type ByPattern = (Option<usize>, Vec<(usize, usize)>);
+    let mut groups: Vec<ByPattern> = Vec::new();
     for (i, n) in net.nodes.iter().enumerate() {
         let NodeKind::Junction(j) = &n.kind else {
             continue;

@@ -7,7 +7,7 @@ mod groups;
 mod html;
 
 use anyhow::{bail, Context, Result};
-use calibration::{stats, Calibration, Data, ObsKind, Observation, Options, Series};
+use calibration::{stats, Calibration, Data, ObsKind, Observation, Options, Series, Values};
 use detection::detect::ScadaData;
 use detection::sensors::SensorKind;
 use detection::time::{format_step, parse_timestamp, step_of_unix_ms, STEP_S};
@@ -452,19 +452,8 @@ pub fn run(a: Args) -> Result<()> {
     }
     std::fs::write(&a.out, &text).with_context(|| format!("cannot write {}", a.out.display()))?;
     // Fits before/after.
-    let nominal = |d: &Data| calibration::predict(&net, &set, d, &[], &[], &[], &[], &opts);
-    let calibrated = |d: &Data| {
-        calibration::predict(
-            &net,
-            &set,
-            d,
-            &cal.roughness,
-            &cal.demand,
-            &cal.open,
-            &cal.offsets,
-            &opts,
-        )
-    };
+    let nominal = |d: &Data| calibration::predict(&net, &set, d, &Values::default(), &opts);
+    let calibrated = |d: &Data| calibration::predict(&net, &set, d, &cal.values, &opts);
     let cal_fit = period_fit(
         cal_period.label.clone(),
         &cal_data,
@@ -484,16 +473,11 @@ pub fn run(a: Args) -> Result<()> {
                 calibrated(d)?
             } else {
                 notes.push("validation data list other sensors: offsets not applied there".into());
-                calibration::predict(
-                    &net,
-                    &set,
-                    d,
-                    &cal.roughness,
-                    &cal.demand,
-                    &cal.open,
-                    &[],
-                    &opts,
-                )?
+                let v = Values {
+                    offsets: Vec::new(),
+                    ..cal.values.clone()
+                };
+                calibration::predict(&net, &set, d, &v, &opts)?
             };
             Some(period_fit(p.label.clone(), d, &nominal(d)?, &after))
         }
