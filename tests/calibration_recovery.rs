@@ -588,3 +588,90 @@ fn calibrate_command_end_to_end() {
         "{err}"
     );
 }
+
+/// `--config twin.toml --from --to`: the same exports imported into the
+/// twin's SQLite store by `aquatwin import-scada`, calibrated from the store.
+#[test]
+fn calibrate_command_reads_the_twin_store() {
+    let rows = 2 * 288 + 1;
+    let case = make_case_on(
+        "Net1.inp",
+        &NET1_LIMITS,
+        4,
+        0.0,
+        None,
+        "cli-store",
+        300,
+        rows,
+    );
+    let dir = root().join("target/tmp/calibration/cli-store/scada");
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().join("data"));
+    let map = write_scada(&case, &dir);
+    let cfg = dir.join("twin.toml");
+    std::fs::write(
+        &cfg,
+        "sensors = \"sensors.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"../data/store.sqlite\"\n[buffer]\ndir = \"../data/buffer\"\n",
+    )
+    .unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (ok, err) = aquatwin(&["import-scada", &s(&dir), "--config", &s(&cfg)]);
+    assert!(ok, "import-scada: {err}");
+    let groups = dir.join("groups.toml");
+    std::fs::write(&groups, "[roughness]\ndiameter_limits_mm = [220, 330]\n").unwrap();
+    let out = dir.join("calibrated.inp");
+    let report = dir.join("report.json");
+    let (ok, err) = aquatwin(&[
+        "calibrate",
+        "--network",
+        &s(&networks_dir().join("Net1.inp")),
+        "--sensors",
+        &s(&map),
+        "--config",
+        &s(&cfg),
+        "--from",
+        "2019-01-01 00:00",
+        "--to",
+        "2019-01-02 00:00",
+        "--validate-from",
+        "2019-01-02 00:00",
+        "--validate-to",
+        "2019-01-03 00:00",
+        "--groups",
+        &s(&groups),
+        "--out",
+        &s(&out),
+        "--report",
+        &s(&report),
+    ]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["fit_quality"], "good", "{}", json["verdict"]);
+    assert_eq!(json["calibration_period"]["rows"], 288);
+    let params = json["calibration"]["parameters"].as_array().unwrap();
+    for (g, t) in case.truth_rough.iter().enumerate() {
+        let e = params
+            .iter()
+            .find(|p| p["kind"] == "roughness" && p["group"] == g)
+            .unwrap();
+        let f = e["after"].as_f64().unwrap();
+        assert!((f / t - 1.0).abs() < 0.05, "group {g}: {f} vs {t}");
+    }
+    // A period the store does not hold is an empty period.
+    let (ok, err) = aquatwin(&[
+        "calibrate",
+        "--network",
+        &s(&networks_dir().join("Net1.inp")),
+        "--sensors",
+        &s(&map),
+        "--config",
+        &s(&cfg),
+        "--from",
+        "2019-03-01 00:00",
+        "--to",
+        "2019-03-02 00:00",
+        "--out",
+        &s(&out),
+    ]);
+    assert!(!ok && err.contains("empty period"), "{err}");
+}
