@@ -675,3 +675,90 @@ fn calibrate_command_reads_the_twin_store() {
     ]);
     assert!(!ok && err.contains("empty period"), "{err}");
 }
+
+/// Two pipes in series through a junction without demand and without a
+/// sensor change every head by the sum of their losses only: as groups of
+/// their own the sensors cannot separate them; the report says so and
+/// offers them merged.
+#[test]
+fn net3_offers_to_merge_pipes_in_series() {
+    let mut case = make_case("Net3.inp", &NET3_LIMITS, 1, 0.0, None, "net3-merge");
+    let net = &case.nominal;
+    let sensors: Vec<usize> = case
+        .data
+        .observations
+        .iter()
+        .filter(|o| o.kind == ObsKind::Pressure)
+        .map(|o| o.element)
+        .collect();
+    // Smallest |flow| of each pipe over the day in the nominal model
+    // (aquatwin's solver): the pair chosen always carries flow.
+    let mut sim = hydraulics::Simulation::from_network(net.clone()).unwrap();
+    let mut flow = vec![f64::INFINITY; net.links.len()];
+    loop {
+        sim.run().unwrap();
+        for (k, f) in flow.iter_mut().enumerate() {
+            *f = f.min(sim.flow_lps(k).abs());
+        }
+        if sim.next() == 0 {
+            break;
+        }
+    }
+    let pipe = |k: usize| matches!(net.links[k].kind, LinkKind::Pipe(_));
+    let (a, b) = (0..net.nodes.len())
+        .filter(|&i| {
+            net.nodes[i]
+                .junction()
+                .is_some_and(|j| j.demands.iter().all(|d| d.base == 0.0))
+                && !sensors.contains(&i)
+        })
+        .filter_map(|i| {
+            let ks: Vec<usize> = (0..net.links.len())
+                .filter(|&k| net.links[k].from == i || net.links[k].to == i)
+                .collect();
+            (ks.len() == 2 && pipe(ks[0]) && pipe(ks[1])).then(|| (ks[0], ks[1]))
+        })
+        .max_by(|x, y| {
+            flow[x.0]
+                .min(flow[x.1])
+                .total_cmp(&flow[y.0].min(flow[y.1]))
+        })
+        .expect("Net3 has pipes in series");
+    for g in &mut case.set.roughness {
+        g.pipes.retain(|&k| k != a && k != b);
+    }
+    case.set.roughness.retain(|g| !g.pipes.is_empty());
+    let (na, nb) = (net.links[a].id.clone(), net.links[b].id.clone());
+    case.set.roughness.push(calibration::RoughnessGroup {
+        name: format!("pipe {na}"),
+        pipes: vec![a],
+    });
+    case.set.roughness.push(calibration::RoughnessGroup {
+        name: format!("pipe {nb}"),
+        pipes: vec![b],
+    });
+    let cal = calibrate(
+        &case.nominal,
+        &case.set,
+        &case.data.slice(0, DAY + 1),
+        &opts(0.0),
+    )
+    .unwrap();
+    let id = &cal.identifiability;
+    eprintln!("{id:?}");
+    let (ga, gb) = (format!("pipe {na}"), format!("pipe {nb}"));
+    assert!(
+        id.merge_roughness
+            .iter()
+            .any(|c| c.contains(&ga) && c.contains(&gb)),
+        "{id:?}"
+    );
+    assert!(
+        id.unidentifiable.contains(&format!("roughness: {ga}"))
+            || id
+                .correlated
+                .iter()
+                .any(|c| [&c.a, &c.b] == [&format!("roughness: {ga}"), &format!("roughness: {gb}")]),
+        "{id:?}"
+    );
+}
