@@ -99,3 +99,32 @@ pub(crate) fn cluster_columns(
     clusters.sort_by_key(|c| c[0]);
     clusters
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_and_antiparallel_columns_cluster_together() {
+        // Columns 0 and 2 are parallel and anti-parallel to each other; 1 is
+        // orthogonal to both.
+        let jac = DMatrix::from_row_slice(3, 3, &[1.0, 0.0, -2.0, 2.0, 0.0, -4.0, 0.0, 1.0, 0.0]);
+        let c = cluster_columns(&jac, &[0, 1, 2], 0.95);
+        assert_eq!(c, vec![vec![0, 2], vec![1]]);
+        // A zero column joins nothing.
+        let jac = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(cluster_columns(&jac, &[0, 1], 0.95), vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn unseen_directions_have_infinite_data_sd() {
+        // The second parameter has no effect on the data.
+        let jac = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 2.0, 0.0, 2.0, 0.0]);
+        let c = covariance(&jac, &[0.5, 0.5], 1.0);
+        assert!((c.data_sd[0] - 1.0 / 3.0).abs() < 1e-12);
+        assert!(c.data_sd[1].is_infinite());
+        // The posterior falls back on the prior there.
+        assert!((c.posterior[(1, 1)] - 0.25).abs() < 1e-12);
+        assert!((c.singular_values[0] - 3.0).abs() < 1e-12);
+    }
+}

@@ -261,3 +261,74 @@ pub fn apply(
 pub fn initially_open(net: &Network, k: usize) -> bool {
     net.links[k].initial_status != network::LinkStatus::Closed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INP: &str = "[JUNCTIONS]\nJ1 10 5 A\nJ2 10 0\nJ3 10 2 B\n[RESERVOIRS]\nR1 50\n[PIPES]\nP1 R1 J1 100 80 100\nP2 J1 J2 100 150 90\nP3 J2 J3 100 300 90\n[PATTERNS]\nA 1 2\nB 1 1\n[OPTIONS]\nUNITS LPS\n";
+
+    #[test]
+    fn automatic_groups() {
+        let net = network::inp::parse_inp(INP, "t.inp").unwrap();
+        let d = roughness_groups(&net, &RoughnessGrouping::Diameter(vec![0.1, 0.2]));
+        let names: Vec<&str> = d.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["D<100mm", "D100-200mm", "D>=200mm"]);
+        assert_eq!(d[1].pipes, vec![1]);
+        let r = roughness_groups(&net, &RoughnessGrouping::Roughness);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].pipes, vec![1, 2]);
+        // J1 follows pattern A, J3 pattern B; J2 has no demand.
+        let g = demand_groups_by_pattern(&net);
+        assert_eq!(g.len(), 2, "{g:?}");
+        assert_eq!(
+            (g[0].name.as_str(), &g[0].demands),
+            ("pattern A", &vec![(0, 0)])
+        );
+        assert_eq!(
+            (g[1].name.as_str(), &g[1].demands),
+            ("pattern B", &vec![(2, 0)])
+        );
+    }
+
+    #[test]
+    fn user_groups_are_checked() {
+        let net = network::inp::parse_inp(INP, "t.inp").unwrap();
+        let e = roughness_group_from_ids(&net, "g", &["J1".into()], "G.toml:3").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "G.toml:3: group 'g': 'J1' is no link of the network"
+        );
+        let e = roughness_group_from_ids(&net, "g", &[], "G.toml:4").unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("G.toml:4: group 'g' has no member"));
+        let e = demand_group_from_ids(&net, "d", &["J2".into()], "G.toml:5").unwrap_err();
+        assert!(matches!(e, CalibError::EmptyGroup { .. }), "{e}");
+    }
+
+    #[test]
+    fn apply_scales_and_sets_statuses() {
+        let net = network::inp::parse_inp(INP, "t.inp").unwrap();
+        let set = ParamSet {
+            roughness: roughness_groups(&net, &RoughnessGrouping::Roughness),
+            demand: demand_groups_by_pattern(&net),
+            offsets: false,
+            uncertain_links: vec![2],
+        };
+        let out = apply(&net, &set, &[0.5, 1.0], &[2.0, 1.0], &[false]);
+        let LinkKind::Pipe(p) = &out.links[1].kind else {
+            panic!()
+        };
+        assert!((p.roughness - 45.0).abs() < 1e-12);
+        let NodeKind::Junction(j) = &out.nodes[0].kind else {
+            panic!()
+        };
+        let NodeKind::Junction(j0) = &net.nodes[0].kind else {
+            panic!()
+        };
+        assert!((j.demands[0].base - 2.0 * j0.demands[0].base).abs() < 1e-15);
+        assert_eq!(out.links[2].initial_status, network::LinkStatus::Closed);
+        assert!(initially_open(&net, 2) && !initially_open(&out, 2));
+    }
+}

@@ -103,3 +103,43 @@ pub fn pooled_rmse(fits: &[SensorFit], kind: ObsKind) -> f64 {
         (ss / n as f64).sqrt()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Observation;
+
+    #[test]
+    fn bands_rmse_and_missing_readings() {
+        let data = Data {
+            start_s: 0,
+            step_s: 300,
+            rows: 4,
+            observations: vec![
+                Observation {
+                    name: "p".into(),
+                    kind: ObsKind::Pressure,
+                    element: 0,
+                    values: vec![10.0, 10.0, 10.0, f64::NAN],
+                },
+                Observation {
+                    name: "q".into(),
+                    kind: ObsKind::Flow,
+                    element: 0,
+                    values: vec![1.0, 1.0, 1.0, 1.0],
+                },
+            ],
+            tank_levels: vec![],
+            pump_flows: vec![],
+        };
+        // Errors: pressure 0.4, 0.7, 3.0 m (4th missing); flow 4 %, 8 %, 20 %, 0 %.
+        let model = [9.6, 9.3, 7.0, 0.0, 0.96, 0.92, 0.8, 1.0];
+        let f = sensor_fits(&data, &model);
+        assert_eq!(f[0].n, 3);
+        let rmse = ((0.4f64.powi(2) + 0.7f64.powi(2) + 9.0) / 3.0).sqrt();
+        assert!((f[0].rmse - rmse).abs() < 1e-12);
+        assert_eq!(f[0].within, vec![1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0]);
+        assert_eq!(f[1].within, vec![0.5, 0.75]);
+        assert_eq!(pooled_within(&f, ObsKind::Pressure), f[0].within);
+    }
+}
