@@ -140,12 +140,11 @@ fn from_scada(dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
     })
 }
 
-/// Good samples of every sensor of the twin's store between `from` and
-/// `to` (steps), averaged per 5-minute step.
-fn from_store(config: &Path, from: i64, to: i64) -> Result<(Period, telemetry::SensorMap)> {
+/// Good samples of every sensor of `map` in the twin's store between
+/// `from` and `to` (steps), averaged per 5-minute step.
+fn from_store(config: &Path, map: &telemetry::SensorMap, from: i64, to: i64) -> Result<Period> {
     let cfg = telemetry::config::TwinConfig::load(config)
         .with_context(|| format!("cannot load {}", config.display()))?;
-    let map = super::telemetry_common::load_sensor_map(&cfg.sensors, None)?;
     let mut store = cfg
         .store
         .open()
@@ -187,15 +186,12 @@ fn from_store(config: &Path, from: i64, to: i64) -> Result<(Period, telemetry::S
                 .collect(),
         ));
     }
-    Ok((
-        Period {
-            label: format!("{} to {} (store)", format_step(from), format_step(to)),
-            start_step: from,
-            rows,
-            series,
-        },
-        map,
-    ))
+    Ok(Period {
+        label: format!("{} to {} (store)", format_step(from), format_step(to)),
+        start_step: from,
+        rows,
+        series,
+    })
 }
 
 /// The calibration crate's view of a period: observations, tank levels,
@@ -362,6 +358,7 @@ pub fn run(a: Args) -> Result<()> {
     // Data of the calibration period.
     let from = time_arg(&a.from, "--from")?;
     let to = time_arg(&a.to, "--to")?;
+    let mut store_map = None;
     let (whole, sensors) = match (&a.scada, &a.config) {
         (Some(dir), _) => {
             let sensors = super::detect::load_sensors(Some(&a.sensors), &net)?;
@@ -380,7 +377,8 @@ pub fn run(a: Args) -> Result<()> {
                     e.0.len()
                 )
             })?;
-            let (p, _) = from_store(cfg, f, t)?;
+            let p = from_store(cfg, &map, f, t)?;
+            store_map = Some(map);
             (p, None)
         }
         (None, None) => unreachable!("clap requires --scada or --config"),
@@ -399,7 +397,12 @@ pub fn run(a: Args) -> Result<()> {
             let vf = time_arg(&a.validate_from, "--validate-from")?;
             let vt = time_arg(&a.validate_to, "--validate-to")?;
             match &a.config {
-                Some(cfg) => Some(from_store(cfg, vf.expect("given"), vt.expect("given"))?.0),
+                Some(cfg) => Some(from_store(
+                    cfg,
+                    store_map.as_ref().expect("read with --config"),
+                    vf.expect("given"),
+                    vt.expect("given"),
+                )?),
                 None => Some(cut(&whole, vf, vt, "validation")?),
             }
         }
