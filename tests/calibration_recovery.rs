@@ -546,6 +546,29 @@ fn calibrate_command_end_to_end() {
         "HTML report"
     );
 
+    // --validate DIR: another export folder (here the same one) as validation.
+    let report2 = dir.join("report2.json");
+    let (ok, err) = run(&[
+        "--to",
+        "2019-01-02 00:00",
+        "--validate",
+        &s(&dir),
+        "--groups",
+        &s(&groups),
+        "--out",
+        &s(&out),
+        "--report",
+        &s(&report2),
+    ]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report2).unwrap()).unwrap();
+    assert_eq!(
+        json["validation_period"]["rows"], rows,
+        "{}",
+        json["validation_period"]
+    );
+
     // Bad input: a located error, non-zero exit.
     let (ok, err) = run(&["--from", "2019-02-01 00:00", "--out", &s(&out)]);
     assert!(!ok && err.contains("empty period"), "{err}");
