@@ -569,6 +569,45 @@ fn calibrate_command_end_to_end() {
         json["validation_period"]
     );
 
+    // A poor fit is no failure: a sensor reading 20 m too high, offsets
+    // not estimated: exit 0, the report says POOR.
+    let mut wrong = Case {
+        nominal: case.nominal.clone(),
+        set: case.set.clone(),
+        truth_rough: vec![],
+        truth_demand: vec![],
+        truth_offsets: vec![],
+        data: case.data.clone(),
+    };
+    for v in &mut wrong.data.observations[0].values {
+        *v += 20.0;
+    }
+    let wrong_dir = root().join("target/tmp/calibration/cli/wrong");
+    let wrong_map = write_scada(&wrong, &wrong_dir);
+    let no_offsets = wrong_dir.join("groups.toml");
+    std::fs::write(&no_offsets, "[offsets]\npressure = false\n").unwrap();
+    let poor = wrong_dir.join("report.json");
+    let (ok, err) = aquatwin(&[
+        "calibrate",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&wrong_map),
+        "--scada",
+        &s(&wrong_dir),
+        "--groups",
+        &s(&no_offsets),
+        "--out",
+        &s(&wrong_dir.join("calibrated.inp")),
+        "--report",
+        &s(&poor),
+    ]);
+    assert!(ok, "a poor fit still exits 0: {err}");
+    assert!(err.contains("POOR FIT"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&poor).unwrap()).unwrap();
+    assert_eq!(json["fit_quality"], "poor");
+
     // Bad input: a located error, non-zero exit.
     let (ok, err) = run(&["--from", "2019-02-01 00:00", "--out", &s(&out)]);
     assert!(!ok && err.contains("empty period"), "{err}");
