@@ -486,7 +486,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         _ => None,
     };
-    let (fit_quality, verdict) = verdict(&cal, &cal_fit, val_fit.as_ref());
+    let (fit_quality, verdict) = verdict(&cal, &cal_fit, val_fit.as_ref(), opts.identifiable_sd);
     eprintln!("{verdict}");
     for e in &cal.parameters {
         eprintln!(
@@ -560,7 +560,12 @@ pub fn run(a: Args) -> Result<()> {
 
 /// A plain verdict from the fit on the validation period (else the
 /// calibration period).
-fn verdict(cal: &Calibration, fit: &PeriodFit, val: Option<&PeriodFit>) -> (&'static str, String) {
+fn verdict(
+    cal: &Calibration,
+    fit: &PeriodFit,
+    val: Option<&PeriodFit>,
+    limit: f64,
+) -> (&'static str, String) {
     let f = val.unwrap_or(fit);
     let which = if val.is_some() {
         "validation"
@@ -572,7 +577,8 @@ fn verdict(cal: &Calibration, fit: &PeriodFit, val: Option<&PeriodFit>) -> (&'st
     let unident = cal.identifiability.unidentifiable.len();
     let ident_note = if unident > 0 {
         format!(
-            " {unident} parameter(s) cannot be told apart by these sensors (see identifiability): their values are the prior's, not the data's."
+            " {unident} parameter(s) are not fixed by these sensors to within {:.0} % (see identifiability): read their values with their uncertainty.",
+            limit * 100.0
         )
     } else {
         String::new()
@@ -593,10 +599,20 @@ fn verdict(cal: &Calibration, fit: &PeriodFit, val: Option<&PeriodFit>) -> (&'st
             "ACCEPTABLE FIT on the {which} period, short of the commonly cited WRc 1989 criteria: {:.0} % of pressure readings within ±0.5 m (85 % wanted), {:.0} % within ±0.75 m (95 %), {:.0} % within ±2 m (100 %); pressure RMSE {:.3} m (nominal model {:.3} m).{ident_note}",
             share(0), share(1), share(2), f.pressure_rmse_after, f.pressure_rmse_before
         ),
-        _ => format!(
-            "POOR FIT on the {which} period: only {:.0} % of pressure readings within ±2 m (100 % wanted), {:.0} % within ±0.5 m; pressure RMSE {:.3} m (nominal model {:.3} m). The model's structure (closed valves, missing pipes, wrong elevations or boundary conditions) may be wrong, not just its parameters.{ident_note}",
-            share(2), share(0), f.pressure_rmse_after, f.pressure_rmse_before
-        ),
+        _ => {
+            let worst = f
+                .after
+                .iter()
+                .filter(|s| s.kind == ObsKind::Pressure && s.n > 0)
+                .max_by(|a, b| a.rmse.total_cmp(&b.rmse))
+                .map_or(String::new(), |s| {
+                    format!(" Worst sensor: {} (RMSE {:.2} m, bias {:+.2} m).", s.sensor, s.rmse, s.bias)
+                });
+            format!(
+                "POOR FIT on the {which} period: only {:.0} % of pressure readings within ±2 m (100 % wanted), {:.0} % within ±0.5 m; pressure RMSE {:.3} m (nominal model {:.3} m).{worst} The model's structure (closed valves, missing pipes, wrong elevations or boundary conditions) or a sensor may be wrong, not just the parameters.{ident_note}",
+                share(2), share(0), f.pressure_rmse_after, f.pressure_rmse_before
+            )
+        }
     };
     (quality, text)
 }
