@@ -88,6 +88,22 @@ impl<'a> Engine<'a> {
                 flows.iter().map(|&q| q > opts.pump_on_flow).collect(),
             ));
         }
+        for (i, n) in net.nodes.iter().enumerate() {
+            if n.is_tank() && !tanks.iter().any(|t| t.0 == i) {
+                notes.push(format!(
+                    "tank {} has no level reading: it follows the model from its initial level",
+                    n.id
+                ));
+            }
+        }
+        for (k, l) in net.links.iter().enumerate() {
+            if matches!(l.kind, network::LinkKind::Pump(_)) && !pumps.iter().any(|p| p.0 == k) {
+                notes.push(format!(
+                    "pump {} has no flow reading: it follows the model's controls",
+                    l.id
+                ));
+            }
+        }
         for &k in &set.uncertain_links {
             let removed = drop_controls_on_link(&mut base, k);
             if !removed.is_empty() {
