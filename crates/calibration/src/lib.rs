@@ -202,6 +202,9 @@ pub struct Identifiability {
     pub singular_values: Vec<f64>,
     pub condition_number: f64,
     pub correlated: Vec<Correlated>,
+    /// The full correlation matrix of the estimates (posterior), in the
+    /// order of [`Calibration::parameters`].
+    pub correlation: Vec<Vec<f64>>,
     /// Names of the parameters the data alone do not fix.
     pub unidentifiable: Vec<String>,
     /// Coarser groupings offered (group names merged), roughness and demand
@@ -405,6 +408,23 @@ pub fn calibrate(
         });
     }
     let mut correlated = Vec::new();
+    let correlation: Vec<Vec<f64>> = match &cov {
+        Some(c) => (0..n)
+            .map(|a| {
+                (0..n)
+                    .map(|b| {
+                        let d = (c.posterior[(a, a)] * c.posterior[(b, b)]).sqrt();
+                        if d > 0.0 && d.is_finite() {
+                            c.posterior[(a, b)] / d
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     if let Some(c) = &cov {
         for a in 0..n {
             for b in a + 1..n {
@@ -487,6 +507,7 @@ pub fn calibrate(
             singular_values,
             condition_number,
             correlated,
+            correlation,
             unidentifiable,
             merge_roughness,
             merge_demand,
