@@ -254,7 +254,15 @@ impl<'a> Problem<'a> {
                     break;
                 }
                 let predicted = -(2.0 * g.dot(&d) + (&a * &d).dot(&d));
-                let q = self.point(x_new, p.open.clone())?;
+                // A step the model cannot solve is a rejected step.
+                let q = match self.point(x_new, p.open.clone()) {
+                    Ok(q) => q,
+                    Err(CalibError::Sim { .. }) => {
+                        mu_try *= 4.0;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 if q.cost() < p.cost() {
                     let rho = if predicted > 0.0 {
                         (p.cost() - q.cost()) / predicted
