@@ -30,10 +30,12 @@ pub struct Args {
     /// The twin's configuration: read the period from its store instead.
     #[arg(long, requires = "from", requires = "to")]
     config: Option<PathBuf>,
-    /// Start and end (exclusive) of the calibration period, `YYYY-MM-DD HH:MM` UTC
-    /// (with --scada: a cut of the files; default: all their rows).
+    /// Start of the calibration period, `YYYY-MM-DD HH:MM` UTC (with
+    /// --scada: a cut of the files; default: their first row).
     #[arg(long, value_name = "T0")]
     from: Option<String>,
+    /// End of the calibration period (excluded), `YYYY-MM-DD HH:MM` UTC
+    /// (with --scada: default after their last row).
     #[arg(long, value_name = "T1")]
     to: Option<String>,
     /// The calibrated model, .inp (written with the project's writer).
@@ -50,9 +52,10 @@ pub struct Args {
     /// Validation data: another SCADA directory…
     #[arg(long, conflicts_with_all = ["validate_from", "validate_to"])]
     validate: Option<PathBuf>,
-    /// …or a period of the same source, `YYYY-MM-DD HH:MM` UTC.
+    /// …or a period of the same source: its start, `YYYY-MM-DD HH:MM` UTC…
     #[arg(long, value_name = "T2", requires = "validate_to")]
     validate_from: Option<String>,
+    /// …and its end (excluded).
     #[arg(long, value_name = "T3", requires = "validate_from")]
     validate_to: Option<String>,
     /// Standard deviation of a pressure reading, m (weights, uncertainties).
