@@ -458,6 +458,31 @@ impl Detector {
         self.localizations
     }
 
+    /// The model's values (SI: m, m³/s) at the sensors compared with it,
+    /// for the simulated rows from step `from_step` on: per step, (sensor
+    /// index in the set, modelled value, measured value as used). Rows are
+    /// simulated a few steps after they are pushed (the water balance's
+    /// look-ahead).
+    pub fn modelled(&self, from_step: i64) -> Vec<(i64, Vec<(usize, f64, f64)>)> {
+        let first = (from_step - self.frame.start_step).max(0) as usize;
+        let rows = self.frame.sim.first().map_or(0, Vec::len);
+        (first..rows)
+            .map(|r| {
+                let vals = self
+                    .setup
+                    .residual
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &(si, kind, _))| {
+                        let k = unit_scale(kind);
+                        (si, self.frame.sim[c][r] / k, self.frame.meas[c][r] / k)
+                    })
+                    .collect();
+                (self.frame.start_step + r as i64, vals)
+            })
+            .collect()
+    }
+
     /// Rows derived and simulated.
     pub fn rows(&self) -> usize {
         self.frame.rows
