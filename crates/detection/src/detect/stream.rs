@@ -159,6 +159,10 @@ pub enum DetectorEvent {
     SensorRestored { sensor: String, step: i64 },
 }
 
+/// One simulated row at the sensors compared with the model: its step and,
+/// per sensor, (index in the set, modelled value, measured value), SI.
+pub type ModelledRow = (i64, Vec<(usize, f64, f64)>);
+
 /// A localization under way: the alarm and the end of its next window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Localizing {
@@ -463,7 +467,7 @@ impl Detector {
     /// index in the set, modelled value, measured value as used). Rows are
     /// simulated a few steps after they are pushed (the water balance's
     /// look-ahead).
-    pub fn modelled(&self, from_step: i64) -> Vec<(i64, Vec<(usize, f64, f64)>)> {
+    pub fn modelled(&self, from_step: i64) -> Vec<ModelledRow> {
         let first = (from_step - self.frame.start_step).max(0) as usize;
         let rows = self.frame.sim.first().map_or(0, Vec::len);
         (first..rows)
