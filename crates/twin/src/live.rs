@@ -276,6 +276,8 @@ impl Timing {
 pub struct LiveTwin {
     detector: Detector,
     tags: Vec<String>,
+    /// The sensor set's names (SCADA columns), in the tags' order.
+    columns: Vec<String>,
     alerts: AlertStore,
     dir: PathBuf,
     /// Next step whose modelled values go to the store.
@@ -339,6 +341,7 @@ impl LiveTwin {
         Ok(LiveTwin {
             detector,
             tags: tags.to_vec(),
+            columns: sensors.sensors.iter().map(|s| s.column.clone()).collect(),
             alerts: AlertStore::open(dir)?,
             dir: dir.to_path_buf(),
             modelled_from: 0,
@@ -495,6 +498,7 @@ impl LiveTwin {
                             &alarm,
                             alarm.estimated_size_lps,
                             &self.tags,
+                            &self.columns,
                         ))
                     } else if let Some(j) = alarm.growth_of {
                         // A known leak grew: its alert, with the size of the
@@ -505,7 +509,9 @@ impl LiveTwin {
                             .filter(|&k| k == root || (k > root && self.root(k) == root))
                             .map(|k| alarms[k].estimated_size_lps)
                             .sum();
-                        let mut ev = leak_event(root, &alarms[root], size, &self.tags);
+                        let mut ev =
+                            leak_event(root, &alarms[root], size, &self.tags, &self.columns);
+                        ev.evidence = evidence(&alarm, &self.tags, &self.columns);
                         ev.observed_ms = unix_ms_of_step(alarm.step);
                         Some(ev)
                     } else {
@@ -557,7 +563,27 @@ pub fn leak_key(index: usize) -> String {
     format!("leak-{index}")
 }
 
-fn leak_event(index: usize, a: &Alarm, size_lps: f64, _tags: &[String]) -> LeakEvent {
+/// An alarm's evidence with the store's tags (residual change, SI).
+fn evidence(a: &Alarm, tags: &[String], columns: &[String]) -> Vec<Evidence> {
+    a.evidence
+        .iter()
+        .map(|e| Evidence {
+            sensor: columns
+                .iter()
+                .position(|c| *c == e.sensor)
+                .map_or_else(|| e.sensor.clone(), |i| tags[i].clone()),
+            residual: e.change,
+        })
+        .collect()
+}
+
+fn leak_event(
+    index: usize,
+    a: &Alarm,
+    size_lps: f64,
+    tags: &[String],
+    columns: &[String],
+) -> LeakEvent {
     let ms = |t: &str| {
         detection::time::parse_timestamp(t)
             .map(unix_ms_of_step)
@@ -585,6 +611,6 @@ fn leak_event(index: usize, a: &Alarm, size_lps: f64, _tags: &[String]) -> LeakE
                 weight: c.mass_within_300m / total,
             })
             .collect(),
-        evidence: Vec::<Evidence>::new(),
+        evidence: evidence(a, tags, columns),
     }
 }

@@ -883,6 +883,7 @@ impl Detector {
                     self.st.pending = None;
                 } else if let Some((cum, p_size, evidence)) = self.relocalize(normal, end, p)? {
                     let step = start_step + end as i64;
+                    let evidence_of = self.evidence(&cum);
                     let alarm = Alarm {
                         reported: true,
                         growth_of: None,
@@ -897,6 +898,7 @@ impl Detector {
                         candidate_pipes: cum.pipes,
                         candidate_nodes: cum.nodes,
                         new_leak_evidence: evidence,
+                        evidence: evidence_of,
                     };
                     if let Some(&(n, _)) = cum.weights.first() {
                         if !self.st.known.contains(&n) {
@@ -957,6 +959,22 @@ impl Detector {
             });
         }
         Ok(events)
+    }
+
+    /// A localization's evidence, by sensor, in SI.
+    fn evidence(&self, loc: &Localization) -> Vec<super::SensorEvidence> {
+        loc.evidence
+            .iter()
+            .map(|&(c, change, z)| {
+                let (si, kind, _) = self.setup.residual[c];
+                super::SensorEvidence {
+                    kind,
+                    sensor: self.sensors.sensors[si].column.clone(),
+                    change: change / unit_scale(kind),
+                    sigmas: z,
+                }
+            })
+            .collect()
     }
 
     /// Records an alarm and returns its event.
@@ -1051,6 +1069,7 @@ impl Detector {
                 _ => {}
             }
         }
+        let evidence = self.evidence(&loc);
         let alarm = Alarm {
             reported,
             growth_of,
@@ -1065,6 +1084,7 @@ impl Detector {
             candidate_pipes: loc.pipes,
             candidate_nodes: loc.nodes,
             new_leak_evidence,
+            evidence,
         };
         if let Some(&(n, _)) = loc.weights.first() {
             if !self.st.known.contains(&n) {
