@@ -42,5 +42,7 @@
 pub mod alerts;
 pub mod api;
 pub mod geojson;
+pub mod page;
+pub mod status;
 
 pub use alerts::{AlertError, AlertStore};
