@@ -271,7 +271,9 @@ function paintSensors() {
     const s = st.sensors.find((x) => x.tag === g.dataset.id);
     const c = g.querySelector("circle"), t = g.querySelector("text");
     c.setAttribute("class", "s-" + (s ? s.state : "stale"));
-    t.textContent = s && s.last_value !== null ? fmtValue(s.last_value, s.unit, s.kind) : "";
+    // Demand meters are many: their values are in the table and tooltips.
+    const labelled = s && s.kind !== "demand" && s.last_value !== null;
+    t.textContent = labelled ? fmtValue(s.last_value, s.unit, s.kind) : "";
   }
   resizeMarks();
   const body = $("sensor-table").tBodies[0];
@@ -379,7 +381,7 @@ async function select(id) {
     }
     for (const p of chosen) area.appendChild(p); // on top
     if (isFinite(box[0]) && state.extent) {
-      const e = state.extent, pad = Math.max(box[2] - box[0], box[3] - box[1], 0.08 * Math.max(e[2] - e[0], e[3] - e[1]));
+      const e = state.extent, pad = Math.max(box[2] - box[0], box[3] - box[1], 0.18 * Math.max(e[2] - e[0], e[3] - e[1]));
       fitTo(box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad, 0);
     }
   } catch (e) {

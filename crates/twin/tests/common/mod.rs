@@ -47,8 +47,22 @@ pub fn request(
     // A server refusing a large body may answer and close before reading
     // it all: keep what was written and read, whatever the socket says then.
     let written = stream.write_all(req.as_bytes());
+    // Servers that keep the connection open (chromedriver) are read up to
+    // their Content-Length or last chunk; the others to the end.
     let mut raw = Vec::new();
-    let read = stream.read_to_end(&mut raw);
+    let mut buf = [0u8; 16384];
+    let read = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break Ok(0),
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if complete(&raw) {
+                    break Ok(n);
+                }
+            }
+            Err(e) => break Err(e),
+        }
+    };
     assert!(
         !raw.is_empty(),
         "no answer: write {written:?}, read {read:?}"
@@ -81,6 +95,23 @@ pub fn request(
         headers,
         body,
     }
+}
+
+/// Whether a whole response has arrived.
+fn complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    if let Some(len) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        return body.len() >= len;
+    }
+    head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n")
 }
 
 fn dechunk(mut s: &str) -> String {
