@@ -44,5 +44,6 @@ pub mod api;
 pub mod geojson;
 pub mod page;
 pub mod status;
+pub mod webhook;
 
 pub use alerts::{AlertError, AlertStore};
