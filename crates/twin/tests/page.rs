@@ -90,7 +90,7 @@ impl Driver {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut d = Self {
+        let d = Self {
             child,
             addr,
             session: None,
@@ -105,7 +105,6 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        d.session = None;
         d
     }
 
@@ -202,11 +201,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        if self.session.is_some() {
+        if let Some(session) = &self.session {
             let _ = request(
                 self.addr,
                 "DELETE",
-                &format!("/session/{}", self.session.as_ref().unwrap()),
+                &format!("/session/{session}"),
                 None,
                 "",
             );
