@@ -502,7 +502,7 @@ async fn ack_alert(
         store.acknowledge(id, note.as_deref(), now_ms())
     })
     .await?;
-    tracing::info!(id, "alert acknowledged");
+    tracing::debug!(id, "acknowledged through the API");
     Ok(Json(alert))
 }
 
@@ -522,7 +522,11 @@ async fn close_alert(
         store.close(id, resolution, note.as_deref(), now_ms())
     })
     .await?;
-    tracing::info!(id, resolution = resolution.as_str(), "alert closed");
+    tracing::debug!(
+        id,
+        resolution = resolution.as_str(),
+        "closed through the API"
+    );
     Ok(Json(alert))
 }
 

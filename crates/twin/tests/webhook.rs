@@ -1,9 +1,10 @@
 //! Webhook delivery end to end: alert events written through the
 //! `AlertStore` (real SQLite), a deliverer in its own process (this test
 //! binary re-run as a child), a real HTTP receiver (axum on 127.0.0.1) that
-//! checks every signature. The receiver is down at first; the deliverer is
-//! SIGKILLed once mid-stream and restarted; more events are written while
-//! it is dead. Every event must arrive, in order, correctly signed.
+//! checks every signature. The receiver is down at first, then answers 503
+//! twice; the deliverer is SIGKILLed once mid-stream and restarted; more
+//! events are written while it is dead. Every event must arrive, in order,
+//! correctly signed.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -78,14 +79,23 @@ fn spawn_deliverer(state: &Path, url: &str) -> Child {
 /// What the receiver saw: (event id, event kind, signature valid).
 type Seen = Arc<Mutex<Vec<(i64, String, bool)>>>;
 
+/// A receiver that answers 503 to its first two requests (a receiver having
+/// trouble: the event must come again), then records and answers 204.
 fn start_receiver(runtime: &tokio::runtime::Runtime, port: u16, seen: Seen) {
     let secret = Secret::new(SECRET).unwrap();
+    let refused = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let app = Router::new().route(
         "/hook",
         post(move |headers: HeaderMap, body: Bytes| {
             let seen = Arc::clone(&seen);
             let secret = secret.clone();
+            let refused = Arc::clone(&refused);
             async move {
+                use std::sync::atomic::Ordering;
+                if refused.load(Ordering::SeqCst) < 2 {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
                 // Slow enough that the deliverer can be killed mid-stream.
                 tokio::time::sleep(Duration::from_millis(80)).await;
                 let sig = headers
