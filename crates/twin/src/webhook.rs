@@ -265,6 +265,20 @@ impl Webhook {
         }
     }
 
+    /// Starts delivering for a loaded `twin.toml`: none when it has no
+    /// `[twin.webhook]`; an error (say it and stop) when the webhook is
+    /// configured but has no usable secret or URL. Needs a tokio runtime.
+    pub fn spawn_configured(
+        config: &telemetry::config::TwinConfig,
+    ) -> Result<Option<tokio::task::JoinHandle<Result<Infallible, WebhookError>>>, WebhookError>
+    {
+        let Some(settings) = &config.webhook else {
+            return Ok(None);
+        };
+        let hook = Self::from_settings(settings)?;
+        Ok(Some(tokio::spawn(hook.run(config.state_dir.clone()))))
+    }
+
     /// Delivers the outbox of `state_dir/alerts.sqlite` in order, forever
     /// (stop it by dropping or aborting the future; what was not
     /// acknowledged by the receiver is sent again next time).
