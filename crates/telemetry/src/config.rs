@@ -53,6 +53,18 @@ struct RawConfig {
     ingest: IngestConfig,
     #[serde(default)]
     twin: RawTwin,
+    clock: Option<RawClock>,
+}
+
+/// `[clock]`: an accelerated data clock shared by the processes of a
+/// simulated field (demos, tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    speed: f64,
+    /// Data time at `wall_start_ms` (`YYYY-MM-DD HH:MM` UTC, RFC 3339, epoch ms).
+    data_start: String,
+    wall_start_ms: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,6 +202,9 @@ pub struct TwinConfig {
     pub token_file: Option<PathBuf>,
     /// `[twin.webhook]`, if alert events are to be POSTed somewhere.
     pub webhook: Option<WebhookSettings>,
+    /// `[clock]`: the data clock samples are stamped with (real time when
+    /// absent).
+    pub clock: crate::time::DataClock,
 }
 
 /// Why a twin configuration cannot be loaded.
@@ -326,7 +341,23 @@ impl TwinConfig {
                 })
             }
         };
+        let clock = match &raw.clock {
+            None => crate::time::DataClock::REAL_TIME,
+            Some(c) => {
+                if !(c.speed.is_finite() && c.speed > 0.0) {
+                    return Err(format!("{name}: [clock] speed must be a number > 0"));
+                }
+                let data_start = crate::time::parse_timestamp(&c.data_start)
+                    .map_err(|e| format!("{name}: [clock] data_start {:?}: {e}", c.data_start))?;
+                crate::time::DataClock {
+                    data_start_ms: data_start,
+                    wall_start_ms: c.wall_start_ms,
+                    speed: c.speed,
+                }
+            }
+        };
         Ok(TwinConfig {
+            clock,
             file: file.to_path_buf(),
             webhook,
             state_dir,

@@ -49,6 +49,7 @@
 pub mod alerts;
 pub mod api;
 pub mod geojson;
+pub mod live;
 pub mod page;
 pub mod status;
 pub mod webhook;
