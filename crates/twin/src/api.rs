@@ -48,6 +48,11 @@ use crate::status::{self, StatusHandle, TwinStatus};
 /// modelled series (`n54@model` for sensor `n54`).
 pub const MODEL_SUFFIX: &str = "@model";
 
+/// The store tag of sensor `tag`'s modelled series (`n54` → `n54@model`).
+pub fn model_tag(tag: &str) -> String {
+    format!("{tag}{MODEL_SUFFIX}")
+}
+
 /// The longest span `GET /api/sensors/{tag}/series` answers (days).
 pub const MAX_SERIES_DAYS: i64 = 92;
 
@@ -700,7 +705,7 @@ async fn sensor_series(
             "the service has no time-series store",
         ));
     };
-    let model_tag = format!("{tag}{MODEL_SUFFIX}");
+    let model_tag = model_tag(&tag);
     let (tag2, model_tag2) = (tag.clone(), model_tag.clone());
     let joined = tokio::task::spawn_blocking(move || {
         let mut store = factory()?;
