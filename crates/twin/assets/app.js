@@ -14,6 +14,7 @@ const state = {
   selected: null, // alert id
   status: null,
   sensorTags: new Set(),
+  sensorKey: "", // the status's sensor tags when last seen
   loadingNetwork: false,
 };
 
@@ -302,8 +303,12 @@ function renderStatus(st) {
   const dg = $("st-degraded");
   dg.textContent = st.degraded ? "DEGRADED: " + (st.degraded_reasons.join("; ") || "see log") : "normal";
   dg.className = st.degraded ? "bad" : "ok";
-  // A sensor the map does not show yet: the run loop added it; redraw.
-  if (st.sensors.some((s) => !state.sensorTags.has(s.tag)) && $("links").children.length) loadNetwork();
+  // The sensor list changed (the run loop filled it after the page
+  // loaded): redraw the map once for it. Sensors the model cannot place
+  // stay off the map; that alone does not trigger a redraw.
+  const key = st.sensors.map((s) => s.tag).join("\u0000");
+  if (key !== state.sensorKey && st.sensors.some((s) => !state.sensorTags.has(s.tag))) loadNetwork();
+  state.sensorKey = key;
   paintSensors();
 }
 
@@ -312,6 +317,8 @@ const ORDER = { open: 0, acknowledged: 1, closed: 2 };
 
 function renderAlerts(list) {
   state.alerts = list.slice().sort((a, b) => ORDER[a.state] - ORDER[b.state] || b.raised_ms - a.raised_ms);
+  const open = state.alerts.filter((a) => a.state === "open").length;
+  document.title = (open ? `(${open}) ` : "") + "aquatwin — network and leak alerts";
   const ul = $("alerts");
   ul.replaceChildren();
   if (!state.alerts.length) ul.appendChild(el("li", { class: "empty" }, "no alerts"));
