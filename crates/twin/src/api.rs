@@ -177,6 +177,27 @@ pub async fn serve(
 
 /// Everything the HTTP service serves: the run loop builds one and calls
 /// [`Service::serve`] (or [`Service::router`] to compose it further).
+///
+/// ```
+/// use std::sync::Arc;
+/// use twin::api::{Service, StoreFactory};
+/// use twin::status::TwinStatus;
+///
+/// let dir = tempfile::tempdir()?;
+/// let status = TwinStatus::default().into_handle(); // the run loop writes it
+/// let db = dir.path().join("ts.sqlite");
+/// let store: StoreFactory = Arc::new(move || {
+///     telemetry::store::sqlite::SqliteStore::open(&db)
+///         .map(|s| Box::new(s) as Box<dyn telemetry::store::Store>)
+/// });
+/// let router = Service::open(&dir.path().join("state"), None)?
+///     .with_status(Arc::clone(&status))
+///     .with_store(store)
+///     .router(); // or `.serve(listener).await`
+/// status.write().unwrap().record_cycle(1_546_300_800_000, 4.2, true);
+/// # drop(router);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Service {
     /// The alert store (shared with the run loop).
