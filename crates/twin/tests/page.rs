@@ -10,6 +10,12 @@
 //! alert's estimated start — a display fixture, nothing here checks a
 //! number the detector would compute.
 //!
+//! Checked: the map has every link, sensors are coloured by state, the
+//! alert is listed, selecting it shades its area and marks the chosen pipe,
+//! the evidence plots are drawn, hovering names an element, acknowledging
+//! (token asked once) and closing as a false alarm with a note reach the
+//! API, and the console has no error.
+//!
 //! Needs `chromium` and `chromium-driver` (scripts/apt-packages): without
 //! them the test fails and says so. Leaves `target/page-screenshot.png`.
 
@@ -435,9 +441,6 @@ fn operators_page_in_chromium() {
         "{bar}"
     );
 
-    let errors = driver.console_errors();
-    assert!(errors.is_empty(), "console errors: {errors:#?}");
-
     // The screenshot: under target/ (an artifact of the test run).
     let png = driver.call("GET", "/screenshot", Value::Null);
     let png = base64::engine::general_purpose::STANDARD
@@ -449,4 +452,30 @@ fn operators_page_in_chromium() {
         .unwrap_or_else(|| repo_root().join("target"));
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join("page-screenshot.png"), &png).unwrap();
+
+    // Close it as a false alarm with a note: the token is not asked again.
+    driver.call(
+        "POST",
+        &format!("/element/{}/clear", driver.element("#note")),
+        json!({}),
+    );
+    driver.type_into("#note", "pump test");
+    driver.js("const r = document.getElementById('resolution'); r.value = 'false_alarm';");
+    driver.click("#close");
+    driver.wait(
+        "the closed state on the page",
+        &format!("return document.querySelector(\"{item}\").dataset.state === 'closed';"),
+    );
+    assert_eq!(
+        driver.js("return document.getElementById('token-dialog').open;"),
+        json!(false)
+    );
+    let a = request(addr, "GET", &format!("/api/alerts/{alert_id}"), None, "").json();
+    assert_eq!(
+        (&a["state"], &a["resolution"], &a["note"]),
+        (&json!("closed"), &json!("false_alarm"), &json!("pump test"))
+    );
+
+    let errors = driver.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
