@@ -14,6 +14,8 @@ const state = {
   selected: null, // alert id
   status: null,
   sensorTags: new Set(),
+  sse: false, // server-sent events flowing
+  lastPoll: 0,
   sensorKey: "", // the status's sensor tags when last seen
   loadingNetwork: false,
 };
@@ -488,11 +490,35 @@ async function poll() {
   }
 }
 
+// Server-sent events push alert changes and status changes as they
+// happen; while they flow, the full poll runs only every FULL_POLL_MS (a
+// safety net), otherwise every POLL_MS.
+const FULL_POLL_MS = 15000;
+
+function connectEvents() {
+  if (!window.EventSource) return;
+  const es = new EventSource("/api/events");
+  es.addEventListener("open", () => { state.sse = true; });
+  es.addEventListener("error", () => { state.sse = false; }); // the browser reconnects
+  es.addEventListener("status", (ev) => {
+    try { renderStatus(JSON.parse(ev.data)); } catch (_) { /* next poll */ }
+  });
+  es.addEventListener("alert", () => {
+    getJSON("/api/alerts").then(renderAlerts).catch(() => { state.sse = false; });
+  });
+}
+
 window.addEventListener("DOMContentLoaded", async () => {
   installMapInteraction();
   $("ack").onclick = () => act("ack");
   $("close").onclick = () => act("close");
   await loadNetwork();
   await poll();
-  setInterval(poll, POLL_MS);
+  state.lastPoll = Date.now();
+  connectEvents();
+  setInterval(async () => {
+    if (state.sse && Date.now() - state.lastPoll < FULL_POLL_MS) return;
+    state.lastPoll = Date.now();
+    await poll();
+  }, POLL_MS);
 });

@@ -407,6 +407,13 @@ impl AlertStore {
         .collect()
     }
 
+    /// The newest journalled event's id (0: none yet).
+    pub fn last_event_id(&self) -> Result<i64, AlertError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
     /// The last event delivered to the named consumer (0: none yet).
     pub fn delivered(&self, consumer: &str) -> Result<i64, AlertError> {
         Ok(self
@@ -824,6 +831,7 @@ mod tests {
         assert_eq!(events[3].alert.state, AlertState::Closed);
         assert_eq!(store.events_after(2, 1).unwrap()[0].event_id, 3);
         assert_eq!(store.delivered("webhook").unwrap(), 0);
+        assert_eq!(store.last_event_id().unwrap(), 4);
         store.set_delivered("webhook", 3).unwrap();
         store.set_delivered("webhook", 2).unwrap(); // never goes back
         assert_eq!(store.delivered("webhook").unwrap(), 3);

@@ -10,6 +10,7 @@
 //! | `GET /api/status` | the live [`TwinStatus`](crate::status::TwinStatus) |
 //! | `GET /api/network.geojson` | the whole model (links, nodes, sensors) as GeoJSON |
 //! | `GET /api/sensors/{tag}/series?from=&to=` | measured and modelled series of a sensor (ms or RFC 3339) |
+//! | `GET /api/events` | server-sent events: `alert` (an [`AlertEvent`](crate::alerts::AlertEvent), id = its `event_id`) and `status` (the status when it changed) |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /` | the operators' page (embedded; see [`crate::page`]) |
 //!
@@ -24,6 +25,7 @@
 //! twice), 413 a body over [`MAX_BODY_BYTES`]. The token is
 //! compared in constant time and never logged nor echoed.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
@@ -299,6 +301,7 @@ fn build_router(state: AppState) -> Router {
         .route("/", get(crate::page::index))
         .route("/assets/{file}", get(crate::page::asset))
         .route("/api/status", get(get_status))
+        .route("/api/events", get(events))
         .route("/api/network.geojson", get(network_geojson))
         .route("/api/sensors/{tag}/series", get(sensor_series))
         .route("/api/alerts", get(list_alerts))
@@ -629,6 +632,83 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         text,
     )
         .into_response())
+}
+
+/// How often `/api/events` looks for new alert events and status changes.
+const EVENTS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+struct EventsCursor {
+    state: AppState,
+    after: Option<i64>,
+    last_status: String,
+    queue: std::collections::VecDeque<axum::response::sse::Event>,
+    first: bool,
+}
+
+/// Server-sent events: every alert event after the client's `Last-Event-ID`
+/// (or from now on), and the status whenever it changes (first at once).
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use axum::response::sse::{KeepAlive, Sse};
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let cursor = EventsCursor {
+        state,
+        after,
+        last_status: String::new(),
+        queue: std::collections::VecDeque::new(),
+        first: true,
+    };
+    let stream = futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if let Some(ev) = c.queue.pop_front() {
+                return Some((Ok::<_, Infallible>(ev), c));
+            }
+            if !c.first {
+                tokio::time::sleep(EVENTS_POLL).await;
+            }
+            c.first = false;
+            c.fill().await;
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+impl EventsCursor {
+    async fn fill(&mut self) {
+        use axum::response::sse::Event;
+        let after = self.after;
+        let found = with_store(&self.state, move |store| match after {
+            Some(a) => Ok((a, store.events_after(a, 100)?)),
+            // From now on: start after the newest event.
+            None => Ok((store.last_event_id()?, Vec::new())),
+        })
+        .await;
+        // A store failure is logged by with_store; the next round tries again.
+        if let Ok((start, events)) = found {
+            self.after = Some(start);
+            for e in events {
+                self.after = Some(e.event_id);
+                if let Ok(ev) = Event::default()
+                    .event("alert")
+                    .id(e.event_id.to_string())
+                    .json_data(&e)
+                {
+                    self.queue.push_back(ev);
+                }
+            }
+        }
+        let status =
+            serde_json::to_string(&status::snapshot(&self.state.status)).unwrap_or_default();
+        if status != self.last_status {
+            self.queue
+                .push_back(Event::default().event("status").data(status.clone()));
+            self.last_status = status;
+        }
+    }
 }
 
 async fn get_status(State(state): State<AppState>) -> Json<TwinStatus> {

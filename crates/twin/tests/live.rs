@@ -39,6 +39,7 @@ fn sensor(tag: &str, kind: &str, element: &str, et: ElementType) -> SensorStatus
 struct Server {
     addr: SocketAddr,
     status: StatusHandle,
+    state: std::path::PathBuf,
     _runtime: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
 }
@@ -87,6 +88,7 @@ fn start() -> Server {
     Server {
         addr,
         status,
+        state: dir.path().join("state"),
         _runtime: runtime,
         _dir: dir,
     }
@@ -201,6 +203,74 @@ fn series_measured_and_modelled() {
         assert_eq!(r.status, status, "{path}: {}", r.body);
         assert!(!r.error().is_empty());
     }
+}
+
+/// Reads a server-sent event stream until `text` has arrived.
+fn read_until(stream: &mut std::net::TcpStream, got: &mut String, text: &str) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !got.contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {text:?} in the event stream:\n{got}"
+        );
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("the event stream ended:\n{got}"),
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn server_sent_events_push_status_and_alert_changes() {
+    use std::io::Write;
+    let server = start();
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut got = String::new();
+    read_until(&mut stream, &mut got, "event: status");
+    assert!(got.contains("text/event-stream"), "{got}");
+
+    // A status change is pushed.
+    server.status.write().unwrap().samples_ingested = 77;
+    read_until(&mut stream, &mut got, "\"samples_ingested\":77");
+
+    // An alert opened by another connection to the store (the run loop's)
+    // is pushed with its event id, then its acknowledgement.
+    let mut store = twin::AlertStore::open(&server.state).unwrap();
+    let id = store
+        .upsert(&twin::alerts::LeakEvent {
+            leak_key: "sse".into(),
+            observed_ms: T0,
+            estimated_start_ms: T0,
+            size_lps: 1.0,
+            confidence: 0.5,
+            pipe: "110".into(),
+            also_pipe: None,
+            candidates: vec![],
+            evidence: vec![],
+        })
+        .unwrap()
+        .alert()
+        .id;
+    read_until(&mut stream, &mut got, "event: alert");
+    read_until(&mut stream, &mut got, "\"event\":\"opened\"");
+    assert!(got.contains("id: 1"), "{got}");
+    store.acknowledge(id, None, T0 + 1).unwrap();
+    read_until(&mut stream, &mut got, "\"event\":\"acknowledged\"");
+    assert!(got.contains("id: 2"), "{got}");
 }
 
 #[test]

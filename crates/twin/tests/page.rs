@@ -476,6 +476,25 @@ fn operators_page_in_chromium() {
         (&json!("closed"), &json!("false_alarm"), &json!("pump test"))
     );
 
+    // A new alert from the detector's side appears without a reload (the
+    // page follows the server-sent events).
+    driver.wait("the event stream", "return state.sse === true;");
+    let mut second = AlertStore::open(&state_dir).unwrap();
+    let new_id = second
+        .upsert(&LeakEvent {
+            leak_key: "page-test-leak-2".into(),
+            ..event.clone()
+        })
+        .unwrap()
+        .alert()
+        .id;
+    driver.wait(
+        "the new alert without a reload",
+        &format!(
+            "return document.querySelector(\"#alerts li.alert[data-id='{new_id}']\") !== null;"
+        ),
+    );
+
     let errors = driver.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
