@@ -250,6 +250,12 @@ pub struct DetectConfig {
     /// Live data: a sensor without a usable reading for this many steps
     /// is excluded (its last good value held) until it reports again.
     pub stale_steps: usize,
+    /// Days of readings a detector keeps (older rows are dropped once
+    /// nothing refers to them any more: a leak's reference windows, a
+    /// pending leak, the change-point search). Bounds memory and checkpoint
+    /// size for a service that runs for years. At least
+    /// `pending_h` + `ref_window_h` + 3 days is used whatever is set.
+    pub history_days: f64,
 }
 
 impl Default for DetectConfig {
@@ -284,6 +290,7 @@ impl Default for DetectConfig {
             max_missing_share: 0.2,
             stuck_steps: 288,
             stale_steps: 12,
+            history_days: 10.0,
         }
     }
 }

@@ -278,7 +278,25 @@ pub struct LiveTwin {
     tags: Vec<String>,
     alerts: AlertStore,
     dir: PathBuf,
+    /// Next step whose modelled values go to the store.
+    modelled_from: i64,
 }
+
+/// The store tag of the model's value at sensor `tag` (written by the live
+/// loop beside the measurements: residual = `tag` − `tag@model`).
+pub fn model_tag(tag: &str) -> String {
+    format!("{tag}@model")
+}
+
+/// The store tag of the residual at sensor `tag`: the step's measured value
+/// as the detector used it (held when missing) minus the model's.
+pub fn residual_tag(tag: &str) -> String {
+    format!("{tag}@residual")
+}
+
+/// The store tag of the number of open alerts (one sample per processed
+/// day of data, at data time).
+pub const OPEN_ALERTS_TAG: &str = "twin@open_alerts";
 
 impl LiveTwin {
     /// Opens the twin of state directory `dir`: resumes from its
@@ -323,6 +341,7 @@ impl LiveTwin {
             tags: tags.to_vec(),
             alerts: AlertStore::open(dir)?,
             dir: dir.to_path_buf(),
+            modelled_from: 0,
         })
     }
 
@@ -377,9 +396,51 @@ impl LiveTwin {
                 self.handle(events, &mut progress)?;
                 progress.steps += 1;
             }
+            self.write_model(store)?;
             self.checkpoint()?;
         }
         Ok(progress)
+    }
+
+    /// Writes the model's values at the sensors (`TAG@model`) of the rows
+    /// simulated since the last call, and the open-alert count, into the
+    /// store (idempotent: a replay after a restart rewrites the same keys).
+    fn write_model(&mut self, store: &mut dyn Store) -> Result<(), LiveError> {
+        let rows = self
+            .detector
+            .modelled(step_of_unix_ms(self.modelled_from.max(0)).unwrap_or(i64::MIN / 2));
+        let mut samples = Vec::new();
+        let mut last = None;
+        for (step, vals) in rows {
+            let ts = unix_ms_of_step(step);
+            if ts < self.modelled_from {
+                continue;
+            }
+            for (si, model, measured) in vals {
+                let tag = &self.tags[si];
+                samples.push(telemetry::quality::Sample::good(&model_tag(tag), ts, model));
+                samples.push(telemetry::quality::Sample::good(
+                    &residual_tag(tag),
+                    ts,
+                    measured - model,
+                ));
+            }
+            last = Some(ts);
+        }
+        if let Some(ts) = last {
+            let open = self
+                .alerts
+                .list(Some(crate::alerts::AlertState::Open))?
+                .len();
+            samples.push(telemetry::quality::Sample::good(
+                OPEN_ALERTS_TAG,
+                ts,
+                open as f64,
+            ));
+            store.write(&samples)?;
+            self.modelled_from = ts + STEP_MS;
+        }
+        Ok(())
     }
 
     /// The data end here: concludes what waits for more rows (as the batch
