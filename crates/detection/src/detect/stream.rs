@@ -146,7 +146,7 @@ pub enum DetectorEvent {
     /// leak `alarm.growth_of`, or held back (too diffuse; it may be
     /// reported later as a pending leak). `index` numbers the detector's
     /// alarms from 0 and is stable: a leak's key.
-    Alarm { index: usize, alarm: Alarm },
+    Alarm { index: usize, alarm: Box<Alarm> },
     /// A live sensor stopped reporting usable values (missing, out of
     /// range, stuck); its last good value is held and, for a pressure or
     /// flow compared with the model, it no longer counts in localization.
@@ -982,7 +982,7 @@ impl Detector {
         self.st.alarms.push(alarm.clone());
         DetectorEvent::Alarm {
             index: self.st.alarms.len() - 1,
-            alarm,
+            alarm: Box::new(alarm),
         }
     }
 
