@@ -138,6 +138,11 @@ fn streaming_equals_batch_and_resumes_exactly() {
         .count();
     assert_eq!(localized, whole.alarms().len());
     assert!(raised >= 1);
+    // An operator closes the alert as repaired: once, and only a known leak.
+    let reported = whole.alarms().iter().position(|a| a.reported).unwrap();
+    assert!(whole.leak_repaired(reported));
+    assert!(!whole.leak_repaired(reported), "already repaired");
+    assert!(!whole.leak_repaired(999), "no such alarm");
 }
 
 /// A detector keeps only its recent history (`history_days`): over 17 days

@@ -46,14 +46,7 @@ use telemetry::store::{Store, StoreError};
 use crate::alerts::{Alert, AlertError, AlertState, AlertStore, Resolution};
 use crate::status::{self, StatusHandle, TwinStatus};
 
-/// The suffix of the store tag under which the run loop writes a sensor's
-/// modelled series (`n54@model` for sensor `n54`).
-pub const MODEL_SUFFIX: &str = "@model";
-
-/// The store tag of sensor `tag`'s modelled series (`n54` → `n54@model`).
-pub fn model_tag(tag: &str) -> String {
-    format!("{tag}{MODEL_SUFFIX}")
-}
+pub use crate::live::model_tag;
 
 /// The longest span `GET /api/sensors/{tag}/series` answers (days).
 pub const MAX_SERIES_DAYS: i64 = 92;

@@ -282,6 +282,8 @@ pub struct LiveTwin {
     dir: PathBuf,
     /// Next step whose modelled values go to the store.
     modelled_from: i64,
+    /// The last step pushed and its readings (SI; `None` = no good sample).
+    last_row: Option<(i64, Vec<Option<f64>>)>,
 }
 
 /// The store tag of the model's value at sensor `tag` (written by the live
@@ -345,6 +347,7 @@ impl LiveTwin {
             alerts: AlertStore::open(dir)?,
             dir: dir.to_path_buf(),
             modelled_from: 0,
+            last_row: None,
         })
     }
 
@@ -356,6 +359,21 @@ impl LiveTwin {
     /// The detector (status, alarms, sensors excluded).
     pub fn detector(&self) -> &Detector {
         &self.detector
+    }
+
+    /// The last step processed and its readings per sensor (SI, as
+    /// resampled from the store; `None` = no good sample in the step).
+    pub fn last_readings(&self) -> Option<&(i64, Vec<Option<f64>>)> {
+        self.last_row.as_ref()
+    }
+
+    /// The tags of the sensors the detector leaves out now (never usable,
+    /// or excluded by the live checks).
+    pub fn excluded(&self) -> Vec<&str> {
+        (0..self.tags.len())
+            .filter(|&i| self.detector.sensor_excluded(i))
+            .map(|i| self.tags[i].as_str())
+            .collect()
     }
 
     /// The store tags of the sensors, in the sensor map's order.
@@ -373,6 +391,7 @@ impl LiveTwin {
     pub fn process(&mut self, store: &mut dyn Store, upto_ms: i64) -> Result<Progress, LiveError> {
         let mut progress = Progress::default();
         const CHUNK_MS: i64 = 86_400_000;
+        self.apply_repairs()?;
         while self.next_ms() < upto_ms {
             let from = self.next_ms();
             let to = (from + CHUNK_MS).min(upto_ms);
@@ -399,10 +418,34 @@ impl LiveTwin {
                 self.handle(events, &mut progress)?;
                 progress.steps += 1;
             }
+            if n > 0 {
+                let last: Vec<Option<f64>> = steps.iter().map(|v| v[n - 1]).collect();
+                self.last_row = Some((from + (n as i64 - 1) * STEP_MS, last));
+            }
             self.write_model(store)?;
             self.checkpoint()?;
         }
         Ok(progress)
+    }
+
+    /// Alerts closed as repaired tell the detector that their leak is gone.
+    fn apply_repairs(&mut self) -> Result<(), LiveError> {
+        for a in self.alerts.list(Some(crate::alerts::AlertState::Closed))? {
+            if a.resolution != Some(crate::alerts::Resolution::Repaired) {
+                continue;
+            }
+            let Some(index) = a
+                .leak_key
+                .strip_prefix("leak-")
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if self.detector.leak_repaired(index) {
+                tracing::info!(alert = a.id, leak = %a.leak_key, "leak repaired: its size leaves the balance baseline");
+            }
+        }
+        Ok(())
     }
 
     /// Writes the model's values at the sensors (`TAG@model`) of the rows

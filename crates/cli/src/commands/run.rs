@@ -75,23 +75,33 @@ pub fn run(a: Args) -> Result<()> {
     let rt = runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let _guard = rt.enter();
-    // The HTTP API, on the same process.
+    // The live status the page and /api/status show.
+    let map = super::telemetry_common::load_sensor_map(&twin.cfg.sensors, None)?;
+    let status = twin::status::TwinStatus::from_sensor_map(&map).into_handle();
+    // The HTTP API and the page, on the same process.
     if !a.no_serve {
-        let api_store = Arc::new(Mutex::new(
-            AlertStore::open(&twin.cfg.state_dir).context("alert store")?,
-        ));
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(a.listen))
             .with_context(|| format!("cannot listen on {}", a.listen))?;
-        let network = Some(Arc::new(twin.model.clone()));
+        let store_cfg = twin.cfg.store.clone();
+        let service = twin::api::Service::new(
+            Arc::new(Mutex::new(
+                AlertStore::open(&twin.cfg.state_dir).context("alert store")?,
+            )),
+            token,
+        )
+        .with_network(Arc::new(twin.model.clone()))
+        .with_status(status.clone())
+        .with_store(Arc::new(move || store_cfg.open()));
         rt.spawn(async move {
-            if let Err(e) = twin::api::serve(listener, api_store, token, network).await {
+            if let Err(e) = service.serve(listener).await {
                 tracing::error!("HTTP API stopped: {e}");
             }
         });
     }
+    // Alert events to the webhook, when one is configured.
+    let _webhook = twin::webhook::Webhook::spawn_configured(&twin.cfg)?;
     // Ingest from the field, unless told not to.
-    let map = super::telemetry_common::load_sensor_map(&twin.cfg.sensors, None)?;
     let polling = !a.no_ingest && map.sensors.iter().any(|s| s.modbus.is_some());
     let (ingest_stop_tx, ingest_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let ingest = if polling {
@@ -120,7 +130,14 @@ pub fn run(a: Args) -> Result<()> {
     }
     let wall = Instant::now();
     let mut totals = Totals::default();
-    let result = follow(&mut live, store.as_mut(), &until, &stop, &mut totals);
+    let result = follow(
+        &mut live,
+        store.as_mut(),
+        &until,
+        &stop,
+        &mut totals,
+        &status,
+    );
     if let Some(path) = &a.stats {
         let secs = wall.elapsed().as_secs_f64();
         let json = serde_json::json!({
@@ -150,6 +167,34 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     result
+}
+
+/// The page's live status after a processing call: model time, cycle
+/// time, the sensors' latest readings and states, degraded mode.
+fn update_status(
+    status: &twin::status::StatusHandle,
+    live: &LiveTwin,
+    p: &twin::live::Progress,
+    catching_up: bool,
+) {
+    let Ok(mut s) = status.write() else {
+        return;
+    };
+    let cycle = if p.cycle.count > 0 {
+        p.cycle.mean_ms()
+    } else {
+        p.localization.mean_ms()
+    };
+    s.record_cycle(live.next_ms(), cycle, catching_up);
+    if let Some((ts, values)) = live.last_readings() {
+        for (tag, v) in live.tags().iter().zip(values) {
+            s.observe(tag, *ts, *v, v.is_some());
+        }
+    }
+    s.set_excluded(&live.excluded());
+    // A sensor without a sample for an hour of data time is stale.
+    s.mark_stale(live.next_ms(), 3_600_000);
+    s.refresh_degraded(Vec::new());
 }
 
 /// Newest stored data time over all sensors, if any.
@@ -191,6 +236,7 @@ fn follow(
     until: &Until,
     stop: &AtomicBool,
     totals: &mut Totals,
+    status: &twin::status::StatusHandle,
 ) -> Result<()> {
     let tags: Vec<String> = live.tags().to_vec();
     let mut last_log = Instant::now();
@@ -205,6 +251,9 @@ fn follow(
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!("store unavailable, degraded: {e:#}");
+                if let Ok(mut s) = status.write() {
+                    s.refresh_degraded(vec![format!("store unavailable: {e:#}")]);
+                }
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
             }
@@ -224,6 +273,7 @@ fn follow(
             let p = live.process(store, chunk)?;
             let dt = t0.elapsed().as_secs_f64();
             totals.add(&p, dt);
+            update_status(status, live, &p, upto > chunk);
             if p.opened + p.updated > 0 || last_log.elapsed() > Duration::from_secs(5) {
                 tracing::info!(
                     model_time = %format_timestamp(live.next_ms()),

@@ -197,6 +197,9 @@ struct AlarmState {
     /// balance excess so far (m³/s): the report's mean.
     sigma_sum: f64,
     sigma_hours: u64,
+    /// Alarms whose leak was repaired (their size left the baseline).
+    #[serde(default)]
+    repaired: Vec<usize>,
 }
 
 /// Per live sensor: the causal data checks of a stream.
@@ -975,6 +978,36 @@ impl Detector {
                 }
             })
             .collect()
+    }
+
+    /// The leak of alarm `index` was repaired (an operator closed its
+    /// alert): its size, and that of its growth, leaves the balance
+    /// baseline, so that the water it no longer loses is not taken for a
+    /// change. Returns false when it was already repaired or is unknown.
+    pub fn leak_repaired(&mut self, index: usize) -> bool {
+        if index >= self.st.alarms.len() || self.st.repaired.contains(&index) {
+            return false;
+        }
+        let root_of = |mut i: usize, alarms: &[Alarm]| {
+            while let Some(j) = alarms[i].growth_of {
+                if j == i {
+                    break;
+                }
+                i = j;
+            }
+            i
+        };
+        let root = root_of(index, &self.st.alarms);
+        let chain: Vec<usize> = (0..self.st.alarms.len())
+            .filter(|&k| root_of(k, &self.st.alarms) == root && !self.st.repaired.contains(&k))
+            .collect();
+        let size: f64 = chain
+            .iter()
+            .map(|&k| self.st.alarms[k].estimated_size_lps / 1000.0)
+            .sum();
+        self.st.offset = (self.st.offset - size).max(0.0);
+        self.st.repaired.extend(chain);
+        true
     }
 
     /// Records an alarm and returns its event.
