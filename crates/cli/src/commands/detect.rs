@@ -9,6 +9,9 @@ use detection::sensors::{scada_file, Sensor, SensorKind, SensorSet};
 use detection::time::step_of_unix_ms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The detector's step, ms.
+const STEP_MS: i64 = detection::time::STEP_S as i64 * 1000;
 use telemetry::scada::{Row, ScadaReader};
 use telemetry::time::TimeZone;
 use telemetry::units::Unit;
@@ -247,10 +250,14 @@ fn read_store(
             .map(|(s, v)| Column {
                 kind: s.kind,
                 name: s.column.clone(),
-                values: v
-                    .iter()
-                    .map(|x| x.map_or(f64::NAN, |x| x * detection::detect::unit_scale(s.kind)))
-                    .collect(),
+                values: {
+                    let mut values: Vec<f64> = v
+                        .iter()
+                        .map(|x| x.map_or(f64::NAN, |x| x * detection::detect::unit_scale(s.kind)))
+                        .collect();
+                    telemetry::resample::fill_sparse(&mut values);
+                    values
+                },
             })
             .collect(),
     })
@@ -326,14 +333,12 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                 .or_insert_with(|| (line, text.to_string(), 0))
                 .2 += 1;
         };
+        // Readings between grid times (e.g. every minute) are averaged
+        // into their 5-minute step, [t, t + 5 min).
+        let mut counts: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         while rd.read_row_lenient(&mut row, &mut garbage)? {
-            let Some(step) = step_of_unix_ms(row.ts_ms) else {
-                bail!(
-                    "{name}:{}: field 'Timestamp': {} UTC is not on the 5-minute grid",
-                    row.line,
-                    telemetry::time::format_timestamp(row.ts_ms)
-                );
-            };
+            let step = step_of_unix_ms(row.ts_ms - row.ts_ms.rem_euclid(STEP_MS))
+                .expect("a multiple of the step from the grid's origin");
             let vals: Vec<f64> = row
                 .values
                 .iter()
@@ -344,7 +349,19 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                     (None, _) => f64::NAN,
                 })
                 .collect();
-            rows.insert(step, vals);
+            let sums = rows.entry(step).or_insert_with(|| vec![0.0; vals.len()]);
+            let n = counts.entry(step).or_insert_with(|| vec![0; vals.len()]);
+            for ((s, n), v) in sums.iter_mut().zip(n.iter_mut()).zip(&vals) {
+                if v.is_finite() {
+                    *s += v;
+                    *n += 1;
+                }
+            }
+        }
+        for (step, sums) in rows.iter_mut() {
+            for (s, &n) in sums.iter_mut().zip(&counts[step]) {
+                *s = if n > 0 { *s / n as f64 } else { f64::NAN };
+            }
         }
         for (c, (line, text, n)) in &unreadable {
             eprintln!(
@@ -376,6 +393,9 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
             for (&step, v) in &data {
                 values[(step - first) as usize] = v[c];
             }
+            // Readings sparser than the grid (e.g. every 15 minutes):
+            // interpolated between consecutive readings.
+            telemetry::resample::fill_sparse(&mut values);
             columns.push(Column {
                 kind,
                 name: name.clone(),
