@@ -83,7 +83,7 @@ pub fn fill_sparse(values: &mut [f64]) -> usize {
         return 1;
     }
     gaps.sort_unstable();
-    let k = gaps[gaps.len() / 2];
+    let k = gaps[(gaps.len() - 1) / 2];
     if k <= 1 {
         return 1;
     }
