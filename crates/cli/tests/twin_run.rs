@@ -323,3 +323,73 @@ fn run_is_refused_without_training_or_on_an_open_address_without_token() {
     assert!(err.contains("token"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn drop_folder_exports_are_imported_and_followed() {
+    let c = case("drop", 7, 10, 1);
+    // A second twin: the first week (and the 3 steps the balance looks
+    // ahead) imported, the rest arriving as exports in its drop folder.
+    let dir = c.dir.join("second");
+    let drop = dir.join("incoming");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::create_dir_all(dir.join("week")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let name = format!("SCADA_{kind}.csv");
+        let text = std::fs::read_to_string(c.dir.join("scada").join(&name)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let head = 1 + 7 * 288 + 3;
+        std::fs::write(
+            dir.join("week").join(&name),
+            lines[..head].join("\n") + "\n",
+        )
+        .unwrap();
+        let rest: Vec<&str> = std::iter::once(lines[0])
+            .chain(lines[head..].iter().copied())
+            .collect();
+        std::fs::write(drop.join(&name), rest.join("\n") + "\n").unwrap();
+    }
+    let config = dir.join("twin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
+             [ingest]\ndrop_dir = \"incoming\"\n[twin]\nstate_dir = \"state\"\n",
+            root.join("sensors/ltown-battledim.toml").display().to_string(),
+            networks_dir().join("L-TOWN.inp").display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let f = dir.join("week").join(format!("SCADA_{kind}.csv"));
+        ok(&[
+            "import-scada",
+            &f.display().to_string(),
+            "--config",
+            &config,
+        ]);
+    }
+    ok(&[
+        "train",
+        "--config",
+        &config,
+        "--from",
+        "2019-01-01 00:00",
+        "--to",
+        "2019-01-08 00:00",
+    ]);
+    // The exports must be two seconds old to be taken (not being copied).
+    std::thread::sleep(Duration::from_millis(2100));
+    run_until_end(&config);
+    assert_eq!(alert_lines(&config).0, c.expected, "alerts = detections");
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let name = format!("SCADA_{kind}.csv");
+        assert!(
+            drop.join("done").join(&name).exists(),
+            "{name} moved to done/"
+        );
+        assert!(!drop.join(&name).exists());
+    }
+    let _ = std::fs::remove_dir_all(&c.dir);
+}

@@ -142,6 +142,11 @@ pub struct IngestConfig {
     pub fail_exit_s: Option<f64>,
     /// Where to write the ingest's health (JSON); relative to the config file.
     pub health_file: Option<PathBuf>,
+    /// A drop folder of SCADA exports (`.csv`) that `aquatwin run` imports
+    /// as they arrive, then moves to `done/` (or `failed/`, with the
+    /// reason); relative to the config file.
+    #[serde(default)]
+    pub drop_dir: Option<PathBuf>,
 }
 fn default_max_memory_samples() -> usize {
     1_000_000
@@ -160,6 +165,7 @@ impl Default for IngestConfig {
             max_memory_samples: default_max_memory_samples(),
             fail_exit_s: None,
             health_file: None,
+            drop_dir: None,
         }
     }
 }
@@ -368,6 +374,7 @@ impl TwinConfig {
             buffer_dir,
             ingest: IngestConfig {
                 health_file: raw.ingest.health_file.as_ref().map(|h| base.join(h)),
+                drop_dir: raw.ingest.drop_dir.as_ref().map(|h| base.join(h)),
                 ..raw.ingest
             },
         })

@@ -128,6 +128,14 @@ pub fn run(a: Args) -> Result<()> {
             stop.store(true, Ordering::SeqCst);
         });
     }
+    let drops = match twin.cfg.ingest.drop_dir.clone() {
+        Some(dir) => Some(Drops {
+            dir,
+            map: super::telemetry_common::load_sensor_map(&twin.cfg.sensors, None)?,
+            cfg: twin.cfg.clone(),
+        }),
+        None => None,
+    };
     let wall = Instant::now();
     let mut totals = Totals::default();
     let result = follow(
@@ -137,6 +145,7 @@ pub fn run(a: Args) -> Result<()> {
         &stop,
         &mut totals,
         &status,
+        drops.as_ref(),
     );
     if let Some(path) = &a.stats {
         let secs = wall.elapsed().as_secs_f64();
@@ -197,6 +206,88 @@ fn update_status(
     s.refresh_degraded(Vec::new());
 }
 
+/// The drop folder of SCADA exports (`[ingest] drop_dir`).
+struct Drops {
+    dir: PathBuf,
+    map: telemetry::SensorMap,
+    cfg: telemetry::config::TwinConfig,
+}
+
+impl Drops {
+    /// Imports every `.csv` in the folder that has not changed for two
+    /// seconds (a file still being copied waits), then moves it to `done/`,
+    /// or to `failed/` beside a `.error.txt` saying why. Bad rows are
+    /// skipped and listed in `done/NAME.bad-rows.txt`.
+    fn import_new(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+            .filter(|p| {
+                std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= Duration::from_secs(2))
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            let result = self.import(&f);
+            let (sub, note) = match &result {
+                Ok((rep, bad)) => {
+                    tracing::info!(file = %f.display(), rows = rep.rows, samples = rep.samples, good = rep.good, "drop folder: imported");
+                    ("done", bad.clone())
+                }
+                Err(e) => {
+                    tracing::error!(file = %f.display(), "drop folder: not imported: {e:#}");
+                    ("failed", Some(format!("{e:#}\n")))
+                }
+            };
+            let dest = self.dir.join(sub);
+            let moved =
+                std::fs::create_dir_all(&dest).and_then(|_| std::fs::rename(&f, dest.join(&name)));
+            if let Err(e) = moved {
+                tracing::error!(file = %f.display(), "drop folder: cannot move it to {sub}/: {e}");
+                continue;
+            }
+            if let Some(text) = note {
+                let suffix = if sub == "done" {
+                    "bad-rows.txt"
+                } else {
+                    "error.txt"
+                };
+                let mut p = dest.join(&name).into_os_string();
+                p.push(format!(".{suffix}"));
+                let _ = std::fs::write(PathBuf::from(p), text);
+            }
+        }
+    }
+
+    fn import(
+        &self,
+        f: &std::path::Path,
+    ) -> Result<(telemetry::ingest::ImportReport, Option<String>)> {
+        let store = self.cfg.store.open().map_err(|e| anyhow!(e))?;
+        let mut bs =
+            telemetry::store::buffer::BufferedStore::open(store, &self.cfg.buffer_dir.join("drop"))
+                .map_err(|e| anyhow!(e))?;
+        let rep =
+            telemetry::ingest::import_scada(&self.map, &[f.to_path_buf()], &mut bs, true, 50_000)?;
+        let bad = (!rep.bad_rows.is_empty()).then(|| {
+            rep.bad_rows
+                .iter()
+                .map(|e| format!("{e}\n"))
+                .collect::<String>()
+        });
+        Ok((rep, bad))
+    }
+}
+
 /// Newest stored data time over all sensors, if any.
 fn newest(store: &mut dyn Store, tags: &[String]) -> Result<Option<i64>> {
     let mut best: Option<i64> = None;
@@ -237,6 +328,7 @@ fn follow(
     stop: &AtomicBool,
     totals: &mut Totals,
     status: &twin::status::StatusHandle,
+    drops: Option<&Drops>,
 ) -> Result<()> {
     let tags: Vec<String> = live.tags().to_vec();
     let mut last_log = Instant::now();
@@ -246,6 +338,9 @@ fn follow(
             live.checkpoint()?;
             tracing::info!(next = %format_timestamp(live.next_ms()), "stopped; checkpoint saved");
             return Ok(());
+        }
+        if let Some(d) = drops {
+            d.import_new();
         }
         let newest = match newest(store, &tags) {
             Ok(n) => n,
