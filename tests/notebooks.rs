@@ -1,6 +1,7 @@
 //! The engineers' notebooks (`notebooks/*.ipynb`) run top to bottom on small
-//! data that aquatwin makes here: a Parquet simulation of Net3, and a 14-day
-//! L-Town leak scenario with the detector's report. Each notebook must run
+//! data that aquatwin makes here: a Parquet simulation of Net3, a 14-day
+//! L-Town leak scenario with the detector's report, and a calibration of
+//! Net3 to a 3-day field with its report. Each notebook must run
 //! without an error and draw at least one plot per figure cell; the executed
 //! copies are kept under `target/notebooks/` to look at.
 
@@ -89,5 +90,48 @@ fn leak_detection_notebook_walks_through_a_scenario() {
         ],
     );
     assert_eq!(plots(&nb), 2, "the leak-flow plot and the residual plot");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn calibration_notebook_reads_the_report() {
+    let tmp = std::env::temp_dir().join(format!("aquatwin-nb-cal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let net = networks_dir().join("Net3.inp");
+    // A draft map (pressures at 10 % of the junctions), a 3-day field with
+    // 20 % model uncertainty, the calibration's report.
+    let map = tmp.join("map.toml");
+    let out = Command::new(root().join("scripts/sensor-map-draft"))
+        .arg(&net)
+        .arg("0.1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&map, out.stdout).unwrap();
+    let field = tmp.join("field");
+    run(Command::new(aquatwin_bin())
+        .arg("scenario")
+        .arg("--network")
+        .arg(&net)
+        .arg("--sensors")
+        .arg(&map)
+        .args(["--days", "3", "--leaks", "0", "--uncertainty", "0.2", "--seed", "3", "--out"])
+        .arg(&field));
+    let report = tmp.join("report.json");
+    run(Command::new(aquatwin_bin())
+        .arg("calibrate")
+        .arg("--network")
+        .arg(&net)
+        .arg("--sensors")
+        .arg(&map)
+        .arg("--scada")
+        .arg(&field)
+        .arg("--out")
+        .arg(tmp.join("calibrated.inp"))
+        .arg("--report")
+        .arg(&report));
+    let nb = execute("calibration.ipynb", &[("AQUATWIN_NB_CALIBRATION", &report)]);
+    assert_eq!(plots(&nb), 2, "the parameter plot and the RMSE plot");
     let _ = std::fs::remove_dir_all(&tmp);
 }
