@@ -2,9 +2,10 @@
 //! a real InfluxDB (Debian's `influxd`): a scenario's SCADA imported, the
 //! twin trained and run to the end of the data; then every panel's InfluxQL
 //! (from `docker/grafana/provisioning/dashboards/aquatwin.json`, its
-//! variables filled in as Grafana does) returns data — the readings, the
-//! model's residuals at the sensors (`TAG@residual`) and the open-alert
-//! count (`twin@open_alerts`) included (the not-good-samples panel may be
+//! variables filled in as Grafana does) returns data — pressures, flows,
+//! levels and demands by their `kind` tag, the model's residuals at the
+//! sensors (`TAG@residual`) and the open-alert count (`twin@open_alerts`)
+//! included (the not-good-samples panel may be
 //! empty on clean data; its query must still run).
 
 #[path = "../../telemetry/tests/common/mod.rs"]
@@ -119,7 +120,7 @@ fn every_dashboard_panel_has_data_from_the_live_twin() {
             let q = t["query"]
                 .as_str()
                 .unwrap()
-                .replace("$sensor", "(n1|n4|PUMP_1|T1)")
+                .replace("$sensor", "(n1|n4|PUMP_1|T1|amr_n1)")
                 .replace(
                     "$timeFilter",
                     "time >= '2019-01-01T00:00:00Z' AND time < '2019-01-11T00:00:00Z'",
@@ -160,7 +161,9 @@ fn every_dashboard_panel_has_data_from_the_live_twin() {
             titles.push(p["title"].as_str().unwrap().to_string());
         }
     }
-    assert!(titles.iter().any(|t| t.contains("Residuals")));
+    for want in ["Pressures", "Flows", "Pressure residuals", "Flow residuals"] {
+        assert!(titles.iter().any(|t| t.starts_with(want)), "a panel {want}");
+    }
     assert!(titles.iter().any(|t| t.contains("Open leak alerts")));
 }
 
