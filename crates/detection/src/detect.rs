@@ -69,7 +69,6 @@ mod cusum;
 mod localization;
 mod normal;
 
-use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
 use crate::time::format_step;
 use crate::time::STEPS_PER_HOUR;
@@ -78,6 +77,7 @@ use checks::check_all;
 pub use checks::check_series;
 use cusum::{change_point, cusum_update};
 use localization::localize;
+use network::graph::NetworkDistance;
 use network::Network;
 use normal::{hourly, learn};
 use serde::{Deserialize, Serialize};
@@ -384,7 +384,7 @@ pub enum DetectError {
 fn near_reported(
     alarms: &[Alarm],
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     k: usize,
     radius: f64,
 ) -> bool {
@@ -392,7 +392,7 @@ fn near_reported(
         a.reported
             && model
                 .link_index(&a.pipe)
-                .is_some_and(|r| graph.pipe_distance(r, k).is_some_and(|d| d <= radius))
+                .is_some_and(|r| graph.link_distance(r, k).is_some_and(|d| d <= radius))
     })
 }
 
@@ -406,7 +406,7 @@ fn near_reported(
 fn relocalize_pending(
     setup: &Setup,
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     normal: &normal::Normal,
     frame: &Frame,
     hours: &[(f64, f64)],
@@ -516,7 +516,7 @@ pub fn detect(
             )
         }
     };
-    let model_graph = PipeGraph::new(model);
+    let model_graph = NetworkDistance::new(model);
     // Hourly CUSUM.
     let hours = hourly(&frame, &normal, first_row..frame.rows);
     let sigma = |d: f64| (normal.v0 + normal.v1 * d * d).sqrt();
@@ -655,7 +655,7 @@ pub fn detect(
                 && a.reported
                 && model.link_index(&a.pipe).is_some_and(|k| {
                     model_graph
-                        .pipe_distance(k, loc.pipe)
+                        .link_distance(k, loc.pipe)
                         .is_some_and(|d| d <= cfg.growth_radius_m)
                         || loc.expected_distance(k) <= cfg.growth_radius_m
                 })

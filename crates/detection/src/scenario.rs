@@ -20,10 +20,10 @@
 
 use crate::netedit::split_pipe_midpoint;
 use crate::rng::Rng;
-use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
 use crate::time::{format_step, STEP_S};
 use hydraulics::Simulation;
+use network::graph::NetworkDistance;
 use network::{LinkKind, Network, NodeKind};
 use serde::Serialize;
 
@@ -225,7 +225,7 @@ pub fn generate(
 
     // Choose the leaking pipes: far enough apart, with enough pressure.
     let p_mean = mean_pressures(&truth, 288.min(rows))?;
-    let graph = PipeGraph::new(model);
+    let graph = NetworkDistance::new(model);
     let pipes: Vec<usize> = (0..model.links.len())
         .filter(|&k| matches!(&model.links[k].kind, LinkKind::Pipe(p) if !p.check_valve && p.length > 1.0))
         .collect();
@@ -255,7 +255,7 @@ pub fn generate(
         }
         if chosen.iter().any(|&(c, _)| {
             graph
-                .pipe_distance(c, k)
+                .link_distance(c, k)
                 .is_none_or(|d| d < cfg.min_leak_separation_m)
         }) {
             continue;
