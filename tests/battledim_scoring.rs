@@ -4,8 +4,8 @@
 //! and through `aquatwin score`; and the pipe-only distances agree with the
 //! official `L-TOWN_node_distances_m.csv`.
 
+use battledim::scoring::{parse_leak_labels, parse_results, ScoreParams, Scorer};
 use conformance::*;
-use detection::scoring::{parse_leak_labels, parse_results, ScoreParams, Scorer};
 use network::graph::NetworkDistance;
 use std::path::PathBuf;
 use std::process::Command;

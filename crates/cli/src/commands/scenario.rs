@@ -1,10 +1,10 @@
 //! `aquatwin scenario`: synthetic truth data for leak detection (perturbed
 //! network, leaks at pipe midpoints, BattLeDIM-layout SCADA files, labels
-//! and leak flows). The generator lives in `detection::scenario`.
+//! and leak flows). The generator lives in `battledim::scenario`.
 
 use crate::figures::Fixed;
 use anyhow::{bail, Context, Result};
-use detection::scenario::{generate, ScenarioConfig};
+use battledim::scenario::{generate, ScenarioConfig};
 use detection::sensors::SensorKind;
 use std::path::PathBuf;
 

@@ -2,10 +2,10 @@
 //! (`pipeID, YYYY-MM-DD HH:MM` lines) against labelled leaks and their flows.
 //!
 //! This module only reads the files; the rules live in
-//! `detection::scoring`.
+//! `battledim::scoring`.
 
 use anyhow::{Context, Result};
-use detection::scoring::{
+use battledim::scoring::{
     parse_leak_labels, parse_results, LeakFlows, LeakFlowsBuilder, ScoreParams, Scorer,
 };
 use network::graph::DistanceRule;
@@ -91,7 +91,7 @@ pub fn run(a: Args) -> Result<()> {
         struct Out<'a> {
             team: &'a str,
             #[serde(flatten)]
-            report: &'a detection::scoring::ScoreReport,
+            report: &'a battledim::scoring::ScoreReport,
         }
         emit(
             &(serde_json::to_string_pretty(&Out {

@@ -8,8 +8,7 @@
 //! network are handed over.
 
 use super::{DetectError, ScadaData};
-use crate::netedit::{drop_controls_on_link, tank_to_fixed_head};
-use crate::scenario::set_times;
+use crate::netedit::{drop_controls_on_link, set_times, tank_to_fixed_head};
 use crate::sensors::{SensorKind, SensorSet};
 use crate::time::STEP_S;
 use hydraulics::Simulation;

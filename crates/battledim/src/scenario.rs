@@ -18,10 +18,10 @@
 //! Time: step 0 is 2019-01-01 00:00 (the scorer's origin); rows are
 //! 5 minutes apart.
 
-use crate::netedit::split_pipe_midpoint;
 use crate::rng::Rng;
-use crate::sensors::{SensorKind, SensorSet};
 use crate::time::{format_step, STEP_S};
+use detection::netedit::{set_times, split_pipe_midpoint};
+use detection::sensors::{SensorKind, SensorSet};
 use hydraulics::Simulation;
 use network::graph::NetworkDistance;
 use network::{LinkKind, Network, NodeKind};
@@ -153,19 +153,6 @@ pub fn perturb(net: &mut Network, u: f64, rng: &mut Rng) {
             }
         }
     }
-}
-
-/// Sets 5-minute steps, the duration of `rows` rows, report every step.
-pub fn set_times(net: &mut Network, rows: usize) {
-    let t = &mut net.times;
-    t.duration = (rows.max(1) as u64 - 1) * STEP_S;
-    t.hydraulic_step = STEP_S;
-    t.report_step = STEP_S;
-    t.report_start = 0;
-    if t.pattern_step == 0 {
-        t.pattern_step = STEP_S;
-    }
-    t.start_clocktime = 0;
 }
 
 fn round_to(x: f64, r: Option<f64>) -> f64 {
@@ -496,7 +483,23 @@ impl Scenario {
 mod tests {
     use super::*;
     use crate::scoring::{parse_leak_labels, parse_results, LeakFlows, ScoreParams, Scorer};
-    use crate::sensors::Sensor;
+    use detection::sensors::Sensor;
+
+    /// A reservoir feeding a loop of four junctions; a tank on the side
+    /// (detection's `netedit` test network).
+    fn small() -> Network {
+        let inp = "[JUNCTIONS]\n J1 10 1.0\n J2 12 2.0\n J3 11 1.5\n J4 9 1.0\n\
+                   [RESERVOIRS]\n R1 60\n[TANKS]\n T1 40 5 0 10 10 0\n\
+                   [PIPES]\n P1 R1 J1 200 200 120\n P2 J1 J2 300 150 110\n\
+                   P3 J2 J3 250 150 110\n P4 J3 J4 300 150 110\n P5 J4 J1 250 150 110\n\
+                   P6 J3 T1 100 150 120\n\
+                   [CONTROLS]\n LINK P6 CLOSED IF NODE T1 ABOVE 9\n[PATTERNS]\n 1 0.8 1.2\n\
+                   [OPTIONS]\n Units LPS\n Headloss H-W\n\
+                   [TIMES]\n Duration 4:00\n Hydraulic Timestep 0:05\n Pattern Timestep 1:00\n\
+                   Report Timestep 0:05\n\
+                   [COORDINATES]\n J1 0 0\n J2 100 0\n[END]\n";
+        network::inp::parse_inp(inp, "small.inp").expect("valid test network")
+    }
 
     fn sensors() -> SensorSet {
         let mk = |kind, id: &str| Sensor {
@@ -518,7 +521,7 @@ mod tests {
 
     #[test]
     fn small_scenario_is_deterministic_and_scores_perfectly() {
-        let net = crate::netedit::tests::small();
+        let net = small();
         let cfg = ScenarioConfig {
             days: 3,
             leaks: 1,
