@@ -40,6 +40,10 @@ pub struct ScenarioConfig {
     pub seed: u64,
     /// Range of leak peak flows at mean pressure, L/s.
     pub leak_lps: (f64, f64),
+    /// When set, the range of leak peak flows as shares of the mean system
+    /// inflow (0.05 = 5 %), instead of `leak_lps`: leak sizes that mean the
+    /// same on networks of any size.
+    pub leak_inflow_share: Option<(f64, f64)>,
     /// Leaks start after this many days (and before the last `end_margin_days`).
     pub leak_free_days: f64,
     pub end_margin_days: f64,
@@ -64,6 +68,7 @@ impl Default for ScenarioConfig {
             uncertainty: 0.10,
             seed: 1,
             leak_lps: (1.5, 8.0),
+            leak_inflow_share: None,
             leak_free_days: 7.0,
             end_margin_days: 2.0,
             incipient_share: 0.5,
@@ -115,6 +120,10 @@ pub struct Scenario {
     pub config: ScenarioConfig,
     /// Time of row 0 (5-minute steps from 2019-01-01 00:00).
     pub start_step: i64,
+    /// Mean system inflow of the truth network without leaks, L/s: its
+    /// total junction demand averaged over the first day (what sources and
+    /// tanks deliver on average).
+    pub mean_inflow_lps: f64,
     pub rows: usize,
     #[serde(skip)]
     pub series: Vec<Series>,
@@ -170,17 +179,23 @@ fn round_to(x: f64, r: Option<f64>) -> f64 {
 }
 
 /// Mean pressure of every node over the first `steps` steps of `net`.
-fn mean_pressures(net: &Network, steps: usize) -> Result<Vec<f64>, ScenarioError> {
+/// Mean pressure (m) per node and mean total junction demand (L/s) over
+/// the first `steps` steps.
+fn mean_pressures(net: &Network, steps: usize) -> Result<(Vec<f64>, f64), ScenarioError> {
     let mut n = net.clone();
     set_times(&mut n, steps);
     let mut sim = Simulation::from_network(n)?;
     let mut acc = vec![0.0; net.nodes.len()];
+    let mut demand = 0.0;
     let mut cnt = 0.0;
     loop {
         sim.run()?;
         if sim.time_s() % STEP_S == 0 {
             for (i, a) in acc.iter_mut().enumerate() {
                 *a += sim.pressure_m(i);
+                if net.nodes[i].is_junction() {
+                    demand += sim.demand_lps(i);
+                }
             }
             cnt += 1.0;
         }
@@ -188,7 +203,7 @@ fn mean_pressures(net: &Network, steps: usize) -> Result<Vec<f64>, ScenarioError
             break;
         }
     }
-    Ok(acc.into_iter().map(|a| a / cnt).collect())
+    Ok((acc.into_iter().map(|a| a / cnt).collect(), demand / cnt))
 }
 
 /// Generates a scenario on `model` (the unperturbed network).
@@ -211,7 +226,11 @@ pub fn generate(
     truth.options.emitter_exponent = 0.5;
 
     // Choose the leaking pipes: far enough apart, with enough pressure.
-    let p_mean = mean_pressures(&truth, 288.min(rows))?;
+    let (p_mean, mean_inflow_lps) = mean_pressures(&truth, 288.min(rows))?;
+    let leak_lps = match cfg.leak_inflow_share {
+        Some((a, b)) => (a * mean_inflow_lps, b * mean_inflow_lps),
+        None => cfg.leak_lps,
+    };
     let graph = NetworkDistance::new(model);
     let pipes: Vec<usize> = (0..model.links.len())
         .filter(|&k| matches!(&model.links[k].kind, LinkKind::Pipe(p) if !p.check_valve && p.length > 1.0))
@@ -258,7 +277,7 @@ pub fn generate(
     let mut mids = Vec::new();
     for &(k, p) in &chosen {
         let id = model.links[k].id.clone();
-        let q = rng.range(cfg.leak_lps.0, cfg.leak_lps.1) / 1000.0;
+        let q = rng.range(leak_lps.0, leak_lps.1) / 1000.0;
         let area = q / (DISCHARGE_COEFF * (2.0 * G * p).sqrt());
         let diameter = (4.0 * area / std::f64::consts::PI).sqrt();
         let start = first + (rng.uniform() * (last - first) as f64) as i64;
@@ -381,6 +400,7 @@ pub fn generate(
     Ok(Scenario {
         config: cfg.clone(),
         start_step: 0,
+        mean_inflow_lps,
         rows,
         series,
         leaks,

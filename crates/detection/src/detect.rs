@@ -516,7 +516,8 @@ pub fn detect(
             )
         }
     };
-    let model_graph = NetworkDistance::new(model);
+    // Pipes only: the network distance regressed L-Town (BENCHMARKS.md).
+    let model_graph = NetworkDistance::pipes_only(model);
     // Hourly CUSUM.
     let hours = hourly(&frame, &normal, first_row..frame.rows);
     let sigma = |d: f64| (normal.v0 + normal.v1 * d * d).sqrt();
