@@ -540,6 +540,29 @@ mod tests {
     }
 
     #[test]
+    fn leak_sizes_as_shares_of_the_mean_inflow() {
+        let cfg = ScenarioConfig {
+            days: 3,
+            leaks: 1,
+            leak_free_days: 1.0,
+            end_margin_days: 1.0,
+            min_leak_separation_m: 0.0,
+            leak_inflow_share: Some((0.05, 0.05)),
+            seed: 11,
+            ..ScenarioConfig::default()
+        };
+        let a = generate(&small(), &sensors(), &cfg).unwrap();
+        // J1…J4 demand 5.5 L/s at base; pattern 0.8/1.2 and ±10 % noise
+        assert!(
+            a.mean_inflow_lps > 4.0 && a.mean_inflow_lps < 7.0,
+            "{}",
+            a.mean_inflow_lps
+        );
+        let l = &a.leaks[0];
+        assert!((l.nominal_peak_lps - 0.05 * a.mean_inflow_lps).abs() < 1e-9);
+    }
+
+    #[test]
     fn small_scenario_is_deterministic_and_scores_perfectly() {
         let net = small();
         let cfg = ScenarioConfig {

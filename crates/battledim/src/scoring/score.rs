@@ -465,6 +465,32 @@ mod tests {
     }
 
     #[test]
+    fn the_network_distance_crosses_the_valve() {
+        // e (J4–J5) is 400 m from a (J0–J1) along pipes, but J5 ─v─ J1
+        // (0 m) makes it 100 m along the network. At 00:05 only a runs.
+        let r = run("e, 2019-01-01 00:05\n");
+        assert!(matches!(
+            r.detections[0].outcome,
+            Outcome::FalsePositive { nearest_leak_distance_m: Some(x), .. } if x == 400.0
+        ));
+        let net = chain();
+        let params = ScoreParams {
+            distance: DistanceRule::Network,
+            ..ScoreParams::default()
+        };
+        let labels = parse_leak_labels(LABELS, "l").unwrap();
+        let s = Scorer::new(&net, labels, "l", flows(), params).unwrap();
+        let r = s
+            .score(&parse_results("e, 2019-01-01 00:05\n", "r.txt").unwrap())
+            .unwrap();
+        assert!(matches!(
+            r.detections[0].outcome,
+            Outcome::TruePositive { leak: 0, distance_m, .. } if distance_m == 100.0
+        ));
+        assert!(r.render_text("t").contains("along the network"));
+    }
+
+    #[test]
     fn false_positives_out_of_range_or_time() {
         // e is 300 m from c (in range, at the limit) but 400 m from a
         let r = run("e, 2019-01-01 00:10\n");
