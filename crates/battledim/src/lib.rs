@@ -22,6 +22,6 @@ pub mod scenario;
 pub mod scoring;
 
 /// BattLeDIM's step grid: 5-minute steps from 2019-01-01 00:00 UTC, today
-/// detection's [`time`](detection::time) module (to move here when
-/// detection's time becomes general).
+/// detection's `time` module (to move here when detection's time becomes
+/// general).
 pub use detection::time;
