@@ -131,6 +131,10 @@ pub struct Scenario {
     /// Per leak: flow in m³/h at each row.
     #[serde(skip)]
     pub leak_flows_m3h: Vec<Vec<f64>>,
+    /// The perturbed truth network, without the scenario's leaks (the
+    /// model's own times): a simulated field serves it live.
+    #[serde(skip)]
+    pub truth: Network,
 }
 
 /// Why a scenario cannot be generated.
@@ -224,6 +228,7 @@ pub fn generate(
     perturb(&mut truth, u, &mut rng);
     // Leaks are orifices: exponent 0.5 (no other emitters are expected).
     truth.options.emitter_exponent = 0.5;
+    let leak_free_truth = truth.clone();
 
     // Choose the leaking pipes: far enough apart, with enough pressure.
     let (p_mean, mean_inflow_lps) = mean_pressures(&truth, 288.min(rows))?;
@@ -405,6 +410,7 @@ pub fn generate(
         series,
         leaks,
         leak_flows_m3h: flows,
+        truth: leak_free_truth,
     })
 }
 

@@ -47,6 +47,18 @@ struct RawConfig {
     ingest: IngestConfig,
     #[serde(default)]
     twin: RawTwin,
+    clock: Option<RawClock>,
+}
+
+/// `[clock]`: an accelerated data clock shared by the processes of a
+/// simulated field (demos, tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    speed: f64,
+    /// Data time at `wall_start_ms` (`YYYY-MM-DD HH:MM` UTC, RFC 3339, epoch ms).
+    data_start: String,
+    wall_start_ms: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,6 +170,9 @@ pub struct TwinConfig {
     /// `[twin] token_file`: where the API's bearer token is (the
     /// `AQUATWIN_TOKEN` environment variable wins).
     pub token_file: Option<PathBuf>,
+    /// `[clock]`: the data clock samples are stamped with (real time when
+    /// absent).
+    pub clock: crate::time::DataClock,
 }
 
 /// Why a twin configuration cannot be loaded.
@@ -261,7 +276,23 @@ impl TwinConfig {
                 .parent()
                 .map_or_else(|| rel("twin-state"), |p| p.join("twin-state")),
         };
+        let clock = match &raw.clock {
+            None => crate::time::DataClock::REAL_TIME,
+            Some(c) => {
+                if !(c.speed.is_finite() && c.speed > 0.0) {
+                    return Err(format!("{name}: [clock] speed must be a number > 0"));
+                }
+                let data_start = crate::time::parse_timestamp(&c.data_start)
+                    .map_err(|e| format!("{name}: [clock] data_start {:?}: {e}", c.data_start))?;
+                crate::time::DataClock {
+                    data_start_ms: data_start,
+                    wall_start_ms: c.wall_start_ms,
+                    speed: c.speed,
+                }
+            }
+        };
         Ok(TwinConfig {
+            clock,
             file: file.to_path_buf(),
             state_dir,
             token_file: raw.twin.token_file.as_deref().map(rel),

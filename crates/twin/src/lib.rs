@@ -42,5 +42,6 @@
 pub mod alerts;
 pub mod api;
 pub mod geojson;
+pub mod live;
 
 pub use alerts::{AlertError, AlertStore};

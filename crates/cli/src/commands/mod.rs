@@ -8,10 +8,13 @@ mod field_sim;
 mod import_scada;
 mod ingest;
 mod inspect;
+mod run;
 mod scenario;
 mod score;
 mod simulate;
 mod telemetry_common;
+mod train;
+mod twin_common;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -49,6 +52,10 @@ enum Command {
     Detect(detect::Args),
     /// List the live twin's operator alerts (table, or JSON for scripts).
     Alerts(alerts::Args),
+    /// Learn normal behaviour from a stored leak-free period (for `run`).
+    Train(train::Args),
+    /// The live twin: ingest, model and leak detection step by step, alerts and the HTTP API.
+    Run(run::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -64,6 +71,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Scenario(a) => scenario::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Alerts(a) => alerts::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 

@@ -114,6 +114,12 @@ pub fn run(a: Args) -> Result<()> {
     write("leak_flows_m3h.csv", sc.leak_flows_csv())?;
     write("perfect_detections.txt", sc.perfect_results())?;
     write("scenario.json", serde_json::to_string_pretty(&sc)? + "\n")?;
+    // The truth as a simulated field serves it: a year long, so that a
+    // field started at the scenario's end continues it instead of starting
+    // the model's cycle again.
+    let mut truth = sc.truth.clone();
+    truth.times.duration = truth.times.duration.max(365 * 86_400);
+    write("truth.inp", network::inp::write_inp(&truth))?;
     for l in &sc.leaks {
         eprintln!(
             "leak {}: {:?} from {} peak {} d={} m, max {} L/s",

@@ -5,7 +5,7 @@
 //! already found, the candidate weights and the pipe minimising the
 //! expected distance to the leak. No I/O.
 
-use super::boundary::{apply_bc, read_channels, run_model, Frame, Setup};
+use super::boundary::{apply_bc, read_channels, snapshots, Frame, Setup};
 use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
 use crate::signature;
@@ -73,9 +73,13 @@ pub(super) fn localize(
         Reference::Before(ref_len)
     };
     let windows = reference.windows(ref_before.unwrap_or(start), len);
+    // A channel the live checks exclude carries no weight (an infinite
+    // noise scale zeroes its standardized values).
     let sig_sd: Vec<f64> = (0..nch)
         .map(|c| {
-            if cfg.signature_noise {
+            if setup.masked.get(c).copied().unwrap_or(false) {
+                f64::INFINITY
+            } else if cfg.signature_noise {
                 normal.signature_sd(c, len, reference)
             } else {
                 normal.res_sigma[c]
@@ -131,11 +135,7 @@ pub(super) fn localize(
     } else {
         obs
     };
-    let mut fr = Frame {
-        sim: vec![vec![]],
-        ..f.clone_light()
-    };
-    let snaps = run_model(setup, &mut fr, &samples)?;
+    let snaps = snapshots(setup, f, &samples)?;
     let junctions: Vec<usize> = (0..setup.net.nodes.len())
         .filter(|&i| setup.net.nodes[i].is_junction())
         .collect();
