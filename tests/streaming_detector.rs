@@ -139,3 +139,87 @@ fn streaming_equals_batch_and_resumes_exactly() {
     assert_eq!(localized, whole.alarms().len());
     assert!(raised >= 1);
 }
+
+/// A detector keeps only its recent history (`history_days`): over 17 days
+/// its checkpoint holds at most the kept days, and a detector resumed from
+/// a checkpoint taken after rows were dropped reports the same alarms as
+/// the uninterrupted one (its model is re-simulated from the kept rows, so
+/// values may differ by the solver's tolerance, not its decisions).
+#[test]
+fn history_is_bounded_and_resume_after_trimming_keeps_the_alarms() {
+    let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
+    let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
+    let sensors = battledim::ltown::sensor_set();
+    let sc = generate(
+        &model,
+        &sensors,
+        &ScenarioConfig {
+            days: 17,
+            leaks: 2,
+            seed: 31,
+            leak_lps: (5.0, 8.0),
+            incipient_share: 0.0,
+            leak_free_days: 9.0,
+            ..ScenarioConfig::default()
+        },
+    )
+    .unwrap();
+    let cfg = DetectConfig {
+        history_days: 9.0,
+        ..DetectConfig::default()
+    };
+    let cols: Vec<(SensorKind, &Vec<f64>)> = sensors
+        .sensors
+        .iter()
+        .map(|s| {
+            let x = sc
+                .series
+                .iter()
+                .find(|x| x.kind == s.kind && x.column == s.column)
+                .unwrap();
+            (x.kind, &x.values)
+        })
+        .collect();
+    let readings = |r: usize| -> Vec<Option<f64>> {
+        cols.iter().map(|(k, v)| Some(v[r] * to_si(*k))).collect()
+    };
+    let usable = vec![true; sensors.sensors.len()];
+    let new = || {
+        Detector::self_training(&model, &sensors, &cfg, &usable, sc.start_step, 7 * 288).unwrap()
+    };
+    let (mut whole, mut first) = (new(), new());
+    let cut = 14 * 288 + 5;
+    let mut largest = 0;
+    for r in 0..sc.rows {
+        let t = unix_ms_of_step(sc.start_step + r as i64);
+        whole.push(t, &readings(r)).unwrap();
+        if r < cut {
+            first.push(t, &readings(r)).unwrap();
+        }
+        largest = largest.max(whole.rows());
+    }
+    whole.finish().unwrap();
+    // At most the kept days (pending + reference + 3 days of margin, as
+    // the setting's floor says) plus the day being filled.
+    let floor_days = (cfg.pending_h + cfg.ref_window_h) / 24.0 + 3.0;
+    let bound = ((cfg.history_days.max(floor_days) + 1.0) * 288.0) as usize + 3;
+    assert!(largest <= bound, "{largest} rows kept, bound {bound}");
+    let state: DetectorState =
+        serde_json::from_str(&serde_json::to_string(&first.state()).unwrap()).unwrap();
+    assert!(
+        state.start_step > sc.start_step,
+        "rows were dropped before the checkpoint"
+    );
+    let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
+    for r in cut..sc.rows {
+        let t = unix_ms_of_step(sc.start_step + r as i64);
+        resumed.push(t, &readings(r)).unwrap();
+    }
+    resumed.finish().unwrap();
+    let key = |a: &detection::detect::Alarm| (a.reported, a.pipe.clone(), a.time.clone());
+    assert!(whole.alarms().iter().any(|a| a.reported));
+    assert_eq!(
+        whole.alarms().iter().map(key).collect::<Vec<_>>(),
+        resumed.alarms().iter().map(key).collect::<Vec<_>>()
+    );
+}

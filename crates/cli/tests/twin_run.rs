@@ -192,6 +192,30 @@ fn run_until_end_gives_the_batch_detectors_alerts() {
             !c.expected.is_empty(),
             "seed {seed}: the batch detector finds something to compare"
         );
+        // `detect` on the store gives what it gives on the CSV files.
+        let det = c.dir.join("from-store.txt");
+        let to = format!("2019-01-{:02} 00:00", 1 + days);
+        ok(&[
+            "detect",
+            "--config",
+            &c.config,
+            "--from",
+            "2019-01-01 00:00",
+            "--to",
+            &to,
+            "--out",
+            &det.display().to_string(),
+        ]);
+        let mut from_store: Vec<String> = std::fs::read_to_string(&det)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        from_store.sort();
+        assert_eq!(
+            from_store, c.expected,
+            "seed {seed}: detect --config = detect --scada"
+        );
         run_until_end(&c.config);
         let (lines, _) = alert_lines(&c.config);
         assert_eq!(lines, c.expected, "seed {seed}: alerts = detections");

@@ -118,7 +118,10 @@ impl ScadaData {
     }
 }
 
+/// The detector's settings. Missing keys take their defaults when read
+/// (a saved training or checkpoint from an older version still loads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DetectConfig {
     /// Leak-free training days at the start of the data (when no separate
     /// training data is given).
@@ -250,6 +253,12 @@ pub struct DetectConfig {
     /// Live data: a sensor without a usable reading for this many steps
     /// is excluded (its last good value held) until it reports again.
     pub stale_steps: usize,
+    /// Days of readings a detector keeps (older rows are dropped once
+    /// nothing refers to them any more: a leak's reference windows, a
+    /// pending leak, the change-point search). Bounds memory and checkpoint
+    /// size for a service that runs for years. At least
+    /// `pending_h` + `ref_window_h` + 3 days is used whatever is set.
+    pub history_days: f64,
 }
 
 impl Default for DetectConfig {
@@ -284,6 +293,7 @@ impl Default for DetectConfig {
             max_missing_share: 0.2,
             stuck_steps: 288,
             stale_steps: 12,
+            history_days: 10.0,
         }
     }
 }
@@ -340,6 +350,22 @@ pub struct Alarm {
     /// With leaks already found: how much better a new leak explains the
     /// signature than the growth of those alone (misfit ratio).
     pub new_leak_evidence: Option<f64>,
+    /// The sensors that carried the leak's signature most, largest first.
+    #[serde(default)]
+    pub evidence: Vec<SensorEvidence>,
+}
+
+/// A sensor's share of an alarm's evidence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SensorEvidence {
+    pub kind: SensorKind,
+    /// The sensor's SCADA column (its name in the sensor set).
+    pub sensor: String,
+    /// Change of its detrended residual (measured − model) over the
+    /// localization window against the reference before it, SI (m, m³/s).
+    pub change: f64,
+    /// The same in standard deviations of the residual's noise.
+    pub sigmas: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -27,6 +27,12 @@
 //! [twin]                            # the live service (crate `twin`)
 //! # state_dir = "../data/twin-state"  # alerts.sqlite; default: twin-state next to the buffer dir
 //! # token_file = "/etc/aquatwin/token"  # bearer token (first line); AQUATWIN_TOKEN wins
+//!
+//! # [twin.webhook]                  # alert events POSTed as signed JSON (crate `twin`)
+//! # url = "http://127.0.0.1:9000/aquatwin"  # http:// only (TLS: a local reverse proxy)
+//! # secret_file = "/etc/aquatwin/webhook-secret"  # HMAC key (first line); AQUATWIN_WEBHOOK_SECRET wins
+//! # timeout_s = 10                  # per attempt
+//! # max_backoff_s = 300             # retries back off exponentially up to this
 //! ```
 
 use crate::store::influx::{InfluxConfig, InfluxStore};
@@ -66,6 +72,30 @@ struct RawClock {
 struct RawTwin {
     state_dir: Option<String>,
     token_file: Option<String>,
+    webhook: Option<RawWebhook>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: String,
+    secret_file: Option<String>,
+    timeout_s: Option<f64>,
+    max_backoff_s: Option<f64>,
+}
+
+/// `[twin.webhook]`: where alert events are POSTed. The secret itself is not
+/// here: it comes from `AQUATWIN_WEBHOOK_SECRET` or `secret_file` when the
+/// deliverer starts, and is never logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// An `http://host:port/path` URL.
+    pub url: String,
+    pub secret_file: Option<PathBuf>,
+    /// Per attempt (connect, send, answer).
+    pub timeout: std::time::Duration,
+    /// Retries wait 0.5 s, 1 s, 2 s, … up to this.
+    pub max_backoff: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +200,8 @@ pub struct TwinConfig {
     /// `[twin] token_file`: where the API's bearer token is (the
     /// `AQUATWIN_TOKEN` environment variable wins).
     pub token_file: Option<PathBuf>,
+    /// `[twin.webhook]`, if alert events are to be POSTed somewhere.
+    pub webhook: Option<WebhookSettings>,
     /// `[clock]`: the data clock samples are stamped with (real time when
     /// absent).
     pub clock: crate::time::DataClock,
@@ -276,6 +308,39 @@ impl TwinConfig {
                 .parent()
                 .map_or_else(|| rel("twin-state"), |p| p.join("twin-state")),
         };
+        let seconds = |v: Option<f64>, key: &str, default: f64| match v {
+            None => Ok(std::time::Duration::from_secs_f64(default)),
+            Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => {
+                Ok(std::time::Duration::from_secs_f64(t))
+            }
+            Some(_) => Err(format!(
+                "{name}: [twin.webhook] {key} must be a number of seconds > 0"
+            )),
+        };
+        let webhook = match &raw.twin.webhook {
+            None => None,
+            Some(w) => {
+                let rest = w.url.strip_prefix("http://").ok_or_else(|| {
+                    format!(
+                        "{name}: [twin.webhook] url {:?} must start with http:// \
+                         (for https, put a local reverse proxy in front)",
+                        w.url
+                    )
+                })?;
+                if rest.is_empty() || rest.starts_with('/') {
+                    return Err(format!(
+                        "{name}: [twin.webhook] url {:?} has no host",
+                        w.url
+                    ));
+                }
+                Some(WebhookSettings {
+                    url: w.url.clone(),
+                    secret_file: w.secret_file.as_deref().map(rel),
+                    timeout: seconds(w.timeout_s, "timeout_s", 10.0)?,
+                    max_backoff: seconds(w.max_backoff_s, "max_backoff_s", 300.0)?,
+                })
+            }
+        };
         let clock = match &raw.clock {
             None => crate::time::DataClock::REAL_TIME,
             Some(c) => {
@@ -294,6 +359,7 @@ impl TwinConfig {
         Ok(TwinConfig {
             clock,
             file: file.to_path_buf(),
+            webhook,
             state_dir,
             token_file: raw.twin.token_file.as_deref().map(rel),
             sensors: rel(&raw.sensors),
@@ -319,6 +385,42 @@ impl TwinConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twin_webhook_section() {
+        let f = Path::new("/etc/aquatwin/twin.toml");
+        let head = "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db\"\n";
+        let c = TwinConfig::parse(head, f).unwrap();
+        assert_eq!(c.webhook, None);
+        let c = TwinConfig::parse(
+            &format!(
+                "{head}[twin.webhook]\nurl = \"http://127.0.0.1:9000/hook\"\n\
+                 secret_file = \"hook.secret\"\ntimeout_s = 2.5\n"
+            ),
+            f,
+        )
+        .unwrap();
+        let w = c.webhook.unwrap();
+        assert_eq!(w.url, "http://127.0.0.1:9000/hook");
+        assert_eq!(
+            w.secret_file.as_deref(),
+            Some(Path::new("/etc/aquatwin/hook.secret"))
+        );
+        assert_eq!(w.timeout, std::time::Duration::from_millis(2500));
+        assert_eq!(w.max_backoff, std::time::Duration::from_secs(300));
+        for (bad, says) in [
+            ("url = \"https://x/hook\"", "must start with http://"),
+            ("url = \"http:///hook\"", "has no host"),
+            ("url = \"http://x\"\ntimeout_s = 0", "timeout_s must be"),
+            ("url = \"http://x\"\nretries = 3", "unknown field"),
+        ] {
+            let e = TwinConfig::parse(&format!("{head}[twin.webhook]\n{bad}\n"), f).unwrap_err();
+            assert!(
+                e.contains(says) && e.starts_with("/etc/aquatwin/twin.toml"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn ingest_and_store_fault_keys() {

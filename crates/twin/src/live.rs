@@ -276,9 +276,29 @@ impl Timing {
 pub struct LiveTwin {
     detector: Detector,
     tags: Vec<String>,
+    /// The sensor set's names (SCADA columns), in the tags' order.
+    columns: Vec<String>,
     alerts: AlertStore,
     dir: PathBuf,
+    /// Next step whose modelled values go to the store.
+    modelled_from: i64,
 }
+
+/// The store tag of the model's value at sensor `tag` (written by the live
+/// loop beside the measurements: residual = `tag` − `tag@model`).
+pub fn model_tag(tag: &str) -> String {
+    format!("{tag}@model")
+}
+
+/// The store tag of the residual at sensor `tag`: the step's measured value
+/// as the detector used it (held when missing) minus the model's.
+pub fn residual_tag(tag: &str) -> String {
+    format!("{tag}@residual")
+}
+
+/// The store tag of the number of open alerts (one sample per processed
+/// day of data, at data time).
+pub const OPEN_ALERTS_TAG: &str = "twin@open_alerts";
 
 impl LiveTwin {
     /// Opens the twin of state directory `dir`: resumes from its
@@ -321,8 +341,10 @@ impl LiveTwin {
         Ok(LiveTwin {
             detector,
             tags: tags.to_vec(),
+            columns: sensors.sensors.iter().map(|s| s.column.clone()).collect(),
             alerts: AlertStore::open(dir)?,
             dir: dir.to_path_buf(),
+            modelled_from: 0,
         })
     }
 
@@ -377,9 +399,51 @@ impl LiveTwin {
                 self.handle(events, &mut progress)?;
                 progress.steps += 1;
             }
+            self.write_model(store)?;
             self.checkpoint()?;
         }
         Ok(progress)
+    }
+
+    /// Writes the model's values at the sensors (`TAG@model`) of the rows
+    /// simulated since the last call, and the open-alert count, into the
+    /// store (idempotent: a replay after a restart rewrites the same keys).
+    fn write_model(&mut self, store: &mut dyn Store) -> Result<(), LiveError> {
+        let rows = self
+            .detector
+            .modelled(step_of_unix_ms(self.modelled_from.max(0)).unwrap_or(i64::MIN / 2));
+        let mut samples = Vec::new();
+        let mut last = None;
+        for (step, vals) in rows {
+            let ts = unix_ms_of_step(step);
+            if ts < self.modelled_from {
+                continue;
+            }
+            for (si, model, measured) in vals {
+                let tag = &self.tags[si];
+                samples.push(telemetry::quality::Sample::good(&model_tag(tag), ts, model));
+                samples.push(telemetry::quality::Sample::good(
+                    &residual_tag(tag),
+                    ts,
+                    measured - model,
+                ));
+            }
+            last = Some(ts);
+        }
+        if let Some(ts) = last {
+            let open = self
+                .alerts
+                .list(Some(crate::alerts::AlertState::Open))?
+                .len();
+            samples.push(telemetry::quality::Sample::good(
+                OPEN_ALERTS_TAG,
+                ts,
+                open as f64,
+            ));
+            store.write(&samples)?;
+            self.modelled_from = ts + STEP_MS;
+        }
+        Ok(())
     }
 
     /// The data end here: concludes what waits for more rows (as the batch
@@ -434,6 +498,7 @@ impl LiveTwin {
                             &alarm,
                             alarm.estimated_size_lps,
                             &self.tags,
+                            &self.columns,
                         ))
                     } else if let Some(j) = alarm.growth_of {
                         // A known leak grew: its alert, with the size of the
@@ -444,7 +509,9 @@ impl LiveTwin {
                             .filter(|&k| k == root || (k > root && self.root(k) == root))
                             .map(|k| alarms[k].estimated_size_lps)
                             .sum();
-                        let mut ev = leak_event(root, &alarms[root], size, &self.tags);
+                        let mut ev =
+                            leak_event(root, &alarms[root], size, &self.tags, &self.columns);
+                        ev.evidence = evidence(&alarm, &self.tags, &self.columns);
                         ev.observed_ms = unix_ms_of_step(alarm.step);
                         Some(ev)
                     } else {
@@ -496,7 +563,27 @@ pub fn leak_key(index: usize) -> String {
     format!("leak-{index}")
 }
 
-fn leak_event(index: usize, a: &Alarm, size_lps: f64, _tags: &[String]) -> LeakEvent {
+/// An alarm's evidence with the store's tags (residual change, SI).
+fn evidence(a: &Alarm, tags: &[String], columns: &[String]) -> Vec<Evidence> {
+    a.evidence
+        .iter()
+        .map(|e| Evidence {
+            sensor: columns
+                .iter()
+                .position(|c| *c == e.sensor)
+                .map_or_else(|| e.sensor.clone(), |i| tags[i].clone()),
+            residual: e.change,
+        })
+        .collect()
+}
+
+fn leak_event(
+    index: usize,
+    a: &Alarm,
+    size_lps: f64,
+    tags: &[String],
+    columns: &[String],
+) -> LeakEvent {
     let ms = |t: &str| {
         detection::time::parse_timestamp(t)
             .map(unix_ms_of_step)
@@ -524,6 +611,6 @@ fn leak_event(index: usize, a: &Alarm, size_lps: f64, _tags: &[String]) -> LeakE
                 weight: c.mass_within_300m / total,
             })
             .collect(),
-        evidence: Vec::<Evidence>::new(),
+        evidence: evidence(a, tags, columns),
     }
 }

@@ -1,6 +1,7 @@
 //! Subcommands of the `aquatwin` binary.
 
 mod alerts;
+mod calibrate;
 mod convert;
 mod detect;
 mod export;
@@ -56,6 +57,8 @@ enum Command {
     Train(train::Args),
     /// The live twin: ingest, model and leak detection step by step, alerts and the HTTP API.
     Run(run::Args),
+    /// Calibrate the model to SCADA data: roughness, demands, sensor offsets, uncertain statuses.
+    Calibrate(calibrate::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Alerts(a) => alerts::run(a),
         Command::Train(a) => train::run(a),
         Command::Run(a) => run::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     }
 }
 

@@ -422,6 +422,52 @@ impl Frame {
         }
     }
 
+    /// Drops the first `d` rows (derived and raw): row `d` becomes row 0.
+    pub(super) fn rebase(&mut self, setup: &Setup, d: usize) {
+        let d = d.min(self.rows);
+        if d == 0 {
+            return;
+        }
+        let net = &setup.net;
+        let pstep = net.times.pattern_step.max(1);
+        let plen = net
+            .patterns
+            .iter()
+            .map(|p| p.multipliers.len())
+            .max()
+            .unwrap_or(1)
+            .max(1) as u64;
+        let cycle = plen * pstep;
+        self.pattern_start = (self.pattern_start + d as u64 * STEP_S) % cycle;
+        self.start_step += d as i64;
+        self.rows -= d;
+        self.raw_rows -= d;
+        fn cut<T>(v: &mut Vec<T>, d: usize) {
+            v.drain(..d.min(v.len()));
+        }
+        for v in &mut self.raw {
+            cut(v, d);
+        }
+        cut(&mut self.d_meas, d);
+        cut(&mut self.q_amr, d);
+        cut(&mut self.m, d);
+        for v in self
+            .d_group
+            .iter_mut()
+            .chain(&mut self.d_expect)
+            .chain(&mut self.amr_model)
+            .chain(&mut self.amr_meas)
+            .chain(&mut self.levels)
+            .chain(&mut self.meas)
+            .chain(&mut self.sim)
+        {
+            cut(v, d);
+        }
+        for v in &mut self.pump_open {
+            cut(v, d);
+        }
+    }
+
     pub(super) fn model_nonamr(&self, r: usize) -> f64 {
         self.d_group.iter().map(|g| g[r]).sum()
     }
@@ -553,6 +599,8 @@ pub(super) fn read_channels(sim: &Simulation, setup: &Setup, out: &mut [f64]) {
 pub(super) struct LiveModel {
     sim: Simulation,
     buf: Vec<f64>,
+    /// Rows dropped from the frame since this model's time 0.
+    offset: usize,
 }
 
 impl LiveModel {
@@ -563,7 +611,13 @@ impl LiveModel {
         Ok(LiveModel {
             sim: Simulation::from_network(net)?,
             buf: vec![0.0; setup.residual.len()],
+            offset: 0,
         })
+    }
+
+    /// The frame dropped its first `d` rows.
+    pub(super) fn rebased(&mut self, d: usize) {
+        self.offset += d;
     }
 
     /// Simulates every derived row of `f` not simulated yet.
@@ -571,7 +625,7 @@ impl LiveModel {
         loop {
             let t = self.sim.time_s();
             let on_grid = t.is_multiple_of(STEP_S);
-            let r = (t / STEP_S) as usize;
+            let r = (t / STEP_S) as usize - self.offset;
             if on_grid && r >= f.rows {
                 return Ok(());
             }

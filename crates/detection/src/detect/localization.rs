@@ -13,6 +13,9 @@ use crate::time::STEPS_PER_HOUR;
 use network::graph::NetworkDistance;
 use network::{LinkKind, Network};
 
+/// How many sensors an alarm names as its evidence.
+const EVIDENCE_SENSORS: usize = 6;
+
 pub(super) struct Localization {
     /// Top candidate nodes: (node, normalized weight, distances from it).
     pub(super) weights: Vec<(usize, f64)>,
@@ -29,6 +32,11 @@ pub(super) struct Localization {
     /// Joint fits only: misfit with the known leaks alone over misfit with
     /// the best new candidate added (large = a new leak, not growth).
     pub(super) new_leak_evidence: Option<f64>,
+    /// The sensors that carried the signature most: (residual channel,
+    /// change of the detrended residual over the window against the
+    /// reference, in the channel's units; the same standardized), largest
+    /// standardized first.
+    pub(super) evidence: Vec<(usize, f64, f64)>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -111,6 +119,19 @@ pub(super) fn localize(
     // window against the same clock times on days before the reference
     // point (the start, or `ref_before`), so that the signature keeps how
     // the leak's effect varies over the day.
+    // The sensors that carry the window's change most (masked ones carry
+    // none).
+    let evidence = {
+        let mut e: Vec<(usize, f64, f64)> = obs
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| z.is_finite() && **z != 0.0)
+            .map(|(c, &z)| (c, z, z * sig_sd[c]))
+            .collect();
+        e.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        e.truncate(EVIDENCE_SENSORS);
+        e.into_iter().map(|(c, z, x)| (c, x, z)).collect::<Vec<_>>()
+    };
     let obs = if cfg.per_sample {
         let bins = sample_bins(
             start,
@@ -219,7 +240,8 @@ pub(super) fn localize(
             })
             .collect()
     };
-    let single = posterior(fit(&[]), dim, model, graph, cfg);
+    let mut single = posterior(fit(&[]), dim, model, graph, cfg);
+    single.evidence = evidence.clone();
     let joint = if known_sigs.is_empty() {
         None
     } else {
@@ -229,6 +251,7 @@ pub(super) fn localize(
         let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
         let (_, known_only) = signature::fit(&cols, &obs);
         let mut loc = posterior(fits, dim, model, graph, cfg);
+        loc.evidence = evidence;
         loc.new_leak_evidence = Some(known_only / best.max(1e-12));
         Some(loc)
     };
@@ -367,6 +390,7 @@ fn posterior(
         pipes: scored,
         nodes,
         new_leak_evidence: None,
+        evidence: Vec::new(),
     }
 }
 

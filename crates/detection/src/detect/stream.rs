@@ -146,7 +146,7 @@ pub enum DetectorEvent {
     /// leak `alarm.growth_of`, or held back (too diffuse; it may be
     /// reported later as a pending leak). `index` numbers the detector's
     /// alarms from 0 and is stable: a leak's key.
-    Alarm { index: usize, alarm: Alarm },
+    Alarm { index: usize, alarm: Box<Alarm> },
     /// A live sensor stopped reporting usable values (missing, out of
     /// range, stuck); its last good value is held and, for a pressure or
     /// flow compared with the model, it no longer counts in localization.
@@ -158,6 +158,10 @@ pub enum DetectorEvent {
     /// The sensor reports usable values again.
     SensorRestored { sensor: String, step: i64 },
 }
+
+/// One simulated row at the sensors compared with the model: its step and,
+/// per sensor, (index in the set, modelled value, measured value), SI.
+pub type ModelledRow = (i64, Vec<(usize, f64, f64)>);
 
 /// A localization under way: the alarm and the end of its next window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,6 +193,10 @@ struct AlarmState {
     next_check: usize,
     alarms: Vec<Alarm>,
     localizing: Option<Localizing>,
+    /// Sum and count of the modelled standard deviation of every hour's
+    /// balance excess so far (m³/s): the report's mean.
+    sigma_sum: f64,
+    sigma_hours: u64,
 }
 
 /// Per live sensor: the causal data checks of a stream.
@@ -212,8 +220,10 @@ pub struct DetectorState {
     /// first `learn_rows` rows).
     pub training: Option<Training>,
     learn_rows: usize,
-    /// Step of row 0.
+    /// Step of row 0 (rows older than the history kept are dropped).
     pub start_step: i64,
+    /// Step of the first row ever pushed.
+    pub origin_step: i64,
     /// Rows before this one are warm-up (training), not monitored.
     pub first_row: usize,
     /// Cleaned readings per sensor (empty for sensors not used).
@@ -245,6 +255,8 @@ pub struct Detector {
     notes: Vec<String>,
     usable: Vec<bool>,
     finished: bool,
+    /// Step of the first row ever pushed.
+    origin_step: i64,
     /// Localizations run by this instance (not part of the state).
     localizations: u64,
 }
@@ -348,6 +360,7 @@ impl Detector {
             usable: usable.to_vec(),
             setup,
             finished: false,
+            origin_step: start_step,
             localizations: 0,
         })
     }
@@ -359,6 +372,7 @@ impl Detector {
             training: self.training.clone(),
             learn_rows: self.learn_rows,
             start_step: self.frame.start_step,
+            origin_step: self.origin_step,
             first_row: self.first_row,
             raw: (0..self.sensors.sensors.len())
                 .map(|si| {
@@ -391,6 +405,7 @@ impl Detector {
         let mut d = Detector::build(model, sensors, &state.config, &usable, state.start_step)?;
         d.learn_rows = state.learn_rows;
         d.first_row = state.first_row;
+        d.origin_step = state.origin_step;
         if let Some(t) = state.training {
             d.normal = Some(t.normal.clone());
             d.training = Some(t);
@@ -446,6 +461,31 @@ impl Detector {
     /// simulates a candidate leak at every junction: the costly step).
     pub fn localizations(&self) -> u64 {
         self.localizations
+    }
+
+    /// The model's values (SI: m, m³/s) at the sensors compared with it,
+    /// for the simulated rows from step `from_step` on: per step, (sensor
+    /// index in the set, modelled value, measured value as used). Rows are
+    /// simulated a few steps after they are pushed (the water balance's
+    /// look-ahead).
+    pub fn modelled(&self, from_step: i64) -> Vec<ModelledRow> {
+        let first = (from_step - self.frame.start_step).max(0) as usize;
+        let rows = self.frame.sim.first().map_or(0, Vec::len);
+        (first..rows)
+            .map(|r| {
+                let vals = self
+                    .setup
+                    .residual
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &(si, kind, _))| {
+                        let k = unit_scale(kind);
+                        (si, self.frame.sim[c][r] / k, self.frame.meas[c][r] / k)
+                    })
+                    .collect();
+                (self.frame.start_step + r as i64, vals)
+            })
+            .collect()
     }
 
     /// Rows derived and simulated.
@@ -639,6 +679,10 @@ impl Detector {
         let done = self.first_row + self.hours.len() * per;
         if self.frame.rows >= done + per {
             let more = hourly(&self.frame, normal, done..self.frame.rows);
+            for &(_, d) in &more {
+                self.st.sigma_sum += (normal.v0 + normal.v1 * d * d).sqrt();
+                self.st.sigma_hours += 1;
+            }
             self.hours.extend(more);
         }
     }
@@ -655,7 +699,68 @@ impl Detector {
             self.learn_now();
         }
         self.extend_hours();
-        self.run_alarms(complete)
+        let events = self.run_alarms(complete)?;
+        if !complete {
+            self.trim();
+        }
+        Ok(events)
+    }
+
+    /// Drops the rows older than the history kept (`history_days`) that
+    /// nothing refers to any more, a day or more at a time. Row numbers in
+    /// the state move with them.
+    fn trim(&mut self) {
+        let per_h = STEPS_PER_HOUR;
+        let day = 24 * per_h;
+        let cfg = &self.cfg;
+        let keep_h = (cfg.history_days * 24.0)
+            .max(cfg.pending_h + cfg.ref_window_h + 72.0)
+            .max(0.0);
+        let keep = (keep_h as usize) * per_h;
+        if self.normal.is_none() || self.frame.rows < keep + day {
+            return;
+        }
+        let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
+        let back = ref_len.max(day);
+        // The first row still needed.
+        let mut need = self.frame.rows - keep;
+        if let Some(l) = &self.st.localizing {
+            need = need.min(l.start.saturating_sub(back));
+        }
+        if let Some(p) = &self.st.pending {
+            need = need.min(p.0.saturating_sub(back));
+        }
+        let lo_h = self.st.last_reset.min(self.st.h).saturating_sub(48);
+        need = need.min(self.first_row + lo_h * per_h);
+        // Whole hours past the first monitored row keep the hours aligned.
+        let d = if need <= self.first_row {
+            need
+        } else {
+            self.first_row + (need - self.first_row) / per_h * per_h
+        };
+        if d < day {
+            return;
+        }
+        let dropped_h = d.saturating_sub(self.first_row) / per_h;
+        self.frame.rebase(&self.setup, d);
+        self.live_model.rebased(d);
+        self.first_row = self.first_row.saturating_sub(d);
+        if dropped_h > 0 {
+            self.hours.drain(..dropped_h.min(self.hours.len()));
+            self.st.h -= dropped_h;
+            self.st.last_reset -= dropped_h;
+            self.st.next_check = self.st.next_check.saturating_sub(dropped_h);
+        }
+        if let Some(l) = &mut self.st.localizing {
+            l.start -= d;
+            l.alarm_row -= d;
+            l.full_end -= d;
+            l.end -= d;
+            l.start_h -= dropped_h;
+        }
+        if let Some(p) = &mut self.st.pending {
+            p.0 -= d;
+        }
     }
 
     /// The pending leak `p` localized again as a whole up to row `end`.
@@ -779,6 +884,7 @@ impl Detector {
                     self.st.pending = None;
                 } else if let Some((cum, p_size, evidence)) = self.relocalize(normal, end, p)? {
                     let step = start_step + end as i64;
+                    let evidence_of = self.evidence(&cum);
                     let alarm = Alarm {
                         reported: true,
                         growth_of: None,
@@ -793,6 +899,7 @@ impl Detector {
                         candidate_pipes: cum.pipes,
                         candidate_nodes: cum.nodes,
                         new_leak_evidence: evidence,
+                        evidence: evidence_of,
                     };
                     if let Some(&(n, _)) = cum.weights.first() {
                         if !self.st.known.contains(&n) {
@@ -855,12 +962,28 @@ impl Detector {
         Ok(events)
     }
 
+    /// A localization's evidence, by sensor, in SI.
+    fn evidence(&self, loc: &Localization) -> Vec<super::SensorEvidence> {
+        loc.evidence
+            .iter()
+            .map(|&(c, change, z)| {
+                let (si, kind, _) = self.setup.residual[c];
+                super::SensorEvidence {
+                    kind,
+                    sensor: self.sensors.sensors[si].column.clone(),
+                    change: change / unit_scale(kind),
+                    sigmas: z,
+                }
+            })
+            .collect()
+    }
+
     /// Records an alarm and returns its event.
     fn record(&mut self, alarm: Alarm) -> DetectorEvent {
         self.st.alarms.push(alarm.clone());
         DetectorEvent::Alarm {
             index: self.st.alarms.len() - 1,
-            alarm,
+            alarm: Box::new(alarm),
         }
     }
 
@@ -947,6 +1070,7 @@ impl Detector {
                 _ => {}
             }
         }
+        let evidence = self.evidence(&loc);
         let alarm = Alarm {
             reported,
             growth_of,
@@ -961,6 +1085,7 @@ impl Detector {
             candidate_pipes: loc.pipes,
             candidate_nodes: loc.nodes,
             new_leak_evidence,
+            evidence,
         };
         if let Some(&(n, _)) = loc.weights.first() {
             if !self.st.known.contains(&n) {
@@ -977,19 +1102,13 @@ impl Detector {
     /// The batch report's summary figures: (rows, training text, mean
     /// standard deviation of the hourly balance excess, L/s).
     pub(super) fn summary(&self) -> (usize, String, f64) {
-        let sigma_lps = match &self.normal {
-            Some(n) => {
-                self.hours
-                    .iter()
-                    .map(|&(_, d)| (n.v0 + n.v1 * d * d).sqrt())
-                    .sum::<f64>()
-                    / self.hours.len().max(1) as f64
-                    * 1000.0
-            }
-            None => f64::NAN,
+        let sigma_lps = if self.normal.is_some() {
+            self.st.sigma_sum / self.st.sigma_hours.max(1) as f64 * 1000.0
+        } else {
+            f64::NAN
         };
         (
-            self.frame.rows,
+            (self.frame.start_step + self.frame.rows as i64 - self.origin_step) as usize,
             self.training
                 .as_ref()
                 .map_or_else(String::new, |t| t.description.clone()),
