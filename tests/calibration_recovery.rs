@@ -13,12 +13,12 @@
 //! Seeds: 1 was used while developing the crate; 2 and 3 (the noisy cases)
 //! were first run when the tests were written and not tuned on.
 
+use battledim::rng::Rng;
 use calibration::{
     apply, calibrate, demand_groups_by_pattern, predict, roughness_groups, stats, Calibration,
     Data, ObsKind, Observation, Options, ParamKind, ParamSet, RoughnessGrouping, Series, Values,
 };
 use conformance::{networks_dir, oracle_hydraulics, read_report_csv, root};
-use detection::rng::Rng;
 use network::{LinkKind, LinkStatus, Network};
 
 const STEP_S: u64 = 900;

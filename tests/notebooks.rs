@@ -116,7 +116,17 @@ fn calibration_notebook_reads_the_report() {
         .arg(&net)
         .arg("--sensors")
         .arg(&map)
-        .args(["--days", "3", "--leaks", "0", "--uncertainty", "0.2", "--seed", "3", "--out"])
+        .args([
+            "--days",
+            "3",
+            "--leaks",
+            "0",
+            "--uncertainty",
+            "0.2",
+            "--seed",
+            "3",
+            "--out",
+        ])
         .arg(&field));
     let report = tmp.join("report.json");
     run(Command::new(aquatwin_bin())

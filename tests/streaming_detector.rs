@@ -4,13 +4,13 @@
 //! (serialized to JSON, as a service saves it) and resumed gives exactly
 //! what an uninterrupted detector gives; a step pushed twice is refused.
 
+use battledim::scenario::{generate, ScenarioConfig};
 use conformance::*;
 use detection::detect::{
     detect, unix_ms_of_step, Column, DetectConfig, Detector, DetectorEvent, DetectorState,
     ScadaData,
 };
-use detection::scenario::{generate, ScenarioConfig};
-use detection::sensors::{SensorKind, SensorSet};
+use detection::sensors::SensorKind;
 
 /// Factor from detection's units (m³/h flows, L/h demands, m) to SI.
 fn to_si(kind: SensorKind) -> f64 {
@@ -25,7 +25,7 @@ fn to_si(kind: SensorKind) -> f64 {
 fn streaming_equals_batch_and_resumes_exactly() {
     let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
     let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
-    let sensors = SensorSet::battledim_ltown();
+    let sensors = battledim::ltown::sensor_set();
     let sc = generate(
         &model,
         &sensors,
@@ -154,7 +154,7 @@ fn streaming_equals_batch_and_resumes_exactly() {
 fn history_is_bounded_and_resume_after_trimming_keeps_the_alarms() {
     let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
     let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
-    let sensors = SensorSet::battledim_ltown();
+    let sensors = battledim::ltown::sensor_set();
     let sc = generate(
         &model,
         &sensors,

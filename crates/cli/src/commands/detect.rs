@@ -142,7 +142,7 @@ pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<Senso
     let sensors = match path {
         None => {
             eprintln!("no --sensors given: using the BattLeDIM L-Town sensor set");
-            let set = SensorSet::battledim_ltown();
+            let set = battledim::ltown::sensor_set();
             Sensors {
                 scale: vec![None; set.sensors.len()],
                 set,

@@ -8,9 +8,9 @@
 use super::boundary::{apply_bc, read_channels, snapshots, Frame, Setup};
 use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
-use crate::scoring::PipeGraph;
 use crate::signature;
 use crate::time::STEPS_PER_HOUR;
+use network::graph::NetworkDistance;
 use network::{LinkKind, Network};
 
 /// How many sensors an alarm names as its evidence.
@@ -43,7 +43,7 @@ pub(super) struct Localization {
 pub(super) fn localize(
     setup: &Setup,
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     normal: &Normal,
     f: &Frame,
     start: usize,
@@ -265,7 +265,7 @@ fn posterior(
     mut fits: Vec<(usize, f64, f64)>,
     dim: usize,
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     cfg: &DetectConfig,
 ) -> Localization {
     // Noise scale from the best fit alone (before any amplitude prior).
@@ -496,7 +496,7 @@ mod tests {
             "valve.inp",
         )
         .unwrap();
-        let graph = PipeGraph::new(&net);
+        let graph = NetworkDistance::pipes_only(&net);
         let idx = |id: &str| net.node_index(id).unwrap();
         let fits = vec![
             (idx("J1"), 50.0, 1.0),

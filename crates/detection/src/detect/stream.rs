@@ -17,9 +17,9 @@ use super::cusum::{change_point, cusum_update};
 use super::localization::{localize, Localization};
 use super::normal::{hourly, learn, Normal};
 use super::{Alarm, DetectConfig, DetectError, ScadaData, SensorIssue};
-use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
 use crate::time::{format_step, step_of_unix_ms, EPOCH_2019_S, STEPS_PER_HOUR, STEP_S};
+use network::graph::NetworkDistance;
 use network::Network;
 use serde::{Deserialize, Serialize};
 
@@ -243,7 +243,7 @@ pub struct Detector {
     sensors: SensorSet,
     cfg: DetectConfig,
     setup: Setup,
-    graph: PipeGraph,
+    graph: NetworkDistance,
     frame: Frame,
     live_model: LiveModel,
     normal: Option<Normal>,
@@ -338,7 +338,8 @@ impl Detector {
             model: model.clone(),
             sensors: sensors.clone(),
             cfg: cfg.clone(),
-            graph: PipeGraph::new(model),
+            // Pipes only: the network distance regressed L-Town (BENCHMARKS.md).
+            graph: NetworkDistance::pipes_only(model),
             frame,
             live_model,
             normal: None,
@@ -1046,7 +1047,7 @@ impl Detector {
                 && a.reported
                 && model.link_index(&a.pipe).is_some_and(|k| {
                     graph
-                        .pipe_distance(k, loc.pipe)
+                        .link_distance(k, loc.pipe)
                         .is_some_and(|d| d <= cfg.growth_radius_m)
                         || loc.expected_distance(k) <= cfg.growth_radius_m
                 })
@@ -1178,7 +1179,7 @@ pub fn unix_ms_of_step(step: i64) -> i64 {
 fn near_reported(
     alarms: &[Alarm],
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     k: usize,
     radius: f64,
 ) -> bool {
@@ -1186,7 +1187,7 @@ fn near_reported(
         a.reported
             && model
                 .link_index(&a.pipe)
-                .is_some_and(|r| graph.pipe_distance(r, k).is_some_and(|d| d <= radius))
+                .is_some_and(|r| graph.link_distance(r, k).is_some_and(|d| d <= radius))
     })
 }
 
@@ -1200,7 +1201,7 @@ fn near_reported(
 fn relocalize_pending(
     setup: &Setup,
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     normal: &Normal,
     frame: &Frame,
     hours: &[(f64, f64)],
