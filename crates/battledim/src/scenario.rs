@@ -131,6 +131,8 @@ pub struct Scenario {
     /// Per leak: flow in m³/h at each row.
     #[serde(skip)]
     pub leak_flows_m3h: Vec<Vec<f64>>,
+    /// What the generator changed in the model to run it, in words.
+    pub notes: Vec<String>,
     /// The perturbed truth network, without the scenario's leaks (the
     /// model's own times): a simulated field serves it live.
     #[serde(skip)]
@@ -148,6 +150,17 @@ pub enum ScenarioError {
     Sim(#[from] hydraulics::SimError),
     #[error("{0}")]
     NoLeakPipes(String),
+    /// The truth simulation ended before the scenario's last step.
+    #[error(
+        "the truth simulation stopped after {simulated} of {rows} steps ({hours:.1} h): the \
+         perturbed model does not solve there (e.g. disconnected nodes, unbalanced trials); \
+         try another seed or a smaller --uncertainty"
+    )]
+    Halted {
+        simulated: usize,
+        rows: usize,
+        hours: f64,
+    },
 }
 
 /// Perturbs a network in place as real models are wrong (see the module
@@ -228,6 +241,16 @@ pub fn generate(
     perturb(&mut truth, u, &mut rng);
     // Leaks are orifices: exponent 0.5 (no other emitters are expected).
     truth.options.emitter_exponent = 0.5;
+    // A field does not stop: an unbalanced step goes on (as EPANET's
+    // UNBALANCED CONTINUE 10) instead of halting the truth.
+    let mut notes = Vec::new();
+    if truth.options.unbalanced == network::Unbalanced::Stop {
+        truth.options.unbalanced = network::Unbalanced::Continue(10);
+        notes.push(
+            "the model's UNBALANCED STOP is run as UNBALANCED CONTINUE 10 for the truth"
+                .to_string(),
+        );
+    }
     let leak_free_truth = truth.clone();
 
     // Choose the leaking pipes: far enough apart, with enough pressure.
@@ -397,6 +420,14 @@ pub fn generate(
             break;
         }
     }
+    let simulated = series.first().map_or(rows, |s| s.values.len());
+    if simulated < rows {
+        return Err(ScenarioError::Halted {
+            simulated,
+            rows,
+            hours: simulated as f64 * STEP_S as f64 / 3600.0,
+        });
+    }
     for (l, f) in leaks.iter_mut().zip(&flows) {
         let run = &f[l.start_step.max(0) as usize..];
         l.max_flow_lps = run.iter().cloned().fold(0.0, f64::max) / 3.6;
@@ -410,6 +441,7 @@ pub fn generate(
         series,
         leaks,
         leak_flows_m3h: flows,
+        notes,
         truth: leak_free_truth,
     })
 }

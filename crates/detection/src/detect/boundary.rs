@@ -53,6 +53,15 @@ impl Setup {
         notes: &mut Vec<String>,
     ) -> Setup {
         let mut net = model.clone();
+        // A twin does not stop: an unbalanced step goes on (EPANET's
+        // UNBALANCED CONTINUE 10) instead of halting the model.
+        if net.options.unbalanced == network::Unbalanced::Stop {
+            net.options.unbalanced = network::Unbalanced::Continue(10);
+            notes.push(
+                "the model's UNBALANCED STOP is run as UNBALANCED CONTINUE 10 (the detector's model must not stop)"
+                    .to_string(),
+            );
+        }
         let mut tanks = Vec::new();
         let mut pumps = Vec::new();
         let mut inflows = Vec::new();
@@ -641,6 +650,12 @@ impl LiveModel {
                 }
             }
             if self.sim.next() == 0 {
+                if f.rows > (self.sim.time_s() / STEP_S) as usize - self.offset + 1 {
+                    return Err(DetectError::Data(format!(
+                        "the model stopped at {:.1} h of the data",
+                        self.sim.time_s() as f64 / 3600.0
+                    )));
+                }
                 return Ok(());
             }
         }
