@@ -4,8 +4,9 @@
 //! and through `aquatwin score`; and the pipe-only distances agree with the
 //! official `L-TOWN_node_distances_m.csv`.
 
+use battledim::scoring::{parse_leak_labels, parse_results, ScoreParams, Scorer};
 use conformance::*;
-use detection::scoring::{parse_leak_labels, parse_results, PipeGraph, ScoreParams, Scorer};
+use network::graph::NetworkDistance;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -227,7 +228,7 @@ fn close(ours: f64, official: f64) -> bool {
 #[test]
 fn distances_agree_with_the_official_node_distances() {
     let net = ltown();
-    let g = PipeGraph::new(&net);
+    let g = NetworkDistance::pipes_only(&net);
     let (names, official) = official_node_distances();
     assert_eq!(
         names.len(),
@@ -262,11 +263,11 @@ fn distances_agree_with_the_official_node_distances() {
         }
         p
     };
-    let pipes: Vec<usize> = (0..net.links.len()).filter(|&k| g.is_pipe(k)).collect();
+    let pipes: Vec<usize> = (0..net.links.len()).filter(|&k| g.measures(k)).collect();
     assert_eq!(pipes.len(), 905);
     let half = |k: usize| net.links[k].pipe().unwrap().length / 2.0;
     for &a in &pipes {
-        let from = g.from_pipe(a).unwrap();
+        let from = g.from_link(a).unwrap();
         let (a1, a2) = (pos[net.links[a].from], pos[net.links[a].to]);
         for &b in &pipes {
             let (b1, b2) = (pos[net.links[b].from], pos[net.links[b].to]);
@@ -292,6 +293,6 @@ fn distances_agree_with_the_official_node_distances() {
     // The one distance an official report charges for: p632 for p653's leak
     // (10,458.0027 € of water − 10,047.8076 € scored = 410.195 € = x/300·500).
     let l = |id: &str| net.link_index(id).unwrap();
-    let x = g.pipe_distance(l("p632"), l("p653")).unwrap();
+    let x = g.link_distance(l("p632"), l("p653")).unwrap();
     assert!((x - 246.117).abs() < 1e-3, "{x}");
 }

@@ -125,7 +125,7 @@ fn ltown_big_leak_is_detected_and_localized() {
         .unwrap()
         .trim()
         .to_string();
-    let step = |t: &str| detection::scoring::time::parse_timestamp(t).unwrap();
+    let step = |t: &str| battledim::time::parse_timestamp(t).unwrap();
     let delay_h = (tp["step"].as_i64().unwrap() - step(&start)) as f64 / 12.0;
     assert!(delay_h <= 72.0, "detected {delay_h} h after the start");
     let report: serde_json::Value =

@@ -1,6 +1,8 @@
 //! The engineers' notebooks (`notebooks/*.ipynb`) run top to bottom on small
-//! data that aquatwin makes here: a Parquet simulation of Net3, and a 14-day
-//! L-Town leak scenario with the detector's report. Each notebook must run
+//! data that aquatwin makes here: a Parquet simulation of Net3, a 14-day
+//! L-Town leak scenario with the detector's report, a calibration of Net3
+//! to a 3-day field with its report, and a daily efficiency report of a
+//! leaky Hanoi. Each notebook must run
 //! without an error and draw at least one plot per figure cell; the executed
 //! copies are kept under `target/notebooks/` to look at.
 
@@ -89,5 +91,137 @@ fn leak_detection_notebook_walks_through_a_scenario() {
         ],
     );
     assert_eq!(plots(&nb), 2, "the leak-flow plot and the residual plot");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn calibration_notebook_reads_the_report() {
+    let tmp = std::env::temp_dir().join(format!("aquatwin-nb-cal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let net = networks_dir().join("Net3.inp");
+    // A draft map (pressures at 10 % of the junctions), a 3-day field with
+    // 20 % model uncertainty, the calibration's report.
+    let map = tmp.join("map.toml");
+    let out = Command::new(root().join("scripts/sensor-map-draft"))
+        .arg(&net)
+        .arg("0.1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&map, out.stdout).unwrap();
+    let field = tmp.join("field");
+    run(Command::new(aquatwin_bin())
+        .arg("scenario")
+        .arg("--network")
+        .arg(&net)
+        .arg("--sensors")
+        .arg(&map)
+        .args([
+            "--days",
+            "3",
+            "--leaks",
+            "0",
+            "--uncertainty",
+            "0.2",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(&field));
+    let report = tmp.join("report.json");
+    run(Command::new(aquatwin_bin())
+        .arg("calibrate")
+        .arg("--network")
+        .arg(&net)
+        .arg("--sensors")
+        .arg(&map)
+        .arg("--scada")
+        .arg(&field)
+        .arg("--out")
+        .arg(tmp.join("calibrated.inp"))
+        .arg("--report")
+        .arg(&report));
+    let nb = execute("calibration.ipynb", &[("AQUATWIN_NB_CALIBRATION", &report)]);
+    assert_eq!(plots(&nb), 2, "the parameter plot and the RMSE plot");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn efficiency_notebook_reads_the_report_tables() {
+    let tmp = std::env::temp_dir().join(format!("aquatwin-nb-eff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Hanoi with a daily demand pattern, its reservoir outlet metered and
+    // pressures at every junction; 10 days with a leak; billing from the
+    // generator; a daily report.
+    let text = std::fs::read_to_string(networks_dir().join("Hanoi.inp")).unwrap();
+    let pattern = "[PATTERNS]\n 1 0.35 0.30 0.28 0.28 0.30 0.40 0.60 0.80 0.90 0.85 0.80 0.75\n \
+                   1 0.75 0.70 0.70 0.70 0.75 0.85 0.90 0.85 0.75 0.60 0.50 0.40\n";
+    std::fs::write(
+        tmp.join("hanoi.inp"),
+        text.replacen("[PATTERNS]\n", pattern, 1),
+    )
+    .unwrap();
+    let mut map = String::from(
+        "[[sensor]]\ntag = \"q1\"\nkind = \"flow\"\nlink = \"1\"\nunit = \"m3/h\"\ninterval_s = 300\n\
+         range = [-100000, 100000]\nscada = { file = \"Flows\", column = \"q1\" }\n",
+    );
+    for j in 2..=32 {
+        map += &format!(
+            "\n[[sensor]]\ntag = \"p{j}\"\nkind = \"pressure\"\nnode = \"{j}\"\nunit = \"m\"\n\
+             interval_s = 300\nrange = [-50, 200]\nscada = {{ file = \"Pressures\", column = \"{j}\" }}\n"
+        );
+    }
+    std::fs::write(tmp.join("map.toml"), map).unwrap();
+    std::fs::write(
+        tmp.join("twin.toml"),
+        "sensors = \"map.toml\"\nnetwork = \"hanoi.inp\"\n[store]\nbackend = \"sqlite\"\n\
+         path = \"store.sqlite\"\n[reporting]\nn1 = 0.5\n",
+    )
+    .unwrap();
+    let field = tmp.join("field");
+    run(Command::new(aquatwin_bin())
+        .arg("scenario")
+        .arg("--network")
+        .arg(tmp.join("hanoi.inp"))
+        .arg("--sensors")
+        .arg(tmp.join("map.toml"))
+        .args([
+            "--days",
+            "10",
+            "--leaks",
+            "1",
+            "--seed",
+            "11",
+            "--min-leak-lps",
+            "20",
+        ])
+        .args(["--max-leak-lps", "40", "--leak-free-days", "3", "--out"])
+        .arg(&field));
+    run(Command::new(aquatwin_bin())
+        .arg("import-scada")
+        .arg(&field)
+        .arg("--config")
+        .arg(tmp.join("twin.toml")));
+    let out = tmp.join("report");
+    run(Command::new(aquatwin_bin())
+        .arg("report")
+        .arg("--config")
+        .arg(tmp.join("twin.toml"))
+        .args([
+            "--from",
+            "2019-01-01",
+            "--to",
+            "2019-01-11",
+            "--period",
+            "day",
+            "--billing",
+        ])
+        .arg(field.join("billing/billing.csv"))
+        .arg("--out")
+        .arg(&out));
+    let nb = execute("efficiency.ipynb", &[("AQUATWIN_NB_EFFICIENCY", &out)]);
+    assert_eq!(plots(&nb), 2, "input against billed, and the night flow");
     let _ = std::fs::remove_dir_all(&tmp);
 }

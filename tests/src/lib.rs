@@ -202,9 +202,9 @@ pub fn aquatwin_bin() -> PathBuf {
 
 /// Leak flows (`2019_leak_flows_m3h.csv`) read as `aquatwin score` reads
 /// them: telemetry's CSV reader, rows handed to detection's builder.
-pub fn read_leak_flows(path: &Path) -> detection::scoring::LeakFlows {
+pub fn read_leak_flows(path: &Path) -> battledim::scoring::LeakFlows {
     let mut rd = telemetry::scada::ScadaReader::open(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut b = detection::scoring::LeakFlowsBuilder::new(rd.file(), 1, rd.columns().to_vec());
+    let mut b = battledim::scoring::LeakFlowsBuilder::new(rd.file(), 1, rd.columns().to_vec());
     rd.for_each_row(|r| match r {
         Ok(row) => b.push_row(row.line, row.ts_ms, &row.values),
         Err(e) => b.push_error(e.line, e.what()),

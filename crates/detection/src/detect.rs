@@ -57,30 +57,42 @@
 //! The report time of a leak is the end of its localization window (so the
 //! report uses no data from after the time it names).
 //!
+//! **Streaming.** The method runs one time step at a time: [`Detector`]
+//! takes the readings of a step ([`Detector::push`], epoch milliseconds,
+//! SI, one value per sensor of the set) and returns [`DetectorEvent`]s
+//! (alarm raised, alarm localized — a new leak, the growth of a known one,
+//! or held back —, sensor excluded or restored). Its whole state
+//! serializes ([`Detector::state`], [`Detector::resume`]: a resumed
+//! detector continues bit for bit as if never stopped). Learnt normal
+//! behaviour is a [`Training`], kept apart so a service trains once. The
+//! batch [`detect`] cleans a data set with hindsight and replays it through
+//! the detector. Live data get causal checks instead: a sensor without a
+//! usable reading for `stale_steps` steps (or stuck) is excluded, its last
+//! good value held, and its channel carries no weight in localization until
+//! it reports again.
+//!
 //! Where each step lives (submodules of `detect/`): `checks` (1),
-//! `boundary` (2), `normal` (3), `cusum` (4: the statistic and the change
-//! point), `localization` (5); this module holds the public types and the
-//! driver [`detect`], which runs the alarm loop and handles alarms (4, 6).
-//! None of them does I/O.
+//! `boundary` (2: the frame grows row by row, the model advances with it),
+//! `normal` (3), `cusum` (4: the statistic and the change point),
+//! `localization` (5), `stream` (the [`Detector`]: alarm loop as a state
+//! machine, alarms handled, 4–7); this module holds the public types and
+//! the batch driver [`detect`]. None of them does I/O.
 
 mod boundary;
 mod checks;
 mod cusum;
 mod localization;
 mod normal;
+mod stream;
 
-use crate::scoring::PipeGraph;
 use crate::sensors::{SensorKind, SensorSet};
 use crate::time::format_step;
 use crate::time::STEPS_PER_HOUR;
-use boundary::{run_model, Frame, Setup};
 use checks::check_all;
 pub use checks::check_series;
-use cusum::{change_point, cusum_update};
-use localization::localize;
 use network::Network;
-use normal::{hourly, learn};
 use serde::{Deserialize, Serialize};
+pub use stream::{unit_scale, unix_ms_of_step, Detector, DetectorEvent, DetectorState, Training};
 
 /// SCADA readings aligned on 5-minute rows; `NaN` = missing.
 #[derive(Debug, Clone)]
@@ -106,7 +118,10 @@ impl ScadaData {
     }
 }
 
+/// The detector's settings. Missing keys take their defaults when read
+/// (a saved training or checkpoint from an older version still loads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DetectConfig {
     /// Leak-free training days at the start of the data (when no separate
     /// training data is given).
@@ -235,6 +250,15 @@ pub struct DetectConfig {
     pub max_missing_share: f64,
     /// A pressure or level repeating one value this many steps is stuck.
     pub stuck_steps: usize,
+    /// Live data: a sensor without a usable reading for this many steps
+    /// is excluded (its last good value held) until it reports again.
+    pub stale_steps: usize,
+    /// Days of readings a detector keeps (older rows are dropped once
+    /// nothing refers to them any more: a leak's reference windows, a
+    /// pending leak, the change-point search). Bounds memory and checkpoint
+    /// size for a service that runs for years. At least
+    /// `pending_h` + `ref_window_h` + 3 days is used whatever is set.
+    pub history_days: f64,
 }
 
 impl Default for DetectConfig {
@@ -268,11 +292,13 @@ impl Default for DetectConfig {
             min_new_evidence: 1.5,
             max_missing_share: 0.2,
             stuck_steps: 288,
+            stale_steps: 12,
+            history_days: 10.0,
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SensorIssue {
     pub kind: SensorKind,
     pub column: String,
@@ -281,7 +307,7 @@ pub struct SensorIssue {
     pub excluded: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidatePipe {
     pub pipe: String,
     /// Expected distance to the leak under the candidate weights, m.
@@ -290,7 +316,7 @@ pub struct CandidatePipe {
     pub mass_within_300m: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidateNode {
     pub node: String,
     pub weight: f64,
@@ -300,7 +326,7 @@ pub struct CandidateNode {
     pub amplitude: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Alarm {
     /// Reported (true), or not: taken as the growth of an earlier alarm
     /// (`growth_of`), or localized too diffusely (`min_confidence`).
@@ -324,6 +350,22 @@ pub struct Alarm {
     /// With leaks already found: how much better a new leak explains the
     /// signature than the growth of those alone (misfit ratio).
     pub new_leak_evidence: Option<f64>,
+    /// The sensors that carried the leak's signature most, largest first.
+    #[serde(default)]
+    pub evidence: Vec<SensorEvidence>,
+}
+
+/// A sensor's share of an alarm's evidence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SensorEvidence {
+    pub kind: SensorKind,
+    /// The sensor's SCADA column (its name in the sensor set).
+    pub sensor: String,
+    /// Change of its detrended residual (measured − model) over the
+    /// localization window against the reference before it, SI (m, m³/s).
+    pub change: f64,
+    /// The same in standard deviations of the residual's noise.
+    pub sigmas: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -380,75 +422,11 @@ pub enum DetectError {
 
 // ------------------------------------------------------------------ driver
 
-/// Whether pipe `k` lies within `radius` m of a reported alarm's pipe.
-fn near_reported(
-    alarms: &[Alarm],
-    model: &Network,
-    graph: &PipeGraph,
-    k: usize,
-    radius: f64,
-) -> bool {
-    alarms.iter().any(|a| {
-        a.reported
-            && model
-                .link_index(&a.pipe)
-                .is_some_and(|r| graph.pipe_distance(r, k).is_some_and(|d| d <= radius))
-    })
-}
-
-/// A pending leak `(start row, balance offset before it, known leaks before
-/// it)` localized again as a whole: the last `loc_window_h` up to row `end`
-/// against the reference before its start, its size the mean excess of the
-/// last 12 hours over the offset. Returns the localization (with its size,
-/// m³/s, and new-leak evidence) when it is concentrated enough to report and
-/// not near a reported leak.
-#[allow(clippy::too_many_arguments)]
-fn relocalize_pending(
-    setup: &Setup,
-    model: &Network,
-    graph: &PipeGraph,
-    normal: &normal::Normal,
-    frame: &Frame,
-    hours: &[(f64, f64)],
-    first_row: usize,
-    end: usize,
-    (p_start, p_offset, p_known): (usize, f64, usize),
-    known: &[usize],
-    alarms: &[Alarm],
-    cfg: &DetectConfig,
-) -> Result<Option<(localization::Localization, f64, Option<f64>)>, DetectError> {
-    let per_h = STEPS_PER_HOUR;
-    let win = (cfg.loc_window_h * per_h as f64) as usize;
-    if end <= p_start + per_h {
-        return Ok(None);
-    }
-    let w_start = (end + 1).saturating_sub(win).max(p_start);
-    let he = ((end + 1 - first_row) / per_h).min(hours.len()).max(1);
-    let hs = he.saturating_sub(12);
-    let p_size =
-        (hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - p_offset).max(1e-4);
-    let (single, joint) = localize(
-        setup,
-        model,
-        graph,
-        normal,
-        frame,
-        w_start,
-        end,
-        p_size,
-        &known[..p_known.min(known.len())],
-        Some(p_start),
-        cfg,
-    )?;
-    let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
-    let cum = joint.unwrap_or(single);
-    let ok = cum.confidence >= cfg.pending_confidence
-        && !near_reported(alarms, model, graph, cum.pipe, cfg.growth_radius_m)
-        && !evidence.is_some_and(|e| e < cfg.min_new_evidence);
-    Ok(ok.then_some((cum, p_size, evidence)))
-}
-
-/// Runs the detector on `data` (and the leak-free `train` data, if given).
+/// Runs the detector on `data` (and the leak-free `train` data, if given):
+/// the data are cleaned with hindsight (short gaps interpolated, sensors
+/// faulty over the period excluded, see [`check_series`]), then replayed
+/// row by row through the streaming [`Detector`]. Without `train`, the
+/// detector learns from the first `train_days` of `data`.
 pub fn detect(
     model: &Network,
     sensors: &SensorSet,
@@ -462,289 +440,45 @@ pub fn detect(
     }
     let per_h = STEPS_PER_HOUR;
     let (series, mut issues) = check_all(sensors, data, cfg, "");
-    let mut usable: Vec<bool> = series.iter().map(Option::is_some).collect();
-    let train_series = match train {
+    let usable: Vec<bool> = series.iter().map(Option::is_some).collect();
+    let mut detector = match train {
         Some(t) => {
-            let (s, i) = check_all(sensors, t, cfg, "training data: ");
-            issues.extend(i);
-            for (u, x) in usable.iter_mut().zip(&s) {
-                *u &= x.is_some();
-            }
-            Some(s)
+            let training =
+                Training::learn_restricted(model, sensors, t, t.rows, cfg, Some(&usable))?;
+            issues.extend(training.issues.iter().cloned());
+            Detector::new(model, sensors, cfg, training, data.start_step)?
         }
-        None => None,
-    };
-    let mut notes: Vec<String> = Vec::new();
-    let mut setup = Setup::new(model, sensors, &usable, &mut notes);
-    setup.amr_patterns = cfg.amr_patterns;
-    if !setup.metering_gaps.is_empty() {
-        return Err(DetectError::Metering(setup.metering_gaps));
-    }
-    if setup.residual.is_empty() {
-        return Err(DetectError::Data(
-            "no usable pressure or flow sensor".into(),
-        ));
-    }
-    let mut frame = Frame::new(&setup, &series, data);
-    run_model(&setup, &mut frame, &[])?;
-    let (normal, train_text, first_row) = match (train, &train_series) {
-        (Some(t), Some(ts)) => {
-            let mut tf = Frame::new(&setup, ts, t);
-            run_model(&setup, &mut tf, &[])?;
-            let n = learn(&tf, 0..tf.rows, cfg.state_features);
-            (
-                n,
-                format!("{} rows from {}", t.rows, format_step(t.start_step)),
-                0,
-            )
-        }
-        _ => {
-            let rows = ((cfg.train_days * 24.0) as usize * per_h).min(frame.rows);
-            if rows < 2 * per_h * 24 {
-                return Err(DetectError::Data(format!(
-                    "{} rows: at least 2 days are needed for training",
-                    frame.rows
-                )));
-            }
-            (
-                learn(&frame, 0..rows, cfg.state_features),
-                format!(
-                    "first {:.1} days of the data (assumed leak-free)",
-                    cfg.train_days
-                ),
-                rows,
-            )
+        None => {
+            let rows = ((cfg.train_days * 24.0) as usize * per_h).min(data.rows);
+            Detector::self_training(model, sensors, cfg, &usable, data.start_step, rows).map_err(
+                |e| match e {
+                    DetectError::Data(_) => DetectError::Data(format!(
+                        "{} rows: at least 2 days are needed for training",
+                        data.rows
+                    )),
+                    e => e,
+                },
+            )?
         }
     };
-    let model_graph = PipeGraph::new(model);
-    // Hourly CUSUM.
-    let hours = hourly(&frame, &normal, first_row..frame.rows);
-    let sigma = |d: f64| (normal.v0 + normal.v1 * d * d).sqrt();
-    let mut alarms: Vec<Alarm> = Vec::new();
-    let mut offset = 0.0; // m³/s of leaks already found
-                          // Most likely node of each leak already found (reported or not).
-    let mut known: Vec<usize> = Vec::new();
-    let mut s = 0.0;
-    let mut last_reset = 0usize;
-    let mut h = 0usize;
-    // Pending leak: (estimated start row, balance offset and number of known
-    // leaks before it).
-    let mut pending: Option<(usize, f64, usize)> = None;
-    let pending_step = (cfg.pending_step_h.max(0.0)) as usize;
-    let mut next_check = 0usize;
-    // The pending leak `p` localized again up to row `end`.
-    let relocalize = |end: usize, p: (usize, f64, usize), known: &[usize], alarms: &[Alarm]| {
-        relocalize_pending(
-            &setup,
-            model,
-            &model_graph,
-            &normal,
-            &frame,
-            &hours,
-            first_row,
-            end,
-            p,
-            known,
-            alarms,
-            cfg,
-        )
-    };
-    while h < hours.len() {
-        // A pending leak is localized again every `pending_step_h` hours
-        // (besides at every unreported alarm).
-        if let (Some(p), true) = (pending, pending_step > 0 && h >= next_check) {
-            let end = first_row + h * per_h - 1;
-            next_check = h + pending_step;
-            if end.saturating_sub(p.0) > (cfg.pending_h * per_h as f64) as usize {
-                pending = None;
-            } else if let Some((cum, p_size, evidence)) = relocalize(end, p, &known, &alarms)? {
-                let step = frame.start_step + end as i64;
-                alarms.push(Alarm {
-                    reported: true,
-                    growth_of: None,
-                    pipe: model.links[cum.pipe].id.clone(),
-                    also_pipe: None,
-                    time: format_step(step),
-                    step,
-                    alarm_time: format_step(step),
-                    estimated_start: format_step(frame.start_step + p.0 as i64),
-                    estimated_size_lps: p_size * 1000.0,
-                    confidence: cum.confidence,
-                    candidate_pipes: cum.pipes,
-                    candidate_nodes: cum.nodes,
-                    new_leak_evidence: evidence,
-                });
-                if let Some(&(n, _)) = cum.weights.first() {
-                    if !known.contains(&n) {
-                        known.push(n);
-                    }
-                }
-                pending = None;
-            }
+    let mut row = vec![f64::NAN; series.len()];
+    for r in 0..data.rows {
+        for (x, s) in row.iter_mut().zip(&series) {
+            *x = s.as_ref().map_or(f64::NAN, |v| v[r]);
         }
-        let (e, d) = hours[h];
-        let z = (e - offset) / sigma(d);
-        s = cusum_update(s, z, cfg.cusum_k);
-        if s == 0.0 {
-            last_reset = h + 1;
-            h += 1;
-            continue;
-        }
-        if s <= cfg.cusum_h {
-            h += 1;
-            continue;
-        }
-        // Alarm at the end of hour h. Start: the most likely change point
-        // (step change of the mean excess) within three days before.
-        let lo = last_reset.min(h).saturating_sub(48);
-        let zs: Vec<f64> = (lo..=h)
-            .map(|x| (hours[x].0 - offset) / sigma(hours[x].1))
-            .collect();
-        let start_h = lo + change_point(&zs);
-        let start = first_row + start_h * per_h;
-        let alarm_row = first_row + (h + 1) * per_h - 1;
-        let win = (cfg.loc_window_h * per_h as f64) as usize;
-        let full_end = alarm_row.max(start + win).min(frame.rows - 1);
-        let early_min = (cfg.early_min_h * per_h as f64) as usize;
-        let early_step = ((cfg.early_step_h * per_h as f64) as usize).max(1);
-        let mut end = if cfg.early_confidence <= 1.0 {
-            alarm_row.max(start + early_min).min(full_end)
-        } else {
-            full_end
-        };
-        let (size, loc) = loop {
-            // Size: the mean excess over the last 12 hours of the window
-            // (the current size of a growing leak).
-            let size = {
-                let he = ((end + 1 - first_row) / per_h)
-                    .min(hours.len())
-                    .max(start_h + 1);
-                let hs = he.saturating_sub(12).max(start_h);
-                hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - offset
-            }
-            .max(1e-4);
-            let loc = localize(
-                &setup,
-                model,
-                &model_graph,
-                &normal,
-                &frame,
-                start,
-                end,
-                size,
-                &known,
-                None,
-                cfg,
-            )?;
-            let confidence = loc.1.as_ref().unwrap_or(&loc.0).confidence;
-            if end >= full_end || confidence >= cfg.early_confidence {
-                break (size, loc);
-            }
-            end = (end + early_step).min(full_end);
-        };
-        // The same leak growing: an earlier reported alarm close to this
-        // one's pipe, or close under this alarm's candidate weights, all
-        // from the fit of the new signature alone (the joint fit explains
-        // the growth of known leaks away, and only locates new ones).
-        let (single, joint) = loc;
-        let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
-        let loc = &single;
-        let clearly_new = new_leak_evidence.is_some_and(|e| e >= cfg.new_leak_evidence);
-        let growth_of = alarms.iter().position(|a| {
-            !clearly_new
-                && a.reported
-                && model.link_index(&a.pipe).is_some_and(|k| {
-                    model_graph
-                        .pipe_distance(k, loc.pipe)
-                        .is_some_and(|d| d <= cfg.growth_radius_m)
-                        || loc.expected_distance(k) <= cfg.growth_radius_m
-                })
-        });
-        let loc = match joint {
-            Some(j) if growth_of.is_none() => j,
-            _ => single,
-        };
-        let step = frame.start_step + end as i64;
-        let weak_new = new_leak_evidence.is_some_and(|e| e < cfg.min_new_evidence);
-        let mut reported = growth_of.is_none() && loc.confidence >= cfg.min_confidence && !weak_new;
-        // Near a reported leak: one of two modes there is most likely that
-        // leak growing, and the other a false alarm.
-        let near = |k: usize| near_reported(&alarms, model, &model_graph, k, cfg.growth_radius_m);
-        let two_mode = match loc.second {
-            Some((p2, c2))
-                if growth_of.is_none()
-                    && !weak_new
-                    && !reported
-                    && loc.confidence.min(c2) >= cfg.two_mode_confidence / 3.0
-                    && loc.confidence + c2 >= cfg.two_mode_confidence
-                    && !near(loc.pipe)
-                    && !near(p2) =>
-            {
-                reported = true;
-                Some(model.links[p2].id.clone())
-            }
-            _ => None,
-        };
-        let mut loc = loc;
-        if let Some((p_start, _, _)) = pending {
-            if start.saturating_sub(p_start) > (cfg.pending_h * per_h as f64) as usize {
-                pending = None;
-            }
-        }
-        if reported {
-            pending = None;
-        } else {
-            match pending {
-                None if cfg.pending_h > 0.0 && growth_of.is_none() => {
-                    pending = Some((start, offset, known.len()));
-                    next_check = (end + 1 - first_row) / per_h + pending_step;
-                }
-                Some(p) => {
-                    if let Some((cum, _, _)) = relocalize(end, p, &known, &alarms)? {
-                        loc = cum;
-                        reported = true;
-                        pending = None;
-                    }
-                }
-                _ => {}
-            }
-        }
-        alarms.push(Alarm {
-            reported,
-            growth_of,
-            pipe: model.links[loc.pipe].id.clone(),
-            also_pipe: two_mode,
-            time: format_step(step),
-            step,
-            alarm_time: format_step(frame.start_step + alarm_row as i64),
-            estimated_start: format_step(frame.start_step + start as i64),
-            estimated_size_lps: size * 1000.0,
-            confidence: loc.confidence,
-            candidate_pipes: loc.pipes,
-            candidate_nodes: loc.nodes,
-            new_leak_evidence,
-        });
-        if let Some(&(n, _)) = loc.weights.first() {
-            if !known.contains(&n) {
-                known.push(n);
-            }
-        }
-        offset += size;
-        s = 0.0;
-        h = (end + 1 - first_row) / per_h;
-        last_reset = h;
+        detector.push_clean(&row)?;
     }
-    let balance_sigma_lps =
-        hours.iter().map(|&(_, d)| sigma(d)).sum::<f64>() / hours.len().max(1) as f64 * 1000.0;
+    detector.finish()?;
+    let (rows, training, balance_sigma_lps) = detector.summary();
     Ok(DetectReport {
         config: cfg.clone(),
-        rows: frame.rows,
-        first_time: format_step(frame.start_step),
-        sensors_used: usable.iter().filter(|&&u| u).count(),
+        rows,
+        first_time: format_step(data.start_step),
+        sensors_used: detector.sensors_used(),
         issues,
-        notes,
-        training: train_text,
+        notes: detector.notes().to_vec(),
+        training,
         balance_sigma_lps,
-        alarms,
+        alarms: detector.alarms().to_vec(),
     })
 }

@@ -1,6 +1,7 @@
 //! Leak detection and localization: residuals between measured and
-//! simulated values, alarms, candidate-leak localization, scenario
-//! generation and the official BattLeDIM 2020 scoring.
+//! simulated values, alarms, candidate-leak localization. The method alone:
+//! the BattLeDIM 2020 scenario layout, official scorer and L-Town sensor set
+//! live in the `battledim` crate, distances along the network in `network`.
 //!
 //! The maths here does no I/O and no async; callers hand over parsed data.
 //!
@@ -16,9 +17,6 @@
 
 pub mod detect;
 pub mod netedit;
-pub mod rng;
-pub mod scenario;
-pub mod scoring;
 pub mod sensors;
 pub mod signature;
 pub mod time;

@@ -1,11 +1,13 @@
 //! Edits of a network model used by scenarios and the detector: splitting
-//! a pipe at its midpoint (where a leak is placed), and turning a tank
-//! whose level is measured into a fixed-head node.
+//! a pipe at its midpoint (where a leak is placed), turning a tank
+//! whose level is measured into a fixed-head node, and setting the model's
+//! times to the step grid.
 //!
 //! Node order must stay junctions-first and link order pipes-first (as
 //! EPANET orders them), so insertions shift the indices held by links,
 //! controls and rules.
 
+use crate::time::STEP_S;
 use network::{
     Control, ControlCondition, Demand, Junction, Link, LinkIdx, LinkKind, Network, Node, NodeIdx,
     NodeKind, Reservoir, Rule, RuleObject,
@@ -246,6 +248,19 @@ fn remove(
         !drop
     });
     out
+}
+
+/// Sets 5-minute steps, the duration of `rows` rows, report every step.
+pub fn set_times(net: &mut Network, rows: usize) {
+    let t = &mut net.times;
+    t.duration = (rows.max(1) as u64 - 1) * STEP_S;
+    t.hydraulic_step = STEP_S;
+    t.report_step = STEP_S;
+    t.report_start = 0;
+    if t.pattern_step == 0 {
+        t.pattern_step = STEP_S;
+    }
+    t.start_clocktime = 0;
 }
 
 #[cfg(test)]

@@ -27,6 +27,12 @@
 //! [twin]                            # the live service (crate `twin`)
 //! # state_dir = "../data/twin-state"  # alerts.sqlite; default: twin-state next to the buffer dir
 //! # token_file = "/etc/aquatwin/token"  # bearer token (first line); AQUATWIN_TOKEN wins
+//!
+//! # [twin.webhook]                  # alert events POSTed as signed JSON (crate `twin`)
+//! # url = "http://127.0.0.1:9000/aquatwin"  # http:// only (TLS: a local reverse proxy)
+//! # secret_file = "/etc/aquatwin/webhook-secret"  # HMAC key (first line); AQUATWIN_WEBHOOK_SECRET wins
+//! # timeout_s = 10                  # per attempt
+//! # max_backoff_s = 300             # retries back off exponentially up to this
 //! ```
 
 use crate::store::influx::{InfluxConfig, InfluxStore};
@@ -53,6 +59,18 @@ struct RawConfig {
     _reporting: Option<toml::Value>,
     #[serde(default, rename = "zones")]
     _zones: Option<toml::Value>,
+    clock: Option<RawClock>,
+}
+
+/// `[clock]`: an accelerated data clock shared by the processes of a
+/// simulated field (demos, tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    speed: f64,
+    /// Data time at `wall_start_ms` (`YYYY-MM-DD HH:MM` UTC, RFC 3339, epoch ms).
+    data_start: String,
+    wall_start_ms: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -60,6 +78,30 @@ struct RawConfig {
 struct RawTwin {
     state_dir: Option<String>,
     token_file: Option<String>,
+    webhook: Option<RawWebhook>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: String,
+    secret_file: Option<String>,
+    timeout_s: Option<f64>,
+    max_backoff_s: Option<f64>,
+}
+
+/// `[twin.webhook]`: where alert events are POSTed. The secret itself is not
+/// here: it comes from `AQUATWIN_WEBHOOK_SECRET` or `secret_file` when the
+/// deliverer starts, and is never logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// An `http://host:port/path` URL.
+    pub url: String,
+    pub secret_file: Option<PathBuf>,
+    /// Per attempt (connect, send, answer).
+    pub timeout: std::time::Duration,
+    /// Retries wait 0.5 s, 1 s, 2 s, … up to this.
+    pub max_backoff: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +148,11 @@ pub struct IngestConfig {
     pub fail_exit_s: Option<f64>,
     /// Where to write the ingest's health (JSON); relative to the config file.
     pub health_file: Option<PathBuf>,
+    /// A drop folder of SCADA exports (`.csv`) that `aquatwin run` imports
+    /// as they arrive, then moves to `done/` (or `failed/`, with the
+    /// reason); relative to the config file.
+    #[serde(default)]
+    pub drop_dir: Option<PathBuf>,
 }
 fn default_max_memory_samples() -> usize {
     1_000_000
@@ -124,6 +171,7 @@ impl Default for IngestConfig {
             max_memory_samples: default_max_memory_samples(),
             fail_exit_s: None,
             health_file: None,
+            drop_dir: None,
         }
     }
 }
@@ -164,6 +212,11 @@ pub struct TwinConfig {
     /// `[twin] token_file`: where the API's bearer token is (the
     /// `AQUATWIN_TOKEN` environment variable wins).
     pub token_file: Option<PathBuf>,
+    /// `[twin.webhook]`, if alert events are to be POSTed somewhere.
+    pub webhook: Option<WebhookSettings>,
+    /// `[clock]`: the data clock samples are stamped with (real time when
+    /// absent).
+    pub clock: crate::time::DataClock,
 }
 
 /// Why a twin configuration cannot be loaded.
@@ -267,8 +320,58 @@ impl TwinConfig {
                 .parent()
                 .map_or_else(|| rel("twin-state"), |p| p.join("twin-state")),
         };
+        let seconds = |v: Option<f64>, key: &str, default: f64| match v {
+            None => Ok(std::time::Duration::from_secs_f64(default)),
+            Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => {
+                Ok(std::time::Duration::from_secs_f64(t))
+            }
+            Some(_) => Err(format!(
+                "{name}: [twin.webhook] {key} must be a number of seconds > 0"
+            )),
+        };
+        let webhook = match &raw.twin.webhook {
+            None => None,
+            Some(w) => {
+                let rest = w.url.strip_prefix("http://").ok_or_else(|| {
+                    format!(
+                        "{name}: [twin.webhook] url {:?} must start with http:// \
+                         (for https, put a local reverse proxy in front)",
+                        w.url
+                    )
+                })?;
+                if rest.is_empty() || rest.starts_with('/') {
+                    return Err(format!(
+                        "{name}: [twin.webhook] url {:?} has no host",
+                        w.url
+                    ));
+                }
+                Some(WebhookSettings {
+                    url: w.url.clone(),
+                    secret_file: w.secret_file.as_deref().map(rel),
+                    timeout: seconds(w.timeout_s, "timeout_s", 10.0)?,
+                    max_backoff: seconds(w.max_backoff_s, "max_backoff_s", 300.0)?,
+                })
+            }
+        };
+        let clock = match &raw.clock {
+            None => crate::time::DataClock::REAL_TIME,
+            Some(c) => {
+                if !(c.speed.is_finite() && c.speed > 0.0) {
+                    return Err(format!("{name}: [clock] speed must be a number > 0"));
+                }
+                let data_start = crate::time::parse_timestamp(&c.data_start)
+                    .map_err(|e| format!("{name}: [clock] data_start {:?}: {e}", c.data_start))?;
+                crate::time::DataClock {
+                    data_start_ms: data_start,
+                    wall_start_ms: c.wall_start_ms,
+                    speed: c.speed,
+                }
+            }
+        };
         Ok(TwinConfig {
+            clock,
             file: file.to_path_buf(),
+            webhook,
             state_dir,
             token_file: raw.twin.token_file.as_deref().map(rel),
             sensors: rel(&raw.sensors),
@@ -277,6 +380,7 @@ impl TwinConfig {
             buffer_dir,
             ingest: IngestConfig {
                 health_file: raw.ingest.health_file.as_ref().map(|h| base.join(h)),
+                drop_dir: raw.ingest.drop_dir.as_ref().map(|h| base.join(h)),
                 ..raw.ingest
             },
         })
@@ -294,6 +398,42 @@ impl TwinConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twin_webhook_section() {
+        let f = Path::new("/etc/aquatwin/twin.toml");
+        let head = "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db\"\n";
+        let c = TwinConfig::parse(head, f).unwrap();
+        assert_eq!(c.webhook, None);
+        let c = TwinConfig::parse(
+            &format!(
+                "{head}[twin.webhook]\nurl = \"http://127.0.0.1:9000/hook\"\n\
+                 secret_file = \"hook.secret\"\ntimeout_s = 2.5\n"
+            ),
+            f,
+        )
+        .unwrap();
+        let w = c.webhook.unwrap();
+        assert_eq!(w.url, "http://127.0.0.1:9000/hook");
+        assert_eq!(
+            w.secret_file.as_deref(),
+            Some(Path::new("/etc/aquatwin/hook.secret"))
+        );
+        assert_eq!(w.timeout, std::time::Duration::from_millis(2500));
+        assert_eq!(w.max_backoff, std::time::Duration::from_secs(300));
+        for (bad, says) in [
+            ("url = \"https://x/hook\"", "must start with http://"),
+            ("url = \"http:///hook\"", "has no host"),
+            ("url = \"http://x\"\ntimeout_s = 0", "timeout_s must be"),
+            ("url = \"http://x\"\nretries = 3", "unknown field"),
+        ] {
+            let e = TwinConfig::parse(&format!("{head}[twin.webhook]\n{bad}\n"), f).unwrap_err();
+            assert!(
+                e.contains(says) && e.starts_with("/etc/aquatwin/twin.toml"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn ingest_and_store_fault_keys() {

@@ -295,6 +295,8 @@ pub struct IngestOptions {
     pub health_file: Option<PathBuf>,
     /// Longest wait between two tries of a failing store.
     pub max_retry: Duration,
+    /// The clock samples are stamped with (`[clock]`; real time by default).
+    pub clock: crate::time::DataClock,
 }
 
 impl Default for IngestOptions {
@@ -306,6 +308,7 @@ impl Default for IngestOptions {
             fail_exit: None,
             health_file: None,
             max_retry: Duration::from_secs(5),
+            clock: crate::time::DataClock::REAL_TIME,
         }
     }
 }
@@ -743,6 +746,7 @@ pub async fn run_ingest<S: Store + 'static>(
     opts: IngestOptions,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<IngestReport, String> {
+    let options_clock = opts.clock;
     let journal = DiskBuffer::open(buffer_dir).map_err(|e| e.to_string())?;
     if !journal.is_empty() {
         tracing::info!(
@@ -812,6 +816,7 @@ pub async fn run_ingest<S: Store + 'static>(
             .max();
         let opts = PollOptions {
             resume_after_ms: resume,
+            clock: options_clock,
             ..PollOptions::default()
         };
         tasks.push(tokio::spawn(poll_device(

@@ -68,10 +68,58 @@ pub fn resample(
     out
 }
 
+/// Fills the steps between the readings of a series sampled more sparsely
+/// than its grid (e.g. 15-minute readings on a 5-minute model grid), by
+/// linear interpolation: the typical spacing `k` (the median number of
+/// steps between consecutive readings) is inferred, and a gap of at most
+/// `k − 1` steps between two readings is filled. Longer gaps (missing
+/// readings) stay missing (`NaN`). Returns `k` (1: nothing to do).
+pub fn fill_sparse(values: &mut [f64]) -> usize {
+    let at: Vec<usize> = (0..values.len())
+        .filter(|&i| values[i].is_finite())
+        .collect();
+    let mut gaps: Vec<usize> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    if gaps.is_empty() {
+        return 1;
+    }
+    gaps.sort_unstable();
+    let k = gaps[(gaps.len() - 1) / 2];
+    if k <= 1 {
+        return 1;
+    }
+    for w in at.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b - a <= k {
+            let (va, vb) = (values[a], values[b]);
+            for (i, x) in values.iter_mut().enumerate().take(b).skip(a + 1) {
+                *x = va + (vb - va) * (i - a) as f64 / (b - a) as f64;
+            }
+        }
+    }
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quality::Quality;
+
+    #[test]
+    fn sparse_readings_are_interpolated_onto_the_grid_gaps_kept() {
+        let n = f64::NAN;
+        // 15-minute readings on a 5-minute grid, one reading missing.
+        let mut v = vec![0.0, n, n, 3.0, n, n, 6.0, n, n, n, n, n, 12.0];
+        assert_eq!(fill_sparse(&mut v), 3);
+        assert_eq!(&v[..7], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert!(
+            v[7..12].iter().all(|x| x.is_nan()),
+            "a missing reading stays a gap"
+        );
+        // Readings on every step: nothing to do.
+        let mut w = vec![1.0, 2.0, n, 4.0];
+        assert_eq!(fill_sparse(&mut w), 1);
+        assert!(w[2].is_nan());
+    }
 
     #[test]
     fn mean_and_linear_keep_gaps() {

@@ -289,3 +289,44 @@ mod tests {
         );
     }
 }
+
+/// The data clock: the time samples are stamped with. Real time by
+/// default; accelerated for simulated fields (demos, tests): data time =
+/// `data_start_ms` + (wall − `wall_start_ms`) × `speed`, the same mapping
+/// in every process that shares it (`[clock]` of `twin.toml`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataClock {
+    pub data_start_ms: i64,
+    pub wall_start_ms: i64,
+    pub speed: f64,
+}
+
+impl Default for DataClock {
+    fn default() -> Self {
+        DataClock::REAL_TIME
+    }
+}
+
+impl DataClock {
+    /// Data time is wall time.
+    pub const REAL_TIME: DataClock = DataClock {
+        data_start_ms: 0,
+        wall_start_ms: 0,
+        speed: 1.0,
+    };
+
+    /// The data time at wall time `wall_ms`.
+    pub fn data_ms(&self, wall_ms: i64) -> i64 {
+        self.data_start_ms + ((wall_ms - self.wall_start_ms) as f64 * self.speed).round() as i64
+    }
+
+    /// The data time now.
+    pub fn now_ms(&self) -> i64 {
+        self.data_ms(now_ms())
+    }
+
+    /// The wall duration of `data_ms` milliseconds of data time.
+    pub fn wall_duration(&self, data_ms: i64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64((data_ms.max(0) as f64 / 1000.0) / self.speed)
+    }
+}

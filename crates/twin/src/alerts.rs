@@ -6,6 +6,13 @@
 //! Lifecycle: `open` → `acknowledged` → `closed` (an open alert may also be
 //! closed directly); a closed alert carries a [`Resolution`]. All times are
 //! UTC milliseconds since the Unix epoch.
+//!
+//! Every change of an alert (opened, materially updated, acknowledged,
+//! closed) also appends an [`AlertEvent`] to the `events` table **in the same
+//! transaction**: the durable outbox the webhook deliverer reads in order
+//! ([`AlertStore::events_after`]), with its position kept in the
+//! `deliveries` table. Each event is also logged (tracing, target
+//! `aquatwin::alerts`).
 
 use std::path::{Path, PathBuf};
 
@@ -130,6 +137,52 @@ pub struct Alert {
     pub closed_ms: Option<i64>,
 }
 
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Opened,
+    Updated,
+    Acknowledged,
+    Closed,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 4] = [
+        Self::Opened,
+        Self::Updated,
+        Self::Acknowledged,
+        Self::Closed,
+    ];
+
+    /// The stable name used in JSON, SQLite and the webhook's headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opened => "opened",
+            Self::Updated => "updated",
+            Self::Acknowledged => "acknowledged",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One alert change, as journalled in the outbox: the webhook's JSON body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Increasing with every event of this store (the delivery order).
+    pub event_id: i64,
+    pub event: EventKind,
+    /// When the change was made (UTC epoch ms): the detector's observation
+    /// time for opened/updated, the operator's action time otherwise.
+    pub at_ms: i64,
+    /// The alert as it was right after the change.
+    pub alert: Alert,
+}
+
 /// What [`AlertStore::upsert`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Upserted {
@@ -177,7 +230,7 @@ pub struct AlertStore {
     conn: Connection,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const COLUMNS: &str = "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, \
      size_lps, confidence, pipe, also_pipe, candidates, evidence, resolution, note, \
@@ -219,7 +272,18 @@ impl AlertStore {
                 acknowledged_ms INTEGER,
                 closed_ms INTEGER
             );
-            PRAGMA user_version = 1;",
+            CREATE TABLE IF NOT EXISTS events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                alert_id INTEGER NOT NULL REFERENCES alerts(id),
+                kind TEXT NOT NULL CHECK (kind IN ('opened', 'updated', 'acknowledged', 'closed')),
+                at_ms INTEGER NOT NULL,
+                alert TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS deliveries (
+                name TEXT PRIMARY KEY,
+                delivered_event_id INTEGER NOT NULL
+            );
+            PRAGMA user_version = 2;",
         )?;
         Ok(Self { conn })
     }
@@ -234,25 +298,24 @@ impl AlertStore {
         let evidence = serde_json::to_string(&event.evidence)
             .map_err(|e| AlertError::Invalid(e.to_string()))?;
         let tx = self.conn.transaction()?;
-        let existing: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, state FROM alerts WHERE leak_key = ?1",
-                [&event.leak_key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (id, opened) = match existing {
-            Some((id, state)) if state == AlertState::Closed.as_str() => {
+        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE leak_key = ?1");
+        let existing = tx
+            .query_row(&sql, [&event.leak_key], RawAlert::from_row)
+            .optional()?
+            .map(RawAlert::into_alert)
+            .transpose()?;
+        let (id, kind) = match existing {
+            Some(old) if old.state == AlertState::Closed => {
                 drop(tx);
-                return Ok(Upserted::AlreadyClosed(self.get(id)?));
+                return Ok(Upserted::AlreadyClosed(old));
             }
-            Some((id, _)) => {
+            Some(old) => {
                 tx.execute(
                     "UPDATE alerts SET updated_ms = ?2, estimated_start_ms = ?3, size_lps = ?4,
                         confidence = ?5, pipe = ?6, also_pipe = ?7, candidates = ?8, evidence = ?9
                      WHERE id = ?1",
                     params![
-                        id,
+                        old.id,
                         event.observed_ms,
                         event.estimated_start_ms,
                         event.size_lps,
@@ -263,7 +326,14 @@ impl AlertStore {
                         evidence
                     ],
                 )?;
-                (id, false)
+                let material = old.estimated_start_ms != event.estimated_start_ms
+                    || old.size_lps != event.size_lps
+                    || old.confidence != event.confidence
+                    || old.pipe != event.pipe
+                    || old.also_pipe != event.also_pipe
+                    || old.candidates != event.candidates
+                    || old.evidence != event.evidence;
+                (old.id, material.then_some(EventKind::Updated))
             }
             None => {
                 tx.execute(
@@ -282,12 +352,19 @@ impl AlertStore {
                         evidence
                     ],
                 )?;
-                (tx.last_insert_rowid(), true)
+                (tx.last_insert_rowid(), Some(EventKind::Opened))
             }
         };
+        let alert = get_on(&tx, id)?;
+        let journalled = match kind {
+            Some(kind) => Some(journal(&tx, kind, event.observed_ms, &alert)?),
+            None => None,
+        };
         tx.commit()?;
-        let alert = self.get(id)?;
-        Ok(if opened {
+        if let Some(e) = &journalled {
+            log_event(e);
+        }
+        Ok(if kind == Some(EventKind::Opened) {
             Upserted::Opened(alert)
         } else {
             Upserted::Updated(alert)
@@ -296,12 +373,68 @@ impl AlertStore {
 
     /// The alert with this id.
     pub fn get(&self, id: i64) -> Result<Alert, AlertError> {
-        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1");
-        let raw = self
+        get_on(&self.conn, id)
+    }
+
+    /// Up to `limit` journalled events after `after_event_id`, in order.
+    pub fn events_after(
+        &self,
+        after_event_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, AlertError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, at_ms, alert FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![after_event_id, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (event_id, kind, at_ms, alert) = row?;
+            let corrupt = |what: &str| AlertError::Corrupt(format!("event {event_id}: {what}"));
+            Ok(AlertEvent {
+                event_id,
+                event: EventKind::parse(&kind).ok_or_else(|| corrupt("unknown kind"))?,
+                at_ms,
+                alert: serde_json::from_str(&alert).map_err(|_| corrupt("bad alert"))?,
+            })
+        })
+        .collect()
+    }
+
+    /// The newest journalled event's id (0: none yet).
+    pub fn last_event_id(&self) -> Result<i64, AlertError> {
+        Ok(self
             .conn
-            .query_row(&sql, [id], RawAlert::from_row)
-            .optional()?;
-        raw.ok_or(AlertError::NotFound(id))?.into_alert()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
+    /// The last event delivered to the named consumer (0: none yet).
+    pub fn delivered(&self, consumer: &str) -> Result<i64, AlertError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT delivered_event_id FROM deliveries WHERE name = ?1",
+                [consumer],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Records that the named consumer has everything up to `event_id`.
+    pub fn set_delivered(&mut self, consumer: &str, event_id: i64) -> Result<(), AlertError> {
+        self.conn.execute(
+            "INSERT INTO deliveries (name, delivered_event_id) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET delivered_event_id = MAX(delivered_event_id, ?2)",
+            params![consumer, event_id],
+        )?;
+        Ok(())
     }
 
     /// Alerts in this state (all alerts for `None`), newest first.
@@ -340,18 +473,25 @@ impl AlertStore {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Alert, AlertError> {
-        let changed = self.conn.execute(
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
             "UPDATE alerts SET state = 'acknowledged', acknowledged_ms = ?2,
                 note = COALESCE(?3, note)
              WHERE id = ?1 AND state = 'open'",
             params![id, at_ms, note],
         )?;
-        let alert = self.get(id)?;
-        match (changed, alert.state) {
-            (1, _) => Ok(alert),
-            (_, AlertState::Closed) => Err(AlertError::Closed(id)),
-            _ => Err(AlertError::AlreadyAcknowledged(id)),
+        let alert = get_on(&tx, id)?;
+        if changed != 1 {
+            return Err(if alert.state == AlertState::Closed {
+                AlertError::Closed(id)
+            } else {
+                AlertError::AlreadyAcknowledged(id)
+            });
         }
+        let event = journal(&tx, EventKind::Acknowledged, at_ms, &alert)?;
+        tx.commit()?;
+        log_event(&event);
+        Ok(alert)
     }
 
     /// Open or acknowledged → closed, with a resolution and the operator's
@@ -363,20 +503,69 @@ impl AlertStore {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Alert, AlertError> {
-        // One guarded statement: the check and the change are atomic.
-        let changed = self.conn.execute(
+        // One guarded statement: the check and the change are atomic; the
+        // event is journalled in the same transaction.
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
             "UPDATE alerts SET state = 'closed', closed_ms = ?2, resolution = ?3,
                 note = COALESCE(?4, note)
              WHERE id = ?1 AND state != 'closed'",
             params![id, at_ms, resolution.as_str(), note],
         )?;
-        let alert = self.get(id)?;
-        if changed == 1 {
-            Ok(alert)
-        } else {
-            Err(AlertError::Closed(id))
+        let alert = get_on(&tx, id)?;
+        if changed != 1 {
+            return Err(AlertError::Closed(id));
         }
+        let event = journal(&tx, EventKind::Closed, at_ms, &alert)?;
+        tx.commit()?;
+        log_event(&event);
+        Ok(alert)
     }
+}
+
+fn get_on(conn: &Connection, id: i64) -> Result<Alert, AlertError> {
+    let sql = format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1");
+    let raw = conn.query_row(&sql, [id], RawAlert::from_row).optional()?;
+    raw.ok_or(AlertError::NotFound(id))?.into_alert()
+}
+
+/// Appends an event to the outbox (inside the caller's transaction).
+fn journal(
+    conn: &Connection,
+    kind: EventKind,
+    at_ms: i64,
+    alert: &Alert,
+) -> Result<AlertEvent, AlertError> {
+    let json = serde_json::to_string(alert).map_err(|e| AlertError::Invalid(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO events (alert_id, kind, at_ms, alert) VALUES (?1, ?2, ?3, ?4)",
+        params![alert.id, kind.as_str(), at_ms, json],
+    )?;
+    Ok(AlertEvent {
+        event_id: conn.last_insert_rowid(),
+        event: kind,
+        at_ms,
+        alert: alert.clone(),
+    })
+}
+
+/// One structured log line per alert event (for syslog/journald users).
+fn log_event(e: &AlertEvent) {
+    let a = &e.alert;
+    tracing::info!(
+        target: "aquatwin::alerts",
+        event = e.event.as_str(),
+        event_id = e.event_id,
+        alert_id = a.id,
+        state = a.state.as_str(),
+        pipe = %a.pipe,
+        size_lps = a.size_lps,
+        confidence = a.confidence,
+        estimated_start_ms = a.estimated_start_ms,
+        resolution = a.resolution.map(Resolution::as_str),
+        "alert {}",
+        e.event.as_str()
+    );
 }
 
 fn validate(event: &LeakEvent) -> Result<(), AlertError> {
@@ -605,6 +794,52 @@ mod tests {
                 (AlertState::Closed, 2)
             ]
         );
+    }
+
+    #[test]
+    fn every_change_is_journalled_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        let id = store.upsert(&event("k", 1, 1.0, "p")).unwrap().alert().id;
+        // The same report again changes nothing material: no event.
+        let same = LeakEvent {
+            estimated_start_ms: 1 - 3_600_000,
+            ..event("k", 2, 1.0, "p")
+        };
+        store.upsert(&same).unwrap();
+        store.upsert(&event("k", 3, 2.0, "p")).unwrap();
+        store.acknowledge(id, Some("n"), 4).unwrap();
+        assert!(store.acknowledge(id, None, 5).is_err());
+        store.close(id, Resolution::Repaired, None, 6).unwrap();
+        assert!(store.close(id, Resolution::Repaired, None, 7).is_err());
+        store.upsert(&event("k", 8, 5.0, "p")).unwrap(); // closed: no event
+        let events = store.events_after(0, 100).unwrap();
+        let got: Vec<(i64, EventKind, i64)> = events
+            .iter()
+            .map(|e| (e.event_id, e.event, e.at_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, EventKind::Opened, 1),
+                (2, EventKind::Updated, 3),
+                (3, EventKind::Acknowledged, 4),
+                (4, EventKind::Closed, 6)
+            ]
+        );
+        assert_eq!(events[1].alert.size_lps, 2.0);
+        assert_eq!(events[3].alert.state, AlertState::Closed);
+        assert_eq!(store.events_after(2, 1).unwrap()[0].event_id, 3);
+        assert_eq!(store.delivered("webhook").unwrap(), 0);
+        assert_eq!(store.last_event_id().unwrap(), 4);
+        store.set_delivered("webhook", 3).unwrap();
+        store.set_delivered("webhook", 2).unwrap(); // never goes back
+        assert_eq!(store.delivered("webhook").unwrap(), 3);
+        let v = serde_json::to_value(&events[0]).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["alert", "at_ms", "event", "event_id"]);
+        assert_eq!(v["event"], "opened");
     }
 
     #[test]

@@ -7,7 +7,16 @@
 //! | `POST /api/alerts/{id}/ack` | body `{"note": "..."}` (optional) — needs the token |
 //! | `POST /api/alerts/{id}/close` | body `{"resolution": "repaired\|false_alarm\|duplicate", "note": "..."}` — needs the token |
 //! | `GET /api/alerts/{id}/area` | the candidate area as GeoJSON in the model's coordinates (when the service has the network) |
+//! | `GET /api/status` | the live [`TwinStatus`](crate::status::TwinStatus) |
+//! | `GET /api/network.geojson` | the whole model (links, nodes, sensors) as GeoJSON |
+//! | `GET /api/sensors/{tag}/series?from=&to=` | measured and modelled series of a sensor (ms or RFC 3339) |
+//! | `GET /api/events` | server-sent events: `alert` (an [`AlertEvent`](crate::alerts::AlertEvent), id = its `event_id`) and `status` (the status when it changed) |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /` | the operators' page (embedded; see [`crate::page`]) |
+//!
+//! The modelled series of sensor `tag` is read from the store under the tag
+//! `{tag}@model` ([`MODEL_SUFFIX`]): the run loop writes the model's value
+//! at each sensor there, in the same SI unit as the measurement.
 //!
 //! Errors are JSON `{"error": "..."}`: 400 bad request, 401 missing or
 //! wrong bearer token (with `WWW-Authenticate: Bearer`), 403 state-changing
@@ -16,6 +25,7 @@
 //! twice), 413 a body over [`MAX_BODY_BYTES`]. The token is
 //! compared in constant time and never logged nor echoed.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
@@ -31,7 +41,19 @@ use axum::{Json, Router};
 use network::Network;
 use serde::Deserialize;
 
+use telemetry::store::{Store, StoreError};
+
 use crate::alerts::{Alert, AlertError, AlertState, AlertStore, Resolution};
+use crate::status::{self, StatusHandle, TwinStatus};
+
+pub use crate::live::model_tag;
+
+/// The longest span `GET /api/sensors/{tag}/series` answers (days).
+pub const MAX_SERIES_DAYS: i64 = 92;
+
+/// Opens the configured time-series store (a new connection per request;
+/// called on a blocking thread).
+pub type StoreFactory = Arc<dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync + 'static>;
 
 /// Where the service listens unless told otherwise.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -143,11 +165,102 @@ pub async fn serve(
     token: Option<Token>,
     network: Option<Arc<Network>>,
 ) -> Result<(), ServeError> {
-    let addr = listener.local_addr()?;
-    bind_address_allowed(addr, token.as_ref().map(Token::expose))?;
-    tracing::info!(%addr, token = token.is_some(), "alerts API listening");
-    axum::serve(listener, router_with_network(store, token, network)).await?;
-    Ok(())
+    let mut service = Service::new(store, token);
+    service.network = network;
+    service.serve(listener).await
+}
+
+/// Everything the HTTP service serves: the run loop builds one and calls
+/// [`Service::serve`] (or [`Service::router`] to compose it further).
+///
+/// ```
+/// use std::sync::Arc;
+/// use twin::api::{Service, StoreFactory};
+/// use twin::status::TwinStatus;
+///
+/// let dir = tempfile::tempdir()?;
+/// let status = TwinStatus::default().into_handle(); // the run loop writes it
+/// let db = dir.path().join("ts.sqlite");
+/// let store: StoreFactory = Arc::new(move || {
+///     telemetry::store::sqlite::SqliteStore::open(&db)
+///         .map(|s| Box::new(s) as Box<dyn telemetry::store::Store>)
+/// });
+/// let router = Service::open(&dir.path().join("state"), None)?
+///     .with_status(Arc::clone(&status))
+///     .with_store(store)
+///     .router(); // or `.serve(listener).await`
+/// status.write().unwrap().record_cycle(1_546_300_800_000, 4.2, true);
+/// # drop(router);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Service {
+    /// The alert store (shared with the run loop).
+    pub alerts: Arc<Mutex<AlertStore>>,
+    /// The bearer token for state-changing calls; none: they are refused.
+    pub token: Option<Token>,
+    /// The model: the map, candidate areas, sensor places.
+    pub network: Option<Arc<Network>>,
+    /// The live status the run loop fills.
+    pub status: StatusHandle,
+    /// The time-series store, for the sensors' series.
+    pub store: Option<StoreFactory>,
+}
+
+impl Service {
+    /// A service over an alert store, with an empty status, no network and no
+    /// time-series store.
+    pub fn new(alerts: Arc<Mutex<AlertStore>>, token: Option<Token>) -> Self {
+        Self {
+            alerts,
+            token,
+            network: None,
+            status: TwinStatus::default().into_handle(),
+            store: None,
+        }
+    }
+
+    /// [`Service::new`] over `state_dir/alerts.sqlite` (created if needed).
+    pub fn open(state_dir: &FsPath, token: Option<Token>) -> Result<Self, AlertError> {
+        let alerts = AlertStore::open(state_dir)?;
+        Ok(Self::new(Arc::new(Mutex::new(alerts)), token))
+    }
+
+    pub fn with_network(mut self, network: Arc<Network>) -> Self {
+        self.network = Some(network);
+        self
+    }
+
+    pub fn with_status(mut self, status: StatusHandle) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn with_store(mut self, store: StoreFactory) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The routes (API, metrics and page).
+    pub fn router(self) -> Router {
+        build_router(AppState {
+            store: self.alerts,
+            token: self.token.map(Arc::new),
+            network: self.network,
+            status: self.status,
+            series: self.store,
+        })
+    }
+
+    /// Serves on an already bound listener until the future is dropped,
+    /// after checking [`bind_address_allowed`] on its address.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), ServeError> {
+        let addr = listener.local_addr()?;
+        bind_address_allowed(addr, self.token.as_ref().map(Token::expose))?;
+        tracing::info!(%addr, token = self.token.is_some(), "twin API and page listening");
+        axum::serve(listener, self.router()).await?;
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -155,12 +268,14 @@ struct AppState {
     store: Arc<Mutex<AlertStore>>,
     token: Option<Arc<Token>>,
     network: Option<Arc<Network>>,
+    status: StatusHandle,
+    series: Option<StoreFactory>,
 }
 
 /// The API's routes over a shared store. Without a token every
 /// state-changing call is refused (403); reads stay open.
 pub fn router(store: Arc<Mutex<AlertStore>>, token: Option<Token>) -> Router {
-    router_with_network(store, token, None)
+    Service::new(store, token).router()
 }
 
 /// [`router`], with the network model for `GET /api/alerts/{id}/area`.
@@ -169,12 +284,19 @@ pub fn router_with_network(
     token: Option<Token>,
     network: Option<Arc<Network>>,
 ) -> Router {
-    let state = AppState {
-        store,
-        token: token.map(Arc::new),
-        network,
-    };
+    let mut service = Service::new(store, token);
+    service.network = network;
+    service.router()
+}
+
+fn build_router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(crate::page::index))
+        .route("/assets/{file}", get(crate::page::asset))
+        .route("/api/status", get(get_status))
+        .route("/api/events", get(events))
+        .route("/api/network.geojson", get(network_geojson))
+        .route("/api/sensors/{tag}/series", get(sensor_series))
         .route("/api/alerts", get(list_alerts))
         .route("/api/alerts/{id}", get(get_alert))
         .route("/api/alerts/{id}/area", get(alert_area))
@@ -402,7 +524,7 @@ async fn ack_alert(
         store.acknowledge(id, note.as_deref(), now_ms())
     })
     .await?;
-    tracing::info!(id, "alert acknowledged");
+    tracing::debug!(id, "acknowledged through the API");
     Ok(Json(alert))
 }
 
@@ -422,7 +544,11 @@ async fn close_alert(
         store.close(id, resolution, note.as_deref(), now_ms())
     })
     .await?;
-    tracing::info!(id, resolution = resolution.as_str(), "alert closed");
+    tracing::debug!(
+        id,
+        resolution = resolution.as_str(),
+        "closed through the API"
+    );
     Ok(Json(alert))
 }
 
@@ -444,6 +570,53 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
             s.as_str()
         ));
     }
+    let st = status::snapshot(&state.status);
+    text.push_str("# HELP aquatwin_sensors Sensors by data state.\n");
+    text.push_str("# TYPE aquatwin_sensors gauge\n");
+    for (s, n) in st.sensor_counts() {
+        text.push_str(&format!(
+            "aquatwin_sensors{{state=\"{}\"}} {n}\n",
+            s.as_str()
+        ));
+    }
+    let stale = st
+        .sensors
+        .iter()
+        .filter(|s| s.state != status::SensorState::Fresh)
+        .count();
+    text.push_str("# HELP aquatwin_stale_sensors Sensors not fresh (stale, excluded or faulty).\n");
+    text.push_str("# TYPE aquatwin_stale_sensors gauge\n");
+    text.push_str(&format!("aquatwin_stale_sensors {stale}\n"));
+    text.push_str("# HELP aquatwin_samples_ingested_total Samples ingested since the start.\n");
+    text.push_str("# TYPE aquatwin_samples_ingested_total counter\n");
+    text.push_str(&format!(
+        "aquatwin_samples_ingested_total {}\n",
+        st.samples_ingested
+    ));
+    text.push_str("# HELP aquatwin_degraded 1 when the twin runs degraded.\n");
+    text.push_str("# TYPE aquatwin_degraded gauge\n");
+    text.push_str(&format!("aquatwin_degraded {}\n", u8::from(st.degraded)));
+    text.push_str("# HELP aquatwin_catching_up 1 while the backlog is processed.\n");
+    text.push_str("# TYPE aquatwin_catching_up gauge\n");
+    text.push_str(&format!(
+        "aquatwin_catching_up {}\n",
+        u8::from(st.catching_up)
+    ));
+    if let Some(ms) = st.last_cycle_ms {
+        text.push_str("# HELP aquatwin_cycle_seconds Duration of the last model cycle.\n");
+        text.push_str("# TYPE aquatwin_cycle_seconds gauge\n");
+        text.push_str(&format!("aquatwin_cycle_seconds {}\n", ms / 1000.0));
+    }
+    if let Some(ms) = st.model_time_ms {
+        text.push_str(
+            "# HELP aquatwin_model_time_seconds Data time reached by the model (Unix).\n",
+        );
+        text.push_str("# TYPE aquatwin_model_time_seconds gauge\n");
+        text.push_str(&format!(
+            "aquatwin_model_time_seconds {}\n",
+            ms as f64 / 1000.0
+        ));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -452,6 +625,216 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         text,
     )
         .into_response())
+}
+
+/// How often `/api/events` looks for new alert events and status changes.
+const EVENTS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+struct EventsCursor {
+    state: AppState,
+    after: Option<i64>,
+    last_status: String,
+    queue: std::collections::VecDeque<axum::response::sse::Event>,
+    first: bool,
+}
+
+/// Server-sent events: every alert event after the client's `Last-Event-ID`
+/// (or from now on), and the status whenever it changes (first at once).
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use axum::response::sse::{KeepAlive, Sse};
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let cursor = EventsCursor {
+        state,
+        after,
+        last_status: String::new(),
+        queue: std::collections::VecDeque::new(),
+        first: true,
+    };
+    let stream = futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if let Some(ev) = c.queue.pop_front() {
+                return Some((Ok::<_, Infallible>(ev), c));
+            }
+            if !c.first {
+                tokio::time::sleep(EVENTS_POLL).await;
+            }
+            c.first = false;
+            c.fill().await;
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+impl EventsCursor {
+    async fn fill(&mut self) {
+        use axum::response::sse::Event;
+        let after = self.after;
+        let found = with_store(&self.state, move |store| match after {
+            Some(a) => Ok((a, store.events_after(a, 100)?)),
+            // From now on: start after the newest event.
+            None => Ok((store.last_event_id()?, Vec::new())),
+        })
+        .await;
+        // A store failure is logged by with_store; the next round tries again.
+        if let Ok((start, events)) = found {
+            self.after = Some(start);
+            for e in events {
+                self.after = Some(e.event_id);
+                if let Ok(ev) = Event::default()
+                    .event("alert")
+                    .id(e.event_id.to_string())
+                    .json_data(&e)
+                {
+                    self.queue.push_back(ev);
+                }
+            }
+        }
+        let status =
+            serde_json::to_string(&status::snapshot(&self.state.status)).unwrap_or_default();
+        if status != self.last_status {
+            self.queue
+                .push_back(Event::default().event("status").data(status.clone()));
+            self.last_status = status;
+        }
+    }
+}
+
+async fn get_status(State(state): State<AppState>) -> Json<TwinStatus> {
+    Json(status::snapshot(&state.status))
+}
+
+async fn network_geojson(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let Some(network) = state.network.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the service has no network model",
+        ));
+    };
+    let sensors = status::snapshot(&state.status).sensors;
+    let body = crate::geojson::network(&network, &sensors);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SeriesQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A time given as epoch milliseconds or RFC 3339 (`2019-01-01T00:00:00Z`).
+fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = raw.trim().parse::<i64>() {
+        return Ok(ms);
+    }
+    raw.trim()
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "{name}={raw:?}: expected epoch milliseconds or an RFC 3339 time \
+                 such as 2019-01-01T00:00:00Z ({e})"
+            ))
+        })
+}
+
+fn series_points(samples: &[telemetry::Sample]) -> Vec<(i64, Option<f64>)> {
+    samples
+        .iter()
+        .map(|s| {
+            let good = s.quality == telemetry::Quality::Good;
+            (s.ts_ms, s.value.filter(|v| good && v.is_finite()))
+        })
+        .collect()
+}
+
+async fn sensor_series(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<SeriesQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Path(tag) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let st = status::snapshot(&state.status);
+    let sensor = st.sensors.iter().find(|s| s.tag == tag);
+    if sensor.is_none() && !st.sensors.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no sensor {tag:?}"),
+        ));
+    }
+    let unit = sensor.map(|s| s.unit.clone());
+    let to_ms = match &query.to {
+        Some(raw) => parse_time("to", raw)?,
+        None => st.model_time_ms.unwrap_or_else(now_ms),
+    };
+    let from_ms = match &query.from {
+        Some(raw) => parse_time("from", raw)?,
+        None => to_ms - 86_400_000,
+    };
+    if from_ms >= to_ms {
+        return Err(ApiError::bad_request(format!(
+            "from ({from_ms}) must be before to ({to_ms})"
+        )));
+    }
+    if to_ms - from_ms > MAX_SERIES_DAYS * 86_400_000 {
+        return Err(ApiError::bad_request(format!(
+            "the span is longer than {MAX_SERIES_DAYS} days"
+        )));
+    }
+    let Some(factory) = state.series.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the service has no time-series store",
+        ));
+    };
+    let model_tag = model_tag(&tag);
+    let (tag2, model_tag2) = (tag.clone(), model_tag.clone());
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut store = factory()?;
+        let measured = store.query(&tag2, from_ms, to_ms)?;
+        let modelled = store.query(&model_tag2, from_ms, to_ms)?;
+        Ok::<_, StoreError>((series_points(&measured), series_points(&modelled)))
+    })
+    .await;
+    let (measured, modelled) = match joined {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, tag, "series query failed");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the time-series store failed: {e}"),
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "series task failed");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the series query failed",
+            ));
+        }
+    };
+    Ok(Json(serde_json::json!({
+        "tag": tag,
+        "model_tag": model_tag,
+        "unit": unit,
+        "from_ms": from_ms,
+        "to_ms": to_ms,
+        "measured": measured,
+        "modelled": modelled,
+    }))
+    .into_response())
 }
 
 #[cfg(test)]

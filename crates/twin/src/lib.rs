@@ -1,5 +1,5 @@
-//! The live twin service's foundation: durable operator alerts and the HTTP
-//! API over them.
+//! The live twin service's foundation: durable operator alerts, the HTTP
+//! API and operators' page over them, and their webhook delivery.
 //!
 //! `twin` composes the lower crates into a service (the streaming detector
 //! that will fill the alert store comes with `aquatwin run`); it holds no
@@ -11,7 +11,14 @@
 //! - [`alerts`]: [`AlertStore`], one deduplicated alert per leak in
 //!   `alerts.sqlite` (WAL) in the state directory; lifecycle `open` →
 //!   `acknowledged` → `closed`.
-//! - [`api`]: the axum [`Router`](axum::Router) over the store.
+//! - [`api`]: the axum [`Router`](axum::Router) over the store, the live
+//!   status, the model and the time-series store ([`api::Service`]).
+//! - [`status`]: [`status::TwinStatus`], the live status the run loop fills.
+//! - [`geojson`]: the model and candidate areas as GeoJSON.
+//! - [`page`]: the operators' page, embedded; it requests nothing from any
+//!   other host.
+//! - [`webhook`]: alert events POSTed in order, HMAC-signed, from the
+//!   durable outbox every alert change writes in its own transaction.
 //!
 //! ```
 //! use twin::alerts::{AlertState, AlertStore, Candidate, LeakEvent, Resolution};
@@ -42,5 +49,9 @@
 pub mod alerts;
 pub mod api;
 pub mod geojson;
+pub mod live;
+pub mod page;
+pub mod status;
+pub mod webhook;
 
 pub use alerts::{AlertError, AlertStore};

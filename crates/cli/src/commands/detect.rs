@@ -9,16 +9,40 @@ use detection::sensors::{scada_file, Sensor, SensorKind, SensorSet};
 use detection::time::step_of_unix_ms;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The detector's step, ms.
+const STEP_MS: i64 = detection::time::STEP_S as i64 * 1000;
 use telemetry::scada::{Row, ScadaReader};
 use telemetry::time::TimeZone;
 use telemetry::units::Unit;
 use telemetry::SensorMap;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "What a utility must provide: the model (.inp); a sensor map \
+(--sensors, TOML: kind, element, unit, range, SCADA column; README \"Sensor maps\") with \
+a flow meter on every link of every reservoir and a level sensor in every tank (the water \
+balance), and pressure or flow sensors to compare with the model; readings in any unit \
+the map declares (converted to SI; an unknown unit is an error), timestamps in the map's \
+time zone, on a 5-minute grid; a leak-free training period (--train, or the first \
+--train-days of the data). Data come from SCADA exports (--scada DIR) or from the twin's \
+store (--config twin.toml --from T0 --to T1, as `ingest` and `import-scada` fill it)."
+)]
 pub struct Args {
-    /// The (unperturbed) model, .inp.
+    /// The (unperturbed) model, .inp (default with --config: its `network`).
     #[arg(long)]
-    network: PathBuf,
+    network: Option<PathBuf>,
+    /// Read the data from the twin's store instead of SCADA exports: the
+    /// configuration (twin.toml: store, sensor map, model).
+    #[arg(long, requires_all = ["from", "to"], conflicts_with = "scada")]
+    config: Option<PathBuf>,
+    /// With --config: start of the data (inclusive; `YYYY-MM-DD HH:MM` UTC,
+    /// RFC 3339 or epoch ms; on the 5-minute grid).
+    #[arg(long, requires = "config")]
+    from: Option<String>,
+    /// With --config: end of the data (exclusive).
+    #[arg(long, requires = "config")]
+    to: Option<String>,
     /// Sensor map (.toml); without it, the BattLeDIM L-Town sensors.
     #[arg(long)]
     sensors: Option<PathBuf>,
@@ -28,8 +52,8 @@ pub struct Args {
     time_zone: Option<String>,
     /// Directory with SCADA_Pressures.csv, SCADA_Flows.csv, SCADA_Levels.csv,
     /// SCADA_Demands.csv (or BattLeDIM's 2019_SCADA_*.csv).
-    #[arg(long)]
-    scada: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    scada: Option<PathBuf>,
     /// Leak-free training data (same layout); default: the first week of --scada.
     #[arg(long)]
     train: Option<PathBuf>,
@@ -118,7 +142,7 @@ pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<Senso
     let sensors = match path {
         None => {
             eprintln!("no --sensors given: using the BattLeDIM L-Town sensor set");
-            let set = SensorSet::battledim_ltown();
+            let set = battledim::ltown::sensor_set();
             Sensors {
                 scale: vec![None; set.sensors.len()],
                 set,
@@ -180,6 +204,62 @@ fn from_map(map: &SensorMap) -> Result<Sensors> {
         set,
         time_zone: map.time_zone.clone(),
         scale,
+    })
+}
+
+/// The stored samples of the map's sensors over `[from, to)`, on the
+/// 5-minute grid (mean of each step's good samples), in detection's units.
+fn read_store(
+    store: &mut dyn telemetry::store::Store,
+    set: &SensorSet,
+    tags: &[String],
+    from: i64,
+    to: i64,
+) -> Result<ScadaData> {
+    let Some(start_step) = step_of_unix_ms(from) else {
+        bail!(
+            "--from: {} is not on the 5-minute grid",
+            telemetry::time::format_timestamp(from)
+        );
+    };
+    if step_of_unix_ms(to).is_none() {
+        bail!(
+            "--to: {} is not on the 5-minute grid",
+            telemetry::time::format_timestamp(to)
+        );
+    }
+    if to <= from {
+        bail!("--to must be after --from");
+    }
+    let steps = twin::live::read_steps(store, tags, from, to).map_err(|e| anyhow::anyhow!(e))?;
+    let rows = steps.first().map_or(0, Vec::len);
+    if steps.iter().all(|v| v.iter().all(Option::is_none)) {
+        bail!(
+            "the store holds no good sample of these sensors from {} to {}",
+            telemetry::time::format_timestamp(from),
+            telemetry::time::format_timestamp(to)
+        );
+    }
+    Ok(ScadaData {
+        start_step,
+        rows,
+        columns: set
+            .sensors
+            .iter()
+            .zip(&steps)
+            .map(|(s, v)| Column {
+                kind: s.kind,
+                name: s.column.clone(),
+                values: {
+                    let mut values: Vec<f64> = v
+                        .iter()
+                        .map(|x| x.map_or(f64::NAN, |x| x * detection::detect::unit_scale(s.kind)))
+                        .collect();
+                    telemetry::resample::fill_sparse(&mut values);
+                    values
+                },
+            })
+            .collect(),
     })
 }
 
@@ -253,14 +333,12 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                 .or_insert_with(|| (line, text.to_string(), 0))
                 .2 += 1;
         };
+        // Readings between grid times (e.g. every minute) are averaged
+        // into their 5-minute step, [t, t + 5 min).
+        let mut counts: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         while rd.read_row_lenient(&mut row, &mut garbage)? {
-            let Some(step) = step_of_unix_ms(row.ts_ms) else {
-                bail!(
-                    "{name}:{}: field 'Timestamp': {} UTC is not on the 5-minute grid",
-                    row.line,
-                    telemetry::time::format_timestamp(row.ts_ms)
-                );
-            };
+            let step = step_of_unix_ms(row.ts_ms - row.ts_ms.rem_euclid(STEP_MS))
+                .expect("a multiple of the step from the grid's origin");
             let vals: Vec<f64> = row
                 .values
                 .iter()
@@ -271,7 +349,19 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                     (None, _) => f64::NAN,
                 })
                 .collect();
-            rows.insert(step, vals);
+            let sums = rows.entry(step).or_insert_with(|| vec![0.0; vals.len()]);
+            let n = counts.entry(step).or_insert_with(|| vec![0; vals.len()]);
+            for ((s, n), v) in sums.iter_mut().zip(n.iter_mut()).zip(&vals) {
+                if v.is_finite() {
+                    *s += v;
+                    *n += 1;
+                }
+            }
+        }
+        for (step, sums) in rows.iter_mut() {
+            for (s, &n) in sums.iter_mut().zip(&counts[step]) {
+                *s = if n > 0 { *s / n as f64 } else { f64::NAN };
+            }
         }
         for (c, (line, text, n)) in &unreadable {
             eprintln!(
@@ -303,6 +393,9 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
             for (&step, v) in &data {
                 values[(step - first) as usize] = v[c];
             }
+            // Readings sparser than the grid (e.g. every 15 minutes):
+            // interpolated between consecutive readings.
+            telemetry::resample::fill_sparse(&mut values);
             columns.push(Column {
                 kind,
                 name: name.clone(),
@@ -319,12 +412,38 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
 
 pub fn run(a: Args) -> Result<()> {
     let t0 = std::time::Instant::now();
-    let net = super::load_network(&a.network)?;
-    let mut sensors = load_sensors(a.sensors.as_deref(), &net)?;
-    if let Some(z) = &a.time_zone {
-        sensors.time_zone = telemetry::time::zone(z).context("--time-zone")?;
-    }
-    let data = read_scada(&a.scada, &sensors)?;
+    let (net, sensors, data) = match (&a.config, &a.scada) {
+        (Some(config), _) => {
+            let twin = super::twin_common::load(config)?;
+            let net = match &a.network {
+                Some(p) => super::load_network(p)?,
+                None => twin.model,
+            };
+            let mut store = twin.cfg.store.open().map_err(|e| anyhow::anyhow!(e))?;
+            let from = super::twin_common::parse_time("--from", a.from.as_deref().unwrap_or(""))?;
+            let to = super::twin_common::parse_time("--to", a.to.as_deref().unwrap_or(""))?;
+            let data = read_store(store.as_mut(), &twin.set, &twin.tags, from, to)?;
+            let sensors = Sensors {
+                scale: vec![None; twin.set.sensors.len()],
+                set: twin.set,
+                time_zone: telemetry::time::TimeZone::UTC,
+            };
+            (net, sensors, data)
+        }
+        (None, Some(dir)) => {
+            let Some(p) = &a.network else {
+                bail!("--network is needed with --scada");
+            };
+            let net = super::load_network(p)?;
+            let mut sensors = load_sensors(a.sensors.as_deref(), &net)?;
+            if let Some(z) = &a.time_zone {
+                sensors.time_zone = telemetry::time::zone(z).context("--time-zone")?;
+            }
+            let data = read_scada(dir, &sensors)?;
+            (net, sensors, data)
+        }
+        (None, None) => bail!("give --scada DIR or --config twin.toml --from T0 --to T1"),
+    };
     let train = a
         .train
         .as_deref()

@@ -55,6 +55,12 @@ pub struct Args {
     /// simulated minute per second.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// Wall-clock time (epoch ms) at which simulated time 0 is (hydraulic
+    /// truth; default: now). With the twin's `[clock]` (data time =
+    /// data_start + (wall − wall_start_ms) × speed) it puts the field on
+    /// the same data clock as the ingest that polls it.
+    #[arg(long, value_name = "EPOCH_MS")]
+    start_wall_ms: Option<i64>,
     /// Relative Gaussian noise on every value (e.g. 0.01 = 1 %).
     #[arg(long)]
     noise: Option<f64>,
@@ -130,7 +136,10 @@ pub fn run(a: Args) -> Result<()> {
         }
         Truth::Hydraulic => {
             let dur = net.times.duration;
-            let h = HydraulicTruth::new(net, &map, &leaks, a.speed)?;
+            let mut h = HydraulicTruth::new(net, &map, &leaks, a.speed)?;
+            if let Some(ms) = a.start_wall_ms {
+                h = h.with_start_wall(ms);
+            }
             tracing::info!(
                 "truth: hydraulic simulation of {} ({}), speed {}",
                 a.network.display(),

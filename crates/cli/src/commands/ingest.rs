@@ -46,7 +46,10 @@ pub fn run(a: Args) -> Result<()> {
             Arc::new(map),
             store,
             &cfg.buffer_dir,
-            telemetry::ingest::IngestOptions::from_config(&cfg.ingest),
+            telemetry::ingest::IngestOptions {
+                clock: cfg.clock,
+                ..telemetry::ingest::IngestOptions::from_config(&cfg.ingest)
+            },
             stop,
         )
         .await

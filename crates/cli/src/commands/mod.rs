@@ -1,6 +1,7 @@
 //! Subcommands of the `aquatwin` binary.
 
 mod alerts;
+mod calibrate;
 mod convert;
 mod detect;
 mod export;
@@ -9,10 +10,13 @@ mod import_scada;
 mod ingest;
 mod inspect;
 mod report;
+mod run;
 mod scenario;
 mod score;
 mod simulate;
 mod telemetry_common;
+mod train;
+mod twin_common;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -50,6 +54,12 @@ enum Command {
     Detect(detect::Args),
     /// List the live twin's operator alerts (table, or JSON for scripts).
     Alerts(alerts::Args),
+    /// Learn normal behaviour from a stored leak-free period (for `run`).
+    Train(train::Args),
+    /// The live twin: ingest, model and leak detection step by step, alerts and the HTTP API.
+    Run(run::Args),
+    /// Calibrate the model to SCADA data: roughness, demands, sensor offsets, uncertain statuses.
+    Calibrate(calibrate::Args),
     /// Efficiency report: water balance, night flow, UARL/ILI (runs the sibling `aquatwin-report`).
     Report(report::Args),
 }
@@ -67,6 +77,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Scenario(a) => scenario::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Alerts(a) => alerts::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Report(a) => report::run(a),
     }
 }

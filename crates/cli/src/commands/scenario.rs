@@ -1,10 +1,10 @@
 //! `aquatwin scenario`: synthetic truth data for leak detection (perturbed
 //! network, leaks at pipe midpoints, BattLeDIM-layout SCADA files, labels
-//! and leak flows). The generator lives in `detection::scenario`.
+//! and leak flows). The generator lives in `battledim::scenario`.
 
 use crate::figures::Fixed;
 use anyhow::{bail, Context, Result};
-use detection::scenario::{generate, ScenarioConfig};
+use battledim::scenario::{generate, ScenarioConfig};
 use detection::sensors::SensorKind;
 use std::path::PathBuf;
 
@@ -30,6 +30,12 @@ pub struct Args {
     min_leak_lps: f64,
     #[arg(long, default_value_t = 8.0)]
     max_leak_lps: f64,
+    /// Smallest and largest leak peak flow as shares of the mean system
+    /// inflow (e.g. `0.03,0.12`), instead of --min/--max-leak-lps. The
+    /// inflow is the truth network's total junction demand averaged over
+    /// its first day (written to scenario.json as `mean_inflow_lps`).
+    #[arg(long, value_delimiter = ',', value_name = "MIN,MAX")]
+    leak_inflow_share: Option<Vec<f64>>,
     /// Leak-free days at the start.
     #[arg(long, default_value_t = 7.0)]
     leak_free_days: f64,
@@ -78,9 +84,9 @@ fn add_billing_series(net: &network::Network, sensors: &mut detection::sensors::
 /// `billing/billing.csv`: per junction and calendar month (UTC) of the scenario,
 /// the true customer consumption (the hidden demand series, L/h at each
 /// 5-minute step, held for the step) times (1 − under-registration).
-fn billing_csv(sc: &mut detection::scenario::Scenario, under: f64) -> String {
+fn billing_csv(sc: &mut battledim::scenario::Scenario, under: f64) -> String {
     use detection::time::{format_step, STEP_S};
-    let hidden: Vec<detection::scenario::Series> = {
+    let hidden: Vec<battledim::scenario::Series> = {
         let (h, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut sc.series)
             .into_iter()
             .partition(|s| s.column.starts_with(BILL_PREFIX));
@@ -154,6 +160,11 @@ pub fn run(a: Args) -> Result<()> {
         uncertainty: a.uncertainty,
         seed: a.seed,
         leak_lps: (a.min_leak_lps, a.max_leak_lps),
+        leak_inflow_share: match a.leak_inflow_share.as_deref() {
+            None => None,
+            Some(&[lo, hi]) => Some((lo, hi)),
+            Some(v) => bail!("--leak-inflow-share: expected MIN,MAX (two shares), got {v:?}"),
+        },
         leak_free_days: a.leak_free_days,
         incipient_share: a.incipient_share,
         pressure_noise_m: a.pressure_noise,
@@ -162,6 +173,12 @@ pub fn run(a: Args) -> Result<()> {
         ..ScenarioConfig::default()
     };
     anyhow::ensure!(a.days >= 2, "--days must be at least 2");
+    if let Some((lo, hi)) = cfg.leak_inflow_share {
+        anyhow::ensure!(
+            lo > 0.0 && lo <= hi && hi < 1.0,
+            "--leak-inflow-share {lo},{hi}: expected 0 < MIN ≤ MAX < 1"
+        );
+    }
     anyhow::ensure!(
         cfg.leak_free_days + cfg.end_margin_days < a.days as f64 || a.leaks == 0,
         "--days {} leaves no time for leaks after {} leak-free days",
@@ -190,6 +207,12 @@ pub fn run(a: Args) -> Result<()> {
     std::fs::create_dir_all(&billing_dir)
         .with_context(|| format!("cannot create {}", billing_dir.display()))?;
     write("billing/billing.csv", billing)?;
+    // The truth as a simulated field serves it: a year long, so that a
+    // field started at the scenario's end continues it instead of starting
+    // the model's cycle again.
+    let mut truth = sc.truth.clone();
+    truth.times.duration = truth.times.duration.max(365 * 86_400);
+    write("truth.inp", network::inp::write_inp(&truth))?;
     for l in &sc.leaks {
         eprintln!(
             "leak {}: {:?} from {} peak {} d={} m, max {} L/s",
@@ -201,6 +224,11 @@ pub fn run(a: Args) -> Result<()> {
             Fixed(l.max_flow_lps, 2)
         );
     }
-    eprintln!("wrote {} rows to {}", sc.rows, a.out.display());
+    eprintln!(
+        "mean system inflow {} L/s; wrote {} rows to {}",
+        Fixed(sc.mean_inflow_lps, 2),
+        sc.rows,
+        a.out.display()
+    );
     Ok(())
 }

@@ -2,12 +2,13 @@
 //! (`pipeID, YYYY-MM-DD HH:MM` lines) against labelled leaks and their flows.
 //!
 //! This module only reads the files; the rules live in
-//! `detection::scoring`.
+//! `battledim::scoring`.
 
 use anyhow::{Context, Result};
-use detection::scoring::{
+use battledim::scoring::{
     parse_leak_labels, parse_results, LeakFlows, LeakFlowsBuilder, ScoreParams, Scorer,
 };
+use network::graph::DistanceRule;
 use std::path::{Path, PathBuf};
 use telemetry::scada::ScadaReader;
 
@@ -28,6 +29,18 @@ pub struct Args {
     /// per-detection details) instead of the text report.
     #[arg(long)]
     json: bool,
+    /// How distance is measured: `pipes` (the official BattLeDIM rule:
+    /// along pipes only) or `network` (also through valves and pumps that
+    /// are not initially closed, which count 0 m: they have no length in
+    /// EPANET). Use `network` for networks whose valves split the pipes.
+    #[arg(long, value_enum, default_value_t = Distance::Pipes)]
+    distance: Distance,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Distance {
+    Pipes,
+    Network,
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -59,8 +72,15 @@ pub fn run(a: Args) -> Result<()> {
     let flows = read_leak_flows(&a.flows)?;
     let results =
         parse_results(&read_text(&a.results)?, &name(&a.results)).map_err(anyhow::Error::new)?;
-    let scorer = Scorer::new(&net, labels, &name(&a.leaks), flows, ScoreParams::default())
-        .map_err(anyhow::Error::new)?;
+    let params = ScoreParams {
+        distance: match a.distance {
+            Distance::Pipes => DistanceRule::PipesOnly,
+            Distance::Network => DistanceRule::Network,
+        },
+        ..ScoreParams::default()
+    };
+    let scorer =
+        Scorer::new(&net, labels, &name(&a.leaks), flows, params).map_err(anyhow::Error::new)?;
     let report = scorer.score(&results).map_err(anyhow::Error::new)?;
     let team = a
         .results
@@ -71,7 +91,7 @@ pub fn run(a: Args) -> Result<()> {
         struct Out<'a> {
             team: &'a str,
             #[serde(flatten)]
-            report: &'a detection::scoring::ScoreReport,
+            report: &'a battledim::scoring::ScoreReport,
         }
         emit(
             &(serde_json::to_string_pretty(&Out {

@@ -25,8 +25,17 @@ pub fn load_sensor_map(path: &Path, network: Option<&Path>) -> Result<SensorMap>
 }
 
 pub fn load_config(path: &Path) -> Result<(TwinConfig, SensorMap)> {
-    let cfg = TwinConfig::load(path)?;
+    let mut cfg = TwinConfig::load(path)?;
     let map = load_sensor_map(&cfg.sensors, cfg.network.as_deref())?;
+    // InfluxDB points carry each sensor's kind (dashboards select by it).
+    if let telemetry::config::StoreConfig::Influx(c) = &mut cfg.store {
+        c.kinds = std::sync::Arc::new(
+            map.sensors
+                .iter()
+                .map(|s| (s.tag.clone(), s.kind.name().to_string()))
+                .collect(),
+        );
+    }
     Ok((cfg, map))
 }
 

@@ -9,7 +9,6 @@
 
 use super::{DetectError, ScadaData};
 use crate::netedit::{drop_controls_on_link, tank_to_fixed_head};
-use crate::scenario::set_times;
 use crate::sensors::{SensorKind, SensorSet};
 use crate::time::STEP_S;
 use hydraulics::Simulation;
@@ -41,6 +40,9 @@ pub(super) struct Setup {
     /// values fitted to the meters at every step) instead of from the model
     /// patterns alone.
     pub(super) amr_patterns: bool,
+    /// Per residual channel: excluded by the live data checks (no weight
+    /// in localization).
+    pub(super) masked: Vec<bool>,
 }
 
 impl Setup {
@@ -51,6 +53,15 @@ impl Setup {
         notes: &mut Vec<String>,
     ) -> Setup {
         let mut net = model.clone();
+        // A twin does not stop: an unbalanced step goes on (EPANET's
+        // UNBALANCED CONTINUE 10) instead of halting the model.
+        if net.options.unbalanced == network::Unbalanced::Stop {
+            net.options.unbalanced = network::Unbalanced::Continue(10);
+            notes.push(
+                "the model's UNBALANCED STOP is run as UNBALANCED CONTINUE 10 (the detector's model must not stop)"
+                    .to_string(),
+            );
+        }
         let mut tanks = Vec::new();
         let mut pumps = Vec::new();
         let mut inflows = Vec::new();
@@ -190,21 +201,34 @@ impl Setup {
             pumps,
             inflows,
             amr,
-            residual,
             groups,
             amr_demands,
+            masked: vec![false; residual.len()],
+            residual,
             metering_gaps,
             amr_patterns: false,
         }
     }
 }
 
-/// Everything computed per step for one data set.
+/// Everything computed per step for one data set. A frame grows row by
+/// row: cleaned readings are appended ([`Frame::push_raw`]) and rows are
+/// derived once the water balance's storage term has its look-ahead
+/// ([`Frame::derive`]); batch and streaming build it the same way, so the
+/// same readings give the same rows bit for bit.
+#[derive(Debug, Clone)]
 pub(super) struct Frame {
+    /// Rows derived (every field below holds this many).
     pub(super) rows: usize,
     pub(super) start_step: i64,
     /// Pattern offset (s) so that row 0 falls on its time in the weekly patterns.
     pub(super) pattern_start: u64,
+    /// Cleaned readings appended so far, per sensor of the set (empty for
+    /// sensors not used), in detection's units.
+    pub(super) raw: Vec<Vec<f64>>,
+    pub(super) raw_rows: usize,
+    /// Least-squares set-up of the AMR pattern predictors (`amr_patterns`).
+    pub(super) amr_fit: Option<AmrFit>,
     /// Measured consumption (water balance) and metered AMR consumption, m³/s.
     pub(super) d_meas: Vec<f64>,
     pub(super) q_amr: Vec<f64>,
@@ -234,10 +258,14 @@ fn pattern_value(net: &Network, p: Option<usize>, period: usize) -> f64 {
     }
 }
 
+/// Rows of look-ahead of the storage term (central difference over ±3
+/// steps smooths the 0.01 m level resolution).
+pub(super) const STORAGE_HALF_WINDOW: usize = 3;
+
 impl Frame {
-    pub(super) fn new(setup: &Setup, series: &[Option<Vec<f64>>], data: &ScadaData) -> Frame {
+    /// An empty frame whose row 0 is step `start_step`.
+    pub(super) fn empty(setup: &Setup, start_step: i64, sensors: usize) -> Frame {
         let net = &setup.net;
-        let rows = data.rows;
         let pstep = net.times.pattern_step.max(1);
         let plen = net
             .patterns
@@ -247,102 +275,205 @@ impl Frame {
             .unwrap_or(1)
             .max(1) as i64;
         let cycle = plen * pstep as i64;
-        let pattern_start = (data.start_step * STEP_S as i64 + net.times.pattern_start as i64)
-            .rem_euclid(cycle) as u64;
-        let period = |r: usize| ((pattern_start + r as u64 * STEP_S) / pstep) as usize;
-        let d_group: Vec<Vec<f64>> = setup
-            .groups
-            .iter()
-            .map(|&(p, base)| {
-                (0..rows)
-                    .map(|r| base * pattern_value(net, p, period(r)))
-                    .collect()
-            })
-            .collect();
-        let amr_model: Vec<Vec<f64>> = setup
-            .amr_demands
-            .iter()
-            .map(|ds| {
-                (0..rows)
-                    .map(|r| {
-                        ds.iter()
-                            .map(|&(b, p)| b * pattern_value(net, p, period(r)))
-                            .sum()
-                    })
-                    .collect()
-            })
-            .collect();
-        let get = |si: usize| series[si].as_ref().expect("usable");
-        let amr_meas: Vec<Vec<f64>> = setup
-            .amr
-            .iter()
-            .map(|&(si, _)| get(si).iter().map(|x| x / 3.6e6).collect())
-            .collect();
-        let q_amr: Vec<f64> = (0..rows)
-            .map(|r| amr_meas.iter().map(|v| v[r]).sum())
-            .collect();
-        let d_expect = if setup.amr_patterns {
-            amr_predictors(setup, &amr_meas, &d_group)
+        let pattern_start =
+            (start_step * STEP_S as i64 + net.times.pattern_start as i64).rem_euclid(cycle) as u64;
+        let amr_fit = if setup.amr_patterns {
+            AmrFit::new(setup)
         } else {
-            d_group.clone()
+            None
         };
-        let levels: Vec<Vec<f64>> = setup
-            .tanks
-            .iter()
-            .map(|&(si, _, _)| get(si).clone())
-            .collect();
-        // Consumption: reservoir outflows minus storage change (central
-        // difference over ±3 steps smooths the 0.01 m level resolution).
-        let mut d_meas = vec![0.0; rows];
-        for &(si, _, sign) in &setup.inflows {
-            for (d, q) in d_meas.iter_mut().zip(get(si)) {
-                *d += sign * q / 3600.0;
-            }
-        }
-        for (lv, &(_, _, area)) in levels.iter().zip(&setup.tanks) {
-            let h = 3usize;
-            for (r, d) in d_meas.iter_mut().enumerate() {
-                let (a, b) = (r.saturating_sub(h), (r + h).min(rows - 1));
-                if b > a {
-                    *d -= area * (lv[b] - lv[a]) / ((b - a) as f64 * STEP_S as f64);
-                }
-            }
-        }
-        let m: Vec<f64> = (0..rows)
-            .map(|r| {
-                let dm: f64 = d_group.iter().map(|g| g[r]).sum();
-                if dm > 1e-9 {
-                    ((d_meas[r] - q_amr[r]) / dm).clamp(0.0, 10.0)
-                } else {
-                    net.options.demand_multiplier
-                }
-            })
-            .collect();
-        let pump_open = setup
-            .pumps
-            .iter()
-            .map(|&(si, _)| get(si).iter().map(|&q| q > 0.1).collect())
-            .collect();
-        let meas = setup
-            .residual
-            .iter()
-            .map(|&(si, _, _)| get(si).clone())
-            .collect();
+        let n_expect = match &amr_fit {
+            Some(a) => a.pats.len() + a.unseen.len(),
+            None => setup.groups.len(),
+        };
         Frame {
-            rows,
-            start_step: data.start_step,
+            rows: 0,
+            start_step,
             pattern_start,
-            d_meas,
-            q_amr,
-            d_group,
-            d_expect,
-            amr_model,
-            amr_meas,
-            m,
-            levels,
-            pump_open,
-            meas,
-            sim: Vec::new(),
+            raw: vec![Vec::new(); sensors],
+            raw_rows: 0,
+            amr_fit,
+            d_meas: Vec::new(),
+            q_amr: Vec::new(),
+            d_group: vec![Vec::new(); setup.groups.len()],
+            d_expect: vec![Vec::new(); n_expect],
+            amr_model: vec![Vec::new(); setup.amr.len()],
+            amr_meas: vec![Vec::new(); setup.amr.len()],
+            m: Vec::new(),
+            levels: vec![Vec::new(); setup.tanks.len()],
+            pump_open: vec![Vec::new(); setup.pumps.len()],
+            meas: vec![Vec::new(); setup.residual.len()],
+            sim: vec![Vec::new(); setup.residual.len()],
+        }
+    }
+
+    /// A frame of a whole data set (cleaned series per sensor, `None` =
+    /// unusable), every row derived; the simulated values are left empty.
+    pub(super) fn new(setup: &Setup, series: &[Option<Vec<f64>>], data: &ScadaData) -> Frame {
+        let mut f = Frame::empty(setup, data.start_step, series.len());
+        let mut row = vec![f64::NAN; series.len()];
+        for r in 0..data.rows {
+            for (x, s) in row.iter_mut().zip(series) {
+                *x = s.as_ref().map_or(f64::NAN, |v| v[r]);
+            }
+            f.push_raw(&row);
+        }
+        f.derive(setup, true);
+        f
+    }
+
+    /// Cleaned readings appended so far.
+    pub(super) fn raw_rows(&self) -> usize {
+        self.raw_rows
+    }
+
+    /// The cleaned reading of sensor `si` at row `r`.
+    pub(super) fn raw(&self, si: usize, r: usize) -> f64 {
+        self.raw[si][r]
+    }
+
+    /// Appends one row of cleaned readings (per sensor of the set, in
+    /// detection's units; unused sensors are ignored).
+    pub(super) fn push_raw(&mut self, row: &[f64]) {
+        for (v, &x) in self.raw.iter_mut().zip(row) {
+            v.push(x);
+        }
+        self.raw_rows += 1;
+    }
+
+    /// Derives the rows whose storage term has its look-ahead (all rows
+    /// when `complete`: the data ends there). Returns the rows derived.
+    pub(super) fn derive(&mut self, setup: &Setup, complete: bool) -> usize {
+        let upto = if complete {
+            self.raw_rows
+        } else {
+            self.raw_rows.saturating_sub(STORAGE_HALF_WINDOW)
+        };
+        let first = self.rows;
+        for r in first..upto {
+            self.derive_row(setup, r);
+        }
+        self.rows = upto.max(first);
+        self.rows - first
+    }
+
+    fn derive_row(&mut self, setup: &Setup, r: usize) {
+        let net = &setup.net;
+        let pstep = net.times.pattern_step.max(1);
+        let period = ((self.pattern_start + r as u64 * STEP_S) / pstep) as usize;
+        let mut dm_group = 0.0;
+        for (g, &(p, base)) in setup.groups.iter().enumerate() {
+            let d = base * pattern_value(net, p, period);
+            self.d_group[g].push(d);
+            dm_group += d;
+        }
+        let mut q_amr = 0.0;
+        for (a, (ds, &(si, _))) in setup.amr_demands.iter().zip(&setup.amr).enumerate() {
+            let model: f64 = ds
+                .iter()
+                .map(|&(b, p)| b * pattern_value(net, p, period))
+                .sum();
+            self.amr_model[a].push(model);
+            let meas = self.raw[si][r] / 3.6e6;
+            self.amr_meas[a].push(meas);
+            q_amr += meas;
+        }
+        self.q_amr.push(q_amr);
+        match &self.amr_fit {
+            Some(fit) => {
+                let y: Vec<f64> = self.amr_meas.iter().map(|v| v[r]).collect();
+                let x = super::normal::lstsq(&fit.a, &y);
+                for (g, v) in x.iter().enumerate() {
+                    self.d_expect[g].push(v * fit.scales[g]);
+                }
+                for (i, &g) in fit.unseen.iter().enumerate() {
+                    let d = self.d_group[g][r];
+                    self.d_expect[fit.pats.len() + i].push(d);
+                }
+            }
+            None => {
+                for g in 0..setup.groups.len() {
+                    let d = self.d_group[g][r];
+                    self.d_expect[g].push(d);
+                }
+            }
+        }
+        for (t, &(si, _, _)) in setup.tanks.iter().enumerate() {
+            self.levels[t].push(self.raw[si][r]);
+        }
+        // Consumption: reservoir outflows minus storage change (central
+        // difference over ±STORAGE_HALF_WINDOW steps, shortened at the ends
+        // of the data).
+        let mut d = 0.0;
+        for &(si, _, sign) in &setup.inflows {
+            d += sign * self.raw[si][r] / 3600.0;
+        }
+        let h = STORAGE_HALF_WINDOW;
+        let last = self.raw_rows - 1;
+        for &(si, _, area) in &setup.tanks {
+            let (a, b) = (r.saturating_sub(h), (r + h).min(last));
+            if b > a {
+                let lv = &self.raw[si];
+                d -= area * (lv[b] - lv[a]) / ((b - a) as f64 * STEP_S as f64);
+            }
+        }
+        self.d_meas.push(d);
+        self.m.push(if dm_group > 1e-9 {
+            ((d - q_amr) / dm_group).clamp(0.0, 10.0)
+        } else {
+            net.options.demand_multiplier
+        });
+        for (p, &(si, _)) in setup.pumps.iter().enumerate() {
+            self.pump_open[p].push(self.raw[si][r] > 0.1);
+        }
+        for (c, &(si, _, _)) in setup.residual.iter().enumerate() {
+            self.meas[c].push(self.raw[si][r]);
+        }
+    }
+
+    /// Drops the first `d` rows (derived and raw): row `d` becomes row 0.
+    pub(super) fn rebase(&mut self, setup: &Setup, d: usize) {
+        let d = d.min(self.rows);
+        if d == 0 {
+            return;
+        }
+        let net = &setup.net;
+        let pstep = net.times.pattern_step.max(1);
+        let plen = net
+            .patterns
+            .iter()
+            .map(|p| p.multipliers.len())
+            .max()
+            .unwrap_or(1)
+            .max(1) as u64;
+        let cycle = plen * pstep;
+        self.pattern_start = (self.pattern_start + d as u64 * STEP_S) % cycle;
+        self.start_step += d as i64;
+        self.rows -= d;
+        self.raw_rows -= d;
+        fn cut<T>(v: &mut Vec<T>, d: usize) {
+            v.drain(..d.min(v.len()));
+        }
+        for v in &mut self.raw {
+            cut(v, d);
+        }
+        cut(&mut self.d_meas, d);
+        cut(&mut self.q_amr, d);
+        cut(&mut self.m, d);
+        for v in self
+            .d_group
+            .iter_mut()
+            .chain(&mut self.d_expect)
+            .chain(&mut self.amr_model)
+            .chain(&mut self.amr_meas)
+            .chain(&mut self.levels)
+            .chain(&mut self.meas)
+            .chain(&mut self.sim)
+        {
+            cut(v, d);
+        }
+        for v in &mut self.pump_open {
+            cut(v, d);
         }
     }
 
@@ -351,61 +482,91 @@ impl Frame {
     }
 }
 
-/// Per-step predictors of the non-AMR consumption from the AMR readings:
-/// at every step the values of the demand patterns (pattern × whatever
-/// multiplies it that day) are fitted by least squares to the meters, each
-/// meter reading being Σ base × pattern value over its node's demands.
-/// Predictors: for each pattern the meters see, its fitted value × the
-/// non-AMR base demand of that pattern (× all non-AMR base when no non-AMR
-/// node uses it: a fitted value still mixes in the others' base errors);
-/// the model demand of groups whose pattern no meter sees.
-fn amr_predictors(setup: &Setup, amr_meas: &[Vec<f64>], d_group: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let mut pats: Vec<Option<usize>> = Vec::new();
-    for ds in &setup.amr_demands {
-        for &(b, p) in ds {
-            if b > 0.0 && !pats.contains(&p) {
-                pats.push(p);
+#[cfg(test)]
+impl Frame {
+    /// An empty frame with no sensors, for tests that fill the derived rows
+    /// themselves.
+    pub(super) fn blank() -> Frame {
+        Frame {
+            rows: 0,
+            start_step: 0,
+            pattern_start: 0,
+            raw: Vec::new(),
+            raw_rows: 0,
+            amr_fit: None,
+            d_meas: Vec::new(),
+            q_amr: Vec::new(),
+            d_group: Vec::new(),
+            d_expect: Vec::new(),
+            amr_model: Vec::new(),
+            amr_meas: Vec::new(),
+            m: Vec::new(),
+            levels: Vec::new(),
+            pump_open: Vec::new(),
+            meas: Vec::new(),
+            sim: Vec::new(),
+        }
+    }
+}
+
+/// Predictors of the non-AMR consumption from the AMR readings: at every
+/// step the values of the demand patterns (pattern × whatever multiplies it
+/// that day) are fitted by least squares to the meters, each meter reading
+/// being Σ base × pattern value over its node's demands. Predictors: for
+/// each pattern the meters see, its fitted value × the non-AMR base demand
+/// of that pattern (× all non-AMR base when no non-AMR node uses it: a
+/// fitted value still mixes in the others' base errors); the model demand
+/// of groups whose pattern no meter sees.
+#[derive(Debug, Clone)]
+pub(super) struct AmrFit {
+    pats: Vec<Option<usize>>,
+    /// Per meter, its base demand per pattern of `pats`.
+    a: Vec<Vec<f64>>,
+    scales: Vec<f64>,
+    /// Demand groups whose pattern no meter sees.
+    unseen: Vec<usize>,
+}
+
+impl AmrFit {
+    fn new(setup: &Setup) -> Option<AmrFit> {
+        let mut pats: Vec<Option<usize>> = Vec::new();
+        for ds in &setup.amr_demands {
+            for &(b, p) in ds {
+                if b > 0.0 && !pats.contains(&p) {
+                    pats.push(p);
+                }
             }
         }
-    }
-    if pats.is_empty() || amr_meas.is_empty() {
-        return d_group.to_vec();
-    }
-    let a: Vec<Vec<f64>> = setup
-        .amr_demands
-        .iter()
-        .map(|ds| {
-            pats.iter()
-                .map(|&p| ds.iter().filter(|d| d.1 == p).map(|d| d.0).sum())
-                .collect()
+        if pats.is_empty() || setup.amr.is_empty() {
+            return None;
+        }
+        let a = setup
+            .amr_demands
+            .iter()
+            .map(|ds| {
+                pats.iter()
+                    .map(|&p| ds.iter().filter(|d| d.1 == p).map(|d| d.0).sum())
+                    .collect()
+            })
+            .collect();
+        let total_base: f64 = setup.groups.iter().map(|g| g.1).sum::<f64>().max(1e-12);
+        let scales = pats
+            .iter()
+            .map(|&p| match setup.groups.iter().find(|g| g.0 == p) {
+                Some(g) if g.1 > 0.0 => g.1,
+                _ => total_base,
+            })
+            .collect();
+        let unseen = (0..setup.groups.len())
+            .filter(|&g| !pats.contains(&setup.groups[g].0))
+            .collect();
+        Some(AmrFit {
+            pats,
+            a,
+            scales,
+            unseen,
         })
-        .collect();
-    let total_base: f64 = setup.groups.iter().map(|g| g.1).sum::<f64>().max(1e-12);
-    let rows = d_group.first().map_or(0, Vec::len);
-    let mut out: Vec<Vec<f64>> = vec![vec![0.0; rows]; pats.len()];
-    let y_scale = |p: Option<usize>| -> f64 {
-        match setup.groups.iter().find(|g| g.0 == p) {
-            Some(g) if g.1 > 0.0 => g.1,
-            _ => total_base,
-        }
-    };
-    let scales: Vec<f64> = pats.iter().map(|&p| y_scale(p)).collect();
-    let mut y = vec![0.0; a.len()];
-    for r in 0..rows {
-        for (yi, m) in y.iter_mut().zip(amr_meas) {
-            *yi = m[r];
-        }
-        let x = super::normal::lstsq(&a, &y);
-        for (g, v) in x.iter().enumerate() {
-            out[g][r] = v * scales[g];
-        }
     }
-    for (g, &(p, _)) in setup.groups.iter().enumerate() {
-        if !pats.contains(&p) {
-            out.push(d_group[g].clone());
-        }
-    }
-    out
 }
 
 /// Applies the boundary conditions of row `r` with non-AMR multiplier `m`.
@@ -439,44 +600,111 @@ pub(super) fn read_channels(sim: &Simulation, setup: &Setup, out: &mut [f64]) {
     }
 }
 
-/// Runs the calibrated model over the frame; fills `f.sim`; returns clones
-/// of the solved simulation at the rows in `snaps` (sorted).
-pub(super) fn run_model(
+/// The model of a frame advanced row by row with the frame's boundary
+/// conditions, as the rows are derived: the simulated channels of every
+/// row go into `Frame::sim`. Its duration is open-ended (the end of the
+/// data is not known in advance and does not change any step before it),
+/// so a batch run and a stream of the same rows give the same values.
+pub(super) struct LiveModel {
+    sim: Simulation,
+    buf: Vec<f64>,
+    /// Rows dropped from the frame since this model's time 0.
+    offset: usize,
+}
+
+impl LiveModel {
+    pub(super) fn new(setup: &Setup, f: &Frame) -> Result<LiveModel, DetectError> {
+        let mut net = setup.net.clone();
+        set_open_times(&mut net);
+        net.times.pattern_start = f.pattern_start;
+        Ok(LiveModel {
+            sim: Simulation::from_network(net)?,
+            buf: vec![0.0; setup.residual.len()],
+            offset: 0,
+        })
+    }
+
+    /// The frame dropped its first `d` rows.
+    pub(super) fn rebased(&mut self, d: usize) {
+        self.offset += d;
+    }
+
+    /// Simulates every derived row of `f` not simulated yet.
+    pub(super) fn advance(&mut self, setup: &Setup, f: &mut Frame) -> Result<(), DetectError> {
+        loop {
+            let t = self.sim.time_s();
+            let on_grid = t.is_multiple_of(STEP_S);
+            let r = (t / STEP_S) as usize - self.offset;
+            if on_grid && r >= f.rows {
+                return Ok(());
+            }
+            if on_grid {
+                apply_bc(&mut self.sim, setup, f, r, f.m[r]);
+            }
+            self.sim.run()?;
+            if on_grid {
+                read_channels(&self.sim, setup, &mut self.buf);
+                for (c, v) in self.buf.iter().enumerate() {
+                    debug_assert_eq!(f.sim[c].len(), r);
+                    f.sim[c].push(*v);
+                }
+            }
+            if self.sim.next() == 0 {
+                if f.rows > (self.sim.time_s() / STEP_S) as usize - self.offset + 1 {
+                    return Err(DetectError::Data(format!(
+                        "the model stopped at {:.1} h of the data",
+                        self.sim.time_s() as f64 / 3600.0
+                    )));
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Times of a detection model: the data's step as hydraulic and report
+/// step, patterns at that step unless the model has its own, and a
+/// duration long enough never to end a run (a century of steps).
+fn set_open_times(net: &mut Network) {
+    let t = &mut net.times;
+    t.duration = 100 * 365 * 86_400;
+    t.hydraulic_step = STEP_S;
+    t.report_step = STEP_S;
+    t.report_start = 0;
+    if t.pattern_step == 0 {
+        t.pattern_step = STEP_S;
+    }
+    t.start_clocktime = 0;
+}
+
+/// Runs the model over the frame from row 0 and returns clones of the
+/// solved simulation at the rows in `snaps` (sorted, all derived).
+pub(super) fn snapshots(
     setup: &Setup,
-    f: &mut Frame,
+    f: &Frame,
     snaps: &[usize],
 ) -> Result<Vec<Simulation>, DetectError> {
     let mut net = setup.net.clone();
-    set_times(&mut net, f.rows);
+    set_open_times(&mut net);
     net.times.pattern_start = f.pattern_start;
     let mut sim = Simulation::from_network(net)?;
-    let nch = setup.residual.len();
-    let last = snaps.iter().max().copied();
-    let keep_all = f.sim.is_empty();
-    if keep_all {
-        f.sim = vec![vec![0.0; f.rows]; nch];
-    }
+    let Some(&last) = snaps.iter().max() else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
-    let mut buf = vec![0.0; nch];
     loop {
         let t = sim.time_s();
-        let on_grid = t % STEP_S == 0;
+        let on_grid = t.is_multiple_of(STEP_S);
         let r = (t / STEP_S) as usize;
         if on_grid && r < f.rows {
             apply_bc(&mut sim, setup, f, r, f.m[r]);
         }
         sim.run()?;
         if on_grid && r < f.rows {
-            if keep_all {
-                read_channels(&sim, setup, &mut buf);
-                for (c, v) in buf.iter().enumerate() {
-                    f.sim[c][r] = *v;
-                }
-            }
             if snaps.binary_search(&r).is_ok() {
                 out.push(sim.clone());
             }
-            if !keep_all && Some(r) >= last {
+            if r >= last {
                 break;
             }
         }
@@ -485,26 +713,4 @@ pub(super) fn run_model(
         }
     }
     Ok(out)
-}
-
-impl Frame {
-    /// A copy without simulated values (for re-running the model).
-    pub(super) fn clone_light(&self) -> Frame {
-        Frame {
-            rows: self.rows,
-            start_step: self.start_step,
-            pattern_start: self.pattern_start,
-            d_meas: self.d_meas.clone(),
-            q_amr: self.q_amr.clone(),
-            d_group: self.d_group.clone(),
-            d_expect: self.d_expect.clone(),
-            amr_model: self.amr_model.clone(),
-            amr_meas: self.amr_meas.clone(),
-            m: self.m.clone(),
-            levels: self.levels.clone(),
-            pump_open: self.pump_open.clone(),
-            meas: Vec::new(),
-            sim: Vec::new(),
-        }
-    }
 }

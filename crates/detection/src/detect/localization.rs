@@ -5,13 +5,16 @@
 //! already found, the candidate weights and the pipe minimising the
 //! expected distance to the leak. No I/O.
 
-use super::boundary::{apply_bc, read_channels, run_model, Frame, Setup};
+use super::boundary::{apply_bc, read_channels, snapshots, Frame, Setup};
 use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
-use crate::scoring::PipeGraph;
 use crate::signature;
 use crate::time::STEPS_PER_HOUR;
+use network::graph::NetworkDistance;
 use network::{LinkKind, Network};
+
+/// How many sensors an alarm names as its evidence.
+const EVIDENCE_SENSORS: usize = 6;
 
 pub(super) struct Localization {
     /// Top candidate nodes: (node, normalized weight, distances from it).
@@ -29,13 +32,18 @@ pub(super) struct Localization {
     /// Joint fits only: misfit with the known leaks alone over misfit with
     /// the best new candidate added (large = a new leak, not growth).
     pub(super) new_leak_evidence: Option<f64>,
+    /// The sensors that carried the signature most: (residual channel,
+    /// change of the detrended residual over the window against the
+    /// reference, in the channel's units; the same standardized), largest
+    /// standardized first.
+    pub(super) evidence: Vec<(usize, f64, f64)>,
 }
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn localize(
     setup: &Setup,
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     normal: &Normal,
     f: &Frame,
     start: usize,
@@ -73,9 +81,13 @@ pub(super) fn localize(
         Reference::Before(ref_len)
     };
     let windows = reference.windows(ref_before.unwrap_or(start), len);
+    // A channel the live checks exclude carries no weight (an infinite
+    // noise scale zeroes its standardized values).
     let sig_sd: Vec<f64> = (0..nch)
         .map(|c| {
-            if cfg.signature_noise {
+            if setup.masked.get(c).copied().unwrap_or(false) {
+                f64::INFINITY
+            } else if cfg.signature_noise {
                 normal.signature_sd(c, len, reference)
             } else {
                 normal.res_sigma[c]
@@ -107,6 +119,19 @@ pub(super) fn localize(
     // window against the same clock times on days before the reference
     // point (the start, or `ref_before`), so that the signature keeps how
     // the leak's effect varies over the day.
+    // The sensors that carry the window's change most (masked ones carry
+    // none).
+    let evidence = {
+        let mut e: Vec<(usize, f64, f64)> = obs
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| z.is_finite() && **z != 0.0)
+            .map(|(c, &z)| (c, z, z * sig_sd[c]))
+            .collect();
+        e.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        e.truncate(EVIDENCE_SENSORS);
+        e.into_iter().map(|(c, z, x)| (c, x, z)).collect::<Vec<_>>()
+    };
     let obs = if cfg.per_sample {
         let bins = sample_bins(
             start,
@@ -131,11 +156,7 @@ pub(super) fn localize(
     } else {
         obs
     };
-    let mut fr = Frame {
-        sim: vec![vec![]],
-        ..f.clone_light()
-    };
-    let snaps = run_model(setup, &mut fr, &samples)?;
+    let snaps = snapshots(setup, f, &samples)?;
     let junctions: Vec<usize> = (0..setup.net.nodes.len())
         .filter(|&i| setup.net.nodes[i].is_junction())
         .collect();
@@ -219,7 +240,8 @@ pub(super) fn localize(
             })
             .collect()
     };
-    let single = posterior(fit(&[]), dim, model, graph, cfg);
+    let mut single = posterior(fit(&[]), dim, model, graph, cfg);
+    single.evidence = evidence.clone();
     let joint = if known_sigs.is_empty() {
         None
     } else {
@@ -229,6 +251,7 @@ pub(super) fn localize(
         let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
         let (_, known_only) = signature::fit(&cols, &obs);
         let mut loc = posterior(fits, dim, model, graph, cfg);
+        loc.evidence = evidence;
         loc.new_leak_evidence = Some(known_only / best.max(1e-12));
         Some(loc)
     };
@@ -242,7 +265,7 @@ fn posterior(
     mut fits: Vec<(usize, f64, f64)>,
     dim: usize,
     model: &Network,
-    graph: &PipeGraph,
+    graph: &NetworkDistance,
     cfg: &DetectConfig,
 ) -> Localization {
     // Noise scale from the best fit alone (before any amplitude prior).
@@ -367,6 +390,7 @@ fn posterior(
         pipes: scored,
         nodes,
         new_leak_evidence: None,
+        evidence: Vec::new(),
     }
 }
 
@@ -472,7 +496,7 @@ mod tests {
             "valve.inp",
         )
         .unwrap();
-        let graph = PipeGraph::new(&net);
+        let graph = NetworkDistance::pipes_only(&net);
         let idx = |id: &str| net.node_index(id).unwrap();
         let fits = vec![
             (idx("J1"), 50.0, 1.0),

@@ -62,6 +62,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// The learnt normal behaviour.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Normal {
     /// Balance: consumption ≈ Σ β_g · group demand.
     pub(super) beta: Vec<f64>,
@@ -278,6 +279,7 @@ mod tests {
             pump_open: vec![pump],
             meas: vec![meas],
             sim: vec![vec![50.0; rows]],
+            ..Frame::blank()
         }
     }
 

@@ -17,7 +17,6 @@
 use super::plan::{plan_device, ReadKind, ReadRequest};
 use crate::quality::{Grader, Quality, Sample};
 use crate::sensor_map::SensorMap;
-use crate::time::now_ms;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -52,6 +51,8 @@ pub struct PollOptions {
     /// (aquatwin was not running), at most `max_fill` of them.
     pub resume_after_ms: Option<i64>,
     pub max_fill: u64,
+    /// The clock ticks are stamped with (real time unless accelerated).
+    pub clock: crate::time::DataClock,
 }
 
 impl Default for PollOptions {
@@ -60,6 +61,7 @@ impl Default for PollOptions {
             max_backoff: Duration::from_secs(30),
             resume_after_ms: None,
             max_fill: 86_400,
+            clock: crate::time::DataClock::REAL_TIME,
         }
     }
 }
@@ -186,12 +188,19 @@ pub async fn poll_device(
         .iter()
         .flat_map(|r| r.points.iter().map(|p| p.0))
         .collect();
-    let tick_budget = Duration::from_millis((interval as u64 * 9 / 10).max(1));
+    // Ticks are on the data clock's grid (wall time unless accelerated).
+    let clock = opts.clock;
+    let tick_budget = clock
+        .wall_duration(interval * 9 / 10)
+        .max(Duration::from_millis(1));
 
-    let wall0 = now_ms();
+    let wall0 = clock.now_ms();
     let inst0 = Instant::now();
+    // An accelerated clock starts at its data start: no tick before it
+    // (the store may hold the history up to there).
     let first = (wall0.div_euclid(interval) + 1) * interval;
-    let at = |wall: i64| inst0 + Duration::from_millis((wall - wall0).max(0) as u64);
+    let first = first.max(clock.data_start_ms.div_euclid(interval) * interval);
+    let at = |data: i64| inst0 + clock.wall_duration(data - wall0);
 
     // Ticks missed while aquatwin was not running.
     if let Some(last) = opts.resume_after_ms {

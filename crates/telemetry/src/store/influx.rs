@@ -31,9 +31,24 @@ pub struct InfluxConfig {
     pub username: Option<String>,
     pub password: Option<String>,
     pub timeout: Duration,
+    /// The kind of each sensor tag (`pressure`, `flow`, `tank_level`,
+    /// `demand`), written as the tag `kind` so that dashboards can select by
+    /// kind; a tag `TAG@SUFFIX` written by the twin (`@model`, `@residual`)
+    /// gets `KIND_SUFFIX` (e.g. `pressure_residual`). Tags not listed get no
+    /// `kind`.
+    pub kinds: std::sync::Arc<std::collections::HashMap<String, String>>,
 }
 
 impl InfluxConfig {
+    /// The `kind` tag of sensor tag `tag`, if known.
+    pub fn kind_of(&self, tag: &str) -> Option<String> {
+        if let Some(k) = self.kinds.get(tag) {
+            return Some(k.clone());
+        }
+        let (base, suffix) = tag.rsplit_once('@')?;
+        self.kinds.get(base).map(|k| format!("{k}_{suffix}"))
+    }
+
     pub fn new(url: &str, database: &str) -> InfluxConfig {
         InfluxConfig {
             url: url.to_string(),
@@ -44,6 +59,7 @@ impl InfluxConfig {
             username: None,
             password: None,
             timeout: Duration::from_secs(10),
+            kinds: Default::default(),
         }
     }
 }
@@ -322,6 +338,10 @@ impl Store for InfluxStore {
             body.clear();
             for s in chunk {
                 body.push_str(&self.cfg.measurement);
+                if let Some(kind) = self.cfg.kind_of(&s.sensor) {
+                    body.push_str(",kind=");
+                    escape_tag(&kind, &mut body);
+                }
                 body.push_str(",sensor=");
                 escape_tag(&s.sensor, &mut body);
                 body.push(' ');

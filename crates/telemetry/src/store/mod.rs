@@ -24,9 +24,17 @@ pub enum StoreError {
     /// Local I/O or database failure.
     #[error("{0}")]
     Local(String),
-    /// SQLite failed (locked, busy, disk full, I/O, read-only…).
+    /// SQLite failed (locked, busy, disk full, I/O, read-only…). The
+    /// SQLite error is kept; its message is this one's (`sqlite: …`), so it
+    /// is not chained again as a source (which would print it twice).
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
 }
 
 impl StoreError {

@@ -18,12 +18,12 @@
 //! Time: step 0 is 2019-01-01 00:00 (the scorer's origin); rows are
 //! 5 minutes apart.
 
-use crate::netedit::split_pipe_midpoint;
 use crate::rng::Rng;
-use crate::scoring::PipeGraph;
-use crate::sensors::{SensorKind, SensorSet};
 use crate::time::{format_step, STEP_S};
+use detection::netedit::{set_times, split_pipe_midpoint};
+use detection::sensors::{SensorKind, SensorSet};
 use hydraulics::Simulation;
+use network::graph::NetworkDistance;
 use network::{LinkKind, Network, NodeKind};
 use serde::Serialize;
 
@@ -40,6 +40,10 @@ pub struct ScenarioConfig {
     pub seed: u64,
     /// Range of leak peak flows at mean pressure, L/s.
     pub leak_lps: (f64, f64),
+    /// When set, the range of leak peak flows as shares of the mean system
+    /// inflow (0.05 = 5 %), instead of `leak_lps`: leak sizes that mean the
+    /// same on networks of any size.
+    pub leak_inflow_share: Option<(f64, f64)>,
     /// Leaks start after this many days (and before the last `end_margin_days`).
     pub leak_free_days: f64,
     pub end_margin_days: f64,
@@ -64,6 +68,7 @@ impl Default for ScenarioConfig {
             uncertainty: 0.10,
             seed: 1,
             leak_lps: (1.5, 8.0),
+            leak_inflow_share: None,
             leak_free_days: 7.0,
             end_margin_days: 2.0,
             incipient_share: 0.5,
@@ -115,6 +120,10 @@ pub struct Scenario {
     pub config: ScenarioConfig,
     /// Time of row 0 (5-minute steps from 2019-01-01 00:00).
     pub start_step: i64,
+    /// Mean system inflow of the truth network without leaks, L/s: its
+    /// total junction demand averaged over the first day (what sources and
+    /// tanks deliver on average).
+    pub mean_inflow_lps: f64,
     pub rows: usize,
     #[serde(skip)]
     pub series: Vec<Series>,
@@ -122,6 +131,12 @@ pub struct Scenario {
     /// Per leak: flow in m³/h at each row.
     #[serde(skip)]
     pub leak_flows_m3h: Vec<Vec<f64>>,
+    /// What the generator changed in the model to run it, in words.
+    pub notes: Vec<String>,
+    /// The perturbed truth network, without the scenario's leaks (the
+    /// model's own times): a simulated field serves it live.
+    #[serde(skip)]
+    pub truth: Network,
 }
 
 /// Why a scenario cannot be generated.
@@ -135,6 +150,17 @@ pub enum ScenarioError {
     Sim(#[from] hydraulics::SimError),
     #[error("{0}")]
     NoLeakPipes(String),
+    /// The truth simulation ended before the scenario's last step.
+    #[error(
+        "the truth simulation stopped after {simulated} of {rows} steps ({hours:.1} h): the \
+         perturbed model does not solve there (e.g. disconnected nodes, unbalanced trials); \
+         try another seed or a smaller --uncertainty"
+    )]
+    Halted {
+        simulated: usize,
+        rows: usize,
+        hours: f64,
+    },
 }
 
 /// Perturbs a network in place as real models are wrong (see the module
@@ -155,19 +181,6 @@ pub fn perturb(net: &mut Network, u: f64, rng: &mut Rng) {
     }
 }
 
-/// Sets 5-minute steps, the duration of `rows` rows, report every step.
-pub fn set_times(net: &mut Network, rows: usize) {
-    let t = &mut net.times;
-    t.duration = (rows.max(1) as u64 - 1) * STEP_S;
-    t.hydraulic_step = STEP_S;
-    t.report_step = STEP_S;
-    t.report_start = 0;
-    if t.pattern_step == 0 {
-        t.pattern_step = STEP_S;
-    }
-    t.start_clocktime = 0;
-}
-
 fn round_to(x: f64, r: Option<f64>) -> f64 {
     match r {
         Some(r) if r > 0.0 => {
@@ -183,17 +196,23 @@ fn round_to(x: f64, r: Option<f64>) -> f64 {
 }
 
 /// Mean pressure of every node over the first `steps` steps of `net`.
-fn mean_pressures(net: &Network, steps: usize) -> Result<Vec<f64>, ScenarioError> {
+/// Mean pressure (m) per node and mean total junction demand (L/s) over
+/// the first `steps` steps.
+fn mean_pressures(net: &Network, steps: usize) -> Result<(Vec<f64>, f64), ScenarioError> {
     let mut n = net.clone();
     set_times(&mut n, steps);
     let mut sim = Simulation::from_network(n)?;
     let mut acc = vec![0.0; net.nodes.len()];
+    let mut demand = 0.0;
     let mut cnt = 0.0;
     loop {
         sim.run()?;
         if sim.time_s() % STEP_S == 0 {
             for (i, a) in acc.iter_mut().enumerate() {
                 *a += sim.pressure_m(i);
+                if net.nodes[i].is_junction() {
+                    demand += sim.demand_lps(i);
+                }
             }
             cnt += 1.0;
         }
@@ -201,7 +220,7 @@ fn mean_pressures(net: &Network, steps: usize) -> Result<Vec<f64>, ScenarioError
             break;
         }
     }
-    Ok(acc.into_iter().map(|a| a / cnt).collect())
+    Ok((acc.into_iter().map(|a| a / cnt).collect(), demand / cnt))
 }
 
 /// Generates a scenario on `model` (the unperturbed network).
@@ -222,10 +241,25 @@ pub fn generate(
     perturb(&mut truth, u, &mut rng);
     // Leaks are orifices: exponent 0.5 (no other emitters are expected).
     truth.options.emitter_exponent = 0.5;
+    // A field does not stop: an unbalanced step goes on (as EPANET's
+    // UNBALANCED CONTINUE 10) instead of halting the truth.
+    let mut notes = Vec::new();
+    if truth.options.unbalanced == network::Unbalanced::Stop {
+        truth.options.unbalanced = network::Unbalanced::Continue(10);
+        notes.push(
+            "the model's UNBALANCED STOP is run as UNBALANCED CONTINUE 10 for the truth"
+                .to_string(),
+        );
+    }
+    let leak_free_truth = truth.clone();
 
     // Choose the leaking pipes: far enough apart, with enough pressure.
-    let p_mean = mean_pressures(&truth, 288.min(rows))?;
-    let graph = PipeGraph::new(model);
+    let (p_mean, mean_inflow_lps) = mean_pressures(&truth, 288.min(rows))?;
+    let leak_lps = match cfg.leak_inflow_share {
+        Some((a, b)) => (a * mean_inflow_lps, b * mean_inflow_lps),
+        None => cfg.leak_lps,
+    };
+    let graph = NetworkDistance::new(model);
     let pipes: Vec<usize> = (0..model.links.len())
         .filter(|&k| matches!(&model.links[k].kind, LinkKind::Pipe(p) if !p.check_valve && p.length > 1.0))
         .collect();
@@ -255,7 +289,7 @@ pub fn generate(
         }
         if chosen.iter().any(|&(c, _)| {
             graph
-                .pipe_distance(c, k)
+                .link_distance(c, k)
                 .is_none_or(|d| d < cfg.min_leak_separation_m)
         }) {
             continue;
@@ -271,7 +305,7 @@ pub fn generate(
     let mut mids = Vec::new();
     for &(k, p) in &chosen {
         let id = model.links[k].id.clone();
-        let q = rng.range(cfg.leak_lps.0, cfg.leak_lps.1) / 1000.0;
+        let q = rng.range(leak_lps.0, leak_lps.1) / 1000.0;
         let area = q / (DISCHARGE_COEFF * (2.0 * G * p).sqrt());
         let diameter = (4.0 * area / std::f64::consts::PI).sqrt();
         let start = first + (rng.uniform() * (last - first) as f64) as i64;
@@ -386,6 +420,14 @@ pub fn generate(
             break;
         }
     }
+    let simulated = series.first().map_or(rows, |s| s.values.len());
+    if simulated < rows {
+        return Err(ScenarioError::Halted {
+            simulated,
+            rows,
+            hours: simulated as f64 * STEP_S as f64 / 3600.0,
+        });
+    }
     for (l, f) in leaks.iter_mut().zip(&flows) {
         let run = &f[l.start_step.max(0) as usize..];
         l.max_flow_lps = run.iter().cloned().fold(0.0, f64::max) / 3.6;
@@ -394,10 +436,13 @@ pub fn generate(
     Ok(Scenario {
         config: cfg.clone(),
         start_step: 0,
+        mean_inflow_lps,
         rows,
         series,
         leaks,
         leak_flows_m3h: flows,
+        notes,
+        truth: leak_free_truth,
     })
 }
 
@@ -496,7 +541,23 @@ impl Scenario {
 mod tests {
     use super::*;
     use crate::scoring::{parse_leak_labels, parse_results, LeakFlows, ScoreParams, Scorer};
-    use crate::sensors::Sensor;
+    use detection::sensors::Sensor;
+
+    /// A reservoir feeding a loop of four junctions; a tank on the side
+    /// (detection's `netedit` test network).
+    fn small() -> Network {
+        let inp = "[JUNCTIONS]\n J1 10 1.0\n J2 12 2.0\n J3 11 1.5\n J4 9 1.0\n\
+                   [RESERVOIRS]\n R1 60\n[TANKS]\n T1 40 5 0 10 10 0\n\
+                   [PIPES]\n P1 R1 J1 200 200 120\n P2 J1 J2 300 150 110\n\
+                   P3 J2 J3 250 150 110\n P4 J3 J4 300 150 110\n P5 J4 J1 250 150 110\n\
+                   P6 J3 T1 100 150 120\n\
+                   [CONTROLS]\n LINK P6 CLOSED IF NODE T1 ABOVE 9\n[PATTERNS]\n 1 0.8 1.2\n\
+                   [OPTIONS]\n Units LPS\n Headloss H-W\n\
+                   [TIMES]\n Duration 4:00\n Hydraulic Timestep 0:05\n Pattern Timestep 1:00\n\
+                   Report Timestep 0:05\n\
+                   [COORDINATES]\n J1 0 0\n J2 100 0\n[END]\n";
+        network::inp::parse_inp(inp, "small.inp").expect("valid test network")
+    }
 
     fn sensors() -> SensorSet {
         let mk = |kind, id: &str| Sensor {
@@ -517,8 +578,31 @@ mod tests {
     }
 
     #[test]
+    fn leak_sizes_as_shares_of_the_mean_inflow() {
+        let cfg = ScenarioConfig {
+            days: 3,
+            leaks: 1,
+            leak_free_days: 1.0,
+            end_margin_days: 1.0,
+            min_leak_separation_m: 0.0,
+            leak_inflow_share: Some((0.05, 0.05)),
+            seed: 11,
+            ..ScenarioConfig::default()
+        };
+        let a = generate(&small(), &sensors(), &cfg).unwrap();
+        // J1…J4 demand 5.5 L/s at base; pattern 0.8/1.2 and ±10 % noise
+        assert!(
+            a.mean_inflow_lps > 4.0 && a.mean_inflow_lps < 7.0,
+            "{}",
+            a.mean_inflow_lps
+        );
+        let l = &a.leaks[0];
+        assert!((l.nominal_peak_lps - 0.05 * a.mean_inflow_lps).abs() < 1e-9);
+    }
+
+    #[test]
     fn small_scenario_is_deterministic_and_scores_perfectly() {
-        let net = crate::netedit::tests::small();
+        let net = small();
         let cfg = ScenarioConfig {
             days: 3,
             leaks: 1,

@@ -1,13 +1,13 @@
 //! The BattLeDIM 2020 score of a results file against labelled leaks (the
 //! rules are summarised in the [parent module](super)).
 
-use super::distance::{PipeDistances, PipeGraph};
 use super::flows::LeakFlows;
 use super::labels::LeakLabel;
 use super::results::{Detection, Results};
 use super::{Collector, InputErrors};
 use crate::time::{format_step, STEP_S};
-use network::{LinkIdx, Network};
+use network::graph::{DistanceRule, LinkDistances, NetworkDistance};
+use network::{LinkIdx, LinkKind, Network};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -20,6 +20,11 @@ pub struct ScoreParams {
     pub water_cost_eur_per_m3: f64,
     /// Crew cost of a false alarm, and of searching `max_distance_m`, €.
     pub crew_cost_eur: f64,
+    /// How distance is measured: along pipes only (the official rule), or
+    /// along the network through open valves and pumps (for networks
+    /// whose valves split the pipes, where the official rule would call
+    /// neighbours unreachable).
+    pub distance: DistanceRule,
 }
 
 impl Default for ScoreParams {
@@ -28,6 +33,7 @@ impl Default for ScoreParams {
             max_distance_m: 300.0,
             water_cost_eur_per_m3: 0.8,
             crew_cost_eur: 500.0,
+            distance: DistanceRule::PipesOnly,
         }
     }
 }
@@ -123,7 +129,7 @@ pub struct ScoreReport {
 #[derive(Debug, Clone)]
 pub struct Scorer<'n> {
     net: &'n Network,
-    graph: PipeGraph,
+    graph: NetworkDistance,
     leaks: Vec<LeakLabel>,
     /// Per leak: its pipe and its column in `flows`.
     leak_link: Vec<LinkIdx>,
@@ -142,12 +148,13 @@ impl<'n> Scorer<'n> {
         flows: LeakFlows,
         params: ScoreParams,
     ) -> Result<Scorer<'n>, InputErrors> {
-        let graph = PipeGraph::new(net);
+        let graph = NetworkDistance::with_rule(net, params.distance);
+        let is_pipe = |k: LinkIdx| matches!(net.links[k].kind, LinkKind::Pipe(_));
         let mut errs = Collector::new(labels_file);
         let (mut leak_link, mut leak_column) = (Vec::new(), Vec::new());
         for l in &leaks {
             match net.link_index(&l.pipe) {
-                Some(k) if graph.is_pipe(k) => leak_link.push(k),
+                Some(k) if is_pipe(k) => leak_link.push(k),
                 Some(_) => errs.push(l.line, format!("{} is a pump or valve, not a pipe", l.pipe)),
                 None => errs.push(l.line, format!("pipe {} is not in the network", l.pipe)),
             }
@@ -179,7 +186,7 @@ impl<'n> Scorer<'n> {
     }
 
     /// Distance (m) from pipe link `k` to each leak.
-    fn distances<'a>(&self, from: &PipeDistances<'a>) -> Vec<f64> {
+    fn distances<'a>(&self, from: &LinkDistances<'a>) -> Vec<f64> {
         self.leak_link
             .iter()
             .map(|&b| from.to(b).expect("leak links are pipes"))
@@ -193,7 +200,7 @@ impl<'n> Scorer<'n> {
         let mut links = Vec::with_capacity(results.detections.len());
         for d in &results.detections {
             match self.net.link_index(&d.pipe) {
-                Some(k) if self.graph.is_pipe(k) => links.push(k),
+                Some(k) if matches!(self.net.links[k].kind, LinkKind::Pipe(_)) => links.push(k),
                 Some(_) => errs.push(d.line, format!("{} is a pump or valve, not a pipe", d.pipe)),
                 None => errs.push(d.line, format!("unknown pipe ID {}", d.pipe)),
             }
@@ -227,7 +234,7 @@ impl<'n> Scorer<'n> {
         let mut first: Vec<Option<(i64, usize, f64)>> = vec![None; self.leaks.len()];
         for (d, k) in kept {
             let dist = cache.entry(k).or_insert_with(|| {
-                self.distances(&self.graph.from_pipe(k).expect("checked to be a pipe"))
+                self.distances(&self.graph.from_link(k).expect("checked to be a pipe"))
             });
             let running: Vec<usize> = (0..self.leaks.len())
                 .filter(|&i| self.leaks[i].is_running(d.step))
@@ -346,6 +353,10 @@ impl ScoreReport {
             "Max repair crew cost per assignment: {} (Euro)\n",
             p.crew_cost_eur
         );
+        if p.distance == DistanceRule::Network {
+            // Not an official parameter: said only when it differs.
+            s += "Distance: along the network (open valves and pumps crossed, 0 m)\n";
+        }
         if !self.dropped.is_empty() {
             s += rule;
             for d in &self.dropped {
@@ -451,6 +462,32 @@ mod tests {
             (r.true_positives, r.false_positives, r.repeated_detections),
             (2, 0, 1)
         );
+    }
+
+    #[test]
+    fn the_network_distance_crosses_the_valve() {
+        // e (J4–J5) is 400 m from a (J0–J1) along pipes, but J5 ─v─ J1
+        // (0 m) makes it 100 m along the network. At 00:05 only a runs.
+        let r = run("e, 2019-01-01 00:05\n");
+        assert!(matches!(
+            r.detections[0].outcome,
+            Outcome::FalsePositive { nearest_leak_distance_m: Some(x), .. } if x == 400.0
+        ));
+        let net = chain();
+        let params = ScoreParams {
+            distance: DistanceRule::Network,
+            ..ScoreParams::default()
+        };
+        let labels = parse_leak_labels(LABELS, "l").unwrap();
+        let s = Scorer::new(&net, labels, "l", flows(), params).unwrap();
+        let r = s
+            .score(&parse_results("e, 2019-01-01 00:05\n", "r.txt").unwrap())
+            .unwrap();
+        assert!(matches!(
+            r.detections[0].outcome,
+            Outcome::TruePositive { leak: 0, distance_m, .. } if distance_m == 100.0
+        ));
+        assert!(r.render_text("t").contains("along the network"));
     }
 
     #[test]

@@ -3,8 +3,14 @@
 //! Inputs are parsed from text or rows (no file I/O here): the leak labels
 //! ([`labels`], the `leakages_info.yalm` layout), each leak's flow per
 //! 5-minute step ([`flows`], rows read by the caller's CSV reader), and a team's results file ([`results`],
-//! `pipeID, YYYY-MM-DD HH:MM` lines). [`distance`] measures how far a
-//! detected pipe is from a leaking one along the pipes of the network, and
+//! `pipeID, YYYY-MM-DD HH:MM` lines). Distance is the `network` crate's
+//! [`NetworkDistance`](network::graph::NetworkDistance): officially along
+//! pipes only ([`DistanceRule::PipesOnly`](network::graph::DistanceRule),
+//! pumps and valves never crossed, pipe status ignored; its node distances
+//! agree with the organisers' `L-TOWN_node_distances_m.csv` to rounding, and
+//! midpoint-to-midpoint pipe distances reproduce the 246.117 m the official
+//! report charges for detecting p653's leak at p632); [`ScoreParams`] may
+//! choose the distance along the network instead, for other networks.
 //! [`score`] applies the rules:
 //!
 //! * time is counted in 5-minute steps from 2019-01-01 00:00; detections
@@ -22,7 +28,6 @@
 //! The totals and per-detection values agree with the organisers'
 //! reports for the three submissions published with the 2019 data.
 
-pub mod distance;
 pub mod flows;
 pub mod labels;
 pub mod results;
@@ -30,7 +35,6 @@ pub mod score;
 /// The step grid and its timestamps ([`crate::time`]).
 pub use crate::time;
 
-pub use distance::PipeGraph;
 pub use flows::{LeakFlows, LeakFlowsBuilder};
 pub use labels::{parse_leak_labels, LeakLabel, LeakType};
 pub use results::{parse_results, Detection, Results};

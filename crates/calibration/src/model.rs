@@ -1,0 +1,180 @@
+//! The model driven by the measured boundary conditions, run over a period
+//! for one parameter set.
+//!
+//! Tanks with a level series are set to the measured level at every row
+//! before the step is solved (a tank is a fixed head within one solve, so
+//! this is the detector's fixed-head drive, `tank_to_fixed_head`, at the
+//! rows), but they stay tanks: controls conditioned on their level keep
+//! acting on the links nobody measures (Net3's bypass pipe 330 follows
+//! tank 1). Pumps with a flow series follow the measured on/off state, and
+//! the controls and rules on them are removed
+//! (`detection::netedit::drop_controls_on_link`, the detector's function),
+//! as are those on links of uncertain status (their status is the
+//! parameter). One run is one
+//! extended-period simulation with the data's step as hydraulic and report
+//! step, the patterns started at the data's first row.
+
+use crate::data::{held, Data, ObsKind};
+use crate::params::{apply, ParamSet};
+use crate::{CalibError, Options};
+use detection::netedit::drop_controls_on_link;
+use hydraulics::Simulation;
+use network::Network;
+
+/// A period's data and the driven model, ready to run parameter sets.
+pub(crate) struct Engine<'a> {
+    base: Network,
+    data: &'a Data,
+    /// (tank node, level per row).
+    tanks: Vec<(usize, Vec<f64>)>,
+    /// (link, open per row).
+    pumps: Vec<(usize, Vec<bool>)>,
+    /// What was changed in the model to drive it, one line each.
+    pub(crate) notes: Vec<String>,
+}
+
+impl<'a> Engine<'a> {
+    pub(crate) fn new(
+        net: &Network,
+        set: &ParamSet,
+        data: &'a Data,
+        opts: &Options,
+    ) -> Result<Engine<'a>, CalibError> {
+        if data.rows == 0 {
+            return Err(CalibError::EmptyPeriod);
+        }
+        if data.step_s == 0 {
+            return Err(CalibError::Data("the time step is 0 s".into()));
+        }
+        for o in &data.observations {
+            if o.values.len() != data.rows {
+                return Err(CalibError::Data(format!(
+                    "sensor {}: {} values for {} rows",
+                    o.name,
+                    o.values.len(),
+                    data.rows
+                )));
+            }
+        }
+        let mut base = net.clone();
+        let mut notes = Vec::new();
+        let mut tanks = Vec::new();
+        for s in &data.tank_levels {
+            let id = &net.nodes[s.element].id;
+            let levels = held(&s.values).ok_or_else(|| {
+                CalibError::Data(format!("tank {id}: no level reading in the period"))
+            })?;
+            if net.nodes[s.element].tank().is_none() {
+                return Err(CalibError::Data(format!(
+                    "{id} has a level series but is no tank"
+                )));
+            }
+            tanks.push((s.element, levels));
+        }
+        let mut pumps = Vec::new();
+        for s in &data.pump_flows {
+            let id = &net.links[s.element].id;
+            let flows = held(&s.values).ok_or_else(|| {
+                CalibError::Data(format!("pump {id}: no flow reading in the period"))
+            })?;
+            let removed = drop_controls_on_link(&mut base, s.element);
+            if !removed.is_empty() {
+                notes.push(format!(
+                    "pump {id} follows its measured flow: {removed} acting on it no longer act"
+                ));
+            }
+            pumps.push((
+                s.element,
+                flows.iter().map(|&q| q > opts.pump_on_flow).collect(),
+            ));
+        }
+        for (i, n) in net.nodes.iter().enumerate() {
+            if n.is_tank() && !tanks.iter().any(|t| t.0 == i) {
+                notes.push(format!(
+                    "tank {} has no level reading: it follows the model from its initial level",
+                    n.id
+                ));
+            }
+        }
+        for (k, l) in net.links.iter().enumerate() {
+            if matches!(l.kind, network::LinkKind::Pump(_)) && !pumps.iter().any(|p| p.0 == k) {
+                notes.push(format!(
+                    "pump {} has no flow reading: it follows the model's controls",
+                    l.id
+                ));
+            }
+        }
+        for &k in &set.uncertain_links {
+            let removed = drop_controls_on_link(&mut base, k);
+            if !removed.is_empty() {
+                notes.push(format!(
+                    "link {} has an uncertain status: {removed} acting on it no longer act",
+                    net.links[k].id
+                ));
+            }
+        }
+        let t = &mut base.times;
+        t.duration = (data.rows as u64 - 1) * data.step_s;
+        t.hydraulic_step = data.step_s;
+        t.report_step = data.step_s;
+        t.report_start = 0;
+        t.pattern_start += data.start_s;
+        t.start_clocktime = (t.start_clocktime + data.start_s) % 86_400;
+        if let Some(a) = opts.accuracy {
+            base.options.accuracy = base.options.accuracy.min(a);
+        }
+        Ok(Engine {
+            base,
+            data,
+            tanks,
+            pumps,
+            notes,
+        })
+    }
+
+    /// Predicted values of every observation (observation-major:
+    /// `[o * rows + r]`), without sensor offsets.
+    pub(crate) fn run(
+        &self,
+        set: &ParamSet,
+        rough: &[f64],
+        demand: &[f64],
+        open: &[bool],
+    ) -> Result<Vec<f64>, CalibError> {
+        let net = apply(&self.base, set, rough, demand, open);
+        let mut sim = Simulation::from_network(net).map_err(CalibError::Prepare)?;
+        let rows = self.data.rows;
+        let step = self.data.step_s;
+        let obs = &self.data.observations;
+        let mut out = vec![f64::NAN; obs.len() * rows];
+        loop {
+            let t = sim.time_s();
+            let r = (t / step) as usize;
+            let on_grid = t % step == 0 && r < rows;
+            if on_grid {
+                for (i, lv) in &self.tanks {
+                    sim.set_tank_level(*i, lv[r]);
+                }
+                for (k, open) in &self.pumps {
+                    sim.set_link_open(*k, open[r]);
+                }
+            }
+            sim.run().map_err(|e| CalibError::Sim {
+                time_s: t,
+                source: e,
+            })?;
+            if on_grid {
+                for (o, ob) in obs.iter().enumerate() {
+                    out[o * rows + r] = match ob.kind {
+                        ObsKind::Pressure => sim.pressure_m(ob.element),
+                        ObsKind::Flow => sim.flow_lps(ob.element) / 1000.0,
+                    };
+                }
+            }
+            if sim.next() == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}

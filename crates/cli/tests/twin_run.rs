@@ -1,0 +1,395 @@
+//! The live twin end to end on stored data: a scenario's SCADA imported into
+//! SQLite, `aquatwin train` on its first week, `aquatwin run --until end`.
+//! Its alerts equal `aquatwin detect`'s detections on the same data
+//! (several seeds); a run SIGKILLed mid-way and restarted ends with the
+//! same alerts, none lost or duplicated; a run without training or on a
+//! non-loopback address without a token is refused with a clear error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn networks_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
+        return d.into();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shared = root.join("../shared/networks");
+    if shared.is_dir() {
+        shared
+    } else {
+        root.join("network-models/benchmark")
+    }
+}
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_aquatwin")
+}
+
+fn aquatwin(args: &[&str]) -> Output {
+    Command::new(exe())
+        .args(args)
+        .env_remove("AQUATWIN_TOKEN")
+        .output()
+        .expect("run aquatwin")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = aquatwin(args);
+    assert!(
+        out.status.success(),
+        "aquatwin {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+struct Case {
+    dir: PathBuf,
+    config: String,
+    /// `aquatwin detect`'s detection lines, sorted.
+    expected: Vec<String>,
+}
+
+/// A scenario of `days` with `leaks` leaks, imported, trained on its
+/// first week, and the batch detector's answer.
+fn case(name: &str, seed: u64, days: u32, leaks: usize) -> Case {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let net = networks_dir().join("L-TOWN.inp");
+    let sensors = root.join("sensors/ltown-battledim.toml");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twin-run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = |p: &Path| p.display().to_string();
+    let sc = dir.join("scada");
+    ok(&[
+        "scenario",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&sensors),
+        "--days",
+        &days.to_string(),
+        "--leaks",
+        &leaks.to_string(),
+        "--uncertainty",
+        "0.10",
+        "--seed",
+        &seed.to_string(),
+        "--min-leak-lps",
+        "4",
+        "--max-leak-lps",
+        "8",
+        "--out",
+        &s(&sc),
+    ]);
+    let config = dir.join("twin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
+             [twin]\nstate_dir = \"state\"\n",
+            s(&sensors),
+            s(&net)
+        ),
+    )
+    .unwrap();
+    let config = s(&config);
+    ok(&["import-scada", &s(&sc), "--config", &config]);
+    ok(&[
+        "train",
+        "--config",
+        &config,
+        "--from",
+        "2019-01-01 00:00",
+        "--to",
+        "2019-01-08 00:00",
+    ]);
+    let det = dir.join("detections.txt");
+    ok(&[
+        "detect",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&sensors),
+        "--scada",
+        &s(&sc),
+        "--out",
+        &s(&det),
+    ]);
+    let mut expected: Vec<String> = std::fs::read_to_string(&det)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    expected.sort();
+    Case {
+        dir,
+        config,
+        expected,
+    }
+}
+
+/// The twin's alerts as detection lines `pipe, YYYY-MM-DD HH:MM` (the
+/// raise time), sorted; and the number of alerts.
+fn alert_lines(config: &str) -> (Vec<String>, usize) {
+    let out = ok(&["alerts", "--config", config, "--json"]);
+    let alerts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = alerts.as_array().unwrap();
+    let mut lines = Vec::new();
+    for a in alerts {
+        let ms = a["raised_ms"].as_i64().unwrap();
+        let t = time_text(ms);
+        lines.push(format!("{}, {t}", a["pipe"].as_str().unwrap()));
+        if let Some(p) = a["also_pipe"].as_str() {
+            lines.push(format!("{p}, {t}"));
+        }
+    }
+    lines.sort();
+    (lines, alerts.len())
+}
+
+/// `YYYY-MM-DD HH:MM` UTC of epoch ms (days from 1970 by the civil
+/// calendar algorithm).
+fn time_text(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60
+    )
+}
+
+fn run_until_end(config: &str) -> Output {
+    ok(&[
+        "run",
+        "--config",
+        config,
+        "--until",
+        "end",
+        "--no-serve",
+        "--no-ingest",
+    ])
+}
+
+#[test]
+fn run_until_end_gives_the_batch_detectors_alerts() {
+    for (name, seed, days, leaks) in [("a", 7, 10, 1), ("b", 1003, 14, 2), ("c", 29, 12, 2)] {
+        let c = case(name, seed, days, leaks);
+        assert!(
+            !c.expected.is_empty(),
+            "seed {seed}: the batch detector finds something to compare"
+        );
+        // `detect` on the store gives what it gives on the CSV files.
+        let det = c.dir.join("from-store.txt");
+        let to = format!("2019-01-{:02} 00:00", 1 + days);
+        ok(&[
+            "detect",
+            "--config",
+            &c.config,
+            "--from",
+            "2019-01-01 00:00",
+            "--to",
+            &to,
+            "--out",
+            &det.display().to_string(),
+        ]);
+        let mut from_store: Vec<String> = std::fs::read_to_string(&det)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        from_store.sort();
+        assert_eq!(
+            from_store, c.expected,
+            "seed {seed}: detect --config = detect --scada"
+        );
+        run_until_end(&c.config);
+        let (lines, _) = alert_lines(&c.config);
+        assert_eq!(lines, c.expected, "seed {seed}: alerts = detections");
+        // A second run over the same data changes nothing.
+        run_until_end(&c.config);
+        assert_eq!(alert_lines(&c.config).0, c.expected, "seed {seed}: rerun");
+        let _ = std::fs::remove_dir_all(&c.dir);
+    }
+}
+
+#[test]
+fn sigkilled_run_resumes_without_losing_or_duplicating_alerts() {
+    let c = case("kill", 7, 10, 1);
+    let state = c.dir.join("state");
+    // Kill it once it has checkpointed past the training week, before the
+    // end of the data.
+    let mut child = Command::new(exe())
+        .args([
+            "run",
+            "--config",
+            &c.config,
+            "--until",
+            "end",
+            "--no-serve",
+            "--no-ingest",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let checkpoint = state.join("detector.json");
+    let mut killed_mid_way = false;
+    while t0.elapsed() < Duration::from_secs(120) {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        // Rows in the checkpoint (it is rewritten after each day of data).
+        let rows = std::fs::read(&checkpoint)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v["raw"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(|x| x.as_array()).map(Vec::len).max())
+            })
+            .flatten()
+            .unwrap_or(0);
+        if rows >= 8 * 288 {
+            let _ = child.kill(); // SIGKILL
+            killed_mid_way = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.wait();
+    assert!(
+        killed_mid_way,
+        "the run was killed before the end of its data"
+    );
+    run_until_end(&c.config);
+    let (lines, n) = alert_lines(&c.config);
+    assert_eq!(lines, c.expected, "alerts after the restart = detections");
+    assert_eq!(
+        n,
+        c.expected.len(),
+        "one alert per detection, none duplicated"
+    );
+    let _ = std::fs::remove_dir_all(&c.dir);
+}
+
+#[test]
+fn run_is_refused_without_training_or_on_an_open_address_without_token() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twin-run-refused-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("twin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n",
+            root.join("sensors/ltown-battledim.toml").display().to_string(),
+            networks_dir().join("L-TOWN.inp").display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let out = aquatwin(&["run", "--config", &config, "--until", "end", "--no-ingest"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no training"), "{err}");
+    assert!(err.contains("aquatwin train"), "{err}");
+    let out = aquatwin(&[
+        "run",
+        "--config",
+        &config,
+        "--listen",
+        "0.0.0.0:0",
+        "--no-ingest",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("token"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn drop_folder_exports_are_imported_and_followed() {
+    let c = case("drop", 7, 10, 1);
+    // A second twin: the first week (and the 3 steps the balance looks
+    // ahead) imported, the rest arriving as exports in its drop folder.
+    let dir = c.dir.join("second");
+    let drop = dir.join("incoming");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::create_dir_all(dir.join("week")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let name = format!("SCADA_{kind}.csv");
+        let text = std::fs::read_to_string(c.dir.join("scada").join(&name)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let head = 1 + 7 * 288 + 3;
+        std::fs::write(
+            dir.join("week").join(&name),
+            lines[..head].join("\n") + "\n",
+        )
+        .unwrap();
+        let rest: Vec<&str> = std::iter::once(lines[0])
+            .chain(lines[head..].iter().copied())
+            .collect();
+        std::fs::write(drop.join(&name), rest.join("\n") + "\n").unwrap();
+    }
+    let config = dir.join("twin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
+             [ingest]\ndrop_dir = \"incoming\"\n[twin]\nstate_dir = \"state\"\n",
+            root.join("sensors/ltown-battledim.toml").display().to_string(),
+            networks_dir().join("L-TOWN.inp").display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let f = dir.join("week").join(format!("SCADA_{kind}.csv"));
+        ok(&[
+            "import-scada",
+            &f.display().to_string(),
+            "--config",
+            &config,
+        ]);
+    }
+    ok(&[
+        "train",
+        "--config",
+        &config,
+        "--from",
+        "2019-01-01 00:00",
+        "--to",
+        "2019-01-08 00:00",
+    ]);
+    // The exports must be two seconds old to be taken (not being copied).
+    std::thread::sleep(Duration::from_millis(2100));
+    run_until_end(&config);
+    assert_eq!(alert_lines(&config).0, c.expected, "alerts = detections");
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let name = format!("SCADA_{kind}.csv");
+        assert!(
+            drop.join("done").join(&name).exists(),
+            "{name} moved to done/"
+        );
+        assert!(!drop.join(&name).exists());
+    }
+    let _ = std::fs::remove_dir_all(&c.dir);
+}

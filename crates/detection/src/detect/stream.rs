@@ -1,0 +1,1255 @@
+//! The streaming detector: one time step of readings at a time in, events
+//! out, its whole state serializable. Batch detection ([`super::detect`]) is
+//! a replay of a data set through it.
+//!
+//! Rows are processed as soon as they can be: a row is derived (water
+//! balance, demand multiplier) once the storage term has its look-ahead of
+//! `boundary::STORAGE_HALF_WINDOW` rows, simulated at once, and an hour of the
+//! balance excess enters the CUSUM when its last row is derived. An alarm
+//! waits for the rows of its localization window (early reports as soon as
+//! the candidates concentrate). [`Detector::finish`] ends the data: the
+//! last rows are derived with a shortened storage term and a localization
+//! still waiting uses the rows there are.
+
+use super::boundary::{Frame, LiveModel, Setup};
+use super::checks::check_all;
+use super::cusum::{change_point, cusum_update};
+use super::localization::{localize, Localization};
+use super::normal::{hourly, learn, Normal};
+use super::{Alarm, DetectConfig, DetectError, ScadaData, SensorIssue};
+use crate::sensors::{SensorKind, SensorSet};
+use crate::time::{format_step, step_of_unix_ms, EPOCH_2019_S, STEPS_PER_HOUR, STEP_S};
+use network::graph::NetworkDistance;
+use network::Network;
+use serde::{Deserialize, Serialize};
+
+/// Normal behaviour learnt on a leak-free period: which sensors are usable
+/// and the learnt model of the balance and residuals. Serializable, so a
+/// service trains once and keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Training {
+    /// Per sensor of the set: usable (passed the data checks).
+    pub usable: Vec<bool>,
+    /// Per sensor: its mean reading in training (detection's units), the
+    /// value held when a live sensor has not reported yet.
+    pub typical: Vec<Option<f64>>,
+    /// What the training period was, in words.
+    pub description: String,
+    /// What the data checks found in the training data.
+    pub issues: Vec<SensorIssue>,
+    normal: Normal,
+}
+
+impl Training {
+    /// Learns from a leak-free data set (every row of it).
+    pub fn learn(
+        model: &Network,
+        sensors: &SensorSet,
+        data: &ScadaData,
+        cfg: &DetectConfig,
+    ) -> Result<Training, DetectError> {
+        Training::learn_restricted(model, sensors, data, data.rows, cfg, None)
+    }
+
+    /// Learns from the first `learn_rows` rows of `data`; the rows after
+    /// them (up to the storage term's look-ahead) complete the water
+    /// balance of the last training rows, exactly as a detector learning
+    /// from its own first rows does ([`Detector::self_training`]). Only the
+    /// sensors `restrict` allows are used (those usable in the data to be
+    /// monitored), when given.
+    pub fn learn_restricted(
+        model: &Network,
+        sensors: &SensorSet,
+        data: &ScadaData,
+        learn_rows: usize,
+        cfg: &DetectConfig,
+        restrict: Option<&[bool]>,
+    ) -> Result<Training, DetectError> {
+        let learn_rows = learn_rows.min(data.rows);
+        let errs = sensors.check(model);
+        if !errs.is_empty() {
+            return Err(DetectError::Sensors(errs));
+        }
+        if learn_rows < 2 * 24 * STEPS_PER_HOUR {
+            return Err(DetectError::Data(format!(
+                "{learn_rows} rows of training data: at least 2 days are needed"
+            )));
+        }
+        let (mut series, issues) = check_all(sensors, data, cfg, "training data: ");
+        if let Some(r) = restrict {
+            for (s, &ok) in series.iter_mut().zip(r) {
+                if !ok {
+                    *s = None;
+                }
+            }
+        }
+        let usable: Vec<bool> = series.iter().map(Option::is_some).collect();
+        let setup = checked_setup(model, sensors, &usable, cfg, &mut Vec::new())?;
+        let mut frame = Frame::new(&setup, &series, data);
+        LiveModel::new(&setup, &frame)?.advance(&setup, &mut frame)?;
+        let normal = learn(&frame, 0..frame.rows, cfg.state_features);
+        Ok(Training {
+            typical: typical(&series),
+            usable,
+            description: format!("{} rows from {}", data.rows, format_step(data.start_step)),
+            issues,
+            normal,
+        })
+    }
+}
+
+fn typical(series: &[Option<Vec<f64>>]) -> Vec<Option<f64>> {
+    series
+        .iter()
+        .map(|s| match s {
+            Some(v) if !v.is_empty() => Some(v.iter().sum::<f64>() / v.len() as f64),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The detector's model set-up, refused when the metering cannot close a
+/// water balance or nothing is compared with the model.
+fn checked_setup(
+    model: &Network,
+    sensors: &SensorSet,
+    usable: &[bool],
+    cfg: &DetectConfig,
+    notes: &mut Vec<String>,
+) -> Result<Setup, DetectError> {
+    let mut setup = Setup::new(model, sensors, usable, notes);
+    setup.amr_patterns = cfg.amr_patterns;
+    if !setup.metering_gaps.is_empty() {
+        return Err(DetectError::Metering(setup.metering_gaps));
+    }
+    if setup.residual.is_empty() {
+        return Err(DetectError::Data(
+            "no usable pressure or flow sensor".into(),
+        ));
+    }
+    Ok(setup)
+}
+
+/// What the detector reports as it goes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DetectorEvent {
+    /// The balance statistic crossed its threshold at `step`: a leak of
+    /// about `size_lps` since `estimated_start_step` is suspected; its
+    /// localization follows once the window's rows are in.
+    AlarmRaised {
+        step: i64,
+        estimated_start_step: i64,
+        size_lps: f64,
+    },
+    /// An alarm localized: a new leak (`alarm.reported`), the growth of
+    /// leak `alarm.growth_of`, or held back (too diffuse; it may be
+    /// reported later as a pending leak). `index` numbers the detector's
+    /// alarms from 0 and is stable: a leak's key.
+    Alarm { index: usize, alarm: Box<Alarm> },
+    /// A live sensor stopped reporting usable values (missing, out of
+    /// range, stuck); its last good value is held and, for a pressure or
+    /// flow compared with the model, it no longer counts in localization.
+    SensorExcluded {
+        sensor: String,
+        step: i64,
+        reason: String,
+    },
+    /// The sensor reports usable values again.
+    SensorRestored { sensor: String, step: i64 },
+}
+
+/// One simulated row at the sensors compared with the model: its step and,
+/// per sensor, (index in the set, modelled value, measured value), SI.
+pub type ModelledRow = (i64, Vec<(usize, f64, f64)>);
+
+/// A localization under way: the alarm and the end of its next window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Localizing {
+    start_h: usize,
+    start: usize,
+    alarm_row: usize,
+    /// End of the full window (not clamped to the data).
+    full_end: usize,
+    /// End of the next attempt.
+    end: usize,
+}
+
+/// A pending leak: estimated start row, balance offset and number of
+/// known leaks before it.
+type Pending = (usize, f64, usize);
+
+/// The alarm loop's state (hours counted from the first detection row).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct AlarmState {
+    h: usize,
+    s: f64,
+    last_reset: usize,
+    /// m³/s of leaks already found.
+    offset: f64,
+    /// Most likely node of each leak already found (reported or not).
+    known: Vec<usize>,
+    pending: Option<Pending>,
+    next_check: usize,
+    alarms: Vec<Alarm>,
+    localizing: Option<Localizing>,
+    /// Sum and count of the modelled standard deviation of every hour's
+    /// balance excess so far (m³/s): the report's mean.
+    sigma_sum: f64,
+    sigma_hours: u64,
+    /// Alarms whose leak was repaired (their size left the baseline).
+    #[serde(default)]
+    repaired: Vec<usize>,
+}
+
+/// Per live sensor: the causal data checks of a stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LiveSensor {
+    last_good: Option<f64>,
+    /// Steps since the last usable reading.
+    stale: usize,
+    /// Consecutive identical readings (pressures and levels).
+    same: usize,
+    excluded: bool,
+}
+
+/// The serializable state of a [`Detector`]: with the model and sensor
+/// set it was made with, [`Detector::resume`] rebuilds the detector
+/// exactly (the model is re-run over the kept rows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DetectorState {
+    pub config: DetectConfig,
+    /// Training, once learnt (self-training detectors learn from their
+    /// first `learn_rows` rows).
+    pub training: Option<Training>,
+    learn_rows: usize,
+    /// Step of row 0 (rows older than the history kept are dropped).
+    pub start_step: i64,
+    /// Step of the first row ever pushed.
+    pub origin_step: i64,
+    /// Rows before this one are warm-up (training), not monitored.
+    pub first_row: usize,
+    /// Cleaned readings per sensor (empty for sensors not used).
+    raw: Vec<Vec<f64>>,
+    alarm: AlarmState,
+    live: Vec<LiveSensor>,
+    issues: Vec<SensorIssue>,
+}
+
+/// The streaming leak detector (see the module documentation of
+/// [`crate::detect`] for the method).
+pub struct Detector {
+    model: Network,
+    sensors: SensorSet,
+    cfg: DetectConfig,
+    setup: Setup,
+    graph: NetworkDistance,
+    frame: Frame,
+    live_model: LiveModel,
+    normal: Option<Normal>,
+    training: Option<Training>,
+    learn_rows: usize,
+    first_row: usize,
+    /// Hourly (excess, expected demand) from `first_row`, m³/s.
+    hours: Vec<(f64, f64)>,
+    st: AlarmState,
+    live: Vec<LiveSensor>,
+    issues: Vec<SensorIssue>,
+    notes: Vec<String>,
+    usable: Vec<bool>,
+    finished: bool,
+    /// Step of the first row ever pushed.
+    origin_step: i64,
+    /// Localizations run by this instance (not part of the state).
+    localizations: u64,
+}
+
+impl Detector {
+    /// A detector with learnt normal behaviour, monitoring from its first
+    /// row, which is step `start_step`.
+    pub fn new(
+        model: &Network,
+        sensors: &SensorSet,
+        cfg: &DetectConfig,
+        training: Training,
+        start_step: i64,
+    ) -> Result<Detector, DetectError> {
+        let usable = training.usable.clone();
+        let mut d = Detector::build(model, sensors, cfg, &usable, start_step)?;
+        d.normal = Some(training.normal.clone());
+        d.training = Some(training);
+        Ok(d)
+    }
+
+    /// The first `rows` rows pushed are warm-up: simulated and kept as the
+    /// reference before later leaks, not monitored (e.g. the training
+    /// period itself, so that the detector continues from it exactly as a
+    /// self-training one does).
+    pub fn warm_up_rows(mut self, rows: usize) -> Detector {
+        self.first_row = rows;
+        self
+    }
+
+    /// A detector that learns from its first `learn_rows` rows (assumed
+    /// leak-free) and monitors the rows after them; `usable` says which
+    /// sensors to use.
+    pub fn self_training(
+        model: &Network,
+        sensors: &SensorSet,
+        cfg: &DetectConfig,
+        usable: &[bool],
+        start_step: i64,
+        learn_rows: usize,
+    ) -> Result<Detector, DetectError> {
+        if learn_rows < 2 * 24 * STEPS_PER_HOUR {
+            return Err(DetectError::Data(format!(
+                "{learn_rows} rows: at least 2 days are needed for training"
+            )));
+        }
+        let mut d = Detector::build(model, sensors, cfg, usable, start_step)?;
+        d.learn_rows = learn_rows;
+        d.first_row = learn_rows;
+        Ok(d)
+    }
+
+    fn build(
+        model: &Network,
+        sensors: &SensorSet,
+        cfg: &DetectConfig,
+        usable: &[bool],
+        start_step: i64,
+    ) -> Result<Detector, DetectError> {
+        let errs = sensors.check(model);
+        if !errs.is_empty() {
+            return Err(DetectError::Sensors(errs));
+        }
+        if usable.len() != sensors.sensors.len() {
+            return Err(DetectError::Data(format!(
+                "training covers {} sensors, the sensor set has {}",
+                usable.len(),
+                sensors.sensors.len()
+            )));
+        }
+        let mut notes = Vec::new();
+        let setup = checked_setup(model, sensors, usable, cfg, &mut notes)?;
+        let frame = Frame::empty(&setup, start_step, sensors.sensors.len());
+        let live_model = LiveModel::new(&setup, &frame)?;
+        Ok(Detector {
+            model: model.clone(),
+            sensors: sensors.clone(),
+            cfg: cfg.clone(),
+            // Pipes only: the network distance regressed L-Town (BENCHMARKS.md).
+            graph: NetworkDistance::pipes_only(model),
+            frame,
+            live_model,
+            normal: None,
+            training: None,
+            learn_rows: 0,
+            first_row: 0,
+            hours: Vec::new(),
+            st: AlarmState::default(),
+            live: sensors
+                .sensors
+                .iter()
+                .map(|_| LiveSensor {
+                    last_good: None,
+                    stale: 0,
+                    same: 0,
+                    excluded: false,
+                })
+                .collect(),
+            issues: Vec::new(),
+            notes,
+            usable: usable.to_vec(),
+            setup,
+            finished: false,
+            origin_step: start_step,
+            localizations: 0,
+        })
+    }
+
+    /// The state to checkpoint.
+    pub fn state(&self) -> DetectorState {
+        DetectorState {
+            config: self.cfg.clone(),
+            training: self.training.clone(),
+            learn_rows: self.learn_rows,
+            start_step: self.frame.start_step,
+            origin_step: self.origin_step,
+            first_row: self.first_row,
+            raw: (0..self.sensors.sensors.len())
+                .map(|si| {
+                    if self.usable[si] {
+                        (0..self.frame.raw_rows())
+                            .map(|r| self.frame.raw(si, r))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
+            alarm: self.st.clone(),
+            live: self.live.clone(),
+            issues: self.issues.clone(),
+        }
+    }
+
+    /// The detector a checkpointed `state` describes, with the model and
+    /// sensor set it was made with; continues exactly where it stopped.
+    pub fn resume(
+        model: &Network,
+        sensors: &SensorSet,
+        state: DetectorState,
+    ) -> Result<Detector, DetectError> {
+        let usable: Vec<bool> = match &state.training {
+            Some(t) => t.usable.clone(),
+            None => state.raw.iter().map(|v| !v.is_empty()).collect(),
+        };
+        let mut d = Detector::build(model, sensors, &state.config, &usable, state.start_step)?;
+        d.learn_rows = state.learn_rows;
+        d.first_row = state.first_row;
+        d.origin_step = state.origin_step;
+        if let Some(t) = state.training {
+            d.normal = Some(t.normal.clone());
+            d.training = Some(t);
+        }
+        let rows = state.raw.iter().map(Vec::len).max().unwrap_or(0);
+        let mut row = vec![f64::NAN; sensors.sensors.len()];
+        for r in 0..rows {
+            for (x, v) in row.iter_mut().zip(&state.raw) {
+                *x = v.get(r).copied().unwrap_or(f64::NAN);
+            }
+            d.frame.push_raw(&row);
+        }
+        d.frame.derive(&d.setup, false);
+        d.live_model.advance(&d.setup, &mut d.frame)?;
+        if d.normal.is_none() && d.frame.rows >= d.learn_rows && d.learn_rows > 0 {
+            d.learn_now();
+        }
+        d.extend_hours();
+        d.st = state.alarm;
+        d.live = state.live;
+        d.issues = state.issues;
+        Ok(d)
+    }
+
+    /// The training in use (`None` while a self-training detector is still
+    /// in its training rows).
+    pub fn training(&self) -> Option<&Training> {
+        self.training.as_ref()
+    }
+
+    /// The step the next pushed row must have.
+    pub fn next_step(&self) -> i64 {
+        self.frame.start_step + self.frame.raw_rows() as i64
+    }
+
+    /// Alarms so far (localized ones; see [`DetectorEvent::Alarm`]).
+    pub fn alarms(&self) -> &[Alarm] {
+        &self.st.alarms
+    }
+
+    /// Notes on what the model set-up changed (controls replaced by
+    /// measured states).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Sensor problems found so far (training and live).
+    pub fn issues(&self) -> &[SensorIssue] {
+        &self.issues
+    }
+
+    /// Localizations run since this detector was made or resumed (each
+    /// simulates a candidate leak at every junction: the costly step).
+    pub fn localizations(&self) -> u64 {
+        self.localizations
+    }
+
+    /// The model's values (SI: m, m³/s) at the sensors compared with it,
+    /// for the simulated rows from step `from_step` on: per step, (sensor
+    /// index in the set, modelled value, measured value as used). Rows are
+    /// simulated a few steps after they are pushed (the water balance's
+    /// look-ahead).
+    pub fn modelled(&self, from_step: i64) -> Vec<ModelledRow> {
+        let first = (from_step - self.frame.start_step).max(0) as usize;
+        let rows = self.frame.sim.first().map_or(0, Vec::len);
+        (first..rows)
+            .map(|r| {
+                let vals = self
+                    .setup
+                    .residual
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &(si, kind, _))| {
+                        let k = unit_scale(kind);
+                        (si, self.frame.sim[c][r] / k, self.frame.meas[c][r] / k)
+                    })
+                    .collect();
+                (self.frame.start_step + r as i64, vals)
+            })
+            .collect()
+    }
+
+    /// Rows derived and simulated.
+    pub fn rows(&self) -> usize {
+        self.frame.rows
+    }
+
+    /// Whether sensor `si` of the set is currently excluded by the live
+    /// checks (or was never usable).
+    pub fn sensor_excluded(&self, si: usize) -> bool {
+        !self.usable[si] || self.live[si].excluded
+    }
+
+    /// Pushes the readings of one time step at `time_ms` (epoch ms, on the
+    /// detector's step grid), in SI (m, m³/s), one per sensor of the set in
+    /// its order (`None` or NaN = missing). Steps skipped since the last
+    /// push count as missing readings; a step at or before the last one is
+    /// an error (no step is processed twice).
+    pub fn push(
+        &mut self,
+        time_ms: i64,
+        readings: &[Option<f64>],
+    ) -> Result<Vec<DetectorEvent>, DetectError> {
+        let step = step_of_unix_ms(time_ms).ok_or_else(|| {
+            DetectError::Data(format!(
+                "time {time_ms} ms is not on the detector's {STEP_S}-second grid"
+            ))
+        })?;
+        if readings.len() != self.sensors.sensors.len() {
+            return Err(DetectError::Data(format!(
+                "{} readings for {} sensors",
+                readings.len(),
+                self.sensors.sensors.len()
+            )));
+        }
+        let next = self.next_step();
+        if step < next {
+            return Err(DetectError::Data(format!(
+                "step {} ({}) already processed; the next is {}",
+                step,
+                format_step(step),
+                format_step(next)
+            )));
+        }
+        let mut events = Vec::new();
+        let missing = vec![None; readings.len()];
+        for s in next..step {
+            events.extend(self.push_live(s, &missing)?);
+        }
+        events.extend(self.push_live(step, readings)?);
+        Ok(events)
+    }
+
+    /// The live data checks of one row, then the row.
+    fn push_live(
+        &mut self,
+        step: i64,
+        readings: &[Option<f64>],
+    ) -> Result<Vec<DetectorEvent>, DetectError> {
+        let mut events = Vec::new();
+        let mut row = vec![f64::NAN; readings.len()];
+        let stale_limit = self.cfg.stale_steps.max(1);
+        for (si, s) in self.sensors.sensors.iter().enumerate() {
+            if !self.usable[si] {
+                continue;
+            }
+            let scale = unit_scale(s.kind);
+            let x = readings[si]
+                .filter(|x| x.is_finite())
+                .map(|x| x * scale)
+                .filter(|x| s.range.is_none_or(|(lo, hi)| *x >= lo && *x <= hi));
+            let l = &mut self.live[si];
+            let held = |l: &LiveSensor| {
+                l.last_good
+                    .or_else(|| self.training.as_ref().and_then(|t| t.typical[si]))
+                    .unwrap_or(f64::NAN)
+            };
+            let mut reason = None;
+            match x {
+                Some(x) => {
+                    let stuck_kind = matches!(s.kind, SensorKind::Pressure | SensorKind::TankLevel);
+                    if stuck_kind && Some(x) == l.last_good {
+                        l.same += 1;
+                    } else {
+                        l.same = 1;
+                    }
+                    l.stale = 0;
+                    l.last_good = Some(x);
+                    if stuck_kind && l.same >= self.cfg.stuck_steps.max(2) {
+                        reason = Some(format!("stuck: the same value for {} readings", l.same));
+                    }
+                    row[si] = x;
+                }
+                None => {
+                    l.stale += 1;
+                    if l.stale >= stale_limit {
+                        reason = Some(format!("no usable reading for {} steps", l.stale));
+                    }
+                    row[si] = held(l);
+                }
+            }
+            let l = &mut self.live[si];
+            match (reason, l.excluded) {
+                (Some(reason), false) => {
+                    l.excluded = true;
+                    self.issues.push(SensorIssue {
+                        kind: s.kind,
+                        column: s.column.clone(),
+                        problem: format!("{}: {reason}", format_step(step)),
+                        excluded: true,
+                    });
+                    events.push(DetectorEvent::SensorExcluded {
+                        sensor: s.column.clone(),
+                        step,
+                        reason,
+                    });
+                }
+                (None, true) => {
+                    l.excluded = false;
+                    events.push(DetectorEvent::SensorRestored {
+                        sensor: s.column.clone(),
+                        step,
+                    });
+                }
+                _ => {}
+            }
+        }
+        if row
+            .iter()
+            .zip(&self.usable)
+            .any(|(x, &u)| u && !x.is_finite())
+        {
+            return Err(DetectError::Data(format!(
+                "{}: a sensor has reported nothing yet and there is no training value to hold",
+                format_step(step)
+            )));
+        }
+        self.setup.masked = self
+            .setup
+            .residual
+            .iter()
+            .map(|&(si, _, _)| self.live[si].excluded)
+            .collect();
+        events.extend(self.push_clean(&row)?);
+        Ok(events)
+    }
+
+    /// Pushes one row of cleaned readings (detection's units, per sensor;
+    /// unused sensors ignored) and runs whatever it makes possible.
+    pub(super) fn push_clean(&mut self, row: &[f64]) -> Result<Vec<DetectorEvent>, DetectError> {
+        self.frame.push_raw(row);
+        self.process(false)
+    }
+
+    /// The data ends: derives the last rows and finishes what waits for
+    /// rows (a localization uses the rows there are).
+    pub fn finish(&mut self) -> Result<Vec<DetectorEvent>, DetectError> {
+        self.finished = true;
+        self.process(true)
+    }
+
+    fn learn_now(&mut self) {
+        let normal = learn(&self.frame, 0..self.learn_rows, self.cfg.state_features);
+        let series: Vec<Option<Vec<f64>>> = (0..self.sensors.sensors.len())
+            .map(|si| {
+                self.usable[si].then(|| {
+                    (0..self.learn_rows)
+                        .map(|r| self.frame.raw(si, r))
+                        .collect()
+                })
+            })
+            .collect();
+        self.training = Some(Training {
+            usable: self.usable.clone(),
+            typical: typical(&series),
+            description: format!(
+                "first {:.1} days of the data (assumed leak-free)",
+                self.learn_rows as f64 / (24 * STEPS_PER_HOUR) as f64
+            ),
+            issues: Vec::new(),
+            normal: normal.clone(),
+        });
+        self.normal = Some(normal);
+    }
+
+    fn extend_hours(&mut self) {
+        let Some(normal) = &self.normal else {
+            return;
+        };
+        let per = STEPS_PER_HOUR;
+        let done = self.first_row + self.hours.len() * per;
+        if self.frame.rows >= done + per {
+            let more = hourly(&self.frame, normal, done..self.frame.rows);
+            for &(_, d) in &more {
+                self.st.sigma_sum += (normal.v0 + normal.v1 * d * d).sqrt();
+                self.st.sigma_hours += 1;
+            }
+            self.hours.extend(more);
+        }
+    }
+
+    fn process(&mut self, complete: bool) -> Result<Vec<DetectorEvent>, DetectError> {
+        let derived = self.frame.derive(&self.setup, complete);
+        if derived > 0 {
+            self.live_model.advance(&self.setup, &mut self.frame)?;
+        }
+        if self.normal.is_none() {
+            if self.learn_rows == 0 || self.frame.rows < self.learn_rows {
+                return Ok(Vec::new());
+            }
+            self.learn_now();
+        }
+        self.extend_hours();
+        let events = self.run_alarms(complete)?;
+        if !complete {
+            self.trim();
+        }
+        Ok(events)
+    }
+
+    /// Drops the rows older than the history kept (`history_days`) that
+    /// nothing refers to any more, a day or more at a time. Row numbers in
+    /// the state move with them.
+    fn trim(&mut self) {
+        let per_h = STEPS_PER_HOUR;
+        let day = 24 * per_h;
+        let cfg = &self.cfg;
+        let keep_h = (cfg.history_days * 24.0)
+            .max(cfg.pending_h + cfg.ref_window_h + 72.0)
+            .max(0.0);
+        let keep = (keep_h as usize) * per_h;
+        if self.normal.is_none() || self.frame.rows < keep + day {
+            return;
+        }
+        let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
+        let back = ref_len.max(day);
+        // The first row still needed.
+        let mut need = self.frame.rows - keep;
+        if let Some(l) = &self.st.localizing {
+            need = need.min(l.start.saturating_sub(back));
+        }
+        if let Some(p) = &self.st.pending {
+            need = need.min(p.0.saturating_sub(back));
+        }
+        let lo_h = self.st.last_reset.min(self.st.h).saturating_sub(48);
+        need = need.min(self.first_row + lo_h * per_h);
+        // Whole hours past the first monitored row keep the hours aligned.
+        let d = if need <= self.first_row {
+            need
+        } else {
+            self.first_row + (need - self.first_row) / per_h * per_h
+        };
+        if d < day {
+            return;
+        }
+        let dropped_h = d.saturating_sub(self.first_row) / per_h;
+        self.frame.rebase(&self.setup, d);
+        self.live_model.rebased(d);
+        self.first_row = self.first_row.saturating_sub(d);
+        if dropped_h > 0 {
+            self.hours.drain(..dropped_h.min(self.hours.len()));
+            self.st.h -= dropped_h;
+            self.st.last_reset -= dropped_h;
+            self.st.next_check = self.st.next_check.saturating_sub(dropped_h);
+        }
+        if let Some(l) = &mut self.st.localizing {
+            l.start -= d;
+            l.alarm_row -= d;
+            l.full_end -= d;
+            l.end -= d;
+            l.start_h -= dropped_h;
+        }
+        if let Some(p) = &mut self.st.pending {
+            p.0 -= d;
+        }
+    }
+
+    /// The pending leak `p` localized again as a whole up to row `end`.
+    fn relocalize(
+        &mut self,
+        normal: &Normal,
+        end: usize,
+        p: Pending,
+    ) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
+        self.localizations += 1;
+        relocalize_pending(
+            &self.setup,
+            &self.model,
+            &self.graph,
+            normal,
+            &self.frame,
+            &self.hours,
+            self.first_row,
+            end,
+            p,
+            &self.st.known,
+            &self.st.alarms,
+            &self.cfg,
+        )
+    }
+
+    /// Runs the alarm loop as far as the derived rows allow.
+    fn run_alarms(&mut self, complete: bool) -> Result<Vec<DetectorEvent>, DetectError> {
+        let waiting = match &self.st.localizing {
+            Some(loc) => loc.end >= self.frame.rows && !complete,
+            None => self.st.h >= self.hours.len(),
+        };
+        if waiting {
+            return Ok(Vec::new());
+        }
+        let normal = self.normal.take().expect("learnt");
+        let out = self.alarm_loop(&normal, complete);
+        self.normal = Some(normal);
+        out
+    }
+
+    fn alarm_loop(
+        &mut self,
+        normal: &Normal,
+        complete: bool,
+    ) -> Result<Vec<DetectorEvent>, DetectError> {
+        let per_h = STEPS_PER_HOUR;
+        let cfg = self.cfg.clone();
+        let sigma = |d: f64| (normal.v0 + normal.v1 * d * d).sqrt();
+        let first_row = self.first_row;
+        let start_step = self.frame.start_step;
+        let pending_step = (cfg.pending_step_h.max(0.0)) as usize;
+        let mut events = Vec::new();
+        loop {
+            if self.frame.rows == 0 {
+                break;
+            }
+            let last_row = self.frame.rows - 1;
+            if let Some(loc) = self.st.localizing.clone() {
+                // An alarm waits for the rows of its window.
+                let end = if loc.end <= last_row {
+                    loc.end
+                } else if complete {
+                    last_row.max(loc.alarm_row)
+                } else {
+                    break;
+                };
+                let full_end = if complete {
+                    loc.full_end.min(last_row)
+                } else {
+                    loc.full_end
+                };
+                let hours = &self.hours;
+                let size = {
+                    let he = ((end + 1 - first_row) / per_h)
+                        .min(hours.len())
+                        .max(loc.start_h + 1);
+                    let hs = he.saturating_sub(12).max(loc.start_h);
+                    hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64
+                        - self.st.offset
+                }
+                .max(1e-4);
+                self.localizations += 1;
+                let result = localize(
+                    &self.setup,
+                    &self.model,
+                    &self.graph,
+                    normal,
+                    &self.frame,
+                    loc.start,
+                    end,
+                    size,
+                    &self.st.known,
+                    None,
+                    &cfg,
+                )?;
+                let confidence = result.1.as_ref().unwrap_or(&result.0).confidence;
+                if end >= full_end || confidence >= cfg.early_confidence {
+                    self.st.localizing = None;
+                    events.extend(self.conclude(normal, &loc, end, size, result)?);
+                } else {
+                    self.st.localizing = Some(Localizing {
+                        end: (end + ((cfg.early_step_h * per_h as f64) as usize).max(1))
+                            .min(loc.full_end),
+                        ..loc
+                    });
+                }
+                continue;
+            }
+            let h = self.st.h;
+            if h >= self.hours.len() {
+                break;
+            }
+            // A pending leak is localized again every `pending_step_h`
+            // hours (besides at every unreported alarm).
+            if let (Some(p), true) = (self.st.pending, pending_step > 0 && h >= self.st.next_check)
+            {
+                let end = first_row + h * per_h - 1;
+                self.st.next_check = h + pending_step;
+                if end.saturating_sub(p.0) > (cfg.pending_h * per_h as f64) as usize {
+                    self.st.pending = None;
+                } else if let Some((cum, p_size, evidence)) = self.relocalize(normal, end, p)? {
+                    let step = start_step + end as i64;
+                    let evidence_of = self.evidence(&cum);
+                    let alarm = Alarm {
+                        reported: true,
+                        growth_of: None,
+                        pipe: self.model.links[cum.pipe].id.clone(),
+                        also_pipe: None,
+                        time: format_step(step),
+                        step,
+                        alarm_time: format_step(step),
+                        estimated_start: format_step(start_step + p.0 as i64),
+                        estimated_size_lps: p_size * 1000.0,
+                        confidence: cum.confidence,
+                        candidate_pipes: cum.pipes,
+                        candidate_nodes: cum.nodes,
+                        new_leak_evidence: evidence,
+                        evidence: evidence_of,
+                    };
+                    if let Some(&(n, _)) = cum.weights.first() {
+                        if !self.st.known.contains(&n) {
+                            self.st.known.push(n);
+                        }
+                    }
+                    self.st.pending = None;
+                    events.push(self.record(alarm));
+                }
+            }
+            let (e, d) = self.hours[h];
+            let z = (e - self.st.offset) / sigma(d);
+            self.st.s = cusum_update(self.st.s, z, cfg.cusum_k);
+            if self.st.s == 0.0 {
+                self.st.last_reset = h + 1;
+                self.st.h = h + 1;
+                continue;
+            }
+            if self.st.s <= cfg.cusum_h {
+                self.st.h = h + 1;
+                continue;
+            }
+            // Alarm at the end of hour h. Start: the most likely change
+            // point (step change of the mean excess) within three days
+            // before.
+            let lo = self.st.last_reset.min(h).saturating_sub(48);
+            let zs: Vec<f64> = (lo..=h)
+                .map(|x| (self.hours[x].0 - self.st.offset) / sigma(self.hours[x].1))
+                .collect();
+            let start_h = lo + change_point(&zs);
+            let start = first_row + start_h * per_h;
+            let alarm_row = first_row + (h + 1) * per_h - 1;
+            let win = (cfg.loc_window_h * per_h as f64) as usize;
+            let full_end = alarm_row.max(start + win);
+            let early_min = (cfg.early_min_h * per_h as f64) as usize;
+            let end = if cfg.early_confidence <= 1.0 {
+                alarm_row.max(start + early_min).min(full_end)
+            } else {
+                full_end
+            };
+            let size_now = {
+                let he = h + 1;
+                let hs = he.saturating_sub(12).max(start_h);
+                self.hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64
+                    - self.st.offset
+            };
+            events.push(DetectorEvent::AlarmRaised {
+                step: start_step + alarm_row as i64,
+                estimated_start_step: start_step + start as i64,
+                size_lps: size_now.max(0.0) * 1000.0,
+            });
+            self.st.localizing = Some(Localizing {
+                start_h,
+                start,
+                alarm_row,
+                full_end,
+                end,
+            });
+        }
+        Ok(events)
+    }
+
+    /// A localization's evidence, by sensor, in SI.
+    fn evidence(&self, loc: &Localization) -> Vec<super::SensorEvidence> {
+        loc.evidence
+            .iter()
+            .map(|&(c, change, z)| {
+                let (si, kind, _) = self.setup.residual[c];
+                super::SensorEvidence {
+                    kind,
+                    sensor: self.sensors.sensors[si].column.clone(),
+                    change: change / unit_scale(kind),
+                    sigmas: z,
+                }
+            })
+            .collect()
+    }
+
+    /// The leak of alarm `index` was repaired (an operator closed its
+    /// alert): its size, and that of its growth, leaves the balance
+    /// baseline, so that the water it no longer loses is not taken for a
+    /// change. Returns false when it was already repaired or is unknown.
+    pub fn leak_repaired(&mut self, index: usize) -> bool {
+        if index >= self.st.alarms.len() || self.st.repaired.contains(&index) {
+            return false;
+        }
+        let root_of = |mut i: usize, alarms: &[Alarm]| {
+            while let Some(j) = alarms[i].growth_of {
+                if j == i {
+                    break;
+                }
+                i = j;
+            }
+            i
+        };
+        let root = root_of(index, &self.st.alarms);
+        let chain: Vec<usize> = (0..self.st.alarms.len())
+            .filter(|&k| root_of(k, &self.st.alarms) == root && !self.st.repaired.contains(&k))
+            .collect();
+        let size: f64 = chain
+            .iter()
+            .map(|&k| self.st.alarms[k].estimated_size_lps / 1000.0)
+            .sum();
+        self.st.offset = (self.st.offset - size).max(0.0);
+        self.st.repaired.extend(chain);
+        true
+    }
+
+    /// Records an alarm and returns its event.
+    fn record(&mut self, alarm: Alarm) -> DetectorEvent {
+        self.st.alarms.push(alarm.clone());
+        DetectorEvent::Alarm {
+            index: self.st.alarms.len() - 1,
+            alarm: Box::new(alarm),
+        }
+    }
+
+    /// An alarm's localization is final: growth of a known leak, a new
+    /// leak, or held back; the CUSUM restarts after its window.
+    fn conclude(
+        &mut self,
+        normal: &Normal,
+        lz: &Localizing,
+        end: usize,
+        size: f64,
+        (single, joint): (Localization, Option<Localization>),
+    ) -> Result<Vec<DetectorEvent>, DetectError> {
+        let cfg = self.cfg.clone();
+        let per_h = STEPS_PER_HOUR;
+        let start_step = self.frame.start_step;
+        let model = &self.model;
+        let graph = &self.graph;
+        // The same leak growing: an earlier reported alarm close to this
+        // one's pipe, or close under this alarm's candidate weights, all
+        // from the fit of the new signature alone (the joint fit explains
+        // the growth of known leaks away, and only locates new ones).
+        let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
+        let loc = &single;
+        let clearly_new = new_leak_evidence.is_some_and(|e| e >= cfg.new_leak_evidence);
+        let growth_of = self.st.alarms.iter().position(|a| {
+            !clearly_new
+                && a.reported
+                && model.link_index(&a.pipe).is_some_and(|k| {
+                    graph
+                        .link_distance(k, loc.pipe)
+                        .is_some_and(|d| d <= cfg.growth_radius_m)
+                        || loc.expected_distance(k) <= cfg.growth_radius_m
+                })
+        });
+        let loc = match joint {
+            Some(j) if growth_of.is_none() => j,
+            _ => single,
+        };
+        let step = start_step + end as i64;
+        let weak_new = new_leak_evidence.is_some_and(|e| e < cfg.min_new_evidence);
+        let mut reported = growth_of.is_none() && loc.confidence >= cfg.min_confidence && !weak_new;
+        // Near a reported leak: one of two modes there is most likely that
+        // leak growing, and the other a false alarm.
+        let alarms = &self.st.alarms;
+        let near = |k: usize| near_reported(alarms, model, graph, k, cfg.growth_radius_m);
+        let two_mode = match loc.second {
+            Some((p2, c2))
+                if growth_of.is_none()
+                    && !weak_new
+                    && !reported
+                    && loc.confidence.min(c2) >= cfg.two_mode_confidence / 3.0
+                    && loc.confidence + c2 >= cfg.two_mode_confidence
+                    && !near(loc.pipe)
+                    && !near(p2) =>
+            {
+                reported = true;
+                Some(model.links[p2].id.clone())
+            }
+            _ => None,
+        };
+        let mut loc = loc;
+        if let Some((p_start, _, _)) = self.st.pending {
+            if lz.start.saturating_sub(p_start) > (cfg.pending_h * per_h as f64) as usize {
+                self.st.pending = None;
+            }
+        }
+        if reported {
+            self.st.pending = None;
+        } else {
+            let pending_step = (cfg.pending_step_h.max(0.0)) as usize;
+            match self.st.pending {
+                None if cfg.pending_h > 0.0 && growth_of.is_none() => {
+                    self.st.pending = Some((lz.start, self.st.offset, self.st.known.len()));
+                    self.st.next_check = (end + 1 - self.first_row) / per_h + pending_step;
+                }
+                Some(p) => {
+                    if let Some((cum, _, _)) = self.relocalize(normal, end, p)? {
+                        loc = cum;
+                        reported = true;
+                        self.st.pending = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let evidence = self.evidence(&loc);
+        let alarm = Alarm {
+            reported,
+            growth_of,
+            pipe: self.model.links[loc.pipe].id.clone(),
+            also_pipe: two_mode,
+            time: format_step(step),
+            step,
+            alarm_time: format_step(start_step + lz.alarm_row as i64),
+            estimated_start: format_step(start_step + lz.start as i64),
+            estimated_size_lps: size * 1000.0,
+            confidence: loc.confidence,
+            candidate_pipes: loc.pipes,
+            candidate_nodes: loc.nodes,
+            new_leak_evidence,
+            evidence,
+        };
+        if let Some(&(n, _)) = loc.weights.first() {
+            if !self.st.known.contains(&n) {
+                self.st.known.push(n);
+            }
+        }
+        self.st.offset += size;
+        self.st.s = 0.0;
+        self.st.h = (end + 1 - self.first_row) / per_h;
+        self.st.last_reset = self.st.h;
+        Ok(vec![self.record(alarm)])
+    }
+
+    /// The batch report's summary figures: (rows, training text, mean
+    /// standard deviation of the hourly balance excess, L/s).
+    pub(super) fn summary(&self) -> (usize, String, f64) {
+        let sigma_lps = if self.normal.is_some() {
+            self.st.sigma_sum / self.st.sigma_hours.max(1) as f64 * 1000.0
+        } else {
+            f64::NAN
+        };
+        (
+            (self.frame.start_step + self.frame.rows as i64 - self.origin_step) as usize,
+            self.training
+                .as_ref()
+                .map_or_else(String::new, |t| t.description.clone()),
+            sigma_lps,
+        )
+    }
+
+    /// Sensors used (usable in training).
+    pub fn sensors_used(&self) -> usize {
+        self.usable.iter().filter(|&&u| u).count()
+    }
+
+    /// Whether [`Detector::finish`] was called.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+/// Factor from SI to detection's unit of a sensor kind
+/// ([`crate::sensors::unit`]: m³/h flows, L/h demands, m).
+pub fn unit_scale(kind: SensorKind) -> f64 {
+    match kind {
+        SensorKind::Flow => 3600.0,
+        SensorKind::Demand => 3.6e6,
+        SensorKind::Pressure | SensorKind::TankLevel => 1.0,
+    }
+}
+
+/// Epoch milliseconds of a detection step.
+pub fn unix_ms_of_step(step: i64) -> i64 {
+    (EPOCH_2019_S + step * STEP_S as i64) * 1000
+}
+
+/// Whether pipe `k` lies within `radius` m of a reported alarm's pipe.
+fn near_reported(
+    alarms: &[Alarm],
+    model: &Network,
+    graph: &NetworkDistance,
+    k: usize,
+    radius: f64,
+) -> bool {
+    alarms.iter().any(|a| {
+        a.reported
+            && model
+                .link_index(&a.pipe)
+                .is_some_and(|r| graph.link_distance(r, k).is_some_and(|d| d <= radius))
+    })
+}
+
+/// A pending leak `(start row, balance offset before it, known leaks before
+/// it)` localized again as a whole: the last `loc_window_h` up to row `end`
+/// against the reference before its start, its size the mean excess of the
+/// last 12 hours over the offset. Returns the localization (with its size,
+/// m³/s, and new-leak evidence) when it is concentrated enough to report and
+/// not near a reported leak.
+#[allow(clippy::too_many_arguments)]
+fn relocalize_pending(
+    setup: &Setup,
+    model: &Network,
+    graph: &NetworkDistance,
+    normal: &Normal,
+    frame: &Frame,
+    hours: &[(f64, f64)],
+    first_row: usize,
+    end: usize,
+    (p_start, p_offset, p_known): Pending,
+    known: &[usize],
+    alarms: &[Alarm],
+    cfg: &DetectConfig,
+) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
+    let per_h = STEPS_PER_HOUR;
+    let win = (cfg.loc_window_h * per_h as f64) as usize;
+    if end <= p_start + per_h {
+        return Ok(None);
+    }
+    let w_start = (end + 1).saturating_sub(win).max(p_start);
+    let he = ((end + 1 - first_row) / per_h).min(hours.len()).max(1);
+    let hs = he.saturating_sub(12);
+    let p_size =
+        (hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - p_offset).max(1e-4);
+    let (single, joint) = localize(
+        setup,
+        model,
+        graph,
+        normal,
+        frame,
+        w_start,
+        end,
+        p_size,
+        &known[..p_known.min(known.len())],
+        Some(p_start),
+        cfg,
+    )?;
+    let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
+    let cum = joint.unwrap_or(single);
+    let ok = cum.confidence >= cfg.pending_confidence
+        && !near_reported(alarms, model, graph, cum.pipe, cfg.growth_radius_m)
+        && !evidence.is_some_and(|e| e < cfg.min_new_evidence);
+    Ok(ok.then_some((cum, p_size, evidence)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_and_epoch_ms_agree() {
+        assert_eq!(step_of_unix_ms(unix_ms_of_step(12_345)), Some(12_345));
+        assert_eq!(unix_ms_of_step(0), EPOCH_2019_S * 1000);
+    }
+}

@@ -1,0 +1,659 @@
+//! The live twin's loop: the stored measurements, step by step in data
+//! time, through the streaming leak detector into the alert store, with a
+//! checkpoint so that a restart (SIGKILL included) resumes where it
+//! stopped.
+//!
+//! - [`train`] learns normal behaviour from a stored leak-free period and
+//!   [`save_training`] keeps it in the state directory (`training.json`).
+//! - [`LiveTwin::open`] starts from the training (monitoring from its end,
+//!   with the training period as the detector's warm-up) or resumes from
+//!   the checkpoint (`detector.json`).
+//! - [`LiveTwin::process`] advances up to a data time: it reads the store
+//!   a day at a time, resamples each sensor onto the model step (mean of
+//!   the good samples of the step), pushes the steps and turns the
+//!   detector's events into alerts; then it checkpoints. Alerts are
+//!   upserted by leak key (`leak-N`, N the detector's alarm number, stable
+//!   across restarts), so steps replayed after a crash update the same
+//!   alerts instead of opening new ones.
+
+use crate::alerts::{AlertError, AlertStore, Candidate, Evidence, LeakEvent, Upserted};
+use detection::detect::{
+    unit_scale, unix_ms_of_step, Alarm, Column, DetectConfig, DetectError, Detector, DetectorEvent,
+    DetectorState, ScadaData, Training,
+};
+use detection::sensors::SensorSet;
+use detection::time::{step_of_unix_ms, STEP_S};
+use network::Network;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use telemetry::resample::{resample, Method};
+use telemetry::store::{Store, StoreError};
+
+/// The training's file name in the state directory.
+pub const TRAINING_FILE: &str = "training.json";
+/// The detector checkpoint's file name in the state directory.
+pub const CHECKPOINT_FILE: &str = "detector.json";
+
+/// The model step, ms.
+pub const STEP_MS: i64 = STEP_S as i64 * 1000;
+
+/// Why the live loop cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(
+        "no training in {}: run `aquatwin train --config … --from T0 --to T1` on a leak-free \
+         stored period first",
+        .0.display()
+    )]
+    NoTraining(PathBuf),
+    #[error("{}: made for other sensors than the sensor map's: {reason}", path.display())]
+    Mismatch { path: PathBuf, reason: String },
+    #[error("{what}: {ms} ms is not on the model's {STEP_S}-second step grid")]
+    OffGrid { what: &'static str, ms: i64 },
+    #[error("empty period: from {from_ms} ms to {to_ms} ms")]
+    EmptyPeriod { from_ms: i64, to_ms: i64 },
+    #[error("detector")]
+    Detect(#[from] DetectError),
+    #[error("store")]
+    Store(#[from] StoreError),
+    #[error("alerts")]
+    Alerts(#[from] AlertError),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: unreadable", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A training kept in the state directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedTraining {
+    /// The stored period learnt from (UTC epoch ms, `[from, to)`).
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// The sensor tags, in the sensor map's order.
+    pub tags: Vec<String>,
+    pub config: DetectConfig,
+    pub training: Training,
+}
+
+/// The good samples of each of `tags` over `[from_ms, to_ms)`, resampled
+/// onto the model step (mean of the step's good samples; `None` = none),
+/// in SI as stored. One vector per tag.
+pub fn read_steps(
+    store: &mut dyn Store,
+    tags: &[String],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Vec<Option<f64>>>, StoreError> {
+    tags.iter()
+        .map(|tag| {
+            let samples = store.query(tag, from_ms, to_ms)?;
+            Ok(resample(&samples, from_ms, to_ms, STEP_MS, Method::Mean)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect())
+        })
+        .collect()
+}
+
+fn on_grid(what: &'static str, ms: i64) -> Result<i64, LiveError> {
+    step_of_unix_ms(ms).ok_or(LiveError::OffGrid { what, ms })
+}
+
+/// Learns normal behaviour from the stored period `[from_ms, to_ms)`
+/// (leak-free). The steps just after it, when stored, complete the water
+/// balance of the last training steps, so that monitoring continues from
+/// the training exactly as a detector trained on its own first days.
+pub fn train(
+    model: &Network,
+    sensors: &SensorSet,
+    tags: &[String],
+    store: &mut dyn Store,
+    from_ms: i64,
+    to_ms: i64,
+    cfg: &DetectConfig,
+) -> Result<SavedTraining, LiveError> {
+    let start_step = on_grid("--from", from_ms)?;
+    on_grid("--to", to_ms)?;
+    if to_ms <= from_ms {
+        return Err(LiveError::EmptyPeriod { from_ms, to_ms });
+    }
+    let learn_rows = ((to_ms - from_ms) / STEP_MS) as usize;
+    let look_ahead = 3 * STEP_MS;
+    let steps = read_steps(store, tags, from_ms, to_ms + look_ahead)?;
+    // Only what was stored: the look-ahead rows that exist.
+    let rows = (0..steps.first().map_or(0, Vec::len))
+        .rev()
+        .find(|&r| r < learn_rows || steps.iter().any(|v| v[r].is_some()))
+        .map_or(0, |r| r + 1)
+        .max(learn_rows);
+    let data = ScadaData {
+        start_step,
+        rows,
+        columns: sensors
+            .sensors
+            .iter()
+            .zip(&steps)
+            .map(|(s, v)| Column {
+                kind: s.kind,
+                name: s.column.clone(),
+                values: v[..rows]
+                    .iter()
+                    .map(|x| x.map_or(f64::NAN, |x| x * unit_scale(s.kind)))
+                    .collect(),
+            })
+            .collect(),
+    };
+    let training = Training::learn_restricted(model, sensors, &data, learn_rows, cfg, None)?;
+    Ok(SavedTraining {
+        from_ms,
+        to_ms,
+        tags: tags.to_vec(),
+        config: cfg.clone(),
+        training,
+    })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LiveError> {
+    let io = |source| LiveError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, LiveError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| LiveError::Json {
+                path: path.to_path_buf(),
+                source,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(LiveError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Saves a training in `dir` and removes any detector checkpoint (the
+/// next run starts from this training).
+pub fn save_training(dir: &Path, t: &SavedTraining) -> Result<(), LiveError> {
+    let json = serde_json::to_vec(t).map_err(|source| LiveError::Json {
+        path: dir.join(TRAINING_FILE),
+        source,
+    })?;
+    write_atomic(&dir.join(TRAINING_FILE), &json)?;
+    match std::fs::remove_file(dir.join(CHECKPOINT_FILE)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LiveError::Io {
+            path: dir.join(CHECKPOINT_FILE),
+            source,
+        }),
+    }
+}
+
+/// The training saved in `dir`, if any.
+pub fn load_training(dir: &Path) -> Result<Option<SavedTraining>, LiveError> {
+    read_json(&dir.join(TRAINING_FILE))
+}
+
+/// What one [`LiveTwin::process`] call did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    /// Steps pushed to the detector.
+    pub steps: usize,
+    /// Alerts opened and updated.
+    pub opened: usize,
+    pub updated: usize,
+    /// Sensors excluded or restored by the live checks.
+    pub excluded: Vec<String>,
+    pub restored: Vec<String>,
+    /// Alarms raised (localization under way).
+    pub raised: usize,
+    /// Wall time of the steps without a localization (store read,
+    /// resampling, model step, detector), and of those with one, ms.
+    pub cycle: Timing,
+    pub localization: Timing,
+}
+
+/// Count, mean and largest of a series of durations.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timing {
+    pub count: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Timing {
+    fn add(&mut self, ms: f64) {
+        self.count += 1;
+        self.total_ms += ms;
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    /// Mean duration, ms.
+    pub fn mean_ms(&self) -> f64 {
+        self.total_ms / self.count.max(1) as f64
+    }
+
+    /// Adds another timing's durations.
+    pub fn merge(&mut self, o: &Timing) {
+        self.count += o.count;
+        self.total_ms += o.total_ms;
+        self.max_ms = self.max_ms.max(o.max_ms);
+    }
+}
+
+/// The live loop's state: detector, alert store, checkpoint.
+pub struct LiveTwin {
+    detector: Detector,
+    tags: Vec<String>,
+    /// The sensor set's names (SCADA columns), in the tags' order.
+    columns: Vec<String>,
+    alerts: AlertStore,
+    dir: PathBuf,
+    /// Next step whose modelled values go to the store.
+    modelled_from: i64,
+    /// The last step pushed and its readings (SI; `None` = no good sample).
+    last_row: Option<(i64, Vec<Option<f64>>)>,
+}
+
+/// The store tag of the model's value at sensor `tag` (written by the live
+/// loop beside the measurements: residual = `tag` − `tag@model`).
+pub fn model_tag(tag: &str) -> String {
+    format!("{tag}@model")
+}
+
+/// The store tag of the residual at sensor `tag`: the step's measured value
+/// as the detector used it (held when missing) minus the model's.
+pub fn residual_tag(tag: &str) -> String {
+    format!("{tag}@residual")
+}
+
+/// The store tag of the number of open alerts (one sample per processed
+/// day of data, at data time).
+pub const OPEN_ALERTS_TAG: &str = "twin@open_alerts";
+
+impl LiveTwin {
+    /// Opens the twin of state directory `dir`: resumes from its
+    /// checkpoint, or starts from its training (the training period is
+    /// pushed again as warm-up, monitoring starts at its end).
+    pub fn open(
+        model: &Network,
+        sensors: &SensorSet,
+        tags: &[String],
+        dir: &Path,
+    ) -> Result<LiveTwin, LiveError> {
+        let saved = load_training(dir)?.ok_or_else(|| LiveError::NoTraining(dir.to_path_buf()))?;
+        if saved.tags != tags {
+            return Err(LiveError::Mismatch {
+                path: dir.join(TRAINING_FILE),
+                reason: format!(
+                    "trained on {} sensors ({}…), the map has {} ({}…); train again",
+                    saved.tags.len(),
+                    saved
+                        .tags
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    tags.len(),
+                    tags.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        let detector = match read_json::<DetectorState>(&dir.join(CHECKPOINT_FILE))? {
+            Some(state) => Detector::resume(model, sensors, state)?,
+            None => {
+                let start = on_grid("training start", saved.from_ms)?;
+                let warm = ((saved.to_ms - saved.from_ms) / STEP_MS) as usize;
+                Detector::new(model, sensors, &saved.config, saved.training, start)?
+                    .warm_up_rows(warm)
+            }
+        };
+        Ok(LiveTwin {
+            detector,
+            tags: tags.to_vec(),
+            columns: sensors.sensors.iter().map(|s| s.column.clone()).collect(),
+            alerts: AlertStore::open(dir)?,
+            dir: dir.to_path_buf(),
+            modelled_from: 0,
+            last_row: None,
+        })
+    }
+
+    /// Data time of the next step to process (UTC epoch ms).
+    pub fn next_ms(&self) -> i64 {
+        unix_ms_of_step(self.detector.next_step())
+    }
+
+    /// The detector (status, alarms, sensors excluded).
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The last step processed and its readings per sensor (SI, as
+    /// resampled from the store; `None` = no good sample in the step).
+    pub fn last_readings(&self) -> Option<&(i64, Vec<Option<f64>>)> {
+        self.last_row.as_ref()
+    }
+
+    /// The tags of the sensors the detector leaves out now (never usable,
+    /// or excluded by the live checks).
+    pub fn excluded(&self) -> Vec<&str> {
+        (0..self.tags.len())
+            .filter(|&i| self.detector.sensor_excluded(i))
+            .map(|i| self.tags[i].as_str())
+            .collect()
+    }
+
+    /// The store tags of the sensors, in the sensor map's order.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The alert store.
+    pub fn alerts(&self) -> &AlertStore {
+        &self.alerts
+    }
+
+    /// Processes every step before `upto_ms` (data time), reading the store
+    /// a day at a time, and checkpoints after each day.
+    pub fn process(&mut self, store: &mut dyn Store, upto_ms: i64) -> Result<Progress, LiveError> {
+        let mut progress = Progress::default();
+        const CHUNK_MS: i64 = 86_400_000;
+        self.apply_repairs()?;
+        while self.next_ms() < upto_ms {
+            let from = self.next_ms();
+            let to = (from + CHUNK_MS).min(upto_ms);
+            let to = from + ((to - from + STEP_MS - 1) / STEP_MS) * STEP_MS;
+            let read_start = std::time::Instant::now();
+            let steps = read_steps(store, &self.tags, from, to)?;
+            let n = steps.first().map_or(0, Vec::len);
+            // The store read, shared by the chunk's steps.
+            let read_ms = read_start.elapsed().as_secs_f64() * 1e3 / n.max(1) as f64;
+            let mut row = vec![None; self.tags.len()];
+            for r in 0..n {
+                for (x, v) in row.iter_mut().zip(&steps) {
+                    *x = v[r];
+                }
+                let t = std::time::Instant::now();
+                let locs = self.detector.localizations();
+                let events = self.detector.push(from + r as i64 * STEP_MS, &row)?;
+                let ms = read_ms + t.elapsed().as_secs_f64() * 1e3;
+                if self.detector.localizations() > locs {
+                    progress.localization.add(ms);
+                } else {
+                    progress.cycle.add(ms);
+                }
+                self.handle(events, &mut progress)?;
+                progress.steps += 1;
+            }
+            if n > 0 {
+                let last: Vec<Option<f64>> = steps.iter().map(|v| v[n - 1]).collect();
+                self.last_row = Some((from + (n as i64 - 1) * STEP_MS, last));
+            }
+            self.write_model(store)?;
+            self.checkpoint()?;
+        }
+        Ok(progress)
+    }
+
+    /// Alerts closed as repaired tell the detector that their leak is gone.
+    fn apply_repairs(&mut self) -> Result<(), LiveError> {
+        for a in self.alerts.list(Some(crate::alerts::AlertState::Closed))? {
+            if a.resolution != Some(crate::alerts::Resolution::Repaired) {
+                continue;
+            }
+            let Some(index) = a
+                .leak_key
+                .strip_prefix("leak-")
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if self.detector.leak_repaired(index) {
+                tracing::info!(alert = a.id, leak = %a.leak_key, "leak repaired: its size leaves the balance baseline");
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the model's values at the sensors (`TAG@model`) of the rows
+    /// simulated since the last call, and the open-alert count, into the
+    /// store (idempotent: a replay after a restart rewrites the same keys).
+    fn write_model(&mut self, store: &mut dyn Store) -> Result<(), LiveError> {
+        let rows = self
+            .detector
+            .modelled(step_of_unix_ms(self.modelled_from.max(0)).unwrap_or(i64::MIN / 2));
+        let mut samples = Vec::new();
+        let mut last = None;
+        for (step, vals) in rows {
+            let ts = unix_ms_of_step(step);
+            if ts < self.modelled_from {
+                continue;
+            }
+            for (si, model, measured) in vals {
+                let tag = &self.tags[si];
+                samples.push(telemetry::quality::Sample::good(&model_tag(tag), ts, model));
+                samples.push(telemetry::quality::Sample::good(
+                    &residual_tag(tag),
+                    ts,
+                    measured - model,
+                ));
+            }
+            last = Some(ts);
+        }
+        if let Some(ts) = last {
+            let open = self
+                .alerts
+                .list(Some(crate::alerts::AlertState::Open))?
+                .len();
+            samples.push(telemetry::quality::Sample::good(
+                OPEN_ALERTS_TAG,
+                ts,
+                open as f64,
+            ));
+            store.write(&samples)?;
+            self.modelled_from = ts + STEP_MS;
+        }
+        Ok(())
+    }
+
+    /// The data end here: concludes what waits for more rows (as the batch
+    /// detector does at the end of its data). The checkpoint keeps the
+    /// state before concluding, so a later run continues with more data.
+    pub fn conclude(&mut self) -> Result<Progress, LiveError> {
+        let mut progress = Progress::default();
+        self.checkpoint()?;
+        let events = self.detector.finish()?;
+        self.handle(events, &mut progress)?;
+        Ok(progress)
+    }
+
+    /// Writes the detector's state (atomically).
+    pub fn checkpoint(&self) -> Result<(), LiveError> {
+        let path = self.dir.join(CHECKPOINT_FILE);
+        let json =
+            serde_json::to_vec(&self.detector.state()).map_err(|source| LiveError::Json {
+                path: path.clone(),
+                source,
+            })?;
+        write_atomic(&path, &json)
+    }
+
+    /// The alarm a growth chain starts from.
+    fn root(&self, mut i: usize) -> usize {
+        let alarms = self.detector.alarms();
+        while let Some(j) = alarms[i].growth_of {
+            if j == i {
+                break;
+            }
+            i = j;
+        }
+        i
+    }
+
+    fn handle(&mut self, events: Vec<DetectorEvent>, p: &mut Progress) -> Result<(), LiveError> {
+        for e in events {
+            match e {
+                DetectorEvent::AlarmRaised { step, size_lps, .. } => {
+                    p.raised += 1;
+                    tracing::info!(
+                        data_time_ms = unix_ms_of_step(step),
+                        size_lps,
+                        "alarm raised: water balance excess; localizing"
+                    );
+                }
+                DetectorEvent::Alarm { index, alarm } => {
+                    let event = if alarm.reported {
+                        Some(leak_event(
+                            index,
+                            &alarm,
+                            alarm.estimated_size_lps,
+                            &self.tags,
+                            &self.columns,
+                        ))
+                    } else if let Some(j) = alarm.growth_of {
+                        // A known leak grew: its alert, with the size of the
+                        // whole chain.
+                        let root = self.root(j);
+                        let alarms = self.detector.alarms();
+                        let size: f64 = (0..alarms.len())
+                            .filter(|&k| k == root || (k > root && self.root(k) == root))
+                            .map(|k| alarms[k].estimated_size_lps)
+                            .sum();
+                        let mut ev =
+                            leak_event(root, &alarms[root], size, &self.tags, &self.columns);
+                        ev.evidence = evidence(&alarm, &self.tags, &self.columns);
+                        ev.observed_ms = unix_ms_of_step(alarm.step);
+                        Some(ev)
+                    } else {
+                        tracing::info!(
+                            alarm = index,
+                            pipe = %alarm.pipe,
+                            confidence = alarm.confidence,
+                            "alarm held back: localized too diffusely (pending)"
+                        );
+                        None
+                    };
+                    if let Some(ev) = event {
+                        match self.alerts.upsert(&ev)? {
+                            Upserted::Opened(a) => {
+                                p.opened += 1;
+                                tracing::warn!(
+                                    alert = a.id,
+                                    leak = %a.leak_key,
+                                    pipe = %a.pipe,
+                                    size_lps = a.size_lps,
+                                    confidence = a.confidence,
+                                    "leak alert opened"
+                                );
+                            }
+                            Upserted::Updated(a) => {
+                                p.updated += 1;
+                                tracing::info!(alert = a.id, leak = %a.leak_key, size_lps = a.size_lps, "leak alert updated");
+                            }
+                            Upserted::AlreadyClosed(_) => {}
+                        }
+                    }
+                }
+                DetectorEvent::SensorExcluded { sensor, reason, .. } => {
+                    tracing::warn!(%sensor, %reason, "sensor excluded");
+                    p.excluded.push(sensor);
+                }
+                DetectorEvent::SensorRestored { sensor, .. } => {
+                    tracing::info!(%sensor, "sensor restored");
+                    p.restored.push(sensor);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stable key of the leak of alarm `index`.
+pub fn leak_key(index: usize) -> String {
+    format!("leak-{index}")
+}
+
+/// An alarm's evidence with the store's tags (residual change, SI).
+fn evidence(a: &Alarm, tags: &[String], columns: &[String]) -> Vec<Evidence> {
+    a.evidence
+        .iter()
+        .map(|e| Evidence {
+            sensor: columns
+                .iter()
+                .position(|c| *c == e.sensor)
+                .map_or_else(|| e.sensor.clone(), |i| tags[i].clone()),
+            residual: e.change,
+        })
+        .collect()
+}
+
+fn leak_event(
+    index: usize,
+    a: &Alarm,
+    size_lps: f64,
+    tags: &[String],
+    columns: &[String],
+) -> LeakEvent {
+    let ms = |t: &str| {
+        detection::time::parse_timestamp(t)
+            .map(unix_ms_of_step)
+            .unwrap_or_else(|_| unix_ms_of_step(a.step))
+    };
+    let total: f64 = a
+        .candidate_pipes
+        .iter()
+        .map(|c| c.mass_within_300m)
+        .sum::<f64>()
+        .max(1e-12);
+    LeakEvent {
+        leak_key: leak_key(index),
+        observed_ms: unix_ms_of_step(a.step),
+        estimated_start_ms: ms(&a.estimated_start),
+        size_lps,
+        confidence: a.confidence.clamp(0.0, 1.0),
+        pipe: a.pipe.clone(),
+        also_pipe: a.also_pipe.clone(),
+        candidates: a
+            .candidate_pipes
+            .iter()
+            .map(|c| Candidate {
+                pipe: c.pipe.clone(),
+                weight: c.mass_within_300m / total,
+            })
+            .collect(),
+        evidence: evidence(a, tags, columns),
+    }
+}

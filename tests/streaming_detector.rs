@@ -1,0 +1,230 @@
+//! The streaming detector against its batch replay, on an L-Town scenario
+//! with one large abrupt leak: readings pushed one time step at a time in
+//! SI give the batch detector's alarms; a checkpoint taken mid-way
+//! (serialized to JSON, as a service saves it) and resumed gives exactly
+//! what an uninterrupted detector gives; a step pushed twice is refused.
+
+use battledim::scenario::{generate, ScenarioConfig};
+use conformance::*;
+use detection::detect::{
+    detect, unix_ms_of_step, Column, DetectConfig, Detector, DetectorEvent, DetectorState,
+    ScadaData,
+};
+use detection::sensors::SensorKind;
+
+/// Factor from detection's units (m³/h flows, L/h demands, m) to SI.
+fn to_si(kind: SensorKind) -> f64 {
+    match kind {
+        SensorKind::Flow => 1.0 / 3600.0,
+        SensorKind::Demand => 1.0 / 3.6e6,
+        SensorKind::Pressure | SensorKind::TankLevel => 1.0,
+    }
+}
+
+#[test]
+fn streaming_equals_batch_and_resumes_exactly() {
+    let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
+    let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
+    let sensors = battledim::ltown::sensor_set();
+    let sc = generate(
+        &model,
+        &sensors,
+        &ScenarioConfig {
+            days: 10,
+            leaks: 1,
+            seed: 7,
+            leak_lps: (6.0, 8.0),
+            incipient_share: 0.0,
+            ..ScenarioConfig::default()
+        },
+    )
+    .unwrap();
+    let data = ScadaData {
+        start_step: sc.start_step,
+        rows: sc.rows,
+        columns: sc
+            .series
+            .iter()
+            .map(|s| Column {
+                kind: s.kind,
+                name: s.column.clone(),
+                values: s.values.clone(),
+            })
+            .collect(),
+    };
+    let cfg = DetectConfig::default();
+    let batch = detect(&model, &sensors, &data, None, &cfg).unwrap();
+    assert!(
+        batch.alarms.iter().any(|a| a.reported),
+        "the batch detector finds the leak"
+    );
+
+    // Column of each sensor of the set, readings in SI.
+    let cols: Vec<&Column> = sensors
+        .sensors
+        .iter()
+        .map(|s| data.column(s.kind, &s.column).unwrap())
+        .collect();
+    let readings = |r: usize| -> Vec<Option<f64>> {
+        cols.iter()
+            .map(|c| Some(c.values[r] * to_si(c.kind)))
+            .collect()
+    };
+    let learn_rows = 7 * 288;
+    let usable = vec![true; sensors.sensors.len()];
+    let new = || {
+        Detector::self_training(&model, &sensors, &cfg, &usable, sc.start_step, learn_rows).unwrap()
+    };
+    let mut whole = new();
+    let mut first = new();
+    let cut = sc.rows / 2 + 17;
+    let mut events_whole = Vec::new();
+    let mut events_split = Vec::new();
+    for r in 0..sc.rows {
+        let t = unix_ms_of_step(sc.start_step + r as i64);
+        events_whole.extend(whole.push(t, &readings(r)).unwrap());
+        if r < cut {
+            events_split.extend(first.push(t, &readings(r)).unwrap());
+        }
+    }
+    events_whole.extend(whole.finish().unwrap());
+    // Checkpoint, as JSON, and resume.
+    let json = serde_json::to_string(&first.state()).unwrap();
+    drop(first);
+    let state: DetectorState = serde_json::from_str(&json).unwrap();
+    let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
+    let t_dup = unix_ms_of_step(sc.start_step + cut as i64 - 1);
+    assert!(
+        resumed.push(t_dup, &readings(cut - 1)).is_err(),
+        "a step already processed is refused"
+    );
+    for r in cut..sc.rows {
+        let t = unix_ms_of_step(sc.start_step + r as i64);
+        events_split.extend(resumed.push(t, &readings(r)).unwrap());
+    }
+    events_split.extend(resumed.finish().unwrap());
+
+    let j = |x: &dyn Fn() -> String| x();
+    assert_eq!(
+        j(&|| serde_json::to_string(whole.alarms()).unwrap()),
+        j(&|| serde_json::to_string(resumed.alarms()).unwrap()),
+        "checkpoint + resume = uninterrupted"
+    );
+    assert_eq!(
+        serde_json::to_string(&events_whole).unwrap(),
+        serde_json::to_string(&events_split).unwrap()
+    );
+    // SI in, the same alarms as the batch replay (pipes and times; sizes
+    // to rounding).
+    let key = |a: &detection::detect::Alarm| (a.reported, a.pipe.clone(), a.time.clone());
+    assert_eq!(
+        whole.alarms().iter().map(key).collect::<Vec<_>>(),
+        batch.alarms.iter().map(key).collect::<Vec<_>>()
+    );
+    for (a, b) in whole.alarms().iter().zip(&batch.alarms) {
+        assert!(
+            (a.estimated_size_lps - b.estimated_size_lps).abs()
+                < 1e-6 * b.estimated_size_lps.abs().max(1.0)
+        );
+    }
+    // Every alarm came with its event, raised before it was localized.
+    let raised = events_whole
+        .iter()
+        .filter(|e| matches!(e, DetectorEvent::AlarmRaised { .. }))
+        .count();
+    let localized = events_whole
+        .iter()
+        .filter(|e| matches!(e, DetectorEvent::Alarm { .. }))
+        .count();
+    assert_eq!(localized, whole.alarms().len());
+    assert!(raised >= 1);
+    // An operator closes the alert as repaired: once, and only a known leak.
+    let reported = whole.alarms().iter().position(|a| a.reported).unwrap();
+    assert!(whole.leak_repaired(reported));
+    assert!(!whole.leak_repaired(reported), "already repaired");
+    assert!(!whole.leak_repaired(999), "no such alarm");
+}
+
+/// A detector keeps only its recent history (`history_days`): over 17 days
+/// its checkpoint holds at most the kept days, and a detector resumed from
+/// a checkpoint taken after rows were dropped reports the same alarms as
+/// the uninterrupted one (its model is re-simulated from the kept rows, so
+/// values may differ by the solver's tolerance, not its decisions).
+#[test]
+fn history_is_bounded_and_resume_after_trimming_keeps_the_alarms() {
+    let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
+    let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
+    let sensors = battledim::ltown::sensor_set();
+    let sc = generate(
+        &model,
+        &sensors,
+        &ScenarioConfig {
+            days: 17,
+            leaks: 2,
+            seed: 31,
+            leak_lps: (5.0, 8.0),
+            incipient_share: 0.0,
+            leak_free_days: 9.0,
+            ..ScenarioConfig::default()
+        },
+    )
+    .unwrap();
+    let cfg = DetectConfig {
+        history_days: 9.0,
+        ..DetectConfig::default()
+    };
+    let cols: Vec<(SensorKind, &Vec<f64>)> = sensors
+        .sensors
+        .iter()
+        .map(|s| {
+            let x = sc
+                .series
+                .iter()
+                .find(|x| x.kind == s.kind && x.column == s.column)
+                .unwrap();
+            (x.kind, &x.values)
+        })
+        .collect();
+    let readings = |r: usize| -> Vec<Option<f64>> {
+        cols.iter().map(|(k, v)| Some(v[r] * to_si(*k))).collect()
+    };
+    let usable = vec![true; sensors.sensors.len()];
+    let new = || {
+        Detector::self_training(&model, &sensors, &cfg, &usable, sc.start_step, 7 * 288).unwrap()
+    };
+    let (mut whole, mut first) = (new(), new());
+    let cut = 14 * 288 + 5;
+    let mut largest = 0;
+    for r in 0..sc.rows {
+        let t = unix_ms_of_step(sc.start_step + r as i64);
+        whole.push(t, &readings(r)).unwrap();
+        if r < cut {
+            first.push(t, &readings(r)).unwrap();
+        }
+        largest = largest.max(whole.rows());
+    }
+    whole.finish().unwrap();
+    // At most the kept days (pending + reference + 3 days of margin, as
+    // the setting's floor says) plus the day being filled.
+    let floor_days = (cfg.pending_h + cfg.ref_window_h) / 24.0 + 3.0;
+    let bound = ((cfg.history_days.max(floor_days) + 1.0) * 288.0) as usize + 3;
+    assert!(largest <= bound, "{largest} rows kept, bound {bound}");
+    let state: DetectorState =
+        serde_json::from_str(&serde_json::to_string(&first.state()).unwrap()).unwrap();
+    assert!(
+        state.start_step > sc.start_step,
+        "rows were dropped before the checkpoint"
+    );
+    let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
+    for r in cut..sc.rows {
+        let t = unix_ms_of_step(sc.start_step + r as i64);
+        resumed.push(t, &readings(r)).unwrap();
+    }
+    resumed.finish().unwrap();
+    let key = |a: &detection::detect::Alarm| (a.reported, a.pipe.clone(), a.time.clone());
+    assert!(whole.alarms().iter().any(|a| a.reported));
+    assert_eq!(
+        whole.alarms().iter().map(key).collect::<Vec<_>>(),
+        resumed.alarms().iter().map(key).collect::<Vec<_>>()
+    );
+}
