@@ -10,34 +10,11 @@
 
 #[path = "../../telemetry/tests/common/mod.rs"]
 mod common;
+mod support;
+
+use support::{http_get, networks_dir, ok};
 
 use std::path::Path;
-use std::process::Command;
-
-fn ok(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aquatwin"))
-        .args(args)
-        .env_remove("AQUATWIN_TOKEN")
-        .output()
-        .expect("run aquatwin");
-    assert!(
-        out.status.success(),
-        "aquatwin {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn networks_dir() -> std::path::PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let shared = common::root().join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        common::root().join("network-models/benchmark")
-    }
-}
 
 #[test]
 fn every_dashboard_panel_has_data_from_the_live_twin() {
@@ -126,12 +103,9 @@ fn every_dashboard_panel_has_data_from_the_live_twin() {
                     "time >= '2019-01-01T00:00:00Z' AND time < '2019-01-11T00:00:00Z'",
                 )
                 .replace("$__interval", "1h");
-            let url = format!(
-                "{}/query?db=aquatwin&epoch=ms&q={}",
-                influx.url(),
-                urlencode(&q)
-            );
-            let body = http_get(&url);
+            let path = format!("/query?db=aquatwin&epoch=ms&q={}", urlencode(&q));
+            let host = influx.url().trim_start_matches("http://").to_string();
+            let body = http_get(&host, &path).expect("InfluxDB answers the query");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             let series = v["results"][0]["series"]
                 .as_array()
@@ -176,42 +150,4 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// GET over plain HTTP/1.1 (the server is on loopback); the body.
-fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
 }

@@ -6,34 +6,10 @@
 //! a true positive; the coarser data may leave it below the confidence a
 //! report needs, so every alarm of the report is scored).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = root.join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root.join("network-models/benchmark")
-    }
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_aquatwin"))
-        .args(args)
-        .output()
-        .expect("run aquatwin");
-    assert!(
-        out.status.success(),
-        "aquatwin {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::path::Path;
+use support::{networks_dir, ok};
 
 /// Rewrites every SCADA file of `from` into `to` with `f` applied to the
 /// data rows (header kept).

@@ -3,24 +3,11 @@
 //! (January: UTC+1) gives the same detections; a Paris export that names a
 //! local time skipped by the spring change is refused with its file and line.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let shared = root().join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root().join("network-models/benchmark")
-    }
-}
+use support::{networks_dir, root};
 
 fn run(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_aquatwin"))

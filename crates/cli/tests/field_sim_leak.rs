@@ -2,29 +2,15 @@
 //! with a leak, read over Modbus TCP by the project's own poller: the
 //! pressure at the sensor next to the leak drops from the leak's time on.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{networks_dir, root};
 use telemetry::modbus::poller::{poll_device, PollOptions, PollStats};
 use telemetry::{Quality, SensorMap};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let shared = root().join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root().join("network-models/benchmark")
-    }
-}
 
 struct Kill(Child);
 impl Drop for Kill {

@@ -2,24 +2,11 @@
 //! a benchmark network, and a malformed file gives located errors on stderr
 //! and a non-zero exit code.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `$AQUATWIN_NETWORKS`, else `../shared/networks`, else `network-models/benchmark`.
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return PathBuf::from(d);
-    }
-    let shared = root().join("../shared/networks");
-    if shared.is_dir() {
-        return shared;
-    }
-    root().join("network-models/benchmark")
-}
+use support::{networks_dir, root};
 
 fn aquatwin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_aquatwin"))

@@ -3,29 +3,16 @@
 //! the Python named by `AQUATWIN_PYTHON`): same columns, types, row counts
 //! and values as the CSV the same command writes.
 
+mod support;
+
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::{networks_dir, root};
 use telemetry::store::sqlite::SqliteStore;
 use telemetry::store::Store;
 use telemetry::time::format_timestamp;
 use telemetry::{Quality, Sample};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `$AQUATWIN_NETWORKS`, else `../shared/networks`, else `network-models/benchmark`.
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return PathBuf::from(d);
-    }
-    let shared = root().join("../shared/networks");
-    if shared.is_dir() {
-        return shared;
-    }
-    root().join("network-models/benchmark")
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));

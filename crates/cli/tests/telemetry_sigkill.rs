@@ -4,23 +4,13 @@
 //! is journaled to disk as soon as it is read), the ticks while aquatwin was
 //! down (recorded as comms lost, detail 1), the ticks after.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = root.join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root.join("network-models/benchmark")
-    }
-}
+use support::networks_dir;
 
 #[test]
 fn ingest_sigkilled_and_restarted_loses_and_duplicates_nothing() {

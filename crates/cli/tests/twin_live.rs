@@ -7,62 +7,12 @@
 //! is SIGKILLed once before the leak and restarted: exactly one alert,
 //! with the leak's start.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = root.join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root.join("network-models/benchmark")
-    }
-}
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_aquatwin")
-}
-
-fn ok(args: &[&str]) {
-    let out = Command::new(exe())
-        .args(args)
-        .output()
-        .expect("run aquatwin");
-    assert!(
-        out.status.success(),
-        "aquatwin {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// GET over plain HTTP/1.1; the body.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-}
+use support::{exe, free_port, http_get, networks_dir, ok};
 
 struct Killed(Vec<Child>);
 impl Drop for Killed {
@@ -210,7 +160,7 @@ fn live_field_leak_reaches_the_api_through_a_sigkill() {
     let t0 = Instant::now();
     let mut alerts = serde_json::Value::Null;
     while t0.elapsed() < Duration::from_secs(240) {
-        if let Some(body) = http_get(api, "/api/alerts") {
+        if let Some(body) = http_get(&format!("127.0.0.1:{api}"), "/api/alerts") {
             alerts = serde_json::from_str(&body).unwrap();
             if alerts.as_array().is_some_and(|a| !a.is_empty()) {
                 break;
@@ -227,7 +177,8 @@ fn live_field_leak_reaches_the_api_through_a_sigkill() {
     // Let the run go on a little: a restart must not duplicate it.
     std::thread::sleep(Duration::from_secs(3));
     let list: Vec<serde_json::Value> =
-        serde_json::from_str(&http_get(api, "/api/alerts").unwrap()).unwrap();
+        serde_json::from_str(&http_get(&format!("127.0.0.1:{api}"), "/api/alerts").unwrap())
+            .unwrap();
     assert_eq!(list.len(), 1, "one leak, one alert: {list:?}");
     let a = &list[0];
     let leak_start_ms = 1_546_927_200_000i64; // 2019-01-08 06:00 UTC

@@ -5,44 +5,12 @@
 //! same alerts, none lost or duplicated; a run without training or on a
 //! non-loopback address without a token is refused with a clear error.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = root.join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root.join("network-models/benchmark")
-    }
-}
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_aquatwin")
-}
-
-fn aquatwin(args: &[&str]) -> Output {
-    Command::new(exe())
-        .args(args)
-        .env_remove("AQUATWIN_TOKEN")
-        .output()
-        .expect("run aquatwin")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = aquatwin(args);
-    assert!(
-        out.status.success(),
-        "aquatwin {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use support::{aquatwin, exe, networks_dir, ok};
 
 struct Case {
     dir: PathBuf,
@@ -135,7 +103,7 @@ fn case(name: &str, seed: u64, days: u32, leaks: usize) -> Case {
 /// raise time), sorted; and the number of alerts.
 fn alert_lines(config: &str) -> (Vec<String>, usize) {
     let out = ok(&["alerts", "--config", config, "--json"]);
-    let alerts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts: serde_json::Value = serde_json::from_str(&out).unwrap();
     let alerts = alerts.as_array().unwrap();
     let mut lines = Vec::new();
     for a in alerts {
@@ -172,7 +140,7 @@ fn time_text(ms: i64) -> String {
     )
 }
 
-fn run_until_end(config: &str) -> Output {
+fn run_until_end(config: &str) -> String {
     ok(&[
         "run",
         "--config",
