@@ -12,7 +12,7 @@
 mod common;
 mod support;
 
-use support::{http_get, networks_dir, ok};
+use support::{http_get, import_and_train_first_week, ltown_burst_scenario, networks_dir, ok};
 
 use std::path::Path;
 
@@ -25,27 +25,7 @@ fn every_dashboard_panel_has_data_from_the_live_twin() {
     let net = networks_dir().join("L-TOWN.inp");
     let sensors = root.join("sensors/ltown-battledim.toml");
     let sc = dir.join("scada");
-    ok(&[
-        "scenario",
-        "--network",
-        &s(&net),
-        "--sensors",
-        &s(&sensors),
-        "--days",
-        "10",
-        "--leaks",
-        "1",
-        "--seed",
-        "7",
-        "--min-leak-lps",
-        "6",
-        "--max-leak-lps",
-        "8",
-        "--incipient-share",
-        "0",
-        "--out",
-        &s(&sc),
-    ]);
+    ltown_burst_scenario(&sc);
     let config = dir.join("twin.toml");
     std::fs::write(
         &config,
@@ -59,23 +39,7 @@ fn every_dashboard_panel_has_data_from_the_live_twin() {
     )
     .unwrap();
     let config = s(&config);
-    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
-        ok(&[
-            "import-scada",
-            &s(&sc.join(format!("SCADA_{kind}.csv"))),
-            "--config",
-            &config,
-        ]);
-    }
-    ok(&[
-        "train",
-        "--config",
-        &config,
-        "--from",
-        "2019-01-01 00:00",
-        "--to",
-        "2019-01-08 00:00",
-    ]);
+    import_and_train_first_week(&sc, &config);
     ok(&[
         "run",
         "--config",

@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::Path;
-use support::{networks_dir, ok};
+use support::{ltown_burst_scenario, networks_dir, ok};
 
 /// Rewrites every SCADA file of `from` into `to` with `f` applied to the
 /// data rows (header kept).
@@ -40,27 +40,7 @@ fn one_five_and_fifteen_minute_data() {
     let _ = std::fs::remove_dir_all(&dir);
     let s = |p: &Path| p.display().to_string();
     let five = dir.join("5min");
-    ok(&[
-        "scenario",
-        "--network",
-        &s(&net),
-        "--sensors",
-        &s(&sensors),
-        "--days",
-        "10",
-        "--leaks",
-        "1",
-        "--seed",
-        "7",
-        "--min-leak-lps",
-        "6",
-        "--max-leak-lps",
-        "8",
-        "--incipient-share",
-        "0",
-        "--out",
-        &s(&five),
-    ]);
+    ltown_burst_scenario(&five);
     // Minute data: each 5-minute reading held for its five minutes.
     let one = dir.join("1min");
     rewrite(&five, &one, |_, line| {

@@ -12,7 +12,7 @@ mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{exe, free_port, http_get, networks_dir, ok};
+use support::{exe, free_port, http_get, import_and_train_first_week, networks_dir, ok};
 
 struct Killed(Vec<Child>);
 impl Drop for Killed {
@@ -89,23 +89,7 @@ fn live_field_leak_reaches_the_api_through_a_sigkill() {
     )
     .unwrap();
     let config = s(&config);
-    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
-        ok(&[
-            "import-scada",
-            &s(&sc.join(format!("SCADA_{kind}.csv"))),
-            "--config",
-            &config,
-        ]);
-    }
-    ok(&[
-        "train",
-        "--config",
-        &config,
-        "--from",
-        "2019-01-01 00:00",
-        "--to",
-        "2019-01-08 00:00",
-    ]);
+    import_and_train_first_week(&sc, &config);
     // The field: the scenario's truth, its simulated time 0 at 2019-01-01
     // on the same data clock; an 8 L/s burst at 2019-01-08 06:00.
     let field_start = wall_start - 7 * 86_400_000 / speed;

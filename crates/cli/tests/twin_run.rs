@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{aquatwin, exe, networks_dir, ok};
+use support::{aquatwin, exe, import_and_train_first_week, networks_dir, ok};
 
 struct Case {
     dir: PathBuf,
@@ -329,24 +329,7 @@ fn drop_folder_exports_are_imported_and_followed() {
     )
     .unwrap();
     let config = config.display().to_string();
-    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
-        let f = dir.join("week").join(format!("SCADA_{kind}.csv"));
-        ok(&[
-            "import-scada",
-            &f.display().to_string(),
-            "--config",
-            &config,
-        ]);
-    }
-    ok(&[
-        "train",
-        "--config",
-        &config,
-        "--from",
-        "2019-01-01 00:00",
-        "--to",
-        "2019-01-08 00:00",
-    ]);
+    import_and_train_first_week(&dir.join("week"), &config);
     // The exports must be two seconds old to be taken (not being copied).
     std::thread::sleep(Duration::from_millis(2100));
     run_until_end(&config);

@@ -96,3 +96,48 @@ pub fn http_get(host_port: &str, path: &str) -> Option<String> {
         Some(body.to_string())
     }
 }
+
+/// A 10-day L-Town scenario with one abrupt 6–8 L/s burst (seed 7), its
+/// SCADA files in `out`.
+pub fn ltown_burst_scenario(out: &Path) {
+    let s = |p: &Path| p.display().to_string();
+    ok(&[
+        "scenario",
+        "--network",
+        &s(&networks_dir().join("L-TOWN.inp")),
+        "--sensors",
+        &s(&root().join("sensors/ltown-battledim.toml")),
+        "--days",
+        "10",
+        "--leaks",
+        "1",
+        "--seed",
+        "7",
+        "--min-leak-lps",
+        "6",
+        "--max-leak-lps",
+        "8",
+        "--incipient-share",
+        "0",
+        "--out",
+        &s(out),
+    ]);
+}
+
+/// Imports the four SCADA files of `dir` into the twin of `config`, then
+/// trains it on their first week (2019-01-01 to 2019-01-08).
+pub fn import_and_train_first_week(dir: &Path, config: &str) {
+    for kind in ["Pressures", "Flows", "Levels", "Demands"] {
+        let f = dir.join(format!("SCADA_{kind}.csv"));
+        ok(&["import-scada", &f.display().to_string(), "--config", config]);
+    }
+    ok(&[
+        "train",
+        "--config",
+        config,
+        "--from",
+        "2019-01-01 00:00",
+        "--to",
+        "2019-01-08 00:00",
+    ]);
+}
