@@ -511,18 +511,6 @@ impl LiveTwin {
         write_atomic(&path, &json)
     }
 
-    /// The alarm a growth chain starts from.
-    fn root(&self, mut i: usize) -> usize {
-        let alarms = self.detector.alarms();
-        while let Some(j) = alarms[i].growth_of {
-            if j == i {
-                break;
-            }
-            i = j;
-        }
-        i
-    }
-
     fn handle(&mut self, events: Vec<DetectorEvent>, p: &mut Progress) -> Result<(), LiveError> {
         for e in events {
             match e {
@@ -546,10 +534,12 @@ impl LiveTwin {
                     } else if let Some(j) = alarm.growth_of {
                         // A known leak grew: its alert, with the size of the
                         // whole chain.
-                        let root = self.root(j);
+                        let root = self.detector.leak_root(j);
                         let alarms = self.detector.alarms();
                         let size: f64 = (0..alarms.len())
-                            .filter(|&k| k == root || (k > root && self.root(k) == root))
+                            .filter(|&k| {
+                                k == root || (k > root && self.detector.leak_root(k) == root)
+                            })
                             .map(|k| alarms[k].estimated_size_lps)
                             .sum();
                         let mut ev =

@@ -981,6 +981,18 @@ impl Detector {
             .collect()
     }
 
+    /// The alarm a leak's growth chain starts from: alarm `index` itself,
+    /// or the earlier alarm whose leak it is the growth of.
+    pub fn leak_root(&self, mut index: usize) -> usize {
+        while let Some(j) = self.st.alarms.get(index).and_then(|a| a.growth_of) {
+            if j == index {
+                break;
+            }
+            index = j;
+        }
+        index
+    }
+
     /// The leak of alarm `index` was repaired (an operator closed its
     /// alert): its size, and that of its growth, leaves the balance
     /// baseline, so that the water it no longer loses is not taken for a
@@ -989,18 +1001,9 @@ impl Detector {
         if index >= self.st.alarms.len() || self.st.repaired.contains(&index) {
             return false;
         }
-        let root_of = |mut i: usize, alarms: &[Alarm]| {
-            while let Some(j) = alarms[i].growth_of {
-                if j == i {
-                    break;
-                }
-                i = j;
-            }
-            i
-        };
-        let root = root_of(index, &self.st.alarms);
+        let root = self.leak_root(index);
         let chain: Vec<usize> = (0..self.st.alarms.len())
-            .filter(|&k| root_of(k, &self.st.alarms) == root && !self.st.repaired.contains(&k))
+            .filter(|&k| self.leak_root(k) == root && !self.st.repaired.contains(&k))
             .collect();
         let size: f64 = chain
             .iter()
