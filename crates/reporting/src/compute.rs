@@ -256,6 +256,9 @@ pub struct Figures {
     pub validity: Vec<ValidityRow>,
     /// Per zone: (day start, input m³, billed m³) for the daily chart.
     pub daily: Vec<(String, DailySeries)>,
+    /// The twin's leak alerts over the window (filled by `lib.rs` from the
+    /// alert store; empty without one).
+    pub events: Vec<crate::events::LeakEventRow>,
 }
 
 /// The data-validity score of one input (1–10, in the spirit of the AWWA
@@ -314,6 +317,7 @@ pub fn figures(
         ili: Vec::new(),
         validity: Vec::new(),
         daily: Vec::new(),
+        events: Vec::new(),
     };
     let mut sys: HashMap<(i64, i64), BalanceRow> = HashMap::new();
     let mut sys_daily: HashMap<i64, (f64, f64)> = HashMap::new();

@@ -21,6 +21,7 @@
 
 pub mod compute;
 pub mod config;
+pub mod events;
 pub mod formulas;
 pub mod output;
 pub mod zones;
@@ -229,6 +230,51 @@ fn tank_areas(l: &Loaded, zones: &[zones::Zone]) -> Result<TankAreas> {
     Ok(a)
 }
 
+/// The live twin's alerts from `[twin] state_dir`'s `alerts.sqlite`, read
+/// only; None when there is no alert store (the twin never ran).
+pub fn read_alerts(state_dir: &Path) -> Result<Option<Vec<events::AlertIn>>> {
+    let file = state_dir.join(twin::alerts::FILE_NAME);
+    if !file.is_file() {
+        return Ok(None);
+    }
+    let store = twin::AlertStore::open_read_only(state_dir)
+        .with_context(|| format!("cannot read the alerts in {}", file.display()))?;
+    let alerts = store
+        .list(None)
+        .with_context(|| format!("cannot read the alerts in {}", file.display()))?;
+    Ok(Some(
+        alerts
+            .into_iter()
+            .map(|a| events::AlertIn {
+                id: a.id,
+                leak_key: a.leak_key,
+                state: a.state.as_str().to_string(),
+                resolution: a.resolution.map(|r| r.as_str().to_string()),
+                raised_ms: a.raised_ms,
+                estimated_start_ms: a.estimated_start_ms,
+                size_lps: a.size_lps,
+                pipe: a.pipe,
+                closed_ms: a.closed_ms,
+            })
+            .collect(),
+    ))
+}
+
+/// The zone holding a pipe (its start node's zone, else its end node's);
+/// "" outside every zone or for an unknown pipe.
+fn zone_of_pipe(net: &network::Network, zones: &[zones::Zone], pipe: &str) -> String {
+    let Some(l) = net.link_index(pipe) else {
+        return String::new();
+    };
+    let (a, b) = (net.links[l].from, net.links[l].to);
+    for end in [a, b] {
+        if let Some(z) = zones.iter().find(|z| z.nodes.contains(&end)) {
+            return z.name.clone();
+        }
+    }
+    String::new()
+}
+
 /// Runs the report; returns the files written.
 pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
     if req.to <= req.from {
@@ -323,7 +369,7 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         n,
         series,
     };
-    let fig = compute::figures(
+    let mut fig = compute::figures(
         &grid,
         &zones,
         &areas,
@@ -331,6 +377,28 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         &billing,
         req.period,
     );
+    let alerts_file = l.twin.state_dir.join(twin::alerts::FILE_NAME);
+    let events_source = match read_alerts(&l.twin.state_dir)? {
+        Some(alerts) => {
+            fig.events = events::leak_events(&alerts, req.from, req.to, |p| {
+                zone_of_pipe(&l.net, &zones, p)
+            });
+            tracing::info!(
+                "{} leak event(s) over the period from {} ({} alert(s) in the store)",
+                fig.events.len(),
+                alerts_file.display(),
+                alerts.len()
+            );
+            alerts_file.display().to_string()
+        }
+        None => {
+            tracing::info!(
+                "no alert store at {}: no leak events",
+                alerts_file.display()
+            );
+            format!("none (no alert store at {})", alerts_file.display())
+        }
+    };
     std::fs::create_dir_all(&req.out)
         .with_context(|| format!("cannot create {}", req.out.display()))?;
     let mut written = Vec::new();
@@ -371,6 +439,7 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
                 .join(", "),
         ),
         ("FAVAD N1".to_string(), l.report.params.n1.to_string()),
+        ("leak events".to_string(), events_source),
     ];
     let html = output::html("aquatwin efficiency report", &meta, &charts, &tables);
     let p = req.out.join("report.html");

@@ -178,11 +178,59 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             ),
         ],
     )?;
+    let e = &fig.events;
+    let ev = DataFrame::new(
+        e.len(),
+        vec![
+            Column::new(
+                "alert_id".into(),
+                e.iter().map(|r| r.alert_id).collect::<Vec<i64>>(),
+            ),
+            s("leak_key", e.iter().map(|r| r.leak_key.clone()).collect()),
+            s("zone", e.iter().map(|r| r.zone.clone()).collect()),
+            s("pipe", e.iter().map(|r| r.pipe.clone()).collect()),
+            s("state", e.iter().map(|r| r.state.clone()).collect()),
+            s(
+                "resolution",
+                e.iter().map(|r| r.resolution.clone()).collect(),
+            ),
+            s(
+                "estimated_start",
+                e.iter().map(|r| iso(r.estimated_start_ms)).collect(),
+            ),
+            s("raised", e.iter().map(|r| iso(r.raised_ms)).collect()),
+            Column::new(
+                "repaired".into(),
+                e.iter()
+                    .map(|r| r.repaired_ms.map(iso))
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            f(
+                "estimated_flow_lps",
+                e.iter().map(|r| r.estimated_flow_lps).collect(),
+            ),
+            f(
+                "detection_delay_h",
+                e.iter().map(|r| r.detection_delay_h).collect(),
+            ),
+            s("lost_from", e.iter().map(|r| iso(r.lost_from_ms)).collect()),
+            s("lost_to", e.iter().map(|r| iso(r.lost_to_ms)).collect()),
+            f(
+                "volume_lost_m3",
+                e.iter().map(|r| r.volume_lost_m3).collect(),
+            ),
+            f(
+                "volume_saved_m3",
+                e.iter().map(|r| r.volume_saved_m3).collect(),
+            ),
+        ],
+    )?;
     Ok(vec![
         ("water_balance", wb),
         ("night_flow", nf),
         ("ili", il),
         ("data_validity", dv),
+        ("leak_events", ev),
     ])
 }
 
@@ -220,13 +268,20 @@ pub fn encode(name: &str, df: &mut DataFrame, format: Format) -> Result<Vec<u8>,
     Ok(buf)
 }
 
-/// An SVG line chart: x = days since the first point, several series.
+/// A vertical mark on a chart: time, label, and whether it is a repair
+/// (green) rather than a raised alert (red).
+pub type Marker = (i64, String, bool);
+
+/// An SVG line chart: x = days since the first point, several series, and
+/// vertical markers (labelled) inside the chart's time range.
 pub fn line_chart(
     title: &str,
     y_label: &str,
     series: &[(String, Vec<(i64, f64)>)],
+    markers: &[Marker],
 ) -> Result<String, OutputError> {
     use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
     let err = |e: &dyn std::fmt::Display| OutputError::Chart {
         chart: title.to_string(),
         reason: e.to_string(),
@@ -248,6 +303,13 @@ pub fn line_chart(
         } else {
             (t0, t1.max(t0 + 1))
         };
+        // Markers after the last point widen the range (a day's MNF is
+        // plotted at the day's start, an alert later that day after it).
+        let t1 = markers
+            .iter()
+            .map(|m| m.0)
+            .filter(|&t| t >= t0 && t <= t1 + DAY_MS)
+            .fold(t1, i64::max);
         let (y0, y1) = pts
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -286,6 +348,39 @@ pub fn line_chart(
                 .map_err(|e| err(&e))?
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
+        }
+        let x1 = day(t1);
+        for (k, (t, label, repair)) in markers.iter().enumerate() {
+            let x = day(*t);
+            if !(0.0..=x1).contains(&x) {
+                continue;
+            }
+            let color = if *repair {
+                GREEN.mix(0.9)
+            } else {
+                RED.mix(0.9)
+            };
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, y0), (x, y1)],
+                    color.stroke_width(1),
+                )))
+                .map_err(|e| err(&e))?;
+            // Labels staggered so that close marks stay readable.
+            let y = y1 - (y1 - y0) * (0.04 + 0.06 * (k % 4) as f64);
+            // Labels right of the line, or left of it near the right edge.
+            let h = if x > 0.7 * x1 {
+                HPos::Right
+            } else {
+                HPos::Left
+            };
+            let style = ("sans-serif", 11)
+                .into_font()
+                .color(&color)
+                .pos(Pos::new(h, VPos::Top));
+            chart
+                .draw_series(std::iter::once(Text::new(label.clone(), (x, y), style)))
+                .map_err(|e| err(&e))?;
         }
         chart
             .configure_series_labels()
@@ -346,15 +441,38 @@ pub fn charts(fig: &Figures) -> Result<Vec<(&'static str, String)>, OutputError>
             )
         })
         .collect();
+    let mut markers: Vec<Marker> = Vec::new();
+    for e in &fig.events {
+        if e.volume_lost_m3.is_nan() {
+            continue; // false alarms and duplicates are not marked
+        }
+        markers.push((e.raised_ms, format!("alert {} raised", e.alert_id), false));
+        if let Some(t) = e.repaired_ms {
+            markers.push((t, format!("alert {} repaired", e.alert_id), true));
+        }
+    }
     Ok(vec![
         (
             "daily_input_vs_billed",
-            line_chart("Daily system input and billed consumption", "m³/day", &io)?,
+            line_chart(
+                "Daily system input and billed consumption",
+                "m³/day",
+                &io,
+                &[],
+            )?,
         ),
-        ("mnf_trend", line_chart("Minimum night flow", "L/s", &mnf)?),
+        (
+            "mnf_trend",
+            line_chart(
+                "Minimum night flow (red: leak alert raised, green: repaired)",
+                "L/s",
+                &mnf,
+                &markers,
+            )?,
+        ),
         (
             "nrw_per_zone",
-            line_chart("Non-revenue water per period", "% of input", &nrw)?,
+            line_chart("Non-revenue water per period", "% of input", &nrw, &[])?,
         ),
     ])
 }

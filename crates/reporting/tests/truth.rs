@@ -17,69 +17,10 @@
 //! Needs the `aquatwin` executable beside `aquatwin-report` (both are
 //! built by `cargo test --workspace`; alone: `cargo build --profile ci -p cli`).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn networks_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AQUATWIN_NETWORKS") {
-        return d.into();
-    }
-    let shared = root().join("../shared/networks");
-    if shared.is_dir() {
-        shared
-    } else {
-        root().join("network-models/benchmark")
-    }
-}
-
-fn aquatwin() -> PathBuf {
-    let report = PathBuf::from(env!("CARGO_BIN_EXE_aquatwin-report"));
-    let exe = report.with_file_name(format!("aquatwin{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        exe.is_file(),
-        "{} is missing: build it with the same profile (`cargo build --profile ci -p cli`)",
-        exe.display()
-    );
-    exe
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = Command::new(aquatwin())
-        .args(args)
-        .output()
-        .expect("run aquatwin");
-    assert!(
-        out.status.success(),
-        "aquatwin {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Rows of a CSV file as header → value maps.
-fn csv_rows(p: &Path, sep: char) -> Vec<std::collections::HashMap<String, String>> {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut lines = text.lines();
-    let head: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(sep)
-        .map(str::to_string)
-        .collect();
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            head.iter()
-                .cloned()
-                .zip(l.split(sep).map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
+use support::{csv_rows, networks_dir, ok};
 
 /// Hanoi with a diurnal pattern (ID 1, the default pattern; peak 0.9 so
 /// that pressures stay above the design minimum).
@@ -227,6 +168,8 @@ fn real_losses_match_the_true_leak_volume() {
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    // No live twin ran: no alert store, an empty leak_events table.
+    assert!(csv_rows(&out.join("leak_events.csv"), ',').is_empty());
     let dv = csv_rows(&out.join("data_validity.csv"), ',');
     assert!(
         dv.iter().all(|r| r["score"] == "10"),

@@ -288,6 +288,25 @@ impl AlertStore {
         Ok(Self { conn })
     }
 
+    /// Opens an existing `dir/alerts.sqlite` for reading only (reports):
+    /// creates nothing and changes nothing; a store written by a newer
+    /// schema, or one without the alerts table, is an error.
+    pub fn open_read_only(dir: &Path) -> Result<Self, AlertError> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            dir.join(FILE_NAME),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 || version > SCHEMA_VERSION {
+            return Err(AlertError::Corrupt(format!(
+                "schema version {version}, this program reads 1 to {SCHEMA_VERSION}"
+            )));
+        }
+        Ok(Self { conn })
+    }
+
     /// Opens an alert for a new leak, or updates the alert of a known one
     /// (size, confidence, pipes, candidates, evidence, estimated start and
     /// `updated_ms`). A closed alert is not reopened.
