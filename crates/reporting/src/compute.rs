@@ -90,6 +90,35 @@ impl Grid {
     }
 }
 
+/// What the sensors do not give: model pressures and the twin's located
+/// leaks (filled by `lib.rs`; empty by default).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// Zones without pressure sensors: the model's average zone pressure
+    /// (m) on the grid (the mean over the zone's demand junctions).
+    pub model_azp: HashMap<String, Vec<f64>>,
+    /// Leaks located by the twin's alerts, with the pressure at the leak.
+    pub leaks: Vec<LocatedLeak>,
+}
+
+/// A leak the twin located (an alert not closed as a false alarm or a
+/// duplicate): its flow gets the night-day factor of its own pressure.
+#[derive(Debug, Clone)]
+pub struct LocatedLeak {
+    pub alert_id: i64,
+    pub zone: String,
+    /// Estimated start and repair (`i64::MAX` if not repaired), UTC ms.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The alert's estimated flow, m³/s.
+    pub flow_m3s: f64,
+    /// Pressure at the leak's pipe (m) on the grid: the mean of its
+    /// junction ends, measured when each end has a pressure sensor, else
+    /// modelled.
+    pub pressure: Vec<f64>,
+    pub pressure_source: &'static str,
+}
+
 /// Tank cross-section areas (m²) by level tag.
 pub type TankAreas = HashMap<String, f64>;
 
@@ -215,7 +244,16 @@ pub struct NightRow {
     pub night_use_source: &'static str,
     pub night_leakage_lps: f64,
     pub azp_night_m: f64,
+    /// Effective night-day factor: real losses over (night leakage × 1 h).
     pub ndf_h: f64,
+    /// The zone's night-day factor from its average zone pressure.
+    pub ndf_zone_h: f64,
+    /// Night leakage of the twin's located leaks (their estimated flows,
+    /// at most the night leakage), each with its own night-day factor.
+    pub located_leakage_lps: f64,
+    pub located_leaks: usize,
+    /// Where the zone's pressures come from: sensors, model or none.
+    pub pressure_source: &'static str,
     pub real_losses_m3_day: f64,
 }
 
@@ -228,6 +266,7 @@ pub struct IliRow {
     pub connections: f64,
     pub private_km: f64,
     pub avg_pressure_m: f64,
+    pub pressure_source: &'static str,
     pub uarl_m3_day: f64,
     pub carl_m3_day: f64,
     pub ili: f64,
@@ -305,6 +344,7 @@ pub fn figures(
     params: &Params,
     billing: &[BillingRow],
     period: Period,
+    extra: &Extra,
 ) -> Figures {
     let to = g.from + g.n as i64 * g.step_ms;
     let dt = g.dt_s();
@@ -324,7 +364,13 @@ pub fn figures(
     for z in zones {
         let q = zone_flow(g, z, areas);
         let amr = sum_tags(g, &z.amr);
-        let azp = mean_tags(g, &z.pressure);
+        let (azp, p_src) = if !z.pressure.is_empty() {
+            (mean_tags(g, &z.pressure), "sensors")
+        } else if let Some(m) = extra.model_azp.get(&z.name) {
+            (m.clone(), "model")
+        } else {
+            (vec![f64::NAN; g.n], "none")
+        };
         // Water balance per period.
         for &(a, b) in &pers {
             let (ia, ib) = (g.idx(a), g.idx(b));
@@ -418,6 +464,7 @@ pub fn figures(
                 connections: z.connections,
                 private_km: lp,
                 avg_pressure_m: p_avg,
+                pressure_source: p_src,
                 uarl_m3_day: uarl,
                 carl_m3_day: carl,
                 ili: ili(carl, uarl),
@@ -466,8 +513,47 @@ pub fn figures(
                 )
             };
             let leak = mnf - legit;
-            let p_night = azp[ws..we].iter().sum::<f64>() / window as f64;
-            let ndf = night_day_factor(&azp[g.idx(a)..g.idx(b)], dt_h, p_night, params.n1);
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let p_night = mean(&azp[ws..we]);
+            let day = g.idx(a)..g.idx(b);
+            let ndf = night_day_factor(&azp[day.clone()], dt_h, p_night, params.n1);
+            // Located leaks running through the night hour: their flows get
+            // their own night-day factor, the rest (background and
+            // unlocated leaks) the zone's.
+            let (t_ws, t_we) = (
+                g.from + ws as i64 * g.step_ms,
+                g.from + we as i64 * g.step_ms,
+            );
+            let located: Vec<(f64, f64)> = extra
+                .leaks
+                .iter()
+                .filter(|l| l.zone == z.name && l.start_ms <= t_ws && l.end_ms >= t_we)
+                .filter_map(|l| {
+                    let f = night_day_factor(
+                        &l.pressure[day.clone()],
+                        dt_h,
+                        mean(&l.pressure[ws..we]),
+                        params.n1,
+                    );
+                    (f.is_finite() && l.flow_m3s.is_finite()).then_some((l.flow_m3s.max(0.0), f))
+                })
+                .collect();
+            let sum_q: f64 = located.iter().map(|x| x.0).sum();
+            // The located flows cannot exceed the night leakage.
+            let scale = if sum_q > leak.max(0.0) {
+                leak.max(0.0) / sum_q
+            } else {
+                1.0
+            };
+            let loc_q = sum_q * scale;
+            let background = leak - loc_q;
+            let losses = 3600.0
+                * (located.iter().map(|(q, f)| q * scale * f).sum::<f64>()
+                    + if background == 0.0 {
+                        0.0
+                    } else {
+                        background * ndf
+                    });
             f.night.push(NightRow {
                 zone: z.name.clone(),
                 date: a,
@@ -477,8 +563,12 @@ pub fn figures(
                 night_use_source: src,
                 night_leakage_lps: leak * 1000.0,
                 azp_night_m: p_night,
-                ndf_h: ndf,
-                real_losses_m3_day: leak * 3600.0 * ndf,
+                ndf_h: losses / (leak * 3600.0),
+                ndf_zone_h: ndf,
+                located_leakage_lps: loc_q * 1000.0,
+                located_leaks: located.len(),
+                pressure_source: p_src,
+                real_losses_m3_day: losses,
             });
         }
         // Data validity of each input.
@@ -542,6 +632,10 @@ pub fn figures(
                 night_leakage_lps: leak,
                 azp_night_m: f64::NAN,
                 ndf_h: losses / (leak * 3.6),
+                ndf_zone_h: f64::NAN,
+                located_leakage_lps: sum(|r| r.located_leakage_lps),
+                located_leaks: rs.iter().map(|r| r.located_leaks).sum(),
+                pressure_source: "zones",
                 real_losses_m3_day: losses,
             });
         }

@@ -11,6 +11,8 @@
 //! unauthorized_share = 0.0           # unauthorized consumption, share of system input
 //! n1 = 1.0                           # FAVAD exponent
 //! night_use_l_per_conn_h = 1.7       # legitimate night use allowance where no AMR
+//! located_leaks = "repaired"         # which twin alerts' leaks get their own night-day
+//!                                    # factor: "repaired" (location confirmed), "all", "none"
 //!
 //! [[zones]]
 //! name = "C"
@@ -46,6 +48,24 @@ pub struct Params {
     /// Night window for the minimum night flow, hours of the day (UTC).
     #[serde(default = "default_night")]
     pub night_hours: [u32; 2],
+    /// Which of the twin's leak alerts split the night leakage (their flow
+    /// with the night-day factor of their own pressure).
+    #[serde(default)]
+    pub located_leaks: LocatedLeaks,
+}
+
+/// Which alerts count as located leaks in the night-flow estimate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocatedLeaks {
+    /// Alerts closed as repaired: the crew found the leak at the pipe.
+    #[default]
+    Repaired,
+    /// Every alert not closed as a false alarm or duplicate (the
+    /// detector's location, unconfirmed).
+    All,
+    /// None: the zone's night-day factor for all night leakage.
+    None,
 }
 
 fn default_n1() -> f64 {
@@ -66,6 +86,7 @@ impl Default for Params {
             n1: default_n1(),
             night_use_l_per_conn_h: 0.0,
             night_hours: default_night(),
+            located_leaks: LocatedLeaks::default(),
         }
     }
 }

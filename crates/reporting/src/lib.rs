@@ -23,11 +23,12 @@ pub mod compute;
 pub mod config;
 pub mod events;
 pub mod formulas;
+pub mod model;
 pub mod output;
 pub mod zones;
 
 use anyhow::{anyhow, bail, Context, Result};
-use compute::{BillingRow, Grid, Period, TankAreas};
+use compute::{BillingRow, Extra, Grid, LocatedLeak, Period, TankAreas};
 use config::ReportConfig;
 use polars::prelude::{CsvReadOptions, SerReader};
 use std::collections::HashMap;
@@ -275,6 +276,138 @@ fn zone_of_pipe(net: &network::Network, zones: &[zones::Zone], pipe: &str) -> St
     String::new()
 }
 
+/// Model pressures for the zones without pressure sensors, and the
+/// located leaks with the pressure at each (measured at the pipe's
+/// junction ends when each has a pressure sensor, else modelled). One
+/// simulation of the model over the window serves them all, and runs only
+/// when something needs it.
+fn extra_pressures(
+    l: &Loaded,
+    zones: &[zones::Zone],
+    g: &Grid,
+    events: &[events::LeakEventRow],
+) -> Result<Extra> {
+    let mut pressure_tag: HashMap<usize, &str> = HashMap::new();
+    for s in &l.map.sensors {
+        if s.kind == telemetry::Kind::Pressure {
+            if let Some(i) = l.net.node_index(s.element.id()) {
+                pressure_tag.insert(i, &s.tag);
+            }
+        }
+    }
+    let mut want: Vec<usize> = Vec::new();
+    let mut zone_nodes: Vec<(String, Vec<usize>)> = Vec::new();
+    for z in zones.iter().filter(|z| z.pressure.is_empty()) {
+        let junctions: Vec<usize> = z
+            .nodes
+            .iter()
+            .copied()
+            .filter(|&i| l.net.nodes[i].is_junction())
+            .collect();
+        let demand: Vec<usize> = junctions
+            .iter()
+            .copied()
+            .filter(|&i| {
+                l.net.nodes[i]
+                    .junction()
+                    .is_some_and(|j| j.demands.iter().any(|d| d.base > 0.0))
+            })
+            .collect();
+        let nodes = if demand.is_empty() { junctions } else { demand };
+        if nodes.is_empty() {
+            continue;
+        }
+        want.extend(&nodes);
+        zone_nodes.push((z.name.clone(), nodes));
+    }
+    // Located leaks: (alert id, zone, start, end, flow, junction ends, measured?).
+    let mut leaks = Vec::new();
+    let located = |e: &&events::LeakEventRow| match l.report.params.located_leaks {
+        config::LocatedLeaks::Repaired => e.repaired_ms.is_some(),
+        config::LocatedLeaks::All => e.volume_lost_m3.is_finite(),
+        config::LocatedLeaks::None => false,
+    };
+    for e in events.iter().filter(located) {
+        let Some(k) = l.net.link_index(&e.pipe) else {
+            continue;
+        };
+        let ends: Vec<usize> = [l.net.links[k].from, l.net.links[k].to]
+            .into_iter()
+            .filter(|&i| l.net.nodes[i].is_junction())
+            .collect();
+        if ends.is_empty() || e.zone.is_empty() {
+            continue;
+        }
+        let measured = ends.iter().all(|i| {
+            pressure_tag
+                .get(i)
+                .is_some_and(|t| g.series.contains_key(*t))
+        });
+        if !measured {
+            want.extend(&ends);
+        }
+        leaks.push((e, ends, measured));
+    }
+    want.sort_unstable();
+    want.dedup();
+    let mut modelled: HashMap<usize, Vec<f64>> = HashMap::new();
+    if !want.is_empty() {
+        let t0 = std::time::Instant::now();
+        let p = model::pressures(&l.net, g.from, g.step_ms, g.n, &want, |_| {})
+            .with_context(|| "model pressures (zones without pressure sensors, located leaks)")?;
+        tracing::info!(
+            "model pressures at {} node(s) over {} steps in {:.1} s",
+            want.len(),
+            g.n,
+            t0.elapsed().as_secs_f64()
+        );
+        modelled = want.into_iter().zip(p).collect();
+    }
+    let mean_of = |series: &[&[f64]]| -> Vec<f64> {
+        (0..g.n)
+            .map(|t| {
+                let v: Vec<f64> = series
+                    .iter()
+                    .filter_map(|s| s.get(t).copied())
+                    .filter(|x| x.is_finite())
+                    .collect();
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    v.iter().sum::<f64>() / v.len() as f64
+                }
+            })
+            .collect()
+    };
+    let mut extra = Extra::default();
+    for (name, nodes) in zone_nodes {
+        let s: Vec<&[f64]> = nodes.iter().map(|i| modelled[i].as_slice()).collect();
+        extra.model_azp.insert(name, mean_of(&s));
+    }
+    for (e, ends, measured) in leaks {
+        let s: Vec<&[f64]> = ends
+            .iter()
+            .map(|i| {
+                if measured {
+                    g.series[pressure_tag[i]].as_slice()
+                } else {
+                    modelled[i].as_slice()
+                }
+            })
+            .collect();
+        extra.leaks.push(LocatedLeak {
+            alert_id: e.alert_id,
+            zone: e.zone.clone(),
+            start_ms: e.estimated_start_ms.min(e.raised_ms),
+            end_ms: e.repaired_ms.unwrap_or(i64::MAX),
+            flow_m3s: e.estimated_flow_lps / 1000.0,
+            pressure: mean_of(&s),
+            pressure_source: if measured { "sensors" } else { "model" },
+        });
+    }
+    Ok(extra)
+}
+
 /// Runs the report; returns the files written.
 pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
     if req.to <= req.from {
@@ -369,23 +502,16 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         n,
         series,
     };
-    let mut fig = compute::figures(
-        &grid,
-        &zones,
-        &areas,
-        &l.report.params,
-        &billing,
-        req.period,
-    );
     let alerts_file = l.twin.state_dir.join(twin::alerts::FILE_NAME);
+    let mut leak_events = Vec::new();
     let events_source = match read_alerts(&l.twin.state_dir)? {
         Some(alerts) => {
-            fig.events = events::leak_events(&alerts, req.from, req.to, |p| {
+            leak_events = events::leak_events(&alerts, req.from, req.to, |p| {
                 zone_of_pipe(&l.net, &zones, p)
             });
             tracing::info!(
                 "{} leak event(s) over the period from {} ({} alert(s) in the store)",
-                fig.events.len(),
+                leak_events.len(),
                 alerts_file.display(),
                 alerts.len()
             );
@@ -399,6 +525,31 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
             format!("none (no alert store at {})", alerts_file.display())
         }
     };
+    let extra = extra_pressures(&l, &zones, &grid, &leak_events)?;
+    let mut fig = compute::figures(
+        &grid,
+        &zones,
+        &areas,
+        &l.report.params,
+        &billing,
+        req.period,
+        &extra,
+    );
+    fig.events = leak_events;
+    let pressure_sources = zones
+        .iter()
+        .map(|z| {
+            let src = if !z.pressure.is_empty() {
+                format!("{} pressure sensor(s)", z.pressure.len())
+            } else if extra.model_azp.contains_key(&z.name) {
+                "the model (extended-period simulation with its patterns)".to_string()
+            } else {
+                "none".to_string()
+            };
+            format!("{}: {src}", z.name)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     std::fs::create_dir_all(&req.out)
         .with_context(|| format!("cannot create {}", req.out.display()))?;
     let mut written = Vec::new();
@@ -440,6 +591,24 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         ),
         ("FAVAD N1".to_string(), l.report.params.n1.to_string()),
         ("leak events".to_string(), events_source),
+        ("zone pressures".to_string(), pressure_sources),
+        (
+            "located leaks".to_string(),
+            if extra.leaks.is_empty() {
+                format!(
+                    "none ({:?}): all night leakage gets its zone's night-day factor",
+                    l.report.params.located_leaks
+                )
+                .to_lowercase()
+            } else {
+                extra
+                    .leaks
+                    .iter()
+                    .map(|k| format!("alert {} ({} pressure)", k.alert_id, k.pressure_source))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
     ];
     let html = output::html("aquatwin efficiency report", &meta, &charts, &tables);
     let p = req.out.join("report.html");

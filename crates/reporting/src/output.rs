@@ -130,6 +130,19 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
                 n.iter().map(|r| r.night_use_source.to_string()).collect(),
             ),
             f("azp_night_m", n.iter().map(|r| r.azp_night_m).collect()),
+            f("ndf_zone_h", n.iter().map(|r| r.ndf_zone_h).collect()),
+            f(
+                "located_leakage_lps",
+                n.iter().map(|r| r.located_leakage_lps).collect(),
+            ),
+            Column::new(
+                "located_leaks".into(),
+                n.iter().map(|r| r.located_leaks as u32).collect::<Vec<u32>>(),
+            ),
+            s(
+                "pressure_source",
+                n.iter().map(|r| r.pressure_source.to_string()).collect(),
+            ),
         ],
     )?;
     let i = &fig.ili;
@@ -156,6 +169,10 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             s(
                 "validity_note",
                 i.iter().map(|r| r.validity_note.clone()).collect(),
+            ),
+            s(
+                "pressure_source",
+                i.iter().map(|r| r.pressure_source.to_string()).collect(),
             ),
         ],
     )?;
