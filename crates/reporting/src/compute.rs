@@ -683,6 +683,92 @@ mod tests {
         assert_eq!(billed(&r, "B", 0, 5 * DAY_MS), None);
     }
 
+    /// The night-flow split: a located leak's flow takes the night-day
+    /// factor of its own pressure, the rest of the night leakage the zone's.
+    #[test]
+    fn located_leak_takes_its_own_night_day_factor() {
+        const H: i64 = 3_600_000;
+        let n = 24;
+        // Demand zero at 03:00, else 20 L/s; 10 L/s located leak + 5 L/s
+        // background all day. Zone pressure 50 m at night, 30 m by day;
+        // the leak's pressure is constant.
+        let demand = |t: usize| if t == 3 { 0.0 } else { 0.020 };
+        let q: Vec<f64> = (0..n).map(|t| 0.015 + demand(t)).collect();
+        let p: Vec<f64> = (0..n).map(|t| if t < 6 { 50.0 } else { 30.0 }).collect();
+        let g = Grid {
+            from: 0,
+            step_ms: H,
+            n,
+            series: [("q".to_string(), q), ("p".to_string(), p.clone())].into(),
+        };
+        let z = Zone {
+            name: "Z".into(),
+            inlets: vec!["q".into()],
+            outlets: vec![],
+            storage: vec![],
+            nodes: vec![],
+            connections: 100.0,
+            mains_km: 1.0,
+            pressure: vec!["p".into()],
+            amr: vec![],
+        };
+        let params = Params::default();
+        let leak = LocatedLeak {
+            alert_id: 1,
+            zone: "Z".into(),
+            start_ms: -H,
+            end_ms: i64::MAX,
+            flow_m3s: 0.010,
+            pressure: vec![40.0; n],
+            pressure_source: "model",
+        };
+        let run = |leaks: Vec<LocatedLeak>| {
+            let extra = Extra {
+                leaks,
+                ..Extra::default()
+            };
+            figures(
+                &g,
+                std::slice::from_ref(&z),
+                &TankAreas::new(),
+                &params,
+                &[],
+                Period::Day,
+                &extra,
+            )
+            .night
+            .remove(0)
+        };
+        let ndf_zone = night_day_factor(&p, 1.0, 50.0, params.n1);
+        let without = run(vec![]);
+        assert!((without.night_leakage_lps - 15.0).abs() < 1e-9);
+        assert!((without.real_losses_m3_day - 0.015 * 3600.0 * ndf_zone).abs() < 1e-9);
+        let with = run(vec![leak.clone()]);
+        assert_eq!(with.located_leaks, 1);
+        assert!((with.located_leakage_lps - 10.0).abs() < 1e-9);
+        let want = 3600.0 * (0.010 * 24.0 + 0.005 * ndf_zone);
+        assert!((with.real_losses_m3_day - want).abs() < 1e-9);
+        assert!((with.ndf_h - want / (0.015 * 3600.0)).abs() < 1e-9);
+        // A leak repaired before the night hour, or in another zone, is not used.
+        let repaired = LocatedLeak {
+            end_ms: 2 * H,
+            ..leak.clone()
+        };
+        let elsewhere = LocatedLeak {
+            zone: "Y".into(),
+            ..leak.clone()
+        };
+        assert_eq!(run(vec![repaired, elsewhere]).located_leaks, 0);
+        // Located flows above the night leakage are scaled down to it.
+        let big = LocatedLeak {
+            flow_m3s: 0.030,
+            ..leak
+        };
+        let r = run(vec![big]);
+        assert!((r.located_leakage_lps - 15.0).abs() < 1e-9);
+        assert!((r.real_losses_m3_day - 0.015 * 3600.0 * 24.0).abs() < 1e-9);
+    }
+
     #[test]
     fn scores() {
         assert_eq!(validity_score(1.0, 0.0), 10);

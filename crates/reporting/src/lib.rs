@@ -23,6 +23,7 @@ pub mod compute;
 pub mod config;
 pub mod events;
 pub mod formulas;
+pub mod input;
 pub mod model;
 pub mod output;
 pub mod zones;
@@ -47,6 +48,8 @@ pub struct Request {
     pub billing: Option<PathBuf>,
     pub format: output::Format,
     pub step_s: u32,
+    /// Exported measurements (CSV/Parquet, see [`input`]) instead of the store.
+    pub input: Vec<PathBuf>,
 }
 
 /// The twin configuration, its sensor map, the model and the report part.
@@ -353,8 +356,12 @@ fn extra_pressures(
     let mut modelled: HashMap<usize, Vec<f64>> = HashMap::new();
     if !want.is_empty() {
         let t0 = std::time::Instant::now();
-        let p = model::pressures(&l.net, g.from, g.step_ms, g.n, &want, |_| {})
-            .with_context(|| "model pressures (zones without pressure sensors, located leaks)")?;
+        let pb = progress(100, "simulating the model");
+        let p = model::pressures(&l.net, g.from, g.step_ms, g.n, &want, |share| {
+            pb.set_position((share * 100.0) as u64)
+        })
+        .with_context(|| "model pressures (zones without pressure sensors, located leaks)")?;
+        pb.finish_and_clear();
         tracing::info!(
             "model pressures at {} node(s) over {} steps in {:.1} s",
             want.len(),
@@ -406,6 +413,23 @@ fn extra_pressures(
         });
     }
     Ok(extra)
+}
+
+/// A progress bar on standard error when it is a terminal (hidden
+/// otherwise, e.g. under cron or a systemd timer, where the logs say it).
+fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg:24} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
 }
 
 /// Runs the report; returns the files written.
@@ -473,15 +497,36 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         .collect();
     tags.sort();
     tags.dedup();
-    let mut store = l.twin.store.open().map_err(|e| anyhow!(e))?;
     let n = ((req.to - req.from) / step_ms) as usize;
     let mut series = HashMap::new();
     let t0 = std::time::Instant::now();
+    // The measurements: exported files, or the store.
+    let (mut from_files, mut store, source) = if req.input.is_empty() {
+        let store = l.twin.store.open().map_err(|e| anyhow!(e))?;
+        let d = store.describe();
+        (HashMap::new(), Some(store), d)
+    } else {
+        let wanted: std::collections::HashSet<String> =
+            tags.iter().map(|t| t.to_string()).collect();
+        let m = input::read(&req.input, &l.map, &wanted)?;
+        let d = req
+            .input
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        (m, None, d)
+    };
+    let pb = progress(tags.len() as u64, "reading sensors");
     for tag in tags {
-        let samples = store
-            .query(tag, req.from, req.to + step_ms)
-            .map_err(|e| anyhow!(e))
-            .with_context(|| format!("cannot read sensor '{tag}' from {}", store.describe()))?;
+        pb.inc(1);
+        let samples = match store.as_mut() {
+            Some(store) => store
+                .query(tag, req.from, req.to + step_ms)
+                .map_err(|e| anyhow!(e))
+                .with_context(|| format!("cannot read sensor '{tag}' from {}", store.describe()))?,
+            None => from_files.remove(tag.as_str()).unwrap_or_default(),
+        };
         let v: Vec<f64> = resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
             .into_iter()
             .map(|(_, v)| v.unwrap_or(f64::NAN))
@@ -489,11 +534,12 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
         drop(samples);
         series.insert(tag.clone(), v);
     }
+    pb.finish_and_clear();
     tracing::info!(
         "read {} sensor(s), {} steps each, from {} in {:.1} s",
         series.len(),
         n,
-        store.describe(),
+        source,
         t0.elapsed().as_secs_f64()
     );
     let grid = Grid {
@@ -575,6 +621,7 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
             "configuration".to_string(),
             req.config.display().to_string(),
         ),
+        ("measurements".to_string(), source.clone()),
         ("from".to_string(), output::iso(req.from)),
         ("to".to_string(), output::iso(req.to)),
         (

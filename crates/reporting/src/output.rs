@@ -137,7 +137,9 @@ pub fn tables(fig: &Figures) -> Result<Vec<(&'static str, DataFrame)>, PolarsErr
             ),
             Column::new(
                 "located_leaks".into(),
-                n.iter().map(|r| r.located_leaks as u32).collect::<Vec<u32>>(),
+                n.iter()
+                    .map(|r| r.located_leaks as u32)
+                    .collect::<Vec<u32>>(),
             ),
             s(
                 "pressure_source",

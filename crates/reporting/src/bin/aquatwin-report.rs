@@ -30,6 +30,11 @@ struct Args {
     billing: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "csv")]
     format: Format,
+    /// Measurements from exported files instead of the store (repeatable):
+    /// CSV or Parquet, long (timestamp, tag, value[, quality]) or one sensor
+    /// as `aquatwin export` writes it (timestamp, TAG_m3/s or TAG_m[, quality]); SI values.
+    #[arg(long)]
+    input: Vec<PathBuf>,
     /// Grid step of the analysis, seconds.
     #[arg(long, default_value_t = 300)]
     step_s: u32,
@@ -97,6 +102,7 @@ fn run(a: Args) -> Result<()> {
         billing: a.billing,
         format: a.format,
         step_s: a.step_s,
+        input: a.input,
     };
     let t0 = std::time::Instant::now();
     let files = reporting::run(&req)?;
