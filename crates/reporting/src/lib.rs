@@ -1,15 +1,18 @@
 //! Efficiency reporting for aquatwin: the IWA standard water balance,
 //! non-revenue water, minimum night flow with the FAVAD night-day factor,
-//! UARL and ILI, and the validity of the data behind them, per zone and
-//! for the whole system, per day, week or month.
+//! UARL and ILI, the live twin's leak events, and the validity of the data
+//! behind them, per zone and for the whole system, per day, week or month.
 //!
-//! It reads the store that telemetry fills, the model and the twin's
-//! configuration, and writes tables (CSV or Parquet, through polars), SVG
-//! charts (plotters) and a self-contained `report.html`. It is built into
-//! its own executable, `aquatwin-report` (run by `aquatwin report`), so
-//! that polars never enters the core build. It must not write to the
-//! store, to a field device or to the model; the formulas in [`formulas`]
-//! do no I/O.
+//! It reads the store that telemetry fills (or exported files,
+//! [`input`]), the model (simulated by `hydraulics` where no sensor gives
+//! a zone's pressures, [`model`]), the twin's alert store (read only,
+//! [`events`]) and the twin's configuration, and writes tables (CSV or
+//! Parquet, through polars), SVG charts (plotters) and a self-contained
+//! `report.html`. It is built into its own executable, `aquatwin-report`
+//! (run by `aquatwin report`), so that polars never enters the core build.
+//! It must not write to the store, the alert store, a field device or the
+//! model; the formulas in [`formulas`] and the rows of [`compute`] and
+//! [`events`] do no I/O.
 //!
 //! ```
 //! use reporting::formulas::{uarl_l_per_day, ili};
