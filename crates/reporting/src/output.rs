@@ -375,7 +375,7 @@ pub fn line_chart(
                 continue;
             }
             let color = if *repair {
-                GREEN.mix(0.9)
+                RGBColor(0, 130, 0).mix(0.9)
             } else {
                 RED.mix(0.9)
             };
