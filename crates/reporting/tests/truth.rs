@@ -3,16 +3,19 @@
 //! customer consumption per junction and month), `aquatwin import-scada`
 //! stores the SCADA in SQLite, and `aquatwin report` must find the true
 //! leak volume: top-down within 5 % given exact billing, from night flow
-//! within 15 % over 4 weeks. A rerun writes the same files.
+//! within 15 % over 4 weeks. A rerun writes the same files; the same
+//! measurements read from exported files (`--input`) give the same
+//! tables; without pressure sensors the model's pressures are used.
 //!
 //! Network: Hanoi (31 junctions, one reservoir; no pump or tank, so every
 //! EPANET step is on the 5-minute grid) with a diurnal demand pattern
 //! added, since the published file has none. Seed 11 was used while
 //! developing. Seeds 23 and 47, run once by hand afterwards (BENCHMARKS.md):
 //! top-down within 0.01 % on both; night flow +7.9 % on 47 but −22.5 % on
-//! 23, where the night-day factor from the mean zone pressure does not fit
-//! a leak near the source — the night-flow method's known weakness, kept
-//! visible rather than tuned away.
+//! 23, where the zone's night-day factor does not fit a leak on the source
+//! main. The second test runs the live twin on seed 23: once its alert
+//! is confirmed (repaired), that leak gets the night-day factor of its own
+//! pressure (−4.6 %); evaluation seeds: `scripts/bench-night-flow`.
 //!
 //! Needs the `aquatwin` executable beside `aquatwin-report` (both are
 //! built by `cargo test --workspace`; alone: `cargo build --profile ci -p cli`).
