@@ -528,7 +528,10 @@ pub fn run(req: &Request) -> Result<Vec<PathBuf>> {
                 .query(tag, req.from, req.to + step_ms)
                 .map_err(|e| anyhow!(e))
                 .with_context(|| format!("cannot read sensor '{tag}' from {}", store.describe()))?,
-            None => from_files.remove(tag.as_str()).unwrap_or_default(),
+            None => from_files.remove(tag.as_str()).unwrap_or_else(|| {
+                tracing::warn!("no samples of sensor '{tag}' in the --input files");
+                Vec::new()
+            }),
         };
         let v: Vec<f64> = resample(&samples, req.from, req.to + step_ms, step_ms, Method::Mean)
             .into_iter()
