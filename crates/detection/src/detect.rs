@@ -89,7 +89,8 @@ use crate::sensors::{SensorKind, SensorSet};
 use crate::time::format_step;
 use crate::time::STEPS_PER_HOUR;
 use checks::check_all;
-pub use checks::check_series;
+pub use checks::{at_rest, check_series, resting_values};
+use network::graph::DistanceRule;
 use network::Network;
 use serde::{Deserialize, Serialize};
 pub use stream::{unit_scale, unix_ms_of_step, Detector, DetectorEvent, DetectorState, Training};
@@ -253,6 +254,13 @@ pub struct DetectConfig {
     /// Live data: a sensor without a usable reading for this many steps
     /// is excluded (its last good value held) until it reports again.
     pub stale_steps: usize,
+    /// How distances are measured in localization and between alarms:
+    /// `network` (through pipes and open valves and pumps, at 0 m for a
+    /// valve or pump: a leak beside a valve is near the pipes on both
+    /// sides) or `pipes_only` (BattLeDIM 2020's rule, valves and pumps not
+    /// crossed: what the official BattLeDIM scorer measures, so an entry
+    /// scored by it should choose its pipe by the same rule).
+    pub distance: DistanceRule,
     /// Days of readings a detector keeps (older rows are dropped once
     /// nothing refers to them any more: a leak's reference windows, a
     /// pending leak, the change-point search). Bounds memory and checkpoint
@@ -294,6 +302,7 @@ impl Default for DetectConfig {
             stuck_steps: 288,
             stale_steps: 12,
             history_days: 10.0,
+            distance: DistanceRule::Network,
         }
     }
 }
@@ -439,7 +448,7 @@ pub fn detect(
         return Err(DetectError::Sensors(errs));
     }
     let per_h = STEPS_PER_HOUR;
-    let (series, mut issues) = check_all(sensors, data, cfg, "");
+    let (series, mut issues) = check_all(model, sensors, data, cfg, "");
     let usable: Vec<bool> = series.iter().map(Option::is_some).collect();
     let mut detector = match train {
         Some(t) => {

@@ -120,6 +120,7 @@ fn apply_settings(cfg: DetectConfig, settings: &[String]) -> Result<DetectConfig
                     serde_json::json!(x)
                 }
             }
+            serde_json::Value::String(_) => serde_json::Value::String(value.trim().to_string()),
             _ => anyhow::bail!("--set {s}: '{name}' cannot be set from the command line"),
         };
         obj.insert(name.to_string(), new);

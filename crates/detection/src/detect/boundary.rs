@@ -24,6 +24,12 @@ pub(super) struct Setup {
     pub(super) pumps: Vec<(usize, usize)>,
     /// (sensor index, link, sign) of flows out of reservoirs.
     pub(super) inflows: Vec<(usize, usize, f64)>,
+    /// (sensor index, link, sign) of flows into tanks whose every link is
+    /// metered: their storage change is the metered net inflow.
+    pub(super) tank_inflows: Vec<(usize, usize, f64)>,
+    /// Indices into `tanks` whose storage change comes from the level
+    /// (central difference): tanks with an unmetered link.
+    pub(super) level_storage: Vec<usize>,
     /// (sensor index, node) of AMR demands.
     pub(super) amr: Vec<(usize, usize)>,
     /// (sensor index, kind, node or link) compared with the model.
@@ -155,9 +161,42 @@ impl Setup {
                 }
             }
         }
+        // Tanks: the metered net inflow where every link is metered (no
+        // differencing of a rounded level), else the level's change.
+        let mut tank_inflows = Vec::new();
+        let mut level_storage = Vec::new();
         for (i, n) in model.nodes.iter().enumerate() {
-            if n.is_tank() && !tanks.iter().any(|&(_, t, _)| t == i) {
-                metering_gaps.push(format!("tank {} has no usable level sensor", n.id));
+            if !n.is_tank() {
+                continue;
+            }
+            let links: Vec<usize> = (0..model.links.len())
+                .filter(|&k| model.links[k].from == i || model.links[k].to == i)
+                .collect();
+            let meters: Vec<(usize, usize, f64)> = links
+                .iter()
+                .filter_map(|&k| {
+                    let &(si, _, _) = residual
+                        .iter()
+                        .find(|&&(_, kind, kk)| kind == SensorKind::Flow && kk == k)?;
+                    Some((si, k, if model.links[k].to == i { 1.0 } else { -1.0 }))
+                })
+                .collect();
+            let level = tanks.iter().position(|&(_, t, _)| t == i);
+            if !links.is_empty() && meters.len() == links.len() {
+                tank_inflows.extend(meters);
+                if level.is_none() {
+                    notes.push(format!(
+                        "tank {}: no usable level sensor; its storage comes from its metered links and the model simulates its level",
+                        n.id
+                    ));
+                }
+            } else if let Some(t) = level {
+                level_storage.push(t);
+            } else {
+                metering_gaps.push(format!(
+                    "tank {} has no usable level sensor and not every link of it has a usable flow meter",
+                    n.id
+                ));
             }
         }
         let default_pat = model.default_pattern();
@@ -200,6 +239,8 @@ impl Setup {
             tanks,
             pumps,
             inflows,
+            tank_inflows,
+            level_storage,
             amr,
             groups,
             amr_demands,
@@ -401,16 +442,20 @@ impl Frame {
         for (t, &(si, _, _)) in setup.tanks.iter().enumerate() {
             self.levels[t].push(self.raw[si][r]);
         }
-        // Consumption: reservoir outflows minus storage change (central
-        // difference over ±STORAGE_HALF_WINDOW steps, shortened at the ends
-        // of the data).
+        // Consumption: reservoir outflows minus storage change (metered tank
+        // inflows, or the level's central difference over
+        // ±STORAGE_HALF_WINDOW steps, shortened at the ends of the data).
         let mut d = 0.0;
         for &(si, _, sign) in &setup.inflows {
             d += sign * self.raw[si][r] / 3600.0;
         }
         let h = STORAGE_HALF_WINDOW;
         let last = self.raw_rows - 1;
-        for &(si, _, area) in &setup.tanks {
+        for &(si, _, sign) in &setup.tank_inflows {
+            d -= sign * self.raw[si][r] / 3600.0;
+        }
+        for &t in &setup.level_storage {
+            let (si, _, area) = setup.tanks[t];
             let (a, b) = (r.saturating_sub(h), (r + h).min(last));
             if b > a {
                 let lv = &self.raw[si];

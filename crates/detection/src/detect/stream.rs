@@ -12,7 +12,7 @@
 //! still waiting uses the rows there are.
 
 use super::boundary::{Frame, LiveModel, Setup};
-use super::checks::check_all;
+use super::checks::{at_rest, check_all, resting_values};
 use super::cusum::{change_point, cusum_update};
 use super::localization::{localize, Localization};
 use super::normal::{hourly, learn, Normal};
@@ -75,7 +75,7 @@ impl Training {
                 "{learn_rows} rows of training data: at least 2 days are needed"
             )));
         }
-        let (mut series, issues) = check_all(sensors, data, cfg, "training data: ");
+        let (mut series, issues) = check_all(model, sensors, data, cfg, "training data: ");
         if let Some(r) = restrict {
             for (s, &ok) in series.iter_mut().zip(r) {
                 if !ok {
@@ -338,8 +338,7 @@ impl Detector {
             model: model.clone(),
             sensors: sensors.clone(),
             cfg: cfg.clone(),
-            // Pipes only: the network distance regressed L-Town (BENCHMARKS.md).
-            graph: NetworkDistance::pipes_only(model),
+            graph: NetworkDistance::with_rule(model, cfg.distance),
             frame,
             live_model,
             normal: None,
@@ -570,7 +569,10 @@ impl Detector {
             match x {
                 Some(x) => {
                     let stuck_kind = matches!(s.kind, SensorKind::Pressure | SensorKind::TankLevel);
-                    if stuck_kind && Some(x) == l.last_good {
+                    if stuck_kind
+                        && Some(x) == l.last_good
+                        && !at_rest(x, &resting_values(&self.model, s))
+                    {
                         l.same += 1;
                     } else {
                         l.same = 1;
