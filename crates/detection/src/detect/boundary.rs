@@ -27,6 +27,11 @@ pub(super) struct Setup {
     /// (sensor index, link, sign) of flows into tanks whose every link is
     /// metered: their storage change is the metered net inflow.
     pub(super) tank_inflows: Vec<(usize, usize, f64)>,
+    /// Factor from the metered reservoir outflow to the whole (1 when every
+    /// reservoir link is metered): with unmetered reservoir links, their
+    /// share of the supply is estimated from the model's own split (see
+    /// [`supply_split`]).
+    pub(super) inflow_scale: f64,
     /// Indices into `tanks` whose storage change comes from the level
     /// (central difference): tanks with an unmetered link.
     pub(super) level_storage: Vec<usize>,
@@ -118,12 +123,14 @@ impl Setup {
             if removed.is_empty() {
                 continue;
             }
-            let unmeasured: Vec<&str> = removed
+            let mut unmeasured: Vec<&str> = removed
                 .controls_on
                 .iter()
                 .map(String::as_str)
                 .filter(|id| !measured_pump(id))
                 .collect();
+            unmeasured.sort_unstable();
+            unmeasured.dedup();
             let mut note = format!(
                 "tank {} follows its measured level: {removed} conditioned on it no longer act",
                 model.nodes[i].id
@@ -151,13 +158,57 @@ impl Setup {
             .filter(|&i| model.nodes[i].is_reservoir())
             .collect();
         let mut metering_gaps = Vec::new();
+        let mut unmetered = Vec::new();
         for &r in &reservoirs {
             for (k, l) in model.links.iter().enumerate() {
                 if (l.from == r || l.to == r) && !inflows.iter().any(|&(_, kk, _)| kk == k) {
-                    metering_gaps.push(format!(
-                        "reservoir {}: link {} has no usable flow meter",
-                        model.nodes[r].id, l.id
+                    unmetered.push(k);
+                }
+            }
+        }
+        // Partially metered supply: the unmetered reservoir links' share is
+        // estimated from the model's split of the supply over a day, when
+        // the meters see most of it; otherwise no balance.
+        let mut inflow_scale = 1.0;
+        if !unmetered.is_empty() {
+            let ids = |ks: &[usize]| {
+                ks.iter()
+                    .map(|&k| model.links[k].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let metered: Vec<usize> = inflows.iter().map(|&(_, k, _)| k).collect();
+            match supply_split(model, &metered, &unmetered) {
+                Some(share) if share >= MIN_METERED_SUPPLY_SHARE => {
+                    inflow_scale = 1.0 / share;
+                    notes.push(format!(
+                        "reservoir link(s) {} have no usable flow meter: the water balance estimates their supply from the model's split (the metered links carry {:.1} % of the supply over the model's first day), so a leak's size is estimated as if it drew on the sources in that proportion",
+                        ids(&unmetered),
+                        100.0 * share
                     ));
+                }
+                share => {
+                    for &k in &unmetered {
+                        let l = &model.links[k];
+                        let r = if model.nodes[l.from].is_reservoir() {
+                            l.from
+                        } else {
+                            l.to
+                        };
+                        metering_gaps.push(format!(
+                            "reservoir {}: link {} has no usable flow meter{}",
+                            model.nodes[r].id,
+                            l.id,
+                            match share {
+                                Some(x) => format!(
+                                    " (the metered links carry only {:.1} % of the supply in the model; at least {:.0} % is needed to estimate the rest)",
+                                    100.0 * x,
+                                    100.0 * MIN_METERED_SUPPLY_SHARE
+                                ),
+                                None => String::new(),
+                            }
+                        ));
+                    }
                 }
             }
         }
@@ -239,6 +290,7 @@ impl Setup {
             tanks,
             pumps,
             inflows,
+            inflow_scale,
             tank_inflows,
             level_storage,
             amr,
@@ -250,6 +302,44 @@ impl Setup {
             amr_patterns: false,
         }
     }
+}
+
+/// The least share of the supply the metered reservoir links must carry
+/// (in the model) for the rest to be estimated from the model's split.
+pub(super) const MIN_METERED_SUPPLY_SHARE: f64 = 0.5;
+
+/// The share of the supply (outflow from reservoirs) that the `metered`
+/// reservoir links carry in the model over its first day (the model's own
+/// patterns and controls), against `metered` + `unmetered`; `None` when
+/// the model cannot run or supplies nothing.
+fn supply_split(model: &Network, metered: &[usize], unmetered: &[usize]) -> Option<f64> {
+    let mut net = model.clone();
+    net.options.unbalanced = network::Unbalanced::Continue(10);
+    net.times.duration = 86_400;
+    let mut sim = Simulation::from_network(net).ok()?;
+    let res = |k: usize| {
+        let l = &model.links[k];
+        if model.nodes[l.from].is_reservoir() {
+            1.0
+        } else {
+            -1.0
+        }
+    };
+    let (mut m, mut u) = (0.0, 0.0);
+    loop {
+        sim.run().ok()?;
+        let t0 = sim.time_s();
+        let qm: f64 = metered.iter().map(|&k| res(k) * sim.flow_lps(k)).sum();
+        let qu: f64 = unmetered.iter().map(|&k| res(k) * sim.flow_lps(k)).sum();
+        let dt = sim.next();
+        let w = if dt == 0 { 1.0 } else { dt as f64 };
+        m += w * qm;
+        u += w * qu;
+        if dt == 0 || t0 >= 86_400 {
+            break;
+        }
+    }
+    (m + u > 1e-9 && m > 0.0).then(|| m / (m + u))
 }
 
 /// Everything computed per step for one data set. A frame grows row by
@@ -447,7 +537,7 @@ impl Frame {
         // ±STORAGE_HALF_WINDOW steps, shortened at the ends of the data).
         let mut d = 0.0;
         for &(si, _, sign) in &setup.inflows {
-            d += sign * self.raw[si][r] / 3600.0;
+            d += sign * self.raw[si][r] / 3600.0 * setup.inflow_scale;
         }
         let h = STORAGE_HALF_WINDOW;
         let last = self.raw_rows - 1;
