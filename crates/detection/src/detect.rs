@@ -9,9 +9,15 @@
 //! 2. **Boundary conditions and demand calibration.** Tanks with a level
 //!    sensor become fixed-head nodes at the measured level; pumps with a flow
 //!    sensor follow the measured on/off state. Consumption is measured by
-//!    the water balance (inflows from reservoirs minus tank storage change);
-//!    AMR nodes get their metered demand; every other demand is scaled by one
-//!    multiplier per step so that the model consumes what was measured.
+//!    the water balance: inflows from reservoirs minus tank storage change,
+//!    the storage change being a tank's metered net inflow where every link
+//!    of it has a flow meter, else the change of its measured level. An
+//!    unmetered reservoir link beside metered ones is estimated from the
+//!    model's split of the supply (a note says so; refused when the meters
+//!    carry less than half of it). AMR nodes get their metered demand; every
+//!    other demand is scaled by one multiplier per step so that the model
+//!    consumes what was measured. A level resting at its tank's minimum or
+//!    maximum (drained, full) is not taken for a stuck sensor.
 //! 3. **Normal behaviour.** On a leak-free training period (the first week
 //!    unless a separate one is given): the balance excess over the model's
 //!    expected consumption (per demand pattern, least squares) and its

@@ -2,7 +2,8 @@
 //! calibration (step 2 of the method): which sensor drives what ([`Setup`]:
 //! tanks with a level sensor become fixed-head nodes, pumps with a flow
 //! sensor follow the measured on/off state, AMR nodes get their metered
-//! demand), the per-step data of one data set ([`Frame`]: measured
+//! demand; which meters close the water balance, and what it estimates),
+//! the per-step data of one data set ([`Frame`]: measured
 //! consumption from the water balance, the demand multiplier that makes the
 //! model consume it), and the model run over a frame. No I/O: data and
 //! network are handed over.
