@@ -14,7 +14,8 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Start of the leak-free period (inclusive): `YYYY-MM-DD HH:MM` UTC,
-    /// RFC 3339 with an offset, or epoch ms; on the 5-minute grid.
+    /// RFC 3339 with an offset, or epoch ms; on the grid of the model step
+    /// (the stored data's sampling interval).
     #[arg(long)]
     from: String,
     /// End of the period (exclusive); at least 2 days after --from.
@@ -35,6 +36,7 @@ pub fn run(a: Args) -> Result<()> {
         store.as_mut(),
         from,
         to,
+        super::detect::utc_offset_s(&twin.time_zone, from),
         &DetectConfig::default(),
     )?;
     twin::live::save_training(&twin.cfg.state_dir, &saved)?;

@@ -5,13 +5,15 @@
 
 use super::{DetectConfig, ScadaData, SensorIssue};
 use crate::sensors::{SensorKind, SensorSet};
-use crate::time::STEP_S;
+use crate::time::hours_to_steps;
 
-/// Checks one series and repairs short gaps; `Err` = exclude, with why.
+/// Checks one series (rows of `step_s` seconds) and repairs short gaps;
+/// `Err` = exclude, with why.
 pub fn check_series(
     kind: SensorKind,
     values: &[f64],
     range: Option<(f64, f64)>,
+    step_s: u64,
     cfg: &DetectConfig,
 ) -> Result<(Vec<f64>, Vec<String>), String> {
     let n = values.len();
@@ -53,10 +55,11 @@ pub fn check_series(
                 run = 1;
             }
         }
-        if longest >= cfg.stuck_steps.min(n) && n > 1 {
+        let stuck = hours_to_steps(cfg.stuck_h, step_s).max(2);
+        if longest >= stuck.min(n) && n > 1 {
             return Err(format!(
                 "stuck: the same value for {longest} consecutive readings ({:.1} h)",
-                longest as f64 * STEP_S as f64 / 3600.0
+                longest as f64 * step_s as f64 / 3600.0
             ));
         }
     }
@@ -125,7 +128,7 @@ pub(super) fn check_all(
                 ));
                 return None;
             };
-            match check_series(s.kind, &col.values, s.range, cfg) {
+            match check_series(s.kind, &col.values, s.range, data.step_s, cfg) {
                 Ok((v, notes)) => {
                     for n in notes {
                         issues.push(issue(n, false));
@@ -150,31 +153,32 @@ mod tests {
     fn faulty_series_are_excluded_and_gaps_filled() {
         let cfg = DetectConfig::default();
         let ok: Vec<f64> = (0..600).map(|i| 40.0 + (i as f64 * 0.1).sin()).collect();
-        let (v, notes) = check_series(SensorKind::Pressure, &ok, Some((0.0, 150.0)), &cfg).unwrap();
+        let (v, notes) =
+            check_series(SensorKind::Pressure, &ok, Some((0.0, 150.0)), 300, &cfg).unwrap();
         assert_eq!(v, ok);
         assert!(notes.is_empty());
         let mut gaps = ok.clone();
         gaps[10] = f64::NAN;
         gaps[11] = f64::NAN;
-        let (v, notes) = check_series(SensorKind::Pressure, &gaps, None, &cfg).unwrap();
+        let (v, notes) = check_series(SensorKind::Pressure, &gaps, None, 300, &cfg).unwrap();
         assert!((v[10] - (ok[9] + (ok[12] - ok[9]) / 3.0)).abs() < 1e-12);
         assert!(notes[0].contains("2 missing"));
         let stuck = vec![42.0; 600];
-        assert!(check_series(SensorKind::Pressure, &stuck, None, &cfg)
+        assert!(check_series(SensorKind::Pressure, &stuck, None, 300, &cfg)
             .unwrap_err()
             .contains("stuck"));
         // A flow may legitimately stay at 0 (pump off).
-        assert!(check_series(SensorKind::Flow, &vec![0.0; 600], None, &cfg).is_ok());
+        assert!(check_series(SensorKind::Flow, &vec![0.0; 600], None, 300, &cfg).is_ok());
         let mut wild = ok.clone();
         wild[..100].iter_mut().for_each(|x| *x = 900.0);
         assert!(
-            check_series(SensorKind::Pressure, &wild, Some((0.0, 150.0)), &cfg)
+            check_series(SensorKind::Pressure, &wild, Some((0.0, 150.0)), 300, &cfg)
                 .unwrap_err()
                 .contains("out of range")
         );
         let mut holes = ok.clone();
         holes[..200].iter_mut().for_each(|x| *x = f64::NAN);
-        assert!(check_series(SensorKind::Pressure, &holes, None, &cfg)
+        assert!(check_series(SensorKind::Pressure, &holes, None, 300, &cfg)
             .unwrap_err()
             .contains("missing"));
     }
