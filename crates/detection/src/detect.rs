@@ -265,6 +265,10 @@ pub struct DetectConfig {
     /// amplitude prior; with it, 1.5 gave more true positives and fewer
     /// false alarms on the development seeds (1.25: more false alarms).
     pub min_new_evidence: f64,
+    /// A pump with a flow meter is on when its measured flow exceeds this,
+    /// m³/h (default 0.1: above a meter's reading at rest; raise it for a
+    /// meter that reads more than that with the pump off).
+    pub pump_on_m3h: f64,
     /// Gaps longer than this share of the rows exclude a sensor (default 0.2).
     pub max_missing_share: f64,
     /// A pressure or level repeating one value for this many hours is
@@ -313,6 +317,7 @@ impl Default for DetectConfig {
             pending_confidence: 0.7,
             pending_step_h: 0.0,
             min_new_evidence: 1.5,
+            pump_on_m3h: 0.1,
             max_missing_share: 0.2,
             stuck_h: 24.0,
             stale_h: 1.0,

@@ -166,18 +166,18 @@ mod tests {
 
     #[test]
     fn grid_and_formats() {
-        // 2019-01-01 00:00 UTC = 1 546 300 800 s.
-        let k = step_of_unix_ms(1_546_300_800_000, 300).unwrap();
-        assert_eq!(k, 1_546_300_800 / 300);
-        assert_eq!(format_step(k + 1, 300), "2019-01-01 00:05");
-        assert_eq!(step_of_unix_ms(1_546_300_860_000, 300), None);
+        // 2023-01-01 00:00 UTC = 1 672 531 200 s.
+        let k = step_of_unix_ms(1_672_531_200_000, 300).unwrap();
+        assert_eq!(k, 1_672_531_200 / 300);
+        assert_eq!(format_step(k + 1, 300), "2023-01-01 00:05");
+        assert_eq!(step_of_unix_ms(1_672_531_260_000, 300), None);
         assert_eq!(
-            step_of_unix_ms(1_546_300_860_000, 60),
-            Some(1_546_300_860 / 60)
+            step_of_unix_ms(1_672_531_260_000, 60),
+            Some(1_672_531_260 / 60)
         );
-        assert_eq!(unix_ms_of_step(k, 300), 1_546_300_800_000);
-        assert_eq!(parse_utc_ms("2019-01-01 00:05"), Ok(1_546_301_100_000));
-        for s in ["2019-01-01", "2019-01-01 00:00+01:00", "yesterday"] {
+        assert_eq!(unix_ms_of_step(k, 300), 1_672_531_200_000);
+        assert_eq!(parse_utc_ms("2023-01-01 00:05"), Ok(1_672_531_500_000));
+        for s in ["2023-01-01", "2023-01-01 00:00+01:00", "yesterday"] {
             assert!(parse_utc_ms(s).is_err(), "{s}");
         }
     }

@@ -39,6 +39,9 @@ pub(super) struct Setup {
     /// values fitted to the meters at every step) instead of from the model
     /// patterns alone.
     pub(super) amr_patterns: bool,
+    /// A pump is on when its measured flow exceeds this, m³/h
+    /// (`DetectConfig::pump_on_m3h`).
+    pub(super) pump_on_m3h: f64,
     /// Per residual channel: excluded by the live data checks (no weight
     /// in localization).
     pub(super) masked: Vec<bool>,
@@ -206,6 +209,7 @@ impl Setup {
             residual,
             metering_gaps,
             amr_patterns: false,
+            pump_on_m3h: 0.1,
         }
     }
 }
@@ -443,7 +447,7 @@ impl Frame {
             net.options.demand_multiplier
         });
         for (p, &(si, _)) in setup.pumps.iter().enumerate() {
-            self.pump_open[p].push(self.raw[si][r] > 0.1);
+            self.pump_open[p].push(self.raw[si][r] > setup.pump_on_m3h);
         }
         for (c, &(si, _, _)) in setup.residual.iter().enumerate() {
             self.meas[c].push(self.raw[si][r]);

@@ -179,6 +179,7 @@ fn checked_setup(
 ) -> Result<Setup, DetectError> {
     let mut setup = Setup::new(model, sensors, usable, notes);
     setup.amr_patterns = cfg.amr_patterns;
+    setup.pump_on_m3h = cfg.pump_on_m3h;
     if !setup.metering_gaps.is_empty() {
         return Err(DetectError::Metering(setup.metering_gaps));
     }
