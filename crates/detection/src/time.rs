@@ -30,7 +30,9 @@ pub const DATA_STEPS_MIN: [u64; 12] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60]
 
 /// The model step (seconds): `configured_s` when not 0 (it must divide an
 /// hour), else the data's sampling interval `interval_ms` when it is a
-/// whole number of minutes dividing an hour ([`DATA_STEPS_MIN`]).
+/// whole number of minutes dividing an hour ([`DATA_STEPS_MIN`]); data
+/// sampled more often than once a minute (devices polled every few
+/// seconds) run on a 1-minute step.
 pub fn model_step_s(interval_ms: Option<i64>, configured_s: u64) -> Result<u64, String> {
     if configured_s > 0 {
         return if 3600 % configured_s == 0 {
@@ -44,7 +46,9 @@ pub fn model_step_s(interval_ms: Option<i64>, configured_s: u64) -> Result<u64, 
     let Some(ms) = interval_ms else {
         return Err("the data have fewer than two readings: no sampling interval".into());
     };
-    if ms > 0 && ms % 60_000 == 0 && DATA_STEPS_MIN.contains(&((ms / 60_000) as u64)) {
+    if ms > 0 && ms < 60_000 {
+        Ok(60)
+    } else if ms % 60_000 == 0 && DATA_STEPS_MIN.contains(&((ms / 60_000) as u64)) {
         Ok((ms / 1000) as u64)
     } else {
         Err(format!(
@@ -153,7 +157,8 @@ mod tests {
         assert_eq!(model_step_s(Some(900_000), 0), Ok(900));
         assert_eq!(model_step_s(Some(3_600_000), 0), Ok(3600));
         assert_eq!(model_step_s(Some(60_000), 300), Ok(300));
-        for bad in [Some(90_000), Some(7_200_000), Some(420_000), Some(0), None] {
+        assert_eq!(model_step_s(Some(1_000), 0), Ok(60));
+        for bad in [Some(90_000), Some(7_200_000), Some(420_000), Some(0), Some(-5), None] {
             assert!(model_step_s(bad, 0).is_err(), "{bad:?}");
         }
         assert!(model_step_s(Some(60_000), 7).is_err());

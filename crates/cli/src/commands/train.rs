@@ -21,6 +21,11 @@ pub struct Args {
     /// End of the period (exclusive); at least 2 days after --from.
     #[arg(long)]
     to: String,
+    /// The model step, seconds (it must divide an hour); default: the
+    /// stored data's sampling interval (whole minutes dividing an hour; a
+    /// minute for data sampled more often).
+    #[arg(long, value_name = "SECONDS")]
+    step_s: Option<u64>,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -37,7 +42,10 @@ pub fn run(a: Args) -> Result<()> {
         from,
         to,
         super::detect::utc_offset_s(&twin.time_zone, from),
-        &DetectConfig::default(),
+        &DetectConfig {
+            step_s: a.step_s.unwrap_or(0),
+            ..DetectConfig::default()
+        },
     )?;
     twin::live::save_training(&twin.cfg.state_dir, &saved)?;
     let used = saved.training.usable.iter().filter(|&&u| u).count();
