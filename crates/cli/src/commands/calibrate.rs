@@ -186,7 +186,23 @@ fn from_store(
         );
     }
     let tags: Vec<String> = map.sensors.iter().map(|s| s.tag.clone()).collect();
-    let step_s = twin::live::data_step_s(store.as_mut(), &tags, from, to, 0)?;
+    let step_s = match twin::live::data_step_s(store.as_mut(), &tags, from, to, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut any = false;
+            for t in &tags {
+                any |= !store.query(t, from, to)?.is_empty();
+            }
+            if !any {
+                bail!(
+                    "empty period: the store holds no sample of the map's sensors from {} to {}",
+                    format_ms(from),
+                    format_ms(to)
+                );
+            }
+            return Err(e.into());
+        }
+    };
     let step_ms = step_s as i64 * 1000;
     let first_ms = from;
     let (from, to) = (
