@@ -158,7 +158,14 @@ mod tests {
         assert_eq!(model_step_s(Some(3_600_000), 0), Ok(3600));
         assert_eq!(model_step_s(Some(60_000), 300), Ok(300));
         assert_eq!(model_step_s(Some(1_000), 0), Ok(60));
-        for bad in [Some(90_000), Some(7_200_000), Some(420_000), Some(0), Some(-5), None] {
+        for bad in [
+            Some(90_000),
+            Some(7_200_000),
+            Some(420_000),
+            Some(0),
+            Some(-5),
+            None,
+        ] {
             assert!(model_step_s(bad, 0).is_err(), "{bad:?}");
         }
         assert!(model_step_s(Some(60_000), 7).is_err());

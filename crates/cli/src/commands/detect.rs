@@ -380,7 +380,8 @@ pub fn read_scada(dir: &Path, sensors: &Sensors, configured_step_s: u64) -> Resu
     let step_ms = step_s as i64 * 1000;
     // Readings between grid times (e.g. every minute on a 5-minute step)
     // are averaged into their step, [t, t + step).
-    let per_file: Vec<(SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>)> = per_file
+    type StepFile = (SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>);
+    let per_file: Vec<StepFile> = per_file
         .into_iter()
         .map(|(kind, cols, rows)| {
             let mut sums: BTreeMap<i64, (Vec<f64>, Vec<u32>)> = BTreeMap::new();
