@@ -176,6 +176,15 @@ mod tests {
                 .unwrap_err()
                 .contains("out of range")
         );
+        // Stuck is a duration (`stuck_h`, 24 h): 96 quarter-hours, 1 440 minutes.
+        let mut day = ok.clone();
+        day[100..196].iter_mut().for_each(|x| *x = 41.0);
+        assert!(check_series(SensorKind::Pressure, &day, None, 900, &cfg)
+            .unwrap_err()
+            .contains("(24.0 h)"));
+        assert!(check_series(SensorKind::Pressure, &day, None, 60, &cfg).is_ok());
+        day[195] = 40.0; // 95 quarter-hours
+        assert!(check_series(SensorKind::Pressure, &day, None, 900, &cfg).is_ok());
         let mut holes = ok.clone();
         holes[..200].iter_mut().for_each(|x| *x = f64::NAN);
         assert!(check_series(SensorKind::Pressure, &holes, None, 300, &cfg)
