@@ -101,6 +101,12 @@ fn streaming_equals_batch_and_resumes_exactly() {
     let json = serde_json::to_string(&first.state()).unwrap();
     drop(first);
     let state: DetectorState = serde_json::from_str(&json).unwrap();
+    // A checkpoint without the step and model time 0 (written before they
+    // came from the data, steps counted from 2019) is refused.
+    let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+    old.as_object_mut().unwrap().remove("clock");
+    let e = serde_json::from_value::<DetectorState>(old).unwrap_err();
+    assert!(e.to_string().contains("missing field `clock`"), "{e}");
     let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
     let t_dup = unix_ms_of_step(start_step + cut as i64 - 1);
     assert!(
