@@ -411,7 +411,7 @@ pub fn read_scada(dir: &Path, sensors: &Sensors, configured_step_s: u64) -> Resu
             (kind, cols, means)
         })
         .collect();
-    let first_ms_local = per_file
+    let first_ms = per_file
         .iter()
         .filter_map(|f| f.2.keys().next())
         .min()
@@ -450,7 +450,7 @@ pub fn read_scada(dir: &Path, sensors: &Sensors, configured_step_s: u64) -> Resu
     Ok(ScadaData {
         start_step: first,
         step_s,
-        utc_offset_s: utc_offset_s(&sensors.time_zone, first_ms_local.unwrap_or(0)),
+        utc_offset_s: utc_offset_s(&sensors.time_zone, first_ms.unwrap_or(0)),
         rows,
         columns,
     })
