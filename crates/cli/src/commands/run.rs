@@ -17,7 +17,7 @@ use telemetry::store::Store;
 use telemetry::time::format_timestamp;
 use twin::alerts::AlertStore;
 use twin::api::{bind_address_allowed, Token};
-use twin::live::{LiveTwin, STEP_MS};
+use twin::live::LiveTwin;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -148,13 +148,14 @@ pub fn run(a: Args) -> Result<()> {
         drops.as_ref(),
     );
     if let Some(path) = &a.stats {
+        let step_ms = live.step_ms();
         let secs = wall.elapsed().as_secs_f64();
         let json = serde_json::json!({
             "steps": totals.steps,
             "wall_s": secs,
             "processing_s": totals.processing_s,
-            "data_days": totals.steps as f64 * STEP_MS as f64 / 86_400_000.0,
-            "days_per_s": totals.steps as f64 * STEP_MS as f64 / 86_400_000.0 / totals.processing_s.max(1e-9),
+            "data_days": totals.steps as f64 * step_ms as f64 / 86_400_000.0,
+            "days_per_s": totals.steps as f64 * step_ms as f64 / 86_400_000.0 / totals.processing_s.max(1e-9),
             "cycle_mean_ms": totals.cycle.mean_ms(),
             "cycle_max_ms": totals.cycle.max_ms,
             "cycle_steps": totals.cycle.count,
@@ -354,10 +355,11 @@ fn follow(
             }
         };
         // A step is complete once data after it are stored.
+        let step_ms = live.step_ms();
         let upto = match (until, newest) {
             (Until::End, Some(n)) => n + 1,
-            (Until::Time(t), Some(n)) => (*t).min(n - STEP_MS + 1),
-            (Until::Forever, Some(n)) => n - STEP_MS + 1,
+            (Until::Time(t), Some(n)) => (*t).min(n - step_ms + 1),
+            (Until::Forever, Some(n)) => n - step_ms + 1,
             (_, None) => i64::MIN,
         };
         let before = live.next_ms();
@@ -373,7 +375,7 @@ fn follow(
                 tracing::info!(
                     model_time = %format_timestamp(live.next_ms()),
                     steps = p.steps,
-                    days_per_s = p.steps as f64 * STEP_MS as f64 / 86_400_000.0 / dt.max(1e-9),
+                    days_per_s = p.steps as f64 * step_ms as f64 / 86_400_000.0 / dt.max(1e-9),
                     alerts_opened = p.opened,
                     alerts_updated = p.updated,
                     "processed"

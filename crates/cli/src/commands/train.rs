@@ -14,12 +14,18 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Start of the leak-free period (inclusive): `YYYY-MM-DD HH:MM` UTC,
-    /// RFC 3339 with an offset, or epoch ms; on the 5-minute grid.
+    /// RFC 3339 with an offset, or epoch ms; on the grid of the model step
+    /// (the stored data's sampling interval).
     #[arg(long)]
     from: String,
     /// End of the period (exclusive); at least 2 days after --from.
     #[arg(long)]
     to: String,
+    /// The model step, seconds (it must divide an hour); default: the
+    /// stored data's sampling interval (whole minutes dividing an hour; a
+    /// minute for data sampled more often).
+    #[arg(long, value_name = "SECONDS")]
+    step_s: Option<u64>,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -35,7 +41,11 @@ pub fn run(a: Args) -> Result<()> {
         store.as_mut(),
         from,
         to,
-        &DetectConfig::default(),
+        super::detect::utc_offset_s(&twin.time_zone, from),
+        &DetectConfig {
+            step_s: a.step_s.unwrap_or(0),
+            ..DetectConfig::default()
+        },
     )?;
     twin::live::save_training(&twin.cfg.state_dir, &saved)?;
     let used = saved.training.usable.iter().filter(|&&u| u).count();
