@@ -104,11 +104,14 @@ pub fn run(a: Args) -> Result<()> {
     // Ingest from the field, unless told not to.
     let polling = !a.no_ingest && map.sensors.iter().any(|s| s.modbus.is_some());
     let (ingest_stop_tx, ingest_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Samples stored by the ingest and the drop folder: the page's count.
+    let ingested = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let ingest = if polling {
         let istore = twin.cfg.store.open().map_err(|e| anyhow!(e))?;
         let buffer = twin.cfg.buffer_dir.clone();
         let opts = telemetry::ingest::IngestOptions {
             clock: twin.cfg.clock,
+            stored: Some(ingested.clone()),
             ..telemetry::ingest::IngestOptions::from_config(&twin.cfg.ingest)
         };
         let map = Arc::new(map);
@@ -133,6 +136,7 @@ pub fn run(a: Args) -> Result<()> {
             dir,
             map: super::telemetry_common::load_sensor_map(&twin.cfg.sensors, None)?,
             cfg: twin.cfg.clone(),
+            ingested: ingested.clone(),
         }),
         None => None,
     };
@@ -146,6 +150,7 @@ pub fn run(a: Args) -> Result<()> {
         &mut totals,
         &status,
         drops.as_ref(),
+        &ingested,
     );
     if let Some(path) = &a.stats {
         let step_ms = live.step_ms();
@@ -186,6 +191,7 @@ fn update_status(
     live: &LiveTwin,
     p: &twin::live::Progress,
     catching_up: bool,
+    ingested: u64,
 ) {
     let Ok(mut s) = status.write() else {
         return;
@@ -196,6 +202,7 @@ fn update_status(
         p.localization.mean_ms()
     };
     s.record_cycle(live.next_ms(), cycle, catching_up);
+    s.samples_ingested = ingested;
     if let Some((ts, values)) = live.last_readings() {
         for (tag, v) in live.tags().iter().zip(values) {
             s.observe(tag, *ts, *v, v.is_some());
@@ -212,6 +219,8 @@ struct Drops {
     dir: PathBuf,
     map: telemetry::SensorMap,
     cfg: telemetry::config::TwinConfig,
+    /// Samples imported, added to the page's count.
+    ingested: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drops {
@@ -242,6 +251,7 @@ impl Drops {
             let (sub, note) = match &result {
                 Ok((rep, bad)) => {
                     tracing::info!(file = %f.display(), rows = rep.rows, samples = rep.samples, good = rep.good, "drop folder: imported");
+                    self.ingested.fetch_add(rep.samples, Ordering::Relaxed);
                     ("done", bad.clone())
                 }
                 Err(e) => {
@@ -330,6 +340,7 @@ fn follow(
     totals: &mut Totals,
     status: &twin::status::StatusHandle,
     drops: Option<&Drops>,
+    ingested: &std::sync::atomic::AtomicU64,
 ) -> Result<()> {
     let tags: Vec<String> = live.tags().to_vec();
     let mut last_log = Instant::now();
@@ -370,7 +381,13 @@ fn follow(
             let p = live.process(store, chunk)?;
             let dt = t0.elapsed().as_secs_f64();
             totals.add(&p, dt);
-            update_status(status, live, &p, upto > chunk);
+            update_status(
+                status,
+                live,
+                &p,
+                upto > chunk,
+                ingested.load(Ordering::Relaxed),
+            );
             if p.opened + p.updated > 0 || last_log.elapsed() > Duration::from_secs(5) {
                 tracing::info!(
                     model_time = %format_timestamp(live.next_ms()),
