@@ -141,7 +141,10 @@ pub fn run(a: Args) -> Result<()> {
         None => None,
     };
     let wall = Instant::now();
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        ingested: ingested.clone(),
+        ..Totals::default()
+    };
     let result = follow(
         &mut live,
         store.as_mut(),
@@ -150,7 +153,6 @@ pub fn run(a: Args) -> Result<()> {
         &mut totals,
         &status,
         drops.as_ref(),
-        &ingested,
     );
     if let Some(path) = &a.stats {
         let step_ms = live.step_ms();
@@ -319,6 +321,8 @@ struct Totals {
     updated: usize,
     cycle: twin::live::Timing,
     localization: twin::live::Timing,
+    /// Samples stored by the ingest and the drop folder.
+    ingested: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Totals {
@@ -340,7 +344,6 @@ fn follow(
     totals: &mut Totals,
     status: &twin::status::StatusHandle,
     drops: Option<&Drops>,
-    ingested: &std::sync::atomic::AtomicU64,
 ) -> Result<()> {
     let tags: Vec<String> = live.tags().to_vec();
     let mut last_log = Instant::now();
@@ -386,7 +389,7 @@ fn follow(
                 live,
                 &p,
                 upto > chunk,
-                ingested.load(Ordering::Relaxed),
+                totals.ingested.load(Ordering::Relaxed),
             );
             if p.opened + p.updated > 0 || last_log.elapsed() > Duration::from_secs(5) {
                 tracing::info!(
