@@ -3,13 +3,16 @@
 //! writes the calibrated `.inp` and a report (JSON, and HTML with SVG
 //! plots). The method is `calibration::calibrate`.
 
+mod for_detector;
 mod groups;
 mod html;
+
+pub use for_detector::{apply_offsets, calibrate_for_detector};
 
 use anyhow::{bail, Context, Result};
 use calibration::{stats, Calibration, Data, ObsKind, Observation, Options, Series, Values};
 use detection::detect::ScadaData;
-use detection::sensors::SensorKind;
+use detection::sensors::{SensorKind, SensorSet};
 use detection::time::{format_step, parse_timestamp, step_of_unix_ms, STEP_S};
 use network::{LinkKind, Network};
 use serde::Serialize;
@@ -110,16 +113,34 @@ fn time_arg(text: &Option<String>, flag: &str) -> Result<Option<i64>> {
 /// The SCADA exports of `dir`, read as `detect` reads them.
 fn from_scada(dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
     let data: ScadaData = super::detect::read_scada(dir, sensors)?;
+    Ok(period_of(
+        &data,
+        &sensors.set,
+        data.rows,
+        dir.display().to_string(),
+        &mut |msg| eprintln!("warning: {msg} in {}: excluded", dir.display()),
+    ))
+}
+
+/// The first `rows` rows of detection's data (detection's units) as a
+/// period in SI; `missing` hears of a sensor without a column.
+fn period_of(
+    data: &ScadaData,
+    set: &SensorSet,
+    rows: usize,
+    label: String,
+    missing: &mut dyn FnMut(String),
+) -> Period {
+    let rows = rows.min(data.rows);
     let mut series = Vec::new();
-    for s in &sensors.set.sensors {
+    for s in &set.sensors {
         let Some(c) = data.column(s.kind, &s.column) else {
-            eprintln!(
-                "warning: sensor {} ({}): no column '{}' in {}: excluded",
+            missing(format!(
+                "sensor {} ({}): no column '{}'",
                 s.column,
                 s.kind.name(),
-                s.column,
-                dir.display()
-            );
+                s.column
+            ));
             continue;
         };
         // detection's units → SI.
@@ -132,15 +153,15 @@ fn from_scada(dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
             s.column.clone(),
             s.kind,
             s.element.clone(),
-            c.values.iter().map(|v| v * f).collect(),
+            c.values[..rows].iter().map(|v| v * f).collect(),
         ));
     }
-    Ok(Period {
-        label: dir.display().to_string(),
+    Period {
+        label,
         start_step: data.start_step,
-        rows: data.rows,
+        rows,
         series,
-    })
+    }
 }
 
 /// Good samples of every sensor of `map` in the twin's store between
