@@ -371,6 +371,7 @@ struct ParamSet2 {
     demand: Vec<(String, usize)>,
     offsets: bool,
     uncertain_links: Vec<String>,
+    pump_speed: Vec<String>,
 }
 
 const CRITERIA_SOURCE: &str = "Pressure bands ±0.5 m (85 % of readings), ±0.75 m (95 %), ±2 m (100 %) and flow bands ±5 % / ±10 % are the criteria commonly attributed to WRc (1989), Network Analysis — A Code of Practice. The original document could not be consulted here: the figures are as commonly cited, not verified against it.";
@@ -447,9 +448,14 @@ pub fn run(a: Args) -> Result<()> {
     };
     let set = set.0;
     eprintln!(
-        "calibrating {} roughness group(s), {} demand group(s){}{} on {} readings ({}, {} rows)",
+        "calibrating {} roughness group(s), {} demand group(s){}{}{} on {} readings ({}, {} rows)",
         set.roughness.len(),
         set.demand.len(),
+        if set.pump_speed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} pump speed(s)", set.pump_speed.len())
+        },
         if set.offsets {
             ", pressure offsets"
         } else {
@@ -554,6 +560,11 @@ pub fn run(a: Args) -> Result<()> {
             offsets: set.offsets,
             uncertain_links: set
                 .uncertain_links
+                .iter()
+                .map(|&k| net.links[k].id.clone())
+                .collect(),
+            pump_speed: set
+                .pump_speed
                 .iter()
                 .map(|&k| net.links[k].id.clone())
                 .collect(),
