@@ -110,6 +110,31 @@ fn detect_and_twin_train_on_a_calibrated_model() {
     );
     let expected = lines(&det);
     assert!(!expected.is_empty(), "the burst is found: {err}");
+    // Other groups: a bad file is a located error, before any calibration.
+    let bad = dir.join("bad-groups.toml");
+    std::fs::write(&bad, "[pumps]\nspeed = [\"nope\"]\n").unwrap();
+    let out = aquatwin(&[
+        "detect",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&sensors),
+        "--scada",
+        &s(&sc),
+        "--train-days",
+        "2",
+        "--calibrate",
+        "--calibration-groups",
+        &s(&bad),
+        "--out",
+        &s(&dir.join("unused.txt")),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("bad-groups.toml:2") && err.contains("'nope' is no link"),
+        "{err}"
+    );
 
     // The twin, calibrated by its configuration.
     let config = dir.join("twin.toml");

@@ -84,6 +84,10 @@ pub struct Args {
     /// terminal and in the report's `calibration`.
     #[arg(long)]
     calibrate: bool,
+    /// With --calibrate: the parameter groups (GROUPS.toml, as
+    /// `aquatwin calibrate --groups`) instead of the defaults.
+    #[arg(long, value_name = "GROUPS.toml", requires = "calibrate")]
+    calibration_groups: Option<PathBuf>,
 }
 
 /// Applies `NAME=VALUE` settings to the detector configuration through its
@@ -474,7 +478,13 @@ pub fn run(a: Args) -> Result<()> {
                 (cfg.train_days * 24.0) as usize * detection::time::STEPS_PER_HOUR,
             ),
         };
-        let c = super::calibrate::calibrate_for_detector(&net, &sensors.set, source, rows)?;
+        let c = super::calibrate::calibrate_for_detector(
+            &net,
+            &sensors.set,
+            source,
+            rows,
+            a.calibration_groups.as_deref(),
+        )?;
         eprintln!("{}", c.summary.line());
         if c.summary.fit_quality != "good" {
             eprintln!(

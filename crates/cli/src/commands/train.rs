@@ -25,6 +25,10 @@ pub struct Args {
     /// model with the pressure sensors' offsets subtracted.
     #[arg(long)]
     calibrate: bool,
+    /// The calibration's parameter groups (GROUPS.toml, as `aquatwin
+    /// calibrate --groups`) instead of the defaults.
+    #[arg(long, value_name = "GROUPS.toml")]
+    calibration_groups: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -33,9 +37,15 @@ pub fn run(a: Args) -> Result<()> {
     let from = parse_time("--from", &a.from)?;
     let to = parse_time("--to", &a.to)?;
     let mut store = twin.cfg.store.open().map_err(|e| anyhow!(e))?;
-    let calibration = if a.calibrate || twin.cfg.calibrate {
+    let calibration = if a.calibrate || twin.cfg.calibrate || a.calibration_groups.is_some() {
         let data = super::detect::read_store(store.as_mut(), &twin.set, &twin.tags, from, to)?;
-        let c = super::calibrate::calibrate_for_detector(&twin.model, &twin.set, &data, data.rows)?;
+        let c = super::calibrate::calibrate_for_detector(
+            &twin.model,
+            &twin.set,
+            &data,
+            data.rows,
+            a.calibration_groups.as_deref(),
+        )?;
         println!("{}", c.summary.line());
         if c.summary.fit_quality != "good" {
             println!(

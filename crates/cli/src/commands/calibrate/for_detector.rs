@@ -1,8 +1,9 @@
 //! Calibration before detection (`detect --calibrate`, the twin's `train`
-//! with `[training] calibrate = true`): the model fitted on the leak-free
-//! training period with the default groups (roughness by diameter class,
-//! demand by pattern, pressure offsets), then handed to the detector with
-//! the sensors' offsets, which are subtracted from their readings.
+//! with `--calibrate` or `[twin] calibrate = true`): the model fitted on
+//! the leak-free training period with the default groups (roughness by
+//! diameter class, demand by pattern, pressure offsets) or a `GROUPS.toml`,
+//! then handed to the detector with the sensors' offsets, which are
+//! subtracted from their readings.
 
 use super::{groups, period_fit, period_of, to_data, verdict};
 use anyhow::{Context, Result};
@@ -66,14 +67,17 @@ impl Summary {
 }
 
 /// Calibrates `net` on the first `rows` rows of `data` (detection's
-/// units), the leak-free training period. Fails when the calibration
-/// cannot be done (no pressure or flow reading, a failed simulation); a
-/// poor fit is not an error: the summary says so.
+/// units), the leak-free training period, with the groups of `groups`
+/// (`GROUPS.toml`, as `aquatwin calibrate --groups`; `None`: the
+/// defaults). Fails when the calibration cannot be done (no pressure or
+/// flow reading, a failed simulation, a bad groups file); a poor fit is not
+/// an error: the summary says so.
 pub fn calibrate_for_detector(
     net: &Network,
     set: &SensorSet,
     data: &ScadaData,
     rows: usize,
+    groups: Option<&std::path::Path>,
 ) -> Result<ForDetector> {
     let t0 = std::time::Instant::now();
     let mut notes = Vec::new();
@@ -87,7 +91,7 @@ pub fn calibrate_for_detector(
         notes.push(format!("{m}: not calibrated on"))
     });
     let cal_data = to_data(net, &period, &mut notes)?;
-    let (set_p, bound) = groups::load(None, net)?;
+    let (set_p, bound) = groups::load(groups, net)?;
     let opts = Options {
         offset_bound: bound.unwrap_or(Options::default().offset_bound),
         ..Options::default()
