@@ -90,6 +90,37 @@ pub struct SavedTraining {
     pub tags: Vec<String>,
     pub config: DetectConfig,
     pub training: Training,
+    /// The calibration the training was made on (`[twin] calibrate`):
+    /// the live loop then runs on its model and subtracts its offsets.
+    /// Absent in a training without calibration (and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<TrainedCalibration>,
+}
+
+/// A calibrated model for the live loop, made by the caller (the CLI runs
+/// `calibration` on the training period) and kept with the training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainedCalibration {
+    /// The calibrated model as `.inp` text (the project's writer).
+    pub model_inp: String,
+    /// Per sensor, in the sensor map's order: subtracted from its
+    /// readings before the detector sees them (SI; 0 for none).
+    pub offsets: Vec<f64>,
+    /// What the calibration said (fit quality, verdict, parameters), as
+    /// the caller reported it.
+    pub summary: serde_json::Value,
+}
+
+impl TrainedCalibration {
+    /// The calibrated model.
+    pub fn model(&self, path: &Path) -> Result<Network, LiveError> {
+        network::inp::parse_inp(&self.model_inp, &path.display().to_string()).map_err(|e| {
+            LiveError::Mismatch {
+                path: path.to_path_buf(),
+                reason: format!("its calibrated model does not read: {e}; train again"),
+            }
+        })
+    }
 }
 
 /// The good samples of each of `tags` over `[from_ms, to_ms)`, resampled
@@ -111,6 +142,11 @@ pub fn read_steps(
                 .collect())
         })
         .collect()
+}
+
+/// The offset of sensor `i` (0 without calibration).
+fn offset(offsets: Option<&[f64]>, i: usize) -> f64 {
+    offsets.and_then(|o| o.get(i)).copied().unwrap_or(0.0)
 }
 
 fn on_grid(what: &'static str, ms: i64, step_s: u64) -> Result<i64, LiveError> {
@@ -165,6 +201,40 @@ pub fn train(
     utc_offset_s: i64,
     cfg: &DetectConfig,
 ) -> Result<SavedTraining, LiveError> {
+    train_with(
+        model,
+        sensors,
+        tags,
+        store,
+        from_ms,
+        to_ms,
+        utc_offset_s,
+        cfg,
+        None,
+    )
+}
+
+/// [`train`], on a calibrated model when `calibration` is given: the
+/// detector learns on its model with its offsets subtracted from the
+/// readings, and the saved training keeps it for [`LiveTwin::open`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_with(
+    model: &Network,
+    sensors: &SensorSet,
+    tags: &[String],
+    store: &mut dyn Store,
+    from_ms: i64,
+    to_ms: i64,
+    utc_offset_s: i64,
+    cfg: &DetectConfig,
+    calibration: Option<TrainedCalibration>,
+) -> Result<SavedTraining, LiveError> {
+    let calibrated = calibration
+        .as_ref()
+        .map(|c| c.model(Path::new(TRAINING_FILE)))
+        .transpose()?;
+    let model = calibrated.as_ref().unwrap_or(model);
+    let offsets = calibration.as_ref().map(|c| c.offsets.as_slice());
     if to_ms <= from_ms {
         return Err(LiveError::EmptyPeriod { from_ms, to_ms });
     }
@@ -190,12 +260,13 @@ pub fn train(
             .sensors
             .iter()
             .zip(&steps)
-            .map(|(s, v)| Column {
+            .enumerate()
+            .map(|(i, (s, v))| Column {
                 kind: s.kind,
                 name: s.column.clone(),
                 values: v[..rows]
                     .iter()
-                    .map(|x| x.map_or(f64::NAN, |x| x * unit_scale(s.kind)))
+                    .map(|x| x.map_or(f64::NAN, |x| (x - offset(offsets, i)) * unit_scale(s.kind)))
                     .collect(),
             })
             .collect(),
@@ -207,6 +278,7 @@ pub fn train(
         tags: tags.to_vec(),
         config: cfg.clone(),
         training,
+        calibration,
     })
 }
 
@@ -332,6 +404,9 @@ pub struct LiveTwin {
     modelled_from: i64,
     /// The last step pushed and its readings (SI; `None` = no good sample).
     last_row: Option<(i64, Vec<Option<f64>>)>,
+    /// Per sensor: the calibration's offset, subtracted from its readings
+    /// (empty without calibration).
+    offsets: Vec<f64>,
 }
 
 /// The store tag of the model's value at sensor `tag` (written by the live
@@ -379,6 +454,23 @@ impl LiveTwin {
                 ),
             });
         }
+        // A calibrated training: its model replaces the configured one.
+        let calibrated = saved
+            .calibration
+            .as_ref()
+            .map(|c| c.model(&dir.join(TRAINING_FILE)))
+            .transpose()?;
+        if let Some(c) = &saved.calibration {
+            tracing::info!(
+                fit = %c.summary.get("fit_quality").and_then(|v| v.as_str()).unwrap_or("?"),
+                "the training was calibrated: running on its calibrated model, sensor offsets subtracted"
+            );
+        }
+        let model = calibrated.as_ref().unwrap_or(model);
+        let offsets = saved
+            .calibration
+            .as_ref()
+            .map_or(Vec::new(), |c| c.offsets.clone());
         let detector = match read_json::<DetectorState>(&dir.join(CHECKPOINT_FILE))? {
             Some(state) => Detector::resume(model, sensors, state)?,
             None => {
@@ -397,6 +489,7 @@ impl LiveTwin {
             dir: dir.to_path_buf(),
             modelled_from: 0,
             last_row: None,
+            offsets,
         })
     }
 
@@ -463,8 +556,8 @@ impl LiveTwin {
             let read_ms = read_start.elapsed().as_secs_f64() * 1e3 / n.max(1) as f64;
             let mut row = vec![None; self.tags.len()];
             for r in 0..n {
-                for (x, v) in row.iter_mut().zip(&steps) {
-                    *x = v[r];
+                for (i, (x, v)) in row.iter_mut().zip(&steps).enumerate() {
+                    *x = v[r].map(|v| v - offset(Some(&self.offsets), i));
                 }
                 let t = std::time::Instant::now();
                 let locs = self.detector.localizations();
@@ -527,6 +620,10 @@ impl LiveTwin {
             }
             for (si, model, measured) in vals {
                 let tag = &self.tags[si];
+                // The model as the sensor reads it (its offset added back):
+                // `tag@model` compares with the stored `tag`.
+                let off = offset(Some(&self.offsets), si);
+                let (model, measured) = (model + off, measured + off);
                 samples.push(telemetry::quality::Sample::good(&model_tag(tag), ts, model));
                 samples.push(telemetry::quality::Sample::good(
                     &residual_tag(tag),

@@ -3,13 +3,16 @@
 //! writes the calibrated `.inp` and a report (JSON, and HTML with SVG
 //! plots). The method is `calibration::calibrate`.
 
+mod for_detector;
 mod groups;
 mod html;
+
+pub use for_detector::{apply_offsets, calibrate_for_detector};
 
 use anyhow::{bail, Context, Result};
 use calibration::{stats, Calibration, Data, ObsKind, Observation, Options, Series, Values};
 use detection::detect::ScadaData;
-use detection::sensors::SensorKind;
+use detection::sensors::{SensorKind, SensorSet};
 use detection::time::{format_ms, format_step, model_origin_s, parse_utc_ms};
 use network::{LinkKind, Network};
 use serde::Serialize;
@@ -123,16 +126,36 @@ fn time_arg(text: &Option<String>, flag: &str) -> Result<Option<i64>> {
 /// is their sampling interval).
 fn from_scada(net: &Network, dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
     let data: ScadaData = super::detect::read_scada(dir, sensors, 0)?;
+    Ok(period_of(
+        net,
+        &data,
+        &sensors.set,
+        data.rows,
+        dir.display().to_string(),
+        &mut |msg| eprintln!("warning: {msg} in {}: excluded", dir.display()),
+    ))
+}
+
+/// The first `rows` rows of detection's data (detection's units) as a
+/// period in SI; `missing` hears of a sensor without a column.
+fn period_of(
+    net: &Network,
+    data: &ScadaData,
+    set: &SensorSet,
+    rows: usize,
+    label: String,
+    missing: &mut dyn FnMut(String),
+) -> Period {
+    let rows = rows.min(data.rows);
     let mut series = Vec::new();
-    for s in &sensors.set.sensors {
+    for s in &set.sensors {
         let Some(c) = data.column(s.kind, &s.column) else {
-            eprintln!(
-                "warning: sensor {} ({}): no column '{}' in {}: excluded",
+            missing(format!(
+                "sensor {} ({}): no column '{}'",
                 s.column,
                 s.kind.name(),
-                s.column,
-                dir.display()
-            );
+                s.column
+            ));
             continue;
         };
         // detection's units → SI.
@@ -145,11 +168,11 @@ fn from_scada(net: &Network, dir: &Path, sensors: &super::detect::Sensors) -> Re
             s.column.clone(),
             s.kind,
             s.element.clone(),
-            c.values.iter().map(|v| v * f).collect(),
+            c.values[..rows].iter().map(|v| v * f).collect(),
         ));
     }
-    Ok(Period {
-        label: dir.display().to_string(),
+    Period {
+        label,
         start_step: data.start_step,
         step_s: data.step_s,
         origin_s: model_origin_s(
@@ -157,9 +180,9 @@ fn from_scada(net: &Network, dir: &Path, sensors: &super::detect::Sensors) -> Re
             data.utc_offset_s,
             net.times.start_clocktime,
         ),
-        rows: data.rows,
+        rows,
         series,
-    })
+    }
 }
 
 /// Good samples of every sensor of `map` in the twin's store between
@@ -409,6 +432,7 @@ struct ParamSet2 {
     demand: Vec<(String, usize)>,
     offsets: bool,
     uncertain_links: Vec<String>,
+    pump_speed: Vec<String>,
 }
 
 const CRITERIA_SOURCE: &str = "Pressure bands ±0.5 m (85 % of readings), ±0.75 m (95 %), ±2 m (100 %) and flow bands ±5 % / ±10 % are the criteria commonly attributed to WRc (1989), Network Analysis — A Code of Practice. The original document could not be consulted here: the figures are as commonly cited, not verified against it.";
@@ -486,9 +510,14 @@ pub fn run(a: Args) -> Result<()> {
     };
     let set = set.0;
     eprintln!(
-        "calibrating {} roughness group(s), {} demand group(s){}{} on {} readings ({}, {} rows)",
+        "calibrating {} roughness group(s), {} demand group(s){}{}{} on {} readings ({}, {} rows)",
         set.roughness.len(),
         set.demand.len(),
+        if set.pump_speed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} pump speed(s)", set.pump_speed.len())
+        },
         if set.offsets {
             ", pressure offsets"
         } else {
@@ -593,6 +622,11 @@ pub fn run(a: Args) -> Result<()> {
             offsets: set.offsets,
             uncertain_links: set
                 .uncertain_links
+                .iter()
+                .map(|&k| net.links[k].id.clone())
+                .collect(),
+            pump_speed: set
+                .pump_speed
                 .iter()
                 .map(|&k| net.links[k].id.clone())
                 .collect(),

@@ -74,6 +74,18 @@ pub struct Args {
     /// and defaults are the `config` object of the JSON report.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Calibrate the model on the leak-free training period first
+    /// (roughness by diameter class, demand by pattern, pressure-sensor
+    /// offsets; `aquatwin calibrate`'s defaults), then train and detect on
+    /// the calibrated model with the offsets subtracted from the readings.
+    /// A failed calibration is an error; a poor one is said, on the
+    /// terminal and in the report's `calibration`.
+    #[arg(long)]
+    calibrate: bool,
+    /// With --calibrate: the parameter groups (GROUPS.toml, as
+    /// `aquatwin calibrate --groups`) instead of the defaults.
+    #[arg(long, value_name = "GROUPS.toml", requires = "calibrate")]
+    calibration_groups: Option<PathBuf>,
 }
 
 /// Applies `NAME=VALUE` settings to the detector configuration through its
@@ -215,7 +227,7 @@ pub fn utc_offset_s(tz: &TimeZone, ms: i64) -> i64 {
 /// model step (`configured_step_s`, or the stored sampling interval; mean
 /// of each step's good samples), in detection's units.
 #[allow(clippy::too_many_arguments)]
-fn read_store(
+pub fn read_store(
     store: &mut dyn telemetry::store::Store,
     set: &SensorSet,
     tags: &[String],
@@ -512,6 +524,44 @@ pub fn run(a: Args) -> Result<()> {
         .as_deref()
         .map(|d| read_scada(d, &sensors, data.step_s))
         .transpose()?;
+    let (net, data, train, calibration) = if a.calibrate {
+        // The leak-free training period: --train, else the first
+        // --train-days of the data (as the detector takes it).
+        let (source, rows) = match &train {
+            Some(t) => (t, t.rows),
+            None => (
+                &data,
+                (cfg.train_days * 24.0) as usize * detection::time::steps_per_hour(data.step_s),
+            ),
+        };
+        let c = super::calibrate::calibrate_for_detector(
+            &net,
+            &sensors.set,
+            source,
+            rows,
+            a.calibration_groups.as_deref(),
+        )?;
+        eprintln!("{}", c.summary.line());
+        if c.summary.fit_quality != "good" {
+            eprintln!(
+                "warning: the calibration's fit is {}: detection runs on {}",
+                c.summary.fit_quality,
+                if c.summary.used {
+                    "the calibrated model all the same (it fits better than the nominal one)"
+                } else {
+                    "the nominal model"
+                }
+            );
+        }
+        let (mut data, mut train) = (data, train);
+        super::calibrate::apply_offsets(&mut data, &sensors.set, &c.offsets);
+        if let Some(t) = &mut train {
+            super::calibrate::apply_offsets(t, &sensors.set, &c.offsets);
+        }
+        (c.network, data, train, Some(c.summary))
+    } else {
+        (net, data, train, None)
+    };
     let report = detect(&net, &sensors.set, &data, train.as_ref(), &cfg)?;
     for i in &report.issues {
         eprintln!(
@@ -528,7 +578,11 @@ pub fn run(a: Args) -> Result<()> {
     std::fs::write(&a.out, report.battledim_lines())
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     if let Some(p) = &a.report {
-        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")
+        let mut json = serde_json::to_value(&report)?;
+        if let (Some(c), Some(obj)) = (&calibration, json.as_object_mut()) {
+            obj.insert("calibration".into(), serde_json::to_value(c)?);
+        }
+        std::fs::write(p, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     for al in &report.alarms {
@@ -554,11 +608,16 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     eprintln!(
-        "{} rows of {} s, {} sensors used, {} leak(s) reported in {:.1} s",
+        "{} rows of {} s, {} sensors used, {} leak(s) reported{} in {:.1} s",
         report.rows,
         report.step_s,
         report.sensors_used,
         report.alarms.iter().filter(|a| a.reported).count(),
+        match &calibration {
+            Some(c) if c.used => format!(" on the calibrated model ({} fit)", c.fit_quality),
+            Some(_) => " on the nominal model (calibration not better)".to_string(),
+            None => String::new(),
+        },
         t0.elapsed().as_secs_f64()
     );
     Ok(())
