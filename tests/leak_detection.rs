@@ -140,9 +140,11 @@ fn ltown_big_leak_is_detected_and_localized() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Metering that cannot close the water balance (a reservoir link without
-/// its flow meter, a tank without its level) is an error that names what
-/// is missing, with a non-zero exit: never a note and silence.
+/// Metering that cannot close the water balance (reservoir links without
+/// flow meters carrying most of the supply, a tank without its level) is an
+/// error that names what is missing, with a non-zero exit: never a note and
+/// silence. One unmetered reservoir link beside metered ones is estimated
+/// from the model's split of the supply, with a note saying so.
 #[test]
 fn metering_that_cannot_close_a_water_balance_is_refused() {
     let net = networks_dir().join("L-TOWN.inp");
@@ -162,8 +164,8 @@ fn metering_that_cannot_close_a_water_balance_is_refused() {
         "--out",
         &s(&dir),
     ]);
-    // No level file at all, and no p227 in the flows (one of the links out of
-    // L-Town's reservoirs).
+    // No level file at all, and neither p227 nor p235 in the flows (the
+    // links out of L-Town's reservoirs that carry most of its supply).
     let keep_columns = |file: &str, keep: &dyn Fn(&str) -> bool| {
         let p = dir.join(file);
         let text = std::fs::read_to_string(&p).unwrap();
@@ -178,8 +180,28 @@ fn metering_that_cannot_close_a_water_balance_is_refused() {
             .collect();
         std::fs::write(&p, out).unwrap();
     };
-    std::fs::remove_file(dir.join("SCADA_Levels.csv")).unwrap();
+    let flows = std::fs::read_to_string(dir.join("SCADA_Flows.csv")).unwrap();
+    let detect = |dir: &std::path::Path| {
+        Command::new(aquatwin_bin())
+            .args(["detect", "--network", &s(&net), "--scada", &s(dir), "--out"])
+            .arg(dir.join("detections.txt"))
+            .output()
+            .unwrap()
+    };
+    // One reservoir link unmetered (p227): the balance estimates its share
+    // of the supply from the model and says so.
     keep_columns("SCADA_Flows.csv", &|c| c != "p227");
+    let out = detect(&dir);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("reservoir link(s) p227 have no usable flow meter")
+            && log.contains("estimates their supply from the model's split"),
+        "{log}"
+    );
+    std::fs::write(dir.join("SCADA_Flows.csv"), &flows).unwrap();
+    std::fs::remove_file(dir.join("SCADA_Levels.csv")).unwrap();
+    keep_columns("SCADA_Flows.csv", &|c| c != "p227" && c != "p235");
     let out = Command::new(aquatwin_bin())
         .args([
             "detect",
@@ -197,7 +219,8 @@ fn metering_that_cannot_close_a_water_balance_is_refused() {
     assert!(
         log.contains("the metering cannot support leak detection")
             && log.contains("tank T1 has no usable level sensor")
-            && log.contains("link p227 has no usable flow meter"),
+            && log.contains("link p227 has no usable flow meter")
+            && log.contains("link p235 has no usable flow meter"),
         "{log}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,8 +7,7 @@
 use battledim::scenario::{generate, ScenarioConfig};
 use conformance::*;
 use detection::detect::{
-    detect, unix_ms_of_step, Column, DetectConfig, Detector, DetectorEvent, DetectorState,
-    ScadaData,
+    detect, Clock, Column, DetectConfig, Detector, DetectorEvent, DetectorState, ScadaData,
 };
 use detection::sensors::SensorKind;
 
@@ -39,8 +38,13 @@ fn streaming_equals_batch_and_resumes_exactly() {
         },
     )
     .unwrap();
+    // The scenario counts BattLeDIM's steps (from 2019-01-01), the
+    // detector steps from the Unix epoch.
+    let start_step = sc.start_step + battledim::time::EPOCH_2019_S / 300;
     let data = ScadaData {
-        start_step: sc.start_step,
+        start_step,
+        step_s: 300,
+        utc_offset_s: 0,
         rows: sc.rows,
         columns: sc
             .series
@@ -72,8 +76,13 @@ fn streaming_equals_batch_and_resumes_exactly() {
     };
     let learn_rows = 7 * 288;
     let usable = vec![true; sensors.sensors.len()];
+    let clock = Clock::of_data(&model, &data);
+    let unix_ms_of_step = |k: i64| clock.unix_ms(k);
     let new = || {
-        Detector::self_training(&model, &sensors, &cfg, &usable, sc.start_step, learn_rows).unwrap()
+        Detector::self_training(
+            &model, &sensors, &cfg, &usable, clock, start_step, learn_rows,
+        )
+        .unwrap()
     };
     let mut whole = new();
     let mut first = new();
@@ -81,7 +90,7 @@ fn streaming_equals_batch_and_resumes_exactly() {
     let mut events_whole = Vec::new();
     let mut events_split = Vec::new();
     for r in 0..sc.rows {
-        let t = unix_ms_of_step(sc.start_step + r as i64);
+        let t = unix_ms_of_step(start_step + r as i64);
         events_whole.extend(whole.push(t, &readings(r)).unwrap());
         if r < cut {
             events_split.extend(first.push(t, &readings(r)).unwrap());
@@ -92,14 +101,20 @@ fn streaming_equals_batch_and_resumes_exactly() {
     let json = serde_json::to_string(&first.state()).unwrap();
     drop(first);
     let state: DetectorState = serde_json::from_str(&json).unwrap();
+    // A checkpoint without the step and model time 0 (written before they
+    // came from the data, steps counted from 2019) is refused.
+    let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+    old.as_object_mut().unwrap().remove("clock");
+    let e = serde_json::from_value::<DetectorState>(old).unwrap_err();
+    assert!(e.to_string().contains("missing field `clock`"), "{e}");
     let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
-    let t_dup = unix_ms_of_step(sc.start_step + cut as i64 - 1);
+    let t_dup = unix_ms_of_step(start_step + cut as i64 - 1);
     assert!(
         resumed.push(t_dup, &readings(cut - 1)).is_err(),
         "a step already processed is refused"
     );
     for r in cut..sc.rows {
-        let t = unix_ms_of_step(sc.start_step + r as i64);
+        let t = unix_ms_of_step(start_step + r as i64);
         events_split.extend(resumed.push(t, &readings(r)).unwrap());
     }
     events_split.extend(resumed.finish().unwrap());
@@ -189,14 +204,21 @@ fn history_is_bounded_and_resume_after_trimming_keeps_the_alarms() {
         cols.iter().map(|(k, v)| Some(v[r] * to_si(*k))).collect()
     };
     let usable = vec![true; sensors.sensors.len()];
+    let start_step = sc.start_step + battledim::time::EPOCH_2019_S / 300;
+    let clock = Clock {
+        step_s: 300,
+        model_origin_s: battledim::time::EPOCH_2019_S,
+    };
+    let unix_ms_of_step = |k: i64| clock.unix_ms(k);
     let new = || {
-        Detector::self_training(&model, &sensors, &cfg, &usable, sc.start_step, 7 * 288).unwrap()
+        Detector::self_training(&model, &sensors, &cfg, &usable, clock, start_step, 7 * 288)
+            .unwrap()
     };
     let (mut whole, mut first) = (new(), new());
     let cut = 14 * 288 + 5;
     let mut largest = 0;
     for r in 0..sc.rows {
-        let t = unix_ms_of_step(sc.start_step + r as i64);
+        let t = unix_ms_of_step(start_step + r as i64);
         whole.push(t, &readings(r)).unwrap();
         if r < cut {
             first.push(t, &readings(r)).unwrap();
@@ -212,12 +234,12 @@ fn history_is_bounded_and_resume_after_trimming_keeps_the_alarms() {
     let state: DetectorState =
         serde_json::from_str(&serde_json::to_string(&first.state()).unwrap()).unwrap();
     assert!(
-        state.start_step > sc.start_step,
+        state.start_step > start_step,
         "rows were dropped before the checkpoint"
     );
     let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
     for r in cut..sc.rows {
-        let t = unix_ms_of_step(sc.start_step + r as i64);
+        let t = unix_ms_of_step(start_step + r as i64);
         resumed.push(t, &readings(r)).unwrap();
     }
     resumed.finish().unwrap();

@@ -20,8 +20,4 @@ pub mod ltown;
 pub mod rng;
 pub mod scenario;
 pub mod scoring;
-
-/// BattLeDIM's step grid: 5-minute steps from 2019-01-01 00:00 UTC, today
-/// detection's `time` module (to move here when detection's time becomes
-/// general).
-pub use detection::time;
+pub mod time;

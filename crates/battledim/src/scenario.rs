@@ -200,7 +200,7 @@ fn round_to(x: f64, r: Option<f64>) -> f64 {
 /// the first `steps` steps.
 fn mean_pressures(net: &Network, steps: usize) -> Result<(Vec<f64>, f64), ScenarioError> {
     let mut n = net.clone();
-    set_times(&mut n, steps);
+    set_times(&mut n, steps, STEP_S);
     let mut sim = Simulation::from_network(n)?;
     let mut acc = vec![0.0; net.nodes.len()];
     let mut demand = 0.0;
@@ -343,7 +343,7 @@ pub fn generate(
         .collect();
     let _ = mids.len();
 
-    set_times(&mut truth, rows);
+    set_times(&mut truth, rows, STEP_S);
     let npat = truth.patterns.len();
     let mut sim = Simulation::from_network(truth.clone())?;
 

@@ -15,7 +15,8 @@ pub(crate) struct Problem<'a> {
     pub(crate) engine: Engine<'a>,
     pub(crate) set: &'a ParamSet,
     pub(crate) data: &'a Data,
-    /// Simulated parameters (roughness then demand groups), then offsets.
+    /// Simulated parameters (roughness groups, demand groups, pump
+    /// speeds), then offsets.
     pub(crate) n_sim: usize,
     /// Per offset parameter: its observation.
     pub(crate) offset_obs: Vec<usize>,
@@ -56,7 +57,7 @@ impl<'a> Problem<'a> {
         data: &'a Data,
         opts: &'a Options,
     ) -> Problem<'a> {
-        let n_sim = set.roughness.len() + set.demand.len();
+        let n_sim = set.roughness.len() + set.demand.len() + set.pump_speed.len();
         let mut offset_obs = Vec::new();
         let mut obs_offset = vec![None; data.observations.len()];
         if set.offsets {
@@ -115,17 +116,22 @@ impl<'a> Problem<'a> {
         self.lower.len()
     }
 
-    /// Multipliers (roughness, demand) of `x`.
-    pub(crate) fn multipliers(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    /// Multipliers (roughness, demand, pump speed) of `x`.
+    pub(crate) fn multipliers(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let nr = self.set.roughness.len();
+        let nd = self.set.demand.len();
         let m: Vec<f64> = x[..self.n_sim].iter().map(|v| v.exp()).collect();
-        (m[..nr].to_vec(), m[nr..].to_vec())
+        (
+            m[..nr].to_vec(),
+            m[nr..nr + nd].to_vec(),
+            m[nr + nd..].to_vec(),
+        )
     }
 
     pub(crate) fn simulate(&self, x: &[f64], open: &[bool]) -> Result<Vec<f64>, CalibError> {
         self.sims.fetch_add(1, Ordering::Relaxed);
-        let (r, d) = self.multipliers(x);
-        self.engine.run(self.set, &r, &d, open)
+        let (r, d, s) = self.multipliers(x);
+        self.engine.run(self.set, &r, &d, &s, open)
     }
 
     /// The weighted data residuals at `x` given the predictions `pred`.

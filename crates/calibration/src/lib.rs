@@ -1,5 +1,6 @@
 //! Calibration of a network model to field measurements: roughness
 //! multipliers per pipe group, base-demand multipliers per demand group,
+//! speed factors of chosen pumps (those with a flow sensor),
 //! bounded pressure-sensor offsets, and the open/closed status of links
 //! whose status is uncertain, fitted by weighted least squares to measured
 //! pressures and flows over many time steps, with the measured boundary
@@ -41,7 +42,7 @@
 //! };
 //! let set = ParamSet {
 //!     roughness: vec![RoughnessGroup { name: "all".into(), pipes: vec![0, 1] }],
-//!     demand: vec![], offsets: false, uncertain_links: vec![],
+//!     demand: vec![], offsets: false, uncertain_links: vec![], pump_speed: vec![],
 //! };
 //! let out = calibrate(&net, &set, &data, &Options::default()).unwrap();
 //! assert!((out.parameters[0].after - 0.8).abs() < 0.01);
@@ -242,6 +243,8 @@ pub struct Calibration {
 pub struct Values {
     pub roughness: Vec<f64>,
     pub demand: Vec<f64>,
+    /// Pump speed factors, per [`ParamSet::pump_speed`].
+    pub pump_speed: Vec<f64>,
     pub open: Vec<bool>,
     pub offsets: Vec<f64>,
 }
@@ -251,7 +254,7 @@ impl Calibration {
     /// (offsets belong to the sensors, not to the model).
     pub fn network(&self, net: &Network, set: &ParamSet) -> Network {
         let v = &self.values;
-        apply(net, set, &v.roughness, &v.demand, &v.open)
+        apply(net, set, &v.roughness, &v.demand, &v.pump_speed, &v.open)
     }
 }
 
@@ -264,6 +267,7 @@ pub fn calibrate(
 ) -> Result<Calibration, CalibError> {
     if set.roughness.is_empty()
         && set.demand.is_empty()
+        && set.pump_speed.is_empty()
         && !set.offsets
         && set.uncertain_links.is_empty()
     {
@@ -360,6 +364,10 @@ pub fn calibrate(
     for (g, d) in set.demand.iter().enumerate() {
         names.push(format!("demand: {}", d.name));
         kinds.push(ParamKind::Demand { group: g });
+    }
+    for (p, &k) in set.pump_speed.iter().enumerate() {
+        names.push(format!("pump speed: {}", net.links[k].id));
+        kinds.push(ParamKind::PumpSpeed { pump: p });
     }
     for &o in &pb.offset_obs {
         names.push(format!("offset: {}", data.observations[o].name));
@@ -484,7 +492,7 @@ pub fn calibrate(
         }
         None => (Vec::new(), 0.0),
     };
-    let (roughness, demand) = pb.multipliers(&best.x);
+    let (roughness, demand, pump_speed) = pb.multipliers(&best.x);
     let mut offsets = vec![0.0; data.observations.len()];
     for (p, &o) in pb.offset_obs.iter().enumerate() {
         offsets[o] = best.x[pb.n_sim + p];
@@ -522,6 +530,7 @@ pub fn calibrate(
         values: Values {
             roughness,
             demand,
+            pump_speed,
             open: best.open,
             offsets,
         },
@@ -539,7 +548,13 @@ pub fn predict(
     opts: &Options,
 ) -> Result<Vec<f64>, CalibError> {
     let engine = model::Engine::new(net, set, data, opts)?;
-    let mut pred = engine.run(set, &values.roughness, &values.demand, &values.open)?;
+    let mut pred = engine.run(
+        set,
+        &values.roughness,
+        &values.demand,
+        &values.pump_speed,
+        &values.open,
+    )?;
     for (o, off) in values.offsets.iter().enumerate() {
         for v in &mut pred[o * data.rows..(o + 1) * data.rows] {
             *v += off;

@@ -88,6 +88,15 @@ impl<'a> Engine<'a> {
                 flows.iter().map(|&q| q > opts.pump_on_flow).collect(),
             ));
         }
+        for &k in &set.pump_speed {
+            if !pumps.iter().any(|p| p.0 == k) {
+                return Err(CalibError::Data(format!(
+                    "pump {}: its speed is a parameter, but it has no flow reading (the \
+                     model drives a fitted pump by its measured on/off state)",
+                    net.links[k].id
+                )));
+            }
+        }
         for (i, n) in net.nodes.iter().enumerate() {
             if n.is_tank() && !tanks.iter().any(|t| t.0 == i) {
                 notes.push(format!(
@@ -139,9 +148,34 @@ impl<'a> Engine<'a> {
         set: &ParamSet,
         rough: &[f64],
         demand: &[f64],
+        speed: &[f64],
         open: &[bool],
     ) -> Result<Vec<f64>, CalibError> {
-        let net = apply(&self.base, set, rough, demand, open);
+        let net = apply(&self.base, set, rough, demand, speed, open);
+        // The speed a measured pump runs at when it is on: its model speed
+        // (1 when it starts closed) times its factor. Opening a pump by
+        // status alone restarts it at speed 1, as EPANET does.
+        let on_speed: Vec<f64> = self
+            .pumps
+            .iter()
+            .map(|(k, _)| {
+                let base = self.base.links[*k].pump().map_or(1.0, |p| {
+                    if p.speed > 0.0 {
+                        p.speed
+                    } else {
+                        1.0
+                    }
+                });
+                let f = set
+                    .pump_speed
+                    .iter()
+                    .position(|q| q == k)
+                    .and_then(|i| speed.get(i))
+                    .copied()
+                    .unwrap_or(1.0);
+                base * f
+            })
+            .collect();
         let mut sim = Simulation::from_network(net).map_err(CalibError::Prepare)?;
         let rows = self.data.rows;
         let step = self.data.step_s;
@@ -155,8 +189,11 @@ impl<'a> Engine<'a> {
                 for (i, lv) in &self.tanks {
                     sim.set_tank_level(*i, lv[r]);
                 }
-                for (k, open) in &self.pumps {
+                for ((k, open), &s) in self.pumps.iter().zip(&on_speed) {
                     sim.set_link_open(*k, open[r]);
+                    if open[r] && s != 1.0 {
+                        sim.set_link_setting(*k, s);
+                    }
                 }
             }
             sim.run().map_err(|e| CalibError::Sim {

@@ -202,6 +202,9 @@ pub enum ParamKind {
     Demand { group: usize },
     /// Offset of a pressure sensor, m: it reads `model + offset`.
     Offset { observation: usize },
+    /// Factor on a pump's relative speed (its `SPEED`, and the speed it
+    /// runs at whenever it is on): `pump` indexes [`ParamSet::pump_speed`].
+    PumpSpeed { pump: usize },
 }
 
 /// The full parameter set of a calibration (continuous parameters and
@@ -214,18 +217,29 @@ pub struct ParamSet {
     pub offsets: bool,
     /// Links (pipes or valves) whose open/closed status is searched.
     pub uncertain_links: Vec<usize>,
+    /// Pumps (link indices) whose relative speed is fitted, as a factor on
+    /// the model's speed. A pump curve at speed s gives s² times the head at
+    /// q/s (EPANET's affinity laws), so this is also a head-curve factor.
+    pub pump_speed: Vec<usize>,
 }
 
 /// Applies multipliers and statuses to a copy of `net`: roughness and base
-/// demands scaled, uncertain links set open or closed.
+/// demands scaled, pump speeds scaled (`speed`, per [`ParamSet::pump_speed`];
+/// an empty list leaves them), uncertain links set open or closed.
 pub fn apply(
     net: &Network,
     set: &ParamSet,
     rough: &[f64],
     demand: &[f64],
+    speed: &[f64],
     open: &[bool],
 ) -> Network {
     let mut out = net.clone();
+    for (&k, &f) in set.pump_speed.iter().zip(speed) {
+        if let LinkKind::Pump(p) = &mut out.links[k].kind {
+            p.speed *= f;
+        }
+    }
     for (g, &m) in set.roughness.iter().zip(rough) {
         for &k in &g.pipes {
             if let LinkKind::Pipe(p) = &mut out.links[k].kind {
@@ -315,8 +329,9 @@ mod tests {
             demand: demand_groups_by_pattern(&net),
             offsets: false,
             uncertain_links: vec![2],
+            pump_speed: Vec::new(),
         };
-        let out = apply(&net, &set, &[0.5, 1.0], &[2.0, 1.0], &[false]);
+        let out = apply(&net, &set, &[0.5, 1.0], &[2.0, 1.0], &[], &[false]);
         let LinkKind::Pipe(p) = &out.links[1].kind else {
             panic!()
         };

@@ -180,5 +180,13 @@ fn live_field_leak_reaches_the_api_through_a_sigkill() {
         "alert: pipe {} size {size:.2} L/s confidence {}",
         a["pipe"], a["confidence"]
     );
+    // The page counts the samples this run's ingest stored.
+    let status: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("127.0.0.1:{api}"), "/api/status").unwrap())
+            .unwrap();
+    assert!(
+        status["samples_ingested"].as_u64().is_some_and(|n| n > 0),
+        "samples_ingested in {status}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,9 +9,15 @@
 //! 2. **Boundary conditions and demand calibration.** Tanks with a level
 //!    sensor become fixed-head nodes at the measured level; pumps with a flow
 //!    sensor follow the measured on/off state. Consumption is measured by
-//!    the water balance (inflows from reservoirs minus tank storage change);
-//!    AMR nodes get their metered demand; every other demand is scaled by one
-//!    multiplier per step so that the model consumes what was measured.
+//!    the water balance: inflows from reservoirs minus tank storage change,
+//!    the storage change being a tank's metered net inflow where every link
+//!    of it has a flow meter, else the change of its measured level. An
+//!    unmetered reservoir link beside metered ones is estimated from the
+//!    model's split of the supply (a note says so; refused when the meters
+//!    carry less than half of it). AMR nodes get their metered demand; every
+//!    other demand is scaled by one multiplier per step so that the model
+//!    consumes what was measured. A level resting at its tank's minimum or
+//!    maximum (drained, full) is not taken for a stuck sensor.
 //! 3. **Normal behaviour.** On a leak-free training period (the first week
 //!    unless a separate one is given): the balance excess over the model's
 //!    expected consumption (per demand pattern, least squares) and its
@@ -67,7 +73,7 @@
 //! behaviour is a [`Training`], kept apart so a service trains once. The
 //! batch [`detect`] cleans a data set with hindsight and replays it through
 //! the detector. Live data get causal checks instead: a sensor without a
-//! usable reading for `stale_steps` steps (or stuck) is excluded, its last
+//! usable reading for `stale_h` hours (or stuck) is excluded, its last
 //! good value held, and its channel carries no weight in localization until
 //! it reports again.
 //!
@@ -86,19 +92,26 @@ mod normal;
 mod stream;
 
 use crate::sensors::{SensorKind, SensorSet};
-use crate::time::format_step;
-use crate::time::STEPS_PER_HOUR;
+use crate::time::{format_step, hours_to_steps};
 use checks::check_all;
-pub use checks::check_series;
+pub use checks::{at_rest, check_series, resting_values};
+use network::graph::DistanceRule;
 use network::Network;
 use serde::{Deserialize, Serialize};
-pub use stream::{unit_scale, unix_ms_of_step, Detector, DetectorEvent, DetectorState, Training};
+pub use stream::{unit_scale, Clock, Detector, DetectorEvent, DetectorState, Training};
 
-/// SCADA readings aligned on 5-minute rows; `NaN` = missing.
+/// SCADA readings aligned on rows of the model step; `NaN` = missing.
 #[derive(Debug, Clone)]
 pub struct ScadaData {
-    /// Step of row 0 (5-minute steps from 2019-01-01 00:00).
+    /// Step of row 0: steps of `step_s` seconds since the Unix epoch (UTC).
     pub start_step: i64,
+    /// Seconds per row, the model step: it divides an hour (see
+    /// [`crate::time::model_step_s`]).
+    pub step_s: u64,
+    /// The data's local clock minus UTC, seconds (the time zone the sensor
+    /// map declares, at the start of the data): the model's patterns are
+    /// aligned to local clock time ([`crate::time::model_origin_s`]).
+    pub utc_offset_s: i64,
     pub rows: usize,
     pub columns: Vec<Column>,
 }
@@ -124,8 +137,15 @@ impl ScadaData {
 #[serde(default)]
 pub struct DetectConfig {
     /// Leak-free training days at the start of the data (when no separate
-    /// training data is given).
+    /// training data is given). Default 7. At least 2 days are needed.
     pub train_days: f64,
+    /// The model step, seconds; 0 (the default): the data's sampling
+    /// interval when it is a whole number of minutes dividing an hour (1, 5,
+    /// 10, 15, 30, 60 min…). Otherwise it must divide an hour; readings are
+    /// averaged into it, or interpolated onto it when sparser. Read by the
+    /// callers that resample the data (`aquatwin detect`, the twin);
+    /// the detector runs on the step of its data and training.
+    pub step_s: u64,
     /// CUSUM reference value and threshold, in standard deviations of the
     /// hourly balance excess.
     pub cusum_k: f64,
@@ -162,18 +182,24 @@ pub struct DetectConfig {
     /// default: in development it found slightly more big leaks in time but
     /// gave more false alarms and a lower score.
     pub signature_noise: bool,
-    /// A later alarm this close to an earlier one is the same leak growing.
-    pub growth_radius_m: f64,
+    /// The localization radius, m (default 300, BattLeDIM's rule for a
+    /// correct location): an alarm's confidence is the candidate weight
+    /// within this distance of its pipe; a later alarm this close to a
+    /// reported leak is that leak growing; the second mode of a two-mode
+    /// localization is the weight farther than this; candidate pipes are
+    /// those within it of the best candidate nodes.
+    #[serde(alias = "growth_radius_m")]
+    pub radius_m: f64,
     /// Early report: as soon as a localization window of at least
     /// `early_min_h` hours after the estimated start puts this much candidate
-    /// weight within 300 m of the reported pipe, report then instead of at
+    /// weight within `radius_m` of the reported pipe, report then instead of at
     /// the end of the full window (> 1 disables early reports).
     pub early_confidence: f64,
     pub early_min_h: f64,
     /// Hours between localization attempts before the full window.
     pub early_step_h: f64,
     /// An alarm whose localization puts less candidate weight than this
-    /// within 300 m of its best pipe, even after the full window, is not
+    /// within `radius_m` of its best pipe, even after the full window, is not
     /// reported (its water still joins the balance baseline): such reports
     /// were mostly false positives in development. Development seeds
     /// 101–140 (with the two-mode reports): 0.6 and 0.7 → 83/97 big leaks
@@ -181,7 +207,7 @@ pub struct DetectConfig {
     /// 0.8 → 83/97, 0.43, 87.1 %; 0.9 → 81/97, 0.38, 87.1 %.
     pub min_confidence: f64,
     /// An alarm below `min_confidence` whose weight splits into two places
-    /// (the second localized on its own from the weight farther than 300 m
+    /// (the second localized on its own from the weight farther than `radius_m`
     /// from the first) is reported at both pipes when together they hold
     /// this share of the weight, each at least a third of that share, and
     /// neither near a reported leak (> 1 disables). Typical case: the two
@@ -231,7 +257,7 @@ pub struct DetectConfig {
     /// pending leak is localized again from the change of the last
     /// `loc_window_h` against the day before the pending start (the whole
     /// leak, not only the growth that raised the alarm) and reported once
-    /// that puts `pending_confidence` of the weight within 300 m of its pipe.
+    /// that puts `pending_confidence` of the weight within `radius_m` of its pipe.
     pub pending_h: f64,
     pub pending_confidence: f64,
     /// Hours between re-localizations of a pending leak without an alarm
@@ -246,13 +272,27 @@ pub struct DetectConfig {
     /// amplitude prior; with it, 1.5 gave more true positives and fewer
     /// false alarms on the development seeds (1.25: more false alarms).
     pub min_new_evidence: f64,
-    /// Gaps longer than this share of the rows exclude a sensor.
+    /// A pump with a flow meter is on when its measured flow exceeds this,
+    /// m³/h (default 0.1: above a meter's reading at rest; raise it for a
+    /// meter that reads more than that with the pump off).
+    pub pump_on_m3h: f64,
+    /// Gaps longer than this share of the rows exclude a sensor (default 0.2).
     pub max_missing_share: f64,
-    /// A pressure or level repeating one value this many steps is stuck.
-    pub stuck_steps: usize,
-    /// Live data: a sensor without a usable reading for this many steps
-    /// is excluded (its last good value held) until it reports again.
-    pub stale_steps: usize,
+    /// A pressure or level repeating one value for this many hours is
+    /// stuck and excluded (default 24 h; converted to steps with the model
+    /// step, at least 2 readings).
+    pub stuck_h: f64,
+    /// Live data: a sensor without a usable reading for this many hours is
+    /// excluded (its last good value held) until it reports again (default
+    /// 1 h, at least one step).
+    pub stale_h: f64,
+    /// How distances are measured in localization and between alarms:
+    /// `network` (through pipes and open valves and pumps, at 0 m for a
+    /// valve or pump: a leak beside a valve is near the pipes on both
+    /// sides) or `pipes_only` (BattLeDIM 2020's rule, valves and pumps not
+    /// crossed: what the official BattLeDIM scorer measures, so an entry
+    /// scored by it should choose its pipe by the same rule).
+    pub distance: DistanceRule,
     /// Days of readings a detector keeps (older rows are dropped once
     /// nothing refers to them any more: a leak's reference windows, a
     /// pending leak, the change-point search). Bounds memory and checkpoint
@@ -265,6 +305,7 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             train_days: 7.0,
+            step_s: 0,
             cusum_k: 0.5,
             cusum_h: 10.0,
             loc_window_h: 24.0,
@@ -275,7 +316,7 @@ impl Default for DetectConfig {
             amp_sigma: 0.3,
             per_sample: false,
             signature_noise: false,
-            growth_radius_m: 300.0,
+            radius_m: 300.0,
             early_confidence: 0.97,
             early_min_h: 3.0,
             early_step_h: 6.0,
@@ -290,10 +331,12 @@ impl Default for DetectConfig {
             pending_confidence: 0.7,
             pending_step_h: 0.0,
             min_new_evidence: 1.5,
+            pump_on_m3h: 0.1,
             max_missing_share: 0.2,
-            stuck_steps: 288,
-            stale_steps: 12,
+            stuck_h: 24.0,
+            stale_h: 1.0,
             history_days: 10.0,
+            distance: DistanceRule::Network,
         }
     }
 }
@@ -312,7 +355,8 @@ pub struct CandidatePipe {
     pub pipe: String,
     /// Expected distance to the leak under the candidate weights, m.
     pub expected_distance_m: f64,
-    /// Weight of candidate leak nodes within 300 m of this pipe.
+    /// Weight of candidate leak nodes within `radius_m` of this pipe (the
+    /// name keeps the default radius, 300 m).
     pub mass_within_300m: f64,
 }
 
@@ -338,12 +382,14 @@ pub struct Alarm {
     pub also_pipe: Option<String>,
     /// Report time `YYYY-MM-DD HH:MM` (end of the localization window).
     pub time: String,
+    /// The same as a step of the detector's grid (steps of its `step_s`
+    /// seconds since the Unix epoch).
     pub step: i64,
     /// When the CUSUM crossed its threshold.
     pub alarm_time: String,
     pub estimated_start: String,
     pub estimated_size_lps: f64,
-    /// Weight of candidate nodes within 300 m of the reported pipe.
+    /// Weight of candidate nodes within `radius_m` of the reported pipe.
     pub confidence: f64,
     pub candidate_pipes: Vec<CandidatePipe>,
     pub candidate_nodes: Vec<CandidateNode>,
@@ -371,6 +417,8 @@ pub struct SensorEvidence {
 #[derive(Debug, Clone, Serialize)]
 pub struct DetectReport {
     pub config: DetectConfig,
+    /// The model step the data ran on, seconds.
+    pub step_s: u64,
     pub rows: usize,
     pub first_time: String,
     pub sensors_used: usize,
@@ -438,27 +486,32 @@ pub fn detect(
     if !errs.is_empty() {
         return Err(DetectError::Sensors(errs));
     }
-    let per_h = STEPS_PER_HOUR;
-    let (series, mut issues) = check_all(sensors, data, cfg, "");
+    let (series, mut issues) = check_all(model, sensors, data, cfg, "");
     let usable: Vec<bool> = series.iter().map(Option::is_some).collect();
     let mut detector = match train {
         Some(t) => {
             let training =
                 Training::learn_restricted(model, sensors, t, t.rows, cfg, Some(&usable))?;
             issues.extend(training.issues.iter().cloned());
+            if t.step_s != data.step_s {
+                return Err(DetectError::Data(format!(
+                    "the training data run on a {} s step, the data on {} s",
+                    t.step_s, data.step_s
+                )));
+            }
             Detector::new(model, sensors, cfg, training, data.start_step)?
         }
         None => {
-            let rows = ((cfg.train_days * 24.0) as usize * per_h).min(data.rows);
-            Detector::self_training(model, sensors, cfg, &usable, data.start_step, rows).map_err(
-                |e| match e {
+            let rows = hours_to_steps((cfg.train_days * 24.0).trunc(), data.step_s).min(data.rows);
+            let clock = Clock::of_data(model, data);
+            Detector::self_training(model, sensors, cfg, &usable, clock, data.start_step, rows)
+                .map_err(|e| match e {
                     DetectError::Data(_) => DetectError::Data(format!(
                         "{} rows: at least 2 days are needed for training",
                         data.rows
                     )),
                     e => e,
-                },
-            )?
+                })?
         }
     };
     let mut row = vec![f64::NAN; series.len()];
@@ -472,8 +525,9 @@ pub fn detect(
     let (rows, training, balance_sigma_lps) = detector.summary();
     Ok(DetectReport {
         config: cfg.clone(),
+        step_s: data.step_s,
         rows,
-        first_time: format_step(data.start_step),
+        first_time: format_step(data.start_step, data.step_s),
         sensors_used: detector.sensors_used(),
         issues,
         notes: detector.notes().to_vec(),

@@ -7,7 +7,6 @@
 //! EPANET orders them), so insertions shift the indices held by links,
 //! controls and rules.
 
-use crate::time::STEP_S;
 use network::{
     Control, ControlCondition, Demand, Junction, Link, LinkIdx, LinkKind, Network, Node, NodeIdx,
     NodeKind, Reservoir, Rule, RuleObject,
@@ -250,15 +249,16 @@ fn remove(
     out
 }
 
-/// Sets 5-minute steps, the duration of `rows` rows, report every step.
-pub fn set_times(net: &mut Network, rows: usize) {
+/// Sets steps of `step_s` seconds, the duration of `rows` rows, report
+/// every step.
+pub fn set_times(net: &mut Network, rows: usize, step_s: u64) {
     let t = &mut net.times;
-    t.duration = (rows.max(1) as u64 - 1) * STEP_S;
-    t.hydraulic_step = STEP_S;
-    t.report_step = STEP_S;
+    t.duration = (rows.max(1) as u64 - 1) * step_s;
+    t.hydraulic_step = step_s;
+    t.report_step = step_s;
     t.report_start = 0;
     if t.pattern_step == 0 {
-        t.pattern_step = STEP_S;
+        t.pattern_step = step_s;
     }
     t.start_clocktime = 0;
 }

@@ -27,6 +27,7 @@
 //! [twin]                            # the live service (crate `twin`)
 //! # state_dir = "../data/twin-state"  # alerts.sqlite; default: twin-state next to the buffer dir
 //! # token_file = "/etc/aquatwin/token"  # bearer token (first line); AQUATWIN_TOKEN wins
+//! # calibrate = true                # `train` calibrates the model on the training period first
 //!
 //! # [twin.webhook]                  # alert events POSTed as signed JSON (crate `twin`)
 //! # url = "http://127.0.0.1:9000/aquatwin"  # http:// only (TLS: a local reverse proxy)
@@ -77,6 +78,8 @@ struct RawClock {
 #[serde(deny_unknown_fields)]
 struct RawTwin {
     state_dir: Option<String>,
+    #[serde(default)]
+    calibrate: bool,
     token_file: Option<String>,
     webhook: Option<RawWebhook>,
 }
@@ -212,6 +215,9 @@ pub struct TwinConfig {
     /// `[twin] token_file`: where the API's bearer token is (the
     /// `AQUATWIN_TOKEN` environment variable wins).
     pub token_file: Option<PathBuf>,
+    /// `[twin] calibrate`: `train` calibrates the model on the training
+    /// period first (default false).
+    pub calibrate: bool,
     /// `[twin.webhook]`, if alert events are to be POSTed somewhere.
     pub webhook: Option<WebhookSettings>,
     /// `[clock]`: the data clock samples are stamped with (real time when
@@ -374,6 +380,7 @@ impl TwinConfig {
             webhook,
             state_dir,
             token_file: raw.twin.token_file.as_deref().map(rel),
+            calibrate: raw.twin.calibrate,
             sensors: rel(&raw.sensors),
             network,
             store,
@@ -465,12 +472,14 @@ mod tests {
         assert_eq!(d.buffer_dir, Path::new("/etc/aquatwin/db.buffer"));
         assert_eq!(d.state_dir, Path::new("/etc/aquatwin/twin-state"));
         assert!(d.token_file.is_none());
+        assert!(!d.calibrate);
         let t = TwinConfig::parse(
             "sensors = \"m.toml\"\n[store]\nbackend = \"sqlite\"\npath = \"db.sqlite\"\n\
-             [buffer]\ndir = \"data/buf\"\n[twin]\ntoken_file = \"tok\"\n",
+             [buffer]\ndir = \"data/buf\"\n[twin]\ntoken_file = \"tok\"\ncalibrate = true\n",
             f,
         )
         .unwrap();
+        assert!(t.calibrate);
         assert_eq!(t.state_dir, Path::new("/etc/aquatwin/data/twin-state"));
         assert_eq!(
             t.token_file.as_deref(),

@@ -297,6 +297,8 @@ pub struct IngestOptions {
     pub max_retry: Duration,
     /// The clock samples are stamped with (`[clock]`; real time by default).
     pub clock: crate::time::DataClock,
+    /// Samples stored so far, shared with the caller (a service's status).
+    pub stored: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for IngestOptions {
@@ -309,6 +311,7 @@ impl Default for IngestOptions {
             health_file: None,
             max_retry: Duration::from_secs(5),
             clock: crate::time::DataClock::REAL_TIME,
+            stored: None,
         }
     }
 }
@@ -630,6 +633,9 @@ fn feeder_loop<S: Store>(
                 h.rejected += p.samples.len() as u64;
             } else {
                 h.delivered += p.samples.len() as u64;
+                if let Some(c) = &opts.stored {
+                    c.fetch_add(p.samples.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             h.buffered = pending;
             if let Err(e) = popped {

@@ -18,11 +18,11 @@
 
 use crate::alerts::{AlertError, AlertStore, Candidate, Evidence, LeakEvent, Upserted};
 use detection::detect::{
-    unit_scale, unix_ms_of_step, Alarm, Column, DetectConfig, DetectError, Detector, DetectorEvent,
-    DetectorState, ScadaData, Training,
+    unit_scale, Alarm, Column, DetectConfig, DetectError, Detector, DetectorEvent, DetectorState,
+    ScadaData, Training,
 };
 use detection::sensors::SensorSet;
-use detection::time::{step_of_unix_ms, STEP_S};
+use detection::time::{model_step_s, sampling_interval_ms, step_of_unix_ms};
 use network::Network;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -33,9 +33,6 @@ use telemetry::store::{Store, StoreError};
 pub const TRAINING_FILE: &str = "training.json";
 /// The detector checkpoint's file name in the state directory.
 pub const CHECKPOINT_FILE: &str = "detector.json";
-
-/// The model step, ms.
-pub const STEP_MS: i64 = STEP_S as i64 * 1000;
 
 /// Why the live loop cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +45,15 @@ pub enum LiveError {
     NoTraining(PathBuf),
     #[error("{}: made for other sensors than the sensor map's: {reason}", path.display())]
     Mismatch { path: PathBuf, reason: String },
-    #[error("{what}: {ms} ms is not on the model's {STEP_S}-second step grid")]
-    OffGrid { what: &'static str, ms: i64 },
+    #[error("{what}: {ms} ms is not on the model's {step_s}-second step grid")]
+    OffGrid {
+        what: &'static str,
+        ms: i64,
+        step_s: u64,
+    },
+    /// No model step can be chosen from the stored data.
+    #[error("model step: {0}")]
+    Step(String),
     #[error("empty period: from {from_ms} ms to {to_ms} ms")]
     EmptyPeriod { from_ms: i64, to_ms: i64 },
     #[error("detector")]
@@ -64,7 +68,11 @@ pub enum LiveError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: unreadable", path.display())]
+    #[error(
+        "{}: unreadable (a training or checkpoint from an older version, e.g. before the \
+         model step came from the data, is refused: run `aquatwin train` again)",
+        path.display()
+    )]
     Json {
         path: PathBuf,
         #[source]
@@ -82,21 +90,53 @@ pub struct SavedTraining {
     pub tags: Vec<String>,
     pub config: DetectConfig,
     pub training: Training,
+    /// The calibration the training was made on (`[twin] calibrate`):
+    /// the live loop then runs on its model and subtracts its offsets.
+    /// Absent in a training without calibration (and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<TrainedCalibration>,
+}
+
+/// A calibrated model for the live loop, made by the caller (the CLI runs
+/// `calibration` on the training period) and kept with the training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainedCalibration {
+    /// The calibrated model as `.inp` text (the project's writer).
+    pub model_inp: String,
+    /// Per sensor, in the sensor map's order: subtracted from its
+    /// readings before the detector sees them (SI; 0 for none).
+    pub offsets: Vec<f64>,
+    /// What the calibration said (fit quality, verdict, parameters), as
+    /// the caller reported it.
+    pub summary: serde_json::Value,
+}
+
+impl TrainedCalibration {
+    /// The calibrated model.
+    pub fn model(&self, path: &Path) -> Result<Network, LiveError> {
+        network::inp::parse_inp(&self.model_inp, &path.display().to_string()).map_err(|e| {
+            LiveError::Mismatch {
+                path: path.to_path_buf(),
+                reason: format!("its calibrated model does not read: {e}; train again"),
+            }
+        })
+    }
 }
 
 /// The good samples of each of `tags` over `[from_ms, to_ms)`, resampled
-/// onto the model step (mean of the step's good samples; `None` = none),
-/// in SI as stored. One vector per tag.
+/// onto the model step of `step_ms` (mean of the step's good samples;
+/// `None` = none), in SI as stored. One vector per tag.
 pub fn read_steps(
     store: &mut dyn Store,
     tags: &[String],
     from_ms: i64,
     to_ms: i64,
+    step_ms: i64,
 ) -> Result<Vec<Vec<Option<f64>>>, StoreError> {
     tags.iter()
         .map(|tag| {
             let samples = store.query(tag, from_ms, to_ms)?;
-            Ok(resample(&samples, from_ms, to_ms, STEP_MS, Method::Mean)
+            Ok(resample(&samples, from_ms, to_ms, step_ms, Method::Mean)
                 .into_iter()
                 .map(|(_, v)| v)
                 .collect())
@@ -104,14 +144,53 @@ pub fn read_steps(
         .collect()
 }
 
-fn on_grid(what: &'static str, ms: i64) -> Result<i64, LiveError> {
-    step_of_unix_ms(ms).ok_or(LiveError::OffGrid { what, ms })
+/// The offset of sensor `i` (0 without calibration).
+fn offset(offsets: Option<&[f64]>, i: usize) -> f64 {
+    offsets.and_then(|o| o.get(i)).copied().unwrap_or(0.0)
+}
+
+fn on_grid(what: &'static str, ms: i64, step_s: u64) -> Result<i64, LiveError> {
+    step_of_unix_ms(ms, step_s).ok_or(LiveError::OffGrid { what, ms, step_s })
+}
+
+/// The model step (s) for the stored data of `tags` from `from_ms` on:
+/// `configured_s` when not 0, else the sampling interval of the samples of
+/// the first day (the smallest over the tags; see
+/// [`detection::time::model_step_s`]).
+pub fn data_step_s(
+    store: &mut dyn Store,
+    tags: &[String],
+    from_ms: i64,
+    to_ms: i64,
+    configured_s: u64,
+) -> Result<u64, LiveError> {
+    if configured_s > 0 {
+        return model_step_s(None, configured_s).map_err(LiveError::Step);
+    }
+    let to = to_ms.min(from_ms + 86_400_000);
+    let mut interval: Option<i64> = None;
+    for tag in tags {
+        let times: Vec<i64> = store
+            .query(tag, from_ms, to)?
+            .iter()
+            .filter(|s| s.value.is_some())
+            .map(|s| s.ts_ms)
+            .collect();
+        if let Some(i) = sampling_interval_ms(&times) {
+            interval = Some(interval.map_or(i, |j| j.min(i)));
+        }
+    }
+    model_step_s(interval, 0).map_err(LiveError::Step)
 }
 
 /// Learns normal behaviour from the stored period `[from_ms, to_ms)`
 /// (leak-free). The steps just after it, when stored, complete the water
 /// balance of the last training steps, so that monitoring continues from
-/// the training exactly as a detector trained on its own first days.
+/// the training exactly as a detector trained on its own first days. The
+/// model step is `cfg.step_s`, or the data's sampling interval
+/// ([`data_step_s`]); `utc_offset_s` is the local clock's offset from UTC
+/// (the sensor map's zone), to which the model's patterns are aligned.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     model: &Network,
     sensors: &SensorSet,
@@ -119,16 +198,53 @@ pub fn train(
     store: &mut dyn Store,
     from_ms: i64,
     to_ms: i64,
+    utc_offset_s: i64,
     cfg: &DetectConfig,
 ) -> Result<SavedTraining, LiveError> {
-    let start_step = on_grid("--from", from_ms)?;
-    on_grid("--to", to_ms)?;
+    train_with(
+        model,
+        sensors,
+        tags,
+        store,
+        from_ms,
+        to_ms,
+        utc_offset_s,
+        cfg,
+        None,
+    )
+}
+
+/// [`train`], on a calibrated model when `calibration` is given: the
+/// detector learns on its model with its offsets subtracted from the
+/// readings, and the saved training keeps it for [`LiveTwin::open`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_with(
+    model: &Network,
+    sensors: &SensorSet,
+    tags: &[String],
+    store: &mut dyn Store,
+    from_ms: i64,
+    to_ms: i64,
+    utc_offset_s: i64,
+    cfg: &DetectConfig,
+    calibration: Option<TrainedCalibration>,
+) -> Result<SavedTraining, LiveError> {
+    let calibrated = calibration
+        .as_ref()
+        .map(|c| c.model(Path::new(TRAINING_FILE)))
+        .transpose()?;
+    let model = calibrated.as_ref().unwrap_or(model);
+    let offsets = calibration.as_ref().map(|c| c.offsets.as_slice());
     if to_ms <= from_ms {
         return Err(LiveError::EmptyPeriod { from_ms, to_ms });
     }
-    let learn_rows = ((to_ms - from_ms) / STEP_MS) as usize;
-    let look_ahead = 3 * STEP_MS;
-    let steps = read_steps(store, tags, from_ms, to_ms + look_ahead)?;
+    let step_s = data_step_s(store, tags, from_ms, to_ms, cfg.step_s)?;
+    let step_ms = step_s as i64 * 1000;
+    let start_step = on_grid("--from", from_ms, step_s)?;
+    on_grid("--to", to_ms, step_s)?;
+    let learn_rows = ((to_ms - from_ms) / step_ms) as usize;
+    let look_ahead = 3 * step_ms;
+    let steps = read_steps(store, tags, from_ms, to_ms + look_ahead, step_ms)?;
     // Only what was stored: the look-ahead rows that exist.
     let rows = (0..steps.first().map_or(0, Vec::len))
         .rev()
@@ -137,17 +253,20 @@ pub fn train(
         .max(learn_rows);
     let data = ScadaData {
         start_step,
+        step_s,
+        utc_offset_s,
         rows,
         columns: sensors
             .sensors
             .iter()
             .zip(&steps)
-            .map(|(s, v)| Column {
+            .enumerate()
+            .map(|(i, (s, v))| Column {
                 kind: s.kind,
                 name: s.column.clone(),
                 values: v[..rows]
                     .iter()
-                    .map(|x| x.map_or(f64::NAN, |x| x * unit_scale(s.kind)))
+                    .map(|x| x.map_or(f64::NAN, |x| (x - offset(offsets, i)) * unit_scale(s.kind)))
                     .collect(),
             })
             .collect(),
@@ -159,6 +278,7 @@ pub fn train(
         tags: tags.to_vec(),
         config: cfg.clone(),
         training,
+        calibration,
     })
 }
 
@@ -284,6 +404,9 @@ pub struct LiveTwin {
     modelled_from: i64,
     /// The last step pushed and its readings (SI; `None` = no good sample).
     last_row: Option<(i64, Vec<Option<f64>>)>,
+    /// Per sensor: the calibration's offset, subtracted from its readings
+    /// (empty without calibration).
+    offsets: Vec<f64>,
 }
 
 /// The store tag of the model's value at sensor `tag` (written by the live
@@ -331,11 +454,29 @@ impl LiveTwin {
                 ),
             });
         }
+        // A calibrated training: its model replaces the configured one.
+        let calibrated = saved
+            .calibration
+            .as_ref()
+            .map(|c| c.model(&dir.join(TRAINING_FILE)))
+            .transpose()?;
+        if let Some(c) = &saved.calibration {
+            tracing::info!(
+                fit = %c.summary.get("fit_quality").and_then(|v| v.as_str()).unwrap_or("?"),
+                "the training was calibrated: running on its calibrated model, sensor offsets subtracted"
+            );
+        }
+        let model = calibrated.as_ref().unwrap_or(model);
+        let offsets = saved
+            .calibration
+            .as_ref()
+            .map_or(Vec::new(), |c| c.offsets.clone());
         let detector = match read_json::<DetectorState>(&dir.join(CHECKPOINT_FILE))? {
             Some(state) => Detector::resume(model, sensors, state)?,
             None => {
-                let start = on_grid("training start", saved.from_ms)?;
-                let warm = ((saved.to_ms - saved.from_ms) / STEP_MS) as usize;
+                let step_s = saved.training.clock.step_s;
+                let start = on_grid("training start", saved.from_ms, step_s)?;
+                let warm = ((saved.to_ms - saved.from_ms) / (step_s as i64 * 1000)) as usize;
                 Detector::new(model, sensors, &saved.config, saved.training, start)?
                     .warm_up_rows(warm)
             }
@@ -348,12 +489,23 @@ impl LiveTwin {
             dir: dir.to_path_buf(),
             modelled_from: 0,
             last_row: None,
+            offsets,
         })
     }
 
     /// Data time of the next step to process (UTC epoch ms).
     pub fn next_ms(&self) -> i64 {
-        unix_ms_of_step(self.detector.next_step())
+        self.ms(self.detector.next_step())
+    }
+
+    /// The model step, ms.
+    pub fn step_ms(&self) -> i64 {
+        self.detector.clock().step_s as i64 * 1000
+    }
+
+    /// Epoch ms of a detector step.
+    fn ms(&self, step: i64) -> i64 {
+        self.detector.clock().unix_ms(step)
     }
 
     /// The detector (status, alarms, sensors excluded).
@@ -391,24 +543,25 @@ impl LiveTwin {
     pub fn process(&mut self, store: &mut dyn Store, upto_ms: i64) -> Result<Progress, LiveError> {
         let mut progress = Progress::default();
         const CHUNK_MS: i64 = 86_400_000;
+        let step_ms = self.step_ms();
         self.apply_repairs()?;
         while self.next_ms() < upto_ms {
             let from = self.next_ms();
             let to = (from + CHUNK_MS).min(upto_ms);
-            let to = from + ((to - from + STEP_MS - 1) / STEP_MS) * STEP_MS;
+            let to = from + ((to - from + step_ms - 1) / step_ms) * step_ms;
             let read_start = std::time::Instant::now();
-            let steps = read_steps(store, &self.tags, from, to)?;
+            let steps = read_steps(store, &self.tags, from, to, step_ms)?;
             let n = steps.first().map_or(0, Vec::len);
             // The store read, shared by the chunk's steps.
             let read_ms = read_start.elapsed().as_secs_f64() * 1e3 / n.max(1) as f64;
             let mut row = vec![None; self.tags.len()];
             for r in 0..n {
-                for (x, v) in row.iter_mut().zip(&steps) {
-                    *x = v[r];
+                for (i, (x, v)) in row.iter_mut().zip(&steps).enumerate() {
+                    *x = v[r].map(|v| v - offset(Some(&self.offsets), i));
                 }
                 let t = std::time::Instant::now();
                 let locs = self.detector.localizations();
-                let events = self.detector.push(from + r as i64 * STEP_MS, &row)?;
+                let events = self.detector.push(from + r as i64 * step_ms, &row)?;
                 let ms = read_ms + t.elapsed().as_secs_f64() * 1e3;
                 if self.detector.localizations() > locs {
                     progress.localization.add(ms);
@@ -420,7 +573,7 @@ impl LiveTwin {
             }
             if n > 0 {
                 let last: Vec<Option<f64>> = steps.iter().map(|v| v[n - 1]).collect();
-                self.last_row = Some((from + (n as i64 - 1) * STEP_MS, last));
+                self.last_row = Some((from + (n as i64 - 1) * step_ms, last));
             }
             self.write_model(store)?;
             self.checkpoint()?;
@@ -452,18 +605,25 @@ impl LiveTwin {
     /// simulated since the last call, and the open-alert count, into the
     /// store (idempotent: a replay after a restart rewrites the same keys).
     fn write_model(&mut self, store: &mut dyn Store) -> Result<(), LiveError> {
-        let rows = self
-            .detector
-            .modelled(step_of_unix_ms(self.modelled_from.max(0)).unwrap_or(i64::MIN / 2));
+        let clock = self.detector.clock();
+        let rows = self.detector.modelled(
+            clock
+                .step_of_unix_ms(self.modelled_from.max(0))
+                .unwrap_or(i64::MIN / 2),
+        );
         let mut samples = Vec::new();
         let mut last = None;
         for (step, vals) in rows {
-            let ts = unix_ms_of_step(step);
+            let ts = clock.unix_ms(step);
             if ts < self.modelled_from {
                 continue;
             }
             for (si, model, measured) in vals {
                 let tag = &self.tags[si];
+                // The model as the sensor reads it (its offset added back):
+                // `tag@model` compares with the stored `tag`.
+                let off = offset(Some(&self.offsets), si);
+                let (model, measured) = (model + off, measured + off);
                 samples.push(telemetry::quality::Sample::good(&model_tag(tag), ts, model));
                 samples.push(telemetry::quality::Sample::good(
                     &residual_tag(tag),
@@ -484,7 +644,7 @@ impl LiveTwin {
                 open as f64,
             ));
             store.write(&samples)?;
-            self.modelled_from = ts + STEP_MS;
+            self.modelled_from = ts + clock.step_s as i64 * 1000;
         }
         Ok(())
     }
@@ -512,12 +672,13 @@ impl LiveTwin {
     }
 
     fn handle(&mut self, events: Vec<DetectorEvent>, p: &mut Progress) -> Result<(), LiveError> {
+        let clock = self.detector.clock();
         for e in events {
             match e {
                 DetectorEvent::AlarmRaised { step, size_lps, .. } => {
                     p.raised += 1;
                     tracing::info!(
-                        data_time_ms = unix_ms_of_step(step),
+                        data_time_ms = clock.unix_ms(step),
                         size_lps,
                         "alarm raised: water balance excess; localizing"
                     );
@@ -525,6 +686,7 @@ impl LiveTwin {
                 DetectorEvent::Alarm { index, alarm } => {
                     let event = if alarm.reported {
                         Some(leak_event(
+                            clock,
                             index,
                             &alarm,
                             alarm.estimated_size_lps,
@@ -543,9 +705,9 @@ impl LiveTwin {
                             .map(|k| alarms[k].estimated_size_lps)
                             .sum();
                         let mut ev =
-                            leak_event(root, &alarms[root], size, &self.tags, &self.columns);
+                            leak_event(clock, root, &alarms[root], size, &self.tags, &self.columns);
                         ev.evidence = evidence(&alarm, &self.tags, &self.columns);
-                        ev.observed_ms = unix_ms_of_step(alarm.step);
+                        ev.observed_ms = clock.unix_ms(alarm.step);
                         Some(ev)
                     } else {
                         tracing::info!(
@@ -611,17 +773,14 @@ fn evidence(a: &Alarm, tags: &[String], columns: &[String]) -> Vec<Evidence> {
 }
 
 fn leak_event(
+    clock: detection::detect::Clock,
     index: usize,
     a: &Alarm,
     size_lps: f64,
     tags: &[String],
     columns: &[String],
 ) -> LeakEvent {
-    let ms = |t: &str| {
-        detection::time::parse_timestamp(t)
-            .map(unix_ms_of_step)
-            .unwrap_or_else(|_| unix_ms_of_step(a.step))
-    };
+    let ms = |t: &str| detection::time::parse_utc_ms(t).unwrap_or_else(|_| clock.unix_ms(a.step));
     let total: f64 = a
         .candidate_pipes
         .iter()
@@ -630,7 +789,7 @@ fn leak_event(
         .max(1e-12);
     LeakEvent {
         leak_key: leak_key(index),
-        observed_ms: unix_ms_of_step(a.step),
+        observed_ms: clock.unix_ms(a.step),
         estimated_start_ms: ms(&a.estimated_start),
         size_lps,
         confidence: a.confidence.clamp(0.0, 1.0),

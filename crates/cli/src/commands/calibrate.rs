@@ -3,14 +3,17 @@
 //! writes the calibrated `.inp` and a report (JSON, and HTML with SVG
 //! plots). The method is `calibration::calibrate`.
 
+mod for_detector;
 mod groups;
 mod html;
+
+pub use for_detector::{apply_offsets, calibrate_for_detector};
 
 use anyhow::{bail, Context, Result};
 use calibration::{stats, Calibration, Data, ObsKind, Observation, Options, Series, Values};
 use detection::detect::ScadaData;
-use detection::sensors::SensorKind;
-use detection::time::{format_step, parse_timestamp, step_of_unix_ms, STEP_S};
+use detection::sensors::{SensorKind, SensorSet};
+use detection::time::{format_ms, format_step, model_origin_s, parse_utc_ms};
 use network::{LinkKind, Network};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -69,13 +72,23 @@ pub struct Args {
 /// Measurements of one period, per sensor, SI.
 struct Period {
     label: String,
+    /// Steps of `step_s` seconds since the Unix epoch.
     start_step: i64,
+    step_s: u64,
+    /// Unix seconds of the model's time 0 (its start clock time on the
+    /// first local day of the data, as detection aligns its patterns).
+    origin_s: i64,
     rows: usize,
     /// (sensor name, kind, element ID, values SI).
     series: Vec<(String, SensorKind, String, Vec<f64>)>,
 }
 
+/// The part of `p` between the instants `from` and `to` (epoch ms).
 fn cut(p: &Period, from: Option<i64>, to: Option<i64>, what: &str) -> Result<Period> {
+    let step_ms = p.step_s as i64 * 1000;
+    let from = from.map(|ms| ms.div_euclid(step_ms));
+    let to = to.map(|ms| ms.div_euclid(step_ms));
+    let format_step = |k: i64| format_step(k, p.step_s);
     let end = p.start_step + p.rows as i64;
     let a = from.unwrap_or(p.start_step).max(p.start_step);
     let b = to.unwrap_or(end).min(end);
@@ -92,6 +105,8 @@ fn cut(p: &Period, from: Option<i64>, to: Option<i64>, what: &str) -> Result<Per
     Ok(Period {
         label: format!("{} to {}", format_step(a), format_step(b)),
         start_step: a,
+        step_s: p.step_s,
+        origin_s: p.origin_s,
         rows: j - i,
         series: p
             .series
@@ -103,23 +118,44 @@ fn cut(p: &Period, from: Option<i64>, to: Option<i64>, what: &str) -> Result<Per
 
 fn time_arg(text: &Option<String>, flag: &str) -> Result<Option<i64>> {
     text.as_deref()
-        .map(|t| parse_timestamp(t).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+        .map(|t| parse_utc_ms(t).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
         .transpose()
 }
 
-/// The SCADA exports of `dir`, read as `detect` reads them.
-fn from_scada(dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
-    let data: ScadaData = super::detect::read_scada(dir, sensors)?;
+/// The SCADA exports of `dir`, read as `detect` reads them (the model step
+/// is their sampling interval).
+fn from_scada(net: &Network, dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
+    let data: ScadaData = super::detect::read_scada(dir, sensors, 0)?;
+    Ok(period_of(
+        net,
+        &data,
+        &sensors.set,
+        data.rows,
+        dir.display().to_string(),
+        &mut |msg| eprintln!("warning: {msg} in {}: excluded", dir.display()),
+    ))
+}
+
+/// The first `rows` rows of detection's data (detection's units) as a
+/// period in SI; `missing` hears of a sensor without a column.
+fn period_of(
+    net: &Network,
+    data: &ScadaData,
+    set: &SensorSet,
+    rows: usize,
+    label: String,
+    missing: &mut dyn FnMut(String),
+) -> Period {
+    let rows = rows.min(data.rows);
     let mut series = Vec::new();
-    for s in &sensors.set.sensors {
+    for s in &set.sensors {
         let Some(c) = data.column(s.kind, &s.column) else {
-            eprintln!(
-                "warning: sensor {} ({}): no column '{}' in {}: excluded",
+            missing(format!(
+                "sensor {} ({}): no column '{}'",
                 s.column,
                 s.kind.name(),
-                s.column,
-                dir.display()
-            );
+                s.column
+            ));
             continue;
         };
         // detection's units → SI.
@@ -132,20 +168,33 @@ fn from_scada(dir: &Path, sensors: &super::detect::Sensors) -> Result<Period> {
             s.column.clone(),
             s.kind,
             s.element.clone(),
-            c.values.iter().map(|v| v * f).collect(),
+            c.values[..rows].iter().map(|v| v * f).collect(),
         ));
     }
-    Ok(Period {
-        label: dir.display().to_string(),
+    Period {
+        label,
         start_step: data.start_step,
-        rows: data.rows,
+        step_s: data.step_s,
+        origin_s: model_origin_s(
+            data.start_step * data.step_s as i64,
+            data.utc_offset_s,
+            net.times.start_clocktime,
+        ),
+        rows,
         series,
-    })
+    }
 }
 
 /// Good samples of every sensor of `map` in the twin's store between
-/// `from` and `to` (steps), averaged per 5-minute step.
-fn from_store(config: &Path, map: &telemetry::SensorMap, from: i64, to: i64) -> Result<Period> {
+/// `from` and `to` (epoch ms), averaged per model step (the stored
+/// sampling interval).
+fn from_store(
+    net: &Network,
+    config: &Path,
+    map: &telemetry::SensorMap,
+    from: i64,
+    to: i64,
+) -> Result<Period> {
     let cfg = telemetry::config::TwinConfig::load(config)
         .with_context(|| format!("cannot load {}", config.display()))?;
     let mut store = cfg
@@ -155,12 +204,36 @@ fn from_store(config: &Path, map: &telemetry::SensorMap, from: i64, to: i64) -> 
     if to <= from {
         bail!(
             "empty period: --from {} is not before --to {}",
-            format_step(from),
-            format_step(to)
+            format_ms(from),
+            format_ms(to)
         );
     }
+    let tags: Vec<String> = map.sensors.iter().map(|s| s.tag.clone()).collect();
+    let step_s = match twin::live::data_step_s(store.as_mut(), &tags, from, to, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut any = false;
+            for t in &tags {
+                any |= !store.query(t, from, to)?.is_empty();
+            }
+            if !any {
+                bail!(
+                    "empty period: the store holds no sample of the map's sensors from {} to {}",
+                    format_ms(from),
+                    format_ms(to)
+                );
+            }
+            return Err(e.into());
+        }
+    };
+    let step_ms = step_s as i64 * 1000;
+    let first_ms = from;
+    let (from, to) = (
+        from.div_euclid(step_ms),
+        (to + step_ms - 1).div_euclid(step_ms),
+    );
     let rows = (to - from) as usize;
-    let ms = |step: i64| (detection::time::EPOCH_2019_S + step * STEP_S as i64) * 1000;
+    let ms = |step: i64| step * step_ms;
     let mut series = Vec::new();
     for s in &map.sensors {
         let samples = store
@@ -172,8 +245,7 @@ fn from_store(config: &Path, map: &telemetry::SensorMap, from: i64, to: i64) -> 
             let (Some(v), telemetry::quality::Quality::Good) = (x.value, x.quality) else {
                 continue;
             };
-            let step = step_of_unix_ms(x.ts_ms - x.ts_ms.rem_euclid(STEP_S as i64 * 1000))
-                .expect("floored to the grid");
+            let step = x.ts_ms.div_euclid(step_ms);
             if step >= from && step < to {
                 sum[(step - from) as usize] += v;
                 n[(step - from) as usize] += 1;
@@ -190,8 +262,18 @@ fn from_store(config: &Path, map: &telemetry::SensorMap, from: i64, to: i64) -> 
         ));
     }
     Ok(Period {
-        label: format!("{} to {} (store)", format_step(from), format_step(to)),
+        label: format!(
+            "{} to {} (store)",
+            format_step(from, step_s),
+            format_step(to, step_s)
+        ),
         start_step: from,
+        step_s,
+        origin_s: model_origin_s(
+            first_ms.div_euclid(1000),
+            super::detect::utc_offset_s(&map.time_zone, first_ms),
+            net.times.start_clocktime,
+        ),
         rows,
         series,
     })
@@ -199,8 +281,8 @@ fn from_store(config: &Path, map: &telemetry::SensorMap, from: i64, to: i64) -> 
 
 /// The calibration crate's view of a period: observations, tank levels,
 /// pump flows; the model clock of row 0 follows detection's convention
-/// (the patterns start at 2019-01-01 00:00 UTC, wrapped on the longest
-/// pattern's cycle).
+/// (the model's time 0 is its start clock time on the first local day of
+/// the data, wrapped on the longest pattern's cycle).
 fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
     let pstep = net.times.pattern_step.max(1) as i64;
     let plen = net
@@ -210,10 +292,10 @@ fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
         .max()
         .unwrap_or(1)
         .max(1) as i64;
-    let start_s = (p.start_step * STEP_S as i64).rem_euclid(plen * pstep) as u64;
+    let start_s = (p.start_step * p.step_s as i64 - p.origin_s).rem_euclid(plen * pstep) as u64;
     let mut data = Data {
         start_s,
-        step_s: STEP_S,
+        step_s: p.step_s,
         rows: p.rows,
         observations: Vec::new(),
         tank_levels: Vec::new(),
@@ -350,6 +432,7 @@ struct ParamSet2 {
     demand: Vec<(String, usize)>,
     offsets: bool,
     uncertain_links: Vec<String>,
+    pump_speed: Vec<String>,
 }
 
 const CRITERIA_SOURCE: &str = "Pressure bands ±0.5 m (85 % of readings), ±0.75 m (95 %), ±2 m (100 %) and flow bands ±5 % / ±10 % are the criteria commonly attributed to WRc (1989), Network Analysis — A Code of Practice. The original document could not be consulted here: the figures are as commonly cited, not verified against it.";
@@ -365,7 +448,7 @@ pub fn run(a: Args) -> Result<()> {
     let (whole, sensors) = match (&a.scada, &a.config) {
         (Some(dir), _) => {
             let sensors = super::detect::load_sensors(Some(&a.sensors), &net)?;
-            (from_scada(dir, &sensors)?, Some(sensors))
+            (from_scada(&net, dir, &sensors)?, Some(sensors))
         }
         (None, Some(cfg)) => {
             let (f, t) = (
@@ -380,7 +463,7 @@ pub fn run(a: Args) -> Result<()> {
                     e.0.len()
                 )
             })?;
-            let p = from_store(cfg, &map, f, t)?;
+            let p = from_store(&net, cfg, &map, f, t)?;
             store_map = Some(map);
             (p, None)
         }
@@ -394,13 +477,14 @@ pub fn run(a: Args) -> Result<()> {
             let sensors = sensors
                 .as_ref()
                 .context("--validate DIR needs --scada for the calibration period")?;
-            Some(from_scada(dir, sensors)?)
+            Some(from_scada(&net, dir, sensors)?)
         }
         (None, Some(_)) => {
             let vf = time_arg(&a.validate_from, "--validate-from")?;
             let vt = time_arg(&a.validate_to, "--validate-to")?;
             match &a.config {
                 Some(cfg) => Some(from_store(
+                    &net,
                     cfg,
                     store_map.as_ref().expect("read with --config"),
                     vf.expect("given"),
@@ -426,9 +510,14 @@ pub fn run(a: Args) -> Result<()> {
     };
     let set = set.0;
     eprintln!(
-        "calibrating {} roughness group(s), {} demand group(s){}{} on {} readings ({}, {} rows)",
+        "calibrating {} roughness group(s), {} demand group(s){}{}{} on {} readings ({}, {} rows)",
         set.roughness.len(),
         set.demand.len(),
+        if set.pump_speed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} pump speed(s)", set.pump_speed.len())
+        },
         if set.offsets {
             ", pressure offsets"
         } else {
@@ -533,6 +622,11 @@ pub fn run(a: Args) -> Result<()> {
             offsets: set.offsets,
             uncertain_links: set
                 .uncertain_links
+                .iter()
+                .map(|&k| net.links[k].id.clone())
+                .collect(),
+            pump_speed: set
+                .pump_speed
                 .iter()
                 .map(|&k| net.links[k].id.clone())
                 .collect(),

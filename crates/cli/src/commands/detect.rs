@@ -6,12 +6,9 @@ use crate::figures::Fixed;
 use anyhow::{bail, Context, Result};
 use detection::detect::{detect, Column, DetectConfig, ScadaData};
 use detection::sensors::{scada_file, Sensor, SensorKind, SensorSet};
-use detection::time::step_of_unix_ms;
+use detection::time::{model_step_s, sampling_interval_ms, step_of_unix_ms};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The detector's step, ms.
-const STEP_MS: i64 = detection::time::STEP_S as i64 * 1000;
 use telemetry::scada::{Row, ScadaReader};
 use telemetry::time::TimeZone;
 use telemetry::units::Unit;
@@ -24,7 +21,8 @@ use telemetry::SensorMap;
 a flow meter on every link of every reservoir and a level sensor in every tank (the water \
 balance), and pressure or flow sensors to compare with the model; readings in any unit \
 the map declares (converted to SI; an unknown unit is an error), timestamps in the map's \
-time zone, on a 5-minute grid; a leak-free training period (--train, or the first \
+time zone, sampled at a regular interval (the model step follows it: 1, 5, 10, 15, 30 or 60 \
+minutes…; or --set step_s=SECONDS); a leak-free training period (--train, or the first \
 --train-days of the data). Data come from SCADA exports (--scada DIR) or from the twin's \
 store (--config twin.toml --from T0 --to T1, as `ingest` and `import-scada` fill it)."
 )]
@@ -37,7 +35,7 @@ pub struct Args {
     #[arg(long, requires_all = ["from", "to"], conflicts_with = "scada")]
     config: Option<PathBuf>,
     /// With --config: start of the data (inclusive; `YYYY-MM-DD HH:MM` UTC,
-    /// RFC 3339 or epoch ms; on the 5-minute grid).
+    /// RFC 3339 or epoch ms; on the model step's grid).
     #[arg(long, requires = "config")]
     from: Option<String>,
     /// With --config: end of the data (exclusive).
@@ -76,6 +74,18 @@ pub struct Args {
     /// and defaults are the `config` object of the JSON report.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Calibrate the model on the leak-free training period first
+    /// (roughness by diameter class, demand by pattern, pressure-sensor
+    /// offsets; `aquatwin calibrate`'s defaults), then train and detect on
+    /// the calibrated model with the offsets subtracted from the readings.
+    /// A failed calibration is an error; a poor one is said, on the
+    /// terminal and in the report's `calibration`.
+    #[arg(long)]
+    calibrate: bool,
+    /// With --calibrate: the parameter groups (GROUPS.toml, as
+    /// `aquatwin calibrate --groups`) instead of the defaults.
+    #[arg(long, value_name = "GROUPS.toml", requires = "calibrate")]
+    calibration_groups: Option<PathBuf>,
 }
 
 /// Applies `NAME=VALUE` settings to the detector configuration through its
@@ -120,6 +130,7 @@ fn apply_settings(cfg: DetectConfig, settings: &[String]) -> Result<DetectConfig
                     serde_json::json!(x)
                 }
             }
+            serde_json::Value::String(_) => serde_json::Value::String(value.trim().to_string()),
             _ => anyhow::bail!("--set {s}: '{name}' cannot be set from the command line"),
         };
         obj.insert(name.to_string(), new);
@@ -207,31 +218,42 @@ fn from_map(map: &SensorMap) -> Result<Sensors> {
     })
 }
 
+/// The local clock's offset from UTC (s) in `tz` at the instant `ms`.
+pub fn utc_offset_s(tz: &TimeZone, ms: i64) -> i64 {
+    jiff::Timestamp::from_millisecond(ms).map_or(0, |t| i64::from(tz.to_offset(t).seconds()))
+}
+
 /// The stored samples of the map's sensors over `[from, to)`, on the
-/// 5-minute grid (mean of each step's good samples), in detection's units.
-fn read_store(
+/// model step (`configured_step_s`, or the stored sampling interval; mean
+/// of each step's good samples), in detection's units.
+#[allow(clippy::too_many_arguments)]
+pub fn read_store(
     store: &mut dyn telemetry::store::Store,
     set: &SensorSet,
     tags: &[String],
     from: i64,
     to: i64,
+    configured_step_s: u64,
+    tz: &TimeZone,
 ) -> Result<ScadaData> {
-    let Some(start_step) = step_of_unix_ms(from) else {
-        bail!(
-            "--from: {} is not on the 5-minute grid",
-            telemetry::time::format_timestamp(from)
-        );
-    };
-    if step_of_unix_ms(to).is_none() {
-        bail!(
-            "--to: {} is not on the 5-minute grid",
-            telemetry::time::format_timestamp(to)
-        );
-    }
     if to <= from {
         bail!("--to must be after --from");
     }
-    let steps = twin::live::read_steps(store, tags, from, to).map_err(|e| anyhow::anyhow!(e))?;
+    let step_s = twin::live::data_step_s(store, tags, from, to, configured_step_s)?;
+    let Some(start_step) = step_of_unix_ms(from, step_s) else {
+        bail!(
+            "--from: {} is not on the model's {step_s}-second grid",
+            telemetry::time::format_timestamp(from)
+        );
+    };
+    if step_of_unix_ms(to, step_s).is_none() {
+        bail!(
+            "--to: {} is not on the model's {step_s}-second grid",
+            telemetry::time::format_timestamp(to)
+        );
+    }
+    let steps = twin::live::read_steps(store, tags, from, to, step_s as i64 * 1000)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let rows = steps.first().map_or(0, Vec::len);
     if steps.iter().all(|v| v.iter().all(Option::is_none)) {
         bail!(
@@ -242,6 +264,8 @@ fn read_store(
     }
     Ok(ScadaData {
         start_step,
+        step_s,
+        utc_offset_s: utc_offset_s(tz, from),
         rows,
         columns: set
             .sensors
@@ -282,11 +306,15 @@ fn find_file(dir: &Path, kind: SensorKind) -> Option<PathBuf> {
 }
 
 /// Reads the SCADA files of `dir` (telemetry's reader, timestamps in the
-/// map's zone) into rows aligned on the 5-minute UTC grid. A cell that is
+/// map's zone) into rows of the model step: `configured_step_s` when not
+/// 0, else the data's sampling interval (the smallest of the files'; see
+/// [`detection::time::model_step_s`]). Readings within a step are
+/// averaged, readings sparser than the step interpolated. A cell that is
 /// not a number is read as missing, with one warning per column.
-pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
-    // One file per sensor kind: its column names and its rows by step.
-    type KindFile = (SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>);
+pub fn read_scada(dir: &Path, sensors: &Sensors, configured_step_s: u64) -> Result<ScadaData> {
+    // One file per sensor kind: its column names and its rows (timestamp,
+    // values in detection's units).
+    type KindFile = (SensorKind, Vec<String>, Vec<(i64, Vec<f64>)>);
     let mut per_file: Vec<KindFile> = Vec::new();
     for kind in SensorKind::ALL {
         if sensors.set.of_kind(kind).next().is_none() {
@@ -318,7 +346,7 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                     .and_then(|(_, f)| *f)
             })
             .collect();
-        let mut rows = BTreeMap::new();
+        let mut rows = Vec::new();
         // Per column: cells that are not numbers (read as missing), and
         // where the first one is.
         let mut unreadable: BTreeMap<usize, (usize, String, usize)> = BTreeMap::new();
@@ -333,12 +361,7 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                 .or_insert_with(|| (line, text.to_string(), 0))
                 .2 += 1;
         };
-        // Readings between grid times (e.g. every minute) are averaged
-        // into their 5-minute step, [t, t + 5 min).
-        let mut counts: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         while rd.read_row_lenient(&mut row, &mut garbage)? {
-            let step = step_of_unix_ms(row.ts_ms - row.ts_ms.rem_euclid(STEP_MS))
-                .expect("a multiple of the step from the grid's origin");
             let vals: Vec<f64> = row
                 .values
                 .iter()
@@ -349,19 +372,7 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
                     (None, _) => f64::NAN,
                 })
                 .collect();
-            let sums = rows.entry(step).or_insert_with(|| vec![0.0; vals.len()]);
-            let n = counts.entry(step).or_insert_with(|| vec![0; vals.len()]);
-            for ((s, n), v) in sums.iter_mut().zip(n.iter_mut()).zip(&vals) {
-                if v.is_finite() {
-                    *s += v;
-                    *n += 1;
-                }
-            }
-        }
-        for (step, sums) in rows.iter_mut() {
-            for (s, &n) in sums.iter_mut().zip(&counts[step]) {
-                *s = if n > 0 { *s / n as f64 } else { f64::NAN };
-            }
+            rows.push((row.ts_ms, vals));
         }
         for (c, (line, text, n)) in &unreadable {
             eprintln!(
@@ -372,6 +383,52 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
         }
         per_file.push((kind, cols, rows));
     }
+    // The model step: the finest file's sampling interval, or as set.
+    let interval = per_file
+        .iter()
+        .filter_map(|f| sampling_interval_ms(&f.2.iter().map(|r| r.0).collect::<Vec<_>>()))
+        .min();
+    let step_s = model_step_s(interval, configured_step_s)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let step_ms = step_s as i64 * 1000;
+    // Readings between grid times (e.g. every minute on a 5-minute step)
+    // are averaged into their step, [t, t + step).
+    type StepFile = (SensorKind, Vec<String>, BTreeMap<i64, Vec<f64>>);
+    let per_file: Vec<StepFile> = per_file
+        .into_iter()
+        .map(|(kind, cols, rows)| {
+            let mut sums: BTreeMap<i64, (Vec<f64>, Vec<u32>)> = BTreeMap::new();
+            for (ts, vals) in rows {
+                let step = ts.div_euclid(step_ms);
+                let (s, n) = sums
+                    .entry(step)
+                    .or_insert_with(|| (vec![0.0; vals.len()], vec![0; vals.len()]));
+                for ((s, n), v) in s.iter_mut().zip(n.iter_mut()).zip(&vals) {
+                    if v.is_finite() {
+                        *s += v;
+                        *n += 1;
+                    }
+                }
+            }
+            let means = sums
+                .into_iter()
+                .map(|(step, (s, n))| {
+                    let m = s
+                        .iter()
+                        .zip(&n)
+                        .map(|(&s, &n)| if n > 0 { s / n as f64 } else { f64::NAN })
+                        .collect();
+                    (step, m)
+                })
+                .collect();
+            (kind, cols, means)
+        })
+        .collect();
+    let first_ms = per_file
+        .iter()
+        .filter_map(|f| f.2.keys().next())
+        .min()
+        .map(|&k| k * step_ms);
     let first = per_file
         .iter()
         .filter_map(|f| f.2.keys().next())
@@ -405,6 +462,8 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
     }
     Ok(ScadaData {
         start_step: first,
+        step_s,
+        utc_offset_s: utc_offset_s(&sensors.time_zone, first_ms.unwrap_or(0)),
         rows,
         columns,
     })
@@ -412,6 +471,13 @@ pub fn read_scada(dir: &Path, sensors: &Sensors) -> Result<ScadaData> {
 
 pub fn run(a: Args) -> Result<()> {
     let t0 = std::time::Instant::now();
+    let cfg = DetectConfig {
+        cusum_h: a.threshold,
+        train_days: a.train_days,
+        loc_window_h: a.window_h,
+        ..DetectConfig::default()
+    };
+    let cfg = apply_settings(cfg, &a.set)?;
     let (net, sensors, data) = match (&a.config, &a.scada) {
         (Some(config), _) => {
             let twin = super::twin_common::load(config)?;
@@ -422,11 +488,19 @@ pub fn run(a: Args) -> Result<()> {
             let mut store = twin.cfg.store.open().map_err(|e| anyhow::anyhow!(e))?;
             let from = super::twin_common::parse_time("--from", a.from.as_deref().unwrap_or(""))?;
             let to = super::twin_common::parse_time("--to", a.to.as_deref().unwrap_or(""))?;
-            let data = read_store(store.as_mut(), &twin.set, &twin.tags, from, to)?;
+            let data = read_store(
+                store.as_mut(),
+                &twin.set,
+                &twin.tags,
+                from,
+                to,
+                cfg.step_s,
+                &twin.time_zone,
+            )?;
             let sensors = Sensors {
                 scale: vec![None; twin.set.sensors.len()],
                 set: twin.set,
-                time_zone: telemetry::time::TimeZone::UTC,
+                time_zone: twin.time_zone,
             };
             (net, sensors, data)
         }
@@ -439,23 +513,55 @@ pub fn run(a: Args) -> Result<()> {
             if let Some(z) = &a.time_zone {
                 sensors.time_zone = telemetry::time::zone(z).context("--time-zone")?;
             }
-            let data = read_scada(dir, &sensors)?;
+            let data = read_scada(dir, &sensors, cfg.step_s)?;
             (net, sensors, data)
         }
         (None, None) => bail!("give --scada DIR or --config twin.toml --from T0 --to T1"),
     };
+    // The training data run on the data's step.
     let train = a
         .train
         .as_deref()
-        .map(|d| read_scada(d, &sensors))
+        .map(|d| read_scada(d, &sensors, data.step_s))
         .transpose()?;
-    let cfg = DetectConfig {
-        cusum_h: a.threshold,
-        train_days: a.train_days,
-        loc_window_h: a.window_h,
-        ..DetectConfig::default()
+    let (net, data, train, calibration) = if a.calibrate {
+        // The leak-free training period: --train, else the first
+        // --train-days of the data (as the detector takes it).
+        let (source, rows) = match &train {
+            Some(t) => (t, t.rows),
+            None => (
+                &data,
+                (cfg.train_days * 24.0) as usize * detection::time::steps_per_hour(data.step_s),
+            ),
+        };
+        let c = super::calibrate::calibrate_for_detector(
+            &net,
+            &sensors.set,
+            source,
+            rows,
+            a.calibration_groups.as_deref(),
+        )?;
+        eprintln!("{}", c.summary.line());
+        if c.summary.fit_quality != "good" {
+            eprintln!(
+                "warning: the calibration's fit is {}: detection runs on {}",
+                c.summary.fit_quality,
+                if c.summary.used {
+                    "the calibrated model all the same (it fits better than the nominal one)"
+                } else {
+                    "the nominal model"
+                }
+            );
+        }
+        let (mut data, mut train) = (data, train);
+        super::calibrate::apply_offsets(&mut data, &sensors.set, &c.offsets);
+        if let Some(t) = &mut train {
+            super::calibrate::apply_offsets(t, &sensors.set, &c.offsets);
+        }
+        (c.network, data, train, Some(c.summary))
+    } else {
+        (net, data, train, None)
     };
-    let cfg = apply_settings(cfg, &a.set)?;
     let report = detect(&net, &sensors.set, &data, train.as_ref(), &cfg)?;
     for i in &report.issues {
         eprintln!(
@@ -472,7 +578,11 @@ pub fn run(a: Args) -> Result<()> {
     std::fs::write(&a.out, report.battledim_lines())
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     if let Some(p) = &a.report {
-        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")
+        let mut json = serde_json::to_value(&report)?;
+        if let (Some(c), Some(obj)) = (&calibration, json.as_object_mut()) {
+            obj.insert("calibration".into(), serde_json::to_value(c)?);
+        }
+        std::fs::write(p, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     for al in &report.alarms {
@@ -498,10 +608,16 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     eprintln!(
-        "{} rows, {} sensors used, {} leak(s) reported in {:.1} s",
+        "{} rows of {} s, {} sensors used, {} leak(s) reported{} in {:.1} s",
         report.rows,
+        report.step_s,
         report.sensors_used,
         report.alarms.iter().filter(|a| a.reported).count(),
+        match &calibration {
+            Some(c) if c.used => format!(" on the calibrated model ({} fit)", c.fit_quality),
+            Some(_) => " on the nominal model (calibration not better)".to_string(),
+            None => String::new(),
+        },
         t0.elapsed().as_secs_f64()
     );
     Ok(())

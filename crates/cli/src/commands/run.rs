@@ -17,7 +17,7 @@ use telemetry::store::Store;
 use telemetry::time::format_timestamp;
 use twin::alerts::AlertStore;
 use twin::api::{bind_address_allowed, Token};
-use twin::live::{LiveTwin, STEP_MS};
+use twin::live::LiveTwin;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -104,11 +104,14 @@ pub fn run(a: Args) -> Result<()> {
     // Ingest from the field, unless told not to.
     let polling = !a.no_ingest && map.sensors.iter().any(|s| s.modbus.is_some());
     let (ingest_stop_tx, ingest_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Samples stored by the ingest and the drop folder: the page's count.
+    let ingested = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let ingest = if polling {
         let istore = twin.cfg.store.open().map_err(|e| anyhow!(e))?;
         let buffer = twin.cfg.buffer_dir.clone();
         let opts = telemetry::ingest::IngestOptions {
             clock: twin.cfg.clock,
+            stored: Some(ingested.clone()),
             ..telemetry::ingest::IngestOptions::from_config(&twin.cfg.ingest)
         };
         let map = Arc::new(map);
@@ -133,11 +136,15 @@ pub fn run(a: Args) -> Result<()> {
             dir,
             map: super::telemetry_common::load_sensor_map(&twin.cfg.sensors, None)?,
             cfg: twin.cfg.clone(),
+            ingested: ingested.clone(),
         }),
         None => None,
     };
     let wall = Instant::now();
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        ingested: ingested.clone(),
+        ..Totals::default()
+    };
     let result = follow(
         &mut live,
         store.as_mut(),
@@ -148,13 +155,14 @@ pub fn run(a: Args) -> Result<()> {
         drops.as_ref(),
     );
     if let Some(path) = &a.stats {
+        let step_ms = live.step_ms();
         let secs = wall.elapsed().as_secs_f64();
         let json = serde_json::json!({
             "steps": totals.steps,
             "wall_s": secs,
             "processing_s": totals.processing_s,
-            "data_days": totals.steps as f64 * STEP_MS as f64 / 86_400_000.0,
-            "days_per_s": totals.steps as f64 * STEP_MS as f64 / 86_400_000.0 / totals.processing_s.max(1e-9),
+            "data_days": totals.steps as f64 * step_ms as f64 / 86_400_000.0,
+            "days_per_s": totals.steps as f64 * step_ms as f64 / 86_400_000.0 / totals.processing_s.max(1e-9),
             "cycle_mean_ms": totals.cycle.mean_ms(),
             "cycle_max_ms": totals.cycle.max_ms,
             "cycle_steps": totals.cycle.count,
@@ -185,6 +193,7 @@ fn update_status(
     live: &LiveTwin,
     p: &twin::live::Progress,
     catching_up: bool,
+    ingested: u64,
 ) {
     let Ok(mut s) = status.write() else {
         return;
@@ -195,6 +204,7 @@ fn update_status(
         p.localization.mean_ms()
     };
     s.record_cycle(live.next_ms(), cycle, catching_up);
+    s.samples_ingested = ingested;
     if let Some((ts, values)) = live.last_readings() {
         for (tag, v) in live.tags().iter().zip(values) {
             s.observe(tag, *ts, *v, v.is_some());
@@ -211,6 +221,8 @@ struct Drops {
     dir: PathBuf,
     map: telemetry::SensorMap,
     cfg: telemetry::config::TwinConfig,
+    /// Samples imported, added to the page's count.
+    ingested: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drops {
@@ -241,6 +253,7 @@ impl Drops {
             let (sub, note) = match &result {
                 Ok((rep, bad)) => {
                     tracing::info!(file = %f.display(), rows = rep.rows, samples = rep.samples, good = rep.good, "drop folder: imported");
+                    self.ingested.fetch_add(rep.samples, Ordering::Relaxed);
                     ("done", bad.clone())
                 }
                 Err(e) => {
@@ -308,6 +321,8 @@ struct Totals {
     updated: usize,
     cycle: twin::live::Timing,
     localization: twin::live::Timing,
+    /// Samples stored by the ingest and the drop folder.
+    ingested: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Totals {
@@ -354,10 +369,11 @@ fn follow(
             }
         };
         // A step is complete once data after it are stored.
+        let step_ms = live.step_ms();
         let upto = match (until, newest) {
             (Until::End, Some(n)) => n + 1,
-            (Until::Time(t), Some(n)) => (*t).min(n - STEP_MS + 1),
-            (Until::Forever, Some(n)) => n - STEP_MS + 1,
+            (Until::Time(t), Some(n)) => (*t).min(n - step_ms + 1),
+            (Until::Forever, Some(n)) => n - step_ms + 1,
             (_, None) => i64::MIN,
         };
         let before = live.next_ms();
@@ -368,12 +384,18 @@ fn follow(
             let p = live.process(store, chunk)?;
             let dt = t0.elapsed().as_secs_f64();
             totals.add(&p, dt);
-            update_status(status, live, &p, upto > chunk);
+            update_status(
+                status,
+                live,
+                &p,
+                upto > chunk,
+                totals.ingested.load(Ordering::Relaxed),
+            );
             if p.opened + p.updated > 0 || last_log.elapsed() > Duration::from_secs(5) {
                 tracing::info!(
                     model_time = %format_timestamp(live.next_ms()),
                     steps = p.steps,
-                    days_per_s = p.steps as f64 * STEP_MS as f64 / 86_400_000.0 / dt.max(1e-9),
+                    days_per_s = p.steps as f64 * step_ms as f64 / 86_400_000.0 / dt.max(1e-9),
                     alerts_opened = p.opened,
                     alerts_updated = p.updated,
                     "processed"

@@ -85,7 +85,7 @@ fn add_billing_series(net: &network::Network, sensors: &mut detection::sensors::
 /// the true customer consumption (the hidden demand series, L/h at each
 /// 5-minute step, held for the step) times (1 − under-registration).
 fn billing_csv(sc: &mut battledim::scenario::Scenario, under: f64) -> String {
-    use detection::time::{format_step, STEP_S};
+    use battledim::time::{format_step, STEP_S};
     let hidden: Vec<battledim::scenario::Series> = {
         let (h, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut sc.series)
             .into_iter()
@@ -218,8 +218,8 @@ pub fn run(a: Args) -> Result<()> {
             "leak {}: {:?} from {} peak {} d={} m, max {} L/s",
             l.pipe,
             l.shape,
-            detection::time::format_step(l.start_step),
-            detection::time::format_step(l.peak_step),
+            battledim::time::format_step(l.start_step),
+            battledim::time::format_step(l.peak_step),
             Fixed(l.diameter_m, 4),
             Fixed(l.max_flow_lps, 2)
         );

@@ -14,6 +14,8 @@ pub struct Twin {
     pub set: SensorSet,
     /// The store's tag of each sensor of `set`, in order.
     pub tags: Vec<String>,
+    /// The sensor map's time zone (the model's patterns follow its clock).
+    pub time_zone: telemetry::time::TimeZone,
 }
 
 pub fn load(config: &Path) -> Result<Twin> {
@@ -32,6 +34,7 @@ pub fn load(config: &Path) -> Result<Twin> {
         model,
         set: sensors.set,
         tags,
+        time_zone: sensors.time_zone,
     })
 }
 

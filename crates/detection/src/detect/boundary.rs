@@ -2,7 +2,8 @@
 //! calibration (step 2 of the method): which sensor drives what ([`Setup`]:
 //! tanks with a level sensor become fixed-head nodes, pumps with a flow
 //! sensor follow the measured on/off state, AMR nodes get their metered
-//! demand), the per-step data of one data set ([`Frame`]: measured
+//! demand; which meters close the water balance, and what it estimates),
+//! the per-step data of one data set ([`Frame`]: measured
 //! consumption from the water balance, the demand multiplier that makes the
 //! model consume it), and the model run over a frame. No I/O: data and
 //! network are handed over.
@@ -10,7 +11,6 @@
 use super::{DetectError, ScadaData};
 use crate::netedit::{drop_controls_on_link, tank_to_fixed_head};
 use crate::sensors::{SensorKind, SensorSet};
-use crate::time::STEP_S;
 use hydraulics::Simulation;
 use network::{LinkKind, Network, NodeKind};
 
@@ -24,6 +24,17 @@ pub(super) struct Setup {
     pub(super) pumps: Vec<(usize, usize)>,
     /// (sensor index, link, sign) of flows out of reservoirs.
     pub(super) inflows: Vec<(usize, usize, f64)>,
+    /// (sensor index, link, sign) of flows into tanks whose every link is
+    /// metered: their storage change is the metered net inflow.
+    pub(super) tank_inflows: Vec<(usize, usize, f64)>,
+    /// Factor from the metered reservoir outflow to the whole (1 when every
+    /// reservoir link is metered): with unmetered reservoir links, their
+    /// share of the supply is estimated from the model's own split (see
+    /// [`supply_split`]).
+    pub(super) inflow_scale: f64,
+    /// Indices into `tanks` whose storage change comes from the level
+    /// (central difference): tanks with an unmetered link.
+    pub(super) level_storage: Vec<usize>,
     /// (sensor index, node) of AMR demands.
     pub(super) amr: Vec<(usize, usize)>,
     /// (sensor index, kind, node or link) compared with the model.
@@ -40,6 +51,9 @@ pub(super) struct Setup {
     /// values fitted to the meters at every step) instead of from the model
     /// patterns alone.
     pub(super) amr_patterns: bool,
+    /// A pump is on when its measured flow exceeds this, m³/h
+    /// (`DetectConfig::pump_on_m3h`).
+    pub(super) pump_on_m3h: f64,
     /// Per residual channel: excluded by the live data checks (no weight
     /// in localization).
     pub(super) masked: Vec<bool>,
@@ -112,12 +126,14 @@ impl Setup {
             if removed.is_empty() {
                 continue;
             }
-            let unmeasured: Vec<&str> = removed
+            let mut unmeasured: Vec<&str> = removed
                 .controls_on
                 .iter()
                 .map(String::as_str)
                 .filter(|id| !measured_pump(id))
                 .collect();
+            unmeasured.sort_unstable();
+            unmeasured.dedup();
             let mut note = format!(
                 "tank {} follows its measured level: {removed} conditioned on it no longer act",
                 model.nodes[i].id
@@ -145,19 +161,96 @@ impl Setup {
             .filter(|&i| model.nodes[i].is_reservoir())
             .collect();
         let mut metering_gaps = Vec::new();
+        let mut unmetered = Vec::new();
         for &r in &reservoirs {
             for (k, l) in model.links.iter().enumerate() {
                 if (l.from == r || l.to == r) && !inflows.iter().any(|&(_, kk, _)| kk == k) {
-                    metering_gaps.push(format!(
-                        "reservoir {}: link {} has no usable flow meter",
-                        model.nodes[r].id, l.id
-                    ));
+                    unmetered.push(k);
                 }
             }
         }
+        // Partially metered supply: the unmetered reservoir links' share is
+        // estimated from the model's split of the supply over a day, when
+        // the meters see most of it; otherwise no balance.
+        let mut inflow_scale = 1.0;
+        if !unmetered.is_empty() {
+            let ids = |ks: &[usize]| {
+                ks.iter()
+                    .map(|&k| model.links[k].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let metered: Vec<usize> = inflows.iter().map(|&(_, k, _)| k).collect();
+            match supply_split(model, &metered, &unmetered) {
+                Some(share) if share >= MIN_METERED_SUPPLY_SHARE => {
+                    inflow_scale = 1.0 / share;
+                    notes.push(format!(
+                        "reservoir link(s) {} have no usable flow meter: the water balance estimates their supply from the model's split (the metered links carry {:.1} % of the supply over the model's first day), so a leak's size is estimated as if it drew on the sources in that proportion",
+                        ids(&unmetered),
+                        100.0 * share
+                    ));
+                }
+                share => {
+                    for &k in &unmetered {
+                        let l = &model.links[k];
+                        let r = if model.nodes[l.from].is_reservoir() {
+                            l.from
+                        } else {
+                            l.to
+                        };
+                        metering_gaps.push(format!(
+                            "reservoir {}: link {} has no usable flow meter{}",
+                            model.nodes[r].id,
+                            l.id,
+                            match share {
+                                Some(x) => format!(
+                                    " (the metered links carry only {:.1} % of the supply in the model; at least {:.0} % is needed to estimate the rest)",
+                                    100.0 * x,
+                                    100.0 * MIN_METERED_SUPPLY_SHARE
+                                ),
+                                None => String::new(),
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        // Tanks: the metered net inflow where every link is metered (no
+        // differencing of a rounded level), else the level's change.
+        let mut tank_inflows = Vec::new();
+        let mut level_storage = Vec::new();
         for (i, n) in model.nodes.iter().enumerate() {
-            if n.is_tank() && !tanks.iter().any(|&(_, t, _)| t == i) {
-                metering_gaps.push(format!("tank {} has no usable level sensor", n.id));
+            if !n.is_tank() {
+                continue;
+            }
+            let links: Vec<usize> = (0..model.links.len())
+                .filter(|&k| model.links[k].from == i || model.links[k].to == i)
+                .collect();
+            let meters: Vec<(usize, usize, f64)> = links
+                .iter()
+                .filter_map(|&k| {
+                    let &(si, _, _) = residual
+                        .iter()
+                        .find(|&&(_, kind, kk)| kind == SensorKind::Flow && kk == k)?;
+                    Some((si, k, if model.links[k].to == i { 1.0 } else { -1.0 }))
+                })
+                .collect();
+            let level = tanks.iter().position(|&(_, t, _)| t == i);
+            if !links.is_empty() && meters.len() == links.len() {
+                tank_inflows.extend(meters);
+                if level.is_none() {
+                    notes.push(format!(
+                        "tank {}: no usable level sensor; its storage comes from its metered links and the model simulates its level",
+                        n.id
+                    ));
+                }
+            } else if let Some(t) = level {
+                level_storage.push(t);
+            } else {
+                metering_gaps.push(format!(
+                    "tank {} has no usable level sensor and not every link of it has a usable flow meter",
+                    n.id
+                ));
             }
         }
         let default_pat = model.default_pattern();
@@ -200,6 +293,9 @@ impl Setup {
             tanks,
             pumps,
             inflows,
+            inflow_scale,
+            tank_inflows,
+            level_storage,
             amr,
             groups,
             amr_demands,
@@ -207,8 +303,47 @@ impl Setup {
             residual,
             metering_gaps,
             amr_patterns: false,
+            pump_on_m3h: 0.1,
         }
     }
+}
+
+/// The least share of the supply the metered reservoir links must carry
+/// (in the model) for the rest to be estimated from the model's split.
+pub(super) const MIN_METERED_SUPPLY_SHARE: f64 = 0.5;
+
+/// The share of the supply (outflow from reservoirs) that the `metered`
+/// reservoir links carry in the model over its first day (the model's own
+/// patterns and controls), against `metered` + `unmetered`; `None` when
+/// the model cannot run or supplies nothing.
+fn supply_split(model: &Network, metered: &[usize], unmetered: &[usize]) -> Option<f64> {
+    let mut net = model.clone();
+    net.options.unbalanced = network::Unbalanced::Continue(10);
+    net.times.duration = 86_400;
+    let mut sim = Simulation::from_network(net).ok()?;
+    let res = |k: usize| {
+        let l = &model.links[k];
+        if model.nodes[l.from].is_reservoir() {
+            1.0
+        } else {
+            -1.0
+        }
+    };
+    let (mut m, mut u) = (0.0, 0.0);
+    loop {
+        sim.run().ok()?;
+        let t0 = sim.time_s();
+        let qm: f64 = metered.iter().map(|&k| res(k) * sim.flow_lps(k)).sum();
+        let qu: f64 = unmetered.iter().map(|&k| res(k) * sim.flow_lps(k)).sum();
+        let dt = sim.next();
+        let w = if dt == 0 { 1.0 } else { dt as f64 };
+        m += w * qm;
+        u += w * qu;
+        if dt == 0 || t0 >= 86_400 {
+            break;
+        }
+    }
+    (m + u > 1e-9 && m > 0.0).then(|| m / (m + u))
 }
 
 /// Everything computed per step for one data set. A frame grows row by
@@ -221,7 +356,9 @@ pub(super) struct Frame {
     /// Rows derived (every field below holds this many).
     pub(super) rows: usize,
     pub(super) start_step: i64,
-    /// Pattern offset (s) so that row 0 falls on its time in the weekly patterns.
+    /// Seconds per row (the model step).
+    pub(super) step_s: u64,
+    /// Pattern offset (s) so that row 0 falls on its time in the patterns.
     pub(super) pattern_start: u64,
     /// Cleaned readings appended so far, per sensor of the set (empty for
     /// sensors not used), in detection's units.
@@ -258,13 +395,25 @@ fn pattern_value(net: &Network, p: Option<usize>, period: usize) -> f64 {
     }
 }
 
-/// Rows of look-ahead of the storage term (central difference over ±3
-/// steps smooths the 0.01 m level resolution).
-pub(super) const STORAGE_HALF_WINDOW: usize = 3;
+/// Look-ahead of the storage term from a level, s: a central difference
+/// over ±15 minutes smooths the 0.01 m level resolution (±3 steps at 5
+/// minutes).
+pub(super) const STORAGE_HALF_WINDOW_S: u64 = 900;
+
+/// The storage term's half window in rows of `step_s` seconds (at least 1).
+pub(super) fn storage_half_window(step_s: u64) -> usize {
+    ((STORAGE_HALF_WINDOW_S as f64 / step_s.max(1) as f64).round() as usize).max(1)
+}
 
 impl Frame {
-    /// An empty frame whose row 0 is step `start_step`.
-    pub(super) fn empty(setup: &Setup, start_step: i64, sensors: usize) -> Frame {
+    /// An empty frame whose row 0 is step `start_step` of `clock`.
+    pub(super) fn empty(
+        setup: &Setup,
+        start_step: i64,
+        clock: super::Clock,
+        sensors: usize,
+    ) -> Frame {
+        let step_s = clock.step_s;
         let net = &setup.net;
         let pstep = net.times.pattern_step.max(1);
         let plen = net
@@ -275,8 +424,9 @@ impl Frame {
             .unwrap_or(1)
             .max(1) as i64;
         let cycle = plen * pstep as i64;
-        let pattern_start =
-            (start_step * STEP_S as i64 + net.times.pattern_start as i64).rem_euclid(cycle) as u64;
+        let pattern_start = (start_step * step_s as i64 - clock.model_origin_s
+            + net.times.pattern_start as i64)
+            .rem_euclid(cycle) as u64;
         let amr_fit = if setup.amr_patterns {
             AmrFit::new(setup)
         } else {
@@ -289,6 +439,7 @@ impl Frame {
         Frame {
             rows: 0,
             start_step,
+            step_s,
             pattern_start,
             raw: vec![Vec::new(); sensors],
             raw_rows: 0,
@@ -309,8 +460,13 @@ impl Frame {
 
     /// A frame of a whole data set (cleaned series per sensor, `None` =
     /// unusable), every row derived; the simulated values are left empty.
-    pub(super) fn new(setup: &Setup, series: &[Option<Vec<f64>>], data: &ScadaData) -> Frame {
-        let mut f = Frame::empty(setup, data.start_step, series.len());
+    pub(super) fn new(
+        setup: &Setup,
+        series: &[Option<Vec<f64>>],
+        data: &ScadaData,
+        clock: super::Clock,
+    ) -> Frame {
+        let mut f = Frame::empty(setup, data.start_step, clock, series.len());
         let mut row = vec![f64::NAN; series.len()];
         for r in 0..data.rows {
             for (x, s) in row.iter_mut().zip(series) {
@@ -320,6 +476,11 @@ impl Frame {
         }
         f.derive(setup, true);
         f
+    }
+
+    /// Rows in one hour.
+    pub(super) fn per_hour(&self) -> usize {
+        crate::time::steps_per_hour(self.step_s)
     }
 
     /// Cleaned readings appended so far.
@@ -347,7 +508,8 @@ impl Frame {
         let upto = if complete {
             self.raw_rows
         } else {
-            self.raw_rows.saturating_sub(STORAGE_HALF_WINDOW)
+            self.raw_rows
+                .saturating_sub(storage_half_window(self.step_s))
         };
         let first = self.rows;
         for r in first..upto {
@@ -360,7 +522,7 @@ impl Frame {
     fn derive_row(&mut self, setup: &Setup, r: usize) {
         let net = &setup.net;
         let pstep = net.times.pattern_step.max(1);
-        let period = ((self.pattern_start + r as u64 * STEP_S) / pstep) as usize;
+        let period = ((self.pattern_start + r as u64 * self.step_s) / pstep) as usize;
         let mut dm_group = 0.0;
         for (g, &(p, base)) in setup.groups.iter().enumerate() {
             let d = base * pattern_value(net, p, period);
@@ -401,20 +563,24 @@ impl Frame {
         for (t, &(si, _, _)) in setup.tanks.iter().enumerate() {
             self.levels[t].push(self.raw[si][r]);
         }
-        // Consumption: reservoir outflows minus storage change (central
-        // difference over ±STORAGE_HALF_WINDOW steps, shortened at the ends
-        // of the data).
+        // Consumption: reservoir outflows minus storage change (metered tank
+        // inflows, or the level's central difference over
+        // ±STORAGE_HALF_WINDOW_S, shortened at the ends of the data).
         let mut d = 0.0;
         for &(si, _, sign) in &setup.inflows {
-            d += sign * self.raw[si][r] / 3600.0;
+            d += sign * self.raw[si][r] / 3600.0 * setup.inflow_scale;
         }
-        let h = STORAGE_HALF_WINDOW;
+        let h = storage_half_window(self.step_s);
         let last = self.raw_rows - 1;
-        for &(si, _, area) in &setup.tanks {
+        for &(si, _, sign) in &setup.tank_inflows {
+            d -= sign * self.raw[si][r] / 3600.0;
+        }
+        for &t in &setup.level_storage {
+            let (si, _, area) = setup.tanks[t];
             let (a, b) = (r.saturating_sub(h), (r + h).min(last));
             if b > a {
                 let lv = &self.raw[si];
-                d -= area * (lv[b] - lv[a]) / ((b - a) as f64 * STEP_S as f64);
+                d -= area * (lv[b] - lv[a]) / ((b - a) as f64 * self.step_s as f64);
             }
         }
         self.d_meas.push(d);
@@ -424,7 +590,7 @@ impl Frame {
             net.options.demand_multiplier
         });
         for (p, &(si, _)) in setup.pumps.iter().enumerate() {
-            self.pump_open[p].push(self.raw[si][r] > 0.1);
+            self.pump_open[p].push(self.raw[si][r] > setup.pump_on_m3h);
         }
         for (c, &(si, _, _)) in setup.residual.iter().enumerate() {
             self.meas[c].push(self.raw[si][r]);
@@ -447,7 +613,7 @@ impl Frame {
             .unwrap_or(1)
             .max(1) as u64;
         let cycle = plen * pstep;
-        self.pattern_start = (self.pattern_start + d as u64 * STEP_S) % cycle;
+        self.pattern_start = (self.pattern_start + d as u64 * self.step_s) % cycle;
         self.start_step += d as i64;
         self.rows -= d;
         self.raw_rows -= d;
@@ -490,6 +656,7 @@ impl Frame {
         Frame {
             rows: 0,
             start_step: 0,
+            step_s: 300,
             pattern_start: 0,
             raw: Vec::new(),
             raw_rows: 0,
@@ -615,7 +782,7 @@ pub(super) struct LiveModel {
 impl LiveModel {
     pub(super) fn new(setup: &Setup, f: &Frame) -> Result<LiveModel, DetectError> {
         let mut net = setup.net.clone();
-        set_open_times(&mut net);
+        set_open_times(&mut net, f.step_s);
         net.times.pattern_start = f.pattern_start;
         Ok(LiveModel {
             sim: Simulation::from_network(net)?,
@@ -633,8 +800,8 @@ impl LiveModel {
     pub(super) fn advance(&mut self, setup: &Setup, f: &mut Frame) -> Result<(), DetectError> {
         loop {
             let t = self.sim.time_s();
-            let on_grid = t.is_multiple_of(STEP_S);
-            let r = (t / STEP_S) as usize - self.offset;
+            let on_grid = t.is_multiple_of(f.step_s);
+            let r = (t / f.step_s) as usize - self.offset;
             if on_grid && r >= f.rows {
                 return Ok(());
             }
@@ -650,7 +817,7 @@ impl LiveModel {
                 }
             }
             if self.sim.next() == 0 {
-                if f.rows > (self.sim.time_s() / STEP_S) as usize - self.offset + 1 {
+                if f.rows > (self.sim.time_s() / f.step_s) as usize - self.offset + 1 {
                     return Err(DetectError::Data(format!(
                         "the model stopped at {:.1} h of the data",
                         self.sim.time_s() as f64 / 3600.0
@@ -665,14 +832,14 @@ impl LiveModel {
 /// Times of a detection model: the data's step as hydraulic and report
 /// step, patterns at that step unless the model has its own, and a
 /// duration long enough never to end a run (a century of steps).
-fn set_open_times(net: &mut Network) {
+fn set_open_times(net: &mut Network, step_s: u64) {
     let t = &mut net.times;
     t.duration = 100 * 365 * 86_400;
-    t.hydraulic_step = STEP_S;
-    t.report_step = STEP_S;
+    t.hydraulic_step = step_s;
+    t.report_step = step_s;
     t.report_start = 0;
     if t.pattern_step == 0 {
-        t.pattern_step = STEP_S;
+        t.pattern_step = step_s;
     }
     t.start_clocktime = 0;
 }
@@ -685,7 +852,7 @@ pub(super) fn snapshots(
     snaps: &[usize],
 ) -> Result<Vec<Simulation>, DetectError> {
     let mut net = setup.net.clone();
-    set_open_times(&mut net);
+    set_open_times(&mut net, f.step_s);
     net.times.pattern_start = f.pattern_start;
     let mut sim = Simulation::from_network(net)?;
     let Some(&last) = snaps.iter().max() else {
@@ -694,8 +861,8 @@ pub(super) fn snapshots(
     let mut out = Vec::new();
     loop {
         let t = sim.time_s();
-        let on_grid = t.is_multiple_of(STEP_S);
-        let r = (t / STEP_S) as usize;
+        let on_grid = t.is_multiple_of(f.step_s);
+        let r = (t / f.step_s) as usize;
         if on_grid && r < f.rows {
             apply_bc(&mut sim, setup, f, r, f.m[r]);
         }

@@ -9,7 +9,6 @@ use super::boundary::{apply_bc, read_channels, snapshots, Frame, Setup};
 use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
 use crate::signature;
-use crate::time::STEPS_PER_HOUR;
 use network::graph::NetworkDistance;
 use network::{LinkKind, Network};
 
@@ -24,8 +23,8 @@ pub(super) struct Localization {
     pub(super) pipe_ends: Vec<(usize, usize)>,
     pub(super) pipe: usize,
     pub(super) confidence: f64,
-    /// The weight farther than 300 m from `pipe`, localized on its own:
-    /// (pipe, weight within 300 m of it as a share of the whole).
+    /// The weight farther than `radius_m` from `pipe`, localized on its own:
+    /// (pipe, weight within `radius_m` of it as a share of the whole).
     pub(super) second: Option<(usize, f64)>,
     pub(super) pipes: Vec<CandidatePipe>,
     pub(super) nodes: Vec<CandidateNode>,
@@ -53,7 +52,7 @@ pub(super) fn localize(
     ref_before: Option<usize>,
     cfg: &DetectConfig,
 ) -> Result<(Localization, Option<Localization>), DetectError> {
-    let per_h = STEPS_PER_HOUR;
+    let per_h = f.per_hour();
     let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
     let nch = setup.residual.len();
     // Observed signature, standardized.
@@ -88,7 +87,7 @@ pub(super) fn localize(
             if setup.masked.get(c).copied().unwrap_or(false) {
                 f64::INFINITY
             } else if cfg.signature_noise {
-                normal.signature_sd(c, len, reference)
+                normal.signature_sd(c, len, reference, per_h)
             } else {
                 normal.res_sigma[c]
             }
@@ -299,7 +298,7 @@ fn posterior(
             if dists
                 .iter()
                 .take(10)
-                .any(|d| d[l.from].min(d[l.to]) < 300.0)
+                .any(|d| d[l.from].min(d[l.to]) < cfg.radius_m)
             {
                 cands.push(k);
             }
@@ -314,14 +313,14 @@ fn posterior(
             .map(|d| pipe_to_node(d, l.from, l.to, half))
             .collect()
     };
-    // Expected distance and weight within 300 m of pipe k, over the top
+    // Expected distance and weight within `radius_m` of pipe k, over the top
     // nodes `use_node` keeps (unnormalized).
     let score = |x: &[f64], use_node: &dyn Fn(usize) -> bool| -> (f64, f64) {
         let (mut ed, mut within) = (0.0, 0.0);
         for (i, (t, &x)) in top.iter().zip(x).enumerate() {
             if use_node(i) {
                 ed += t.1 * x;
-                if x <= 300.0 {
+                if x <= cfg.radius_m {
                     within += t.1;
                 }
             }
@@ -342,12 +341,15 @@ fn posterior(
             mass_within_300m: within,
         });
     }
-    // Second mode: the top nodes farther than 300 m from the chosen pipe,
+    // Second mode: the top nodes farther than `radius_m` from the chosen pipe,
     // by the same rule (least expected distance under their weights).
     let second = if best_pipe.0 == usize::MAX {
         None
     } else {
-        let far: Vec<bool> = reach(best_pipe.0).iter().map(|&x| x > 300.0).collect();
+        let far: Vec<bool> = reach(best_pipe.0)
+            .iter()
+            .map(|&x| x > cfg.radius_m)
+            .collect();
         let far_mass: f64 = top.iter().zip(&far).filter(|x| *x.1).map(|x| x.0 .1).sum();
         cands
             .iter()

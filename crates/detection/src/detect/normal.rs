@@ -7,7 +7,6 @@
 //! detection and localization. Pure maths on a [`Frame`]; no I/O.
 
 use super::boundary::Frame;
-use crate::time::STEPS_PER_HOUR;
 
 /// Least squares `y ≈ X β` (normal equations with a tiny ridge).
 #[allow(clippy::needless_range_loop)] // row operations on a[r] and a[c] of one matrix
@@ -182,8 +181,15 @@ impl Normal {
     /// `len` rows and over its `reference` windows: the noise of the
     /// localization signature (model mismatch that does not repeat from one
     /// day to the next, sensor resolution). Falls back to the residual
-    /// standard deviation when training is too short.
-    pub(super) fn signature_sd(&self, c: usize, len: usize, reference: Reference) -> f64 {
+    /// standard deviation when training is too short. Windows start every
+    /// `stride` rows (an hour).
+    pub(super) fn signature_sd(
+        &self,
+        c: usize,
+        len: usize,
+        reference: Reference,
+        stride: usize,
+    ) -> f64 {
         let cum = &self.train_cum[c];
         let n = cum.len().saturating_sub(1);
         let len = len.max(1);
@@ -197,7 +203,7 @@ impl Normal {
                     windows.iter().map(|&(a, b)| mean(a, b)).sum::<f64>() / windows.len() as f64;
                 vals.push(mean(t, t + len) - r);
             }
-            t += 12;
+            t += stride.max(1);
         }
         if vals.len() < 2 {
             return self.res_sigma[c];
@@ -209,7 +215,7 @@ impl Normal {
 
 /// Per hour of `rows`: (mean excess, mean expected demand), m³/s.
 pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec<(f64, f64)> {
-    let per = STEPS_PER_HOUR;
+    let per = f.per_hour();
     let mut out = Vec::new();
     let mut r = rows.start;
     while r + per <= rows.end {

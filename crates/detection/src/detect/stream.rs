@@ -4,7 +4,7 @@
 //!
 //! Rows are processed as soon as they can be: a row is derived (water
 //! balance, demand multiplier) once the storage term has its look-ahead of
-//! `boundary::STORAGE_HALF_WINDOW` rows, simulated at once, and an hour of the
+//! `boundary::storage_half_window` rows, simulated at once, and an hour of the
 //! balance excess enters the CUSUM when its last row is derived. An alarm
 //! waits for the rows of its localization window (early reports as soon as
 //! the candidates concentrate). [`Detector::finish`] ends the data: the
@@ -12,22 +12,75 @@
 //! still waiting uses the rows there are.
 
 use super::boundary::{Frame, LiveModel, Setup};
-use super::checks::check_all;
+use super::checks::{at_rest, check_all, resting_values};
 use super::cusum::{change_point, cusum_update};
 use super::localization::{localize, Localization};
 use super::normal::{hourly, learn, Normal};
 use super::{Alarm, DetectConfig, DetectError, ScadaData, SensorIssue};
 use crate::sensors::{SensorKind, SensorSet};
-use crate::time::{format_step, step_of_unix_ms, EPOCH_2019_S, STEPS_PER_HOUR, STEP_S};
+use crate::time::{
+    format_step, hours_to_steps, model_origin_s, step_of_unix_ms, steps_per_hour, unix_ms_of_step,
+};
 use network::graph::NetworkDistance;
 use network::Network;
 use serde::{Deserialize, Serialize};
 
+/// The detector's time: its step and the model's time 0. Steps count
+/// `step_s` seconds from the Unix epoch; the model's patterns are aligned
+/// so that its time 0 is `model_origin_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Seconds per step (divides an hour).
+    pub step_s: u64,
+    /// Unix seconds of the model's time 0: its `START CLOCKTIME` on the
+    /// local day the (training) data start ([`model_origin_s`]).
+    pub model_origin_s: i64,
+}
+
+impl Clock {
+    /// The clock of a data set: its step, and the model's time 0 on its
+    /// first local day.
+    pub fn of_data(model: &Network, data: &ScadaData) -> Clock {
+        Clock {
+            step_s: data.step_s,
+            model_origin_s: model_origin_s(
+                data.start_step * data.step_s as i64,
+                data.utc_offset_s,
+                model.times.start_clocktime,
+            ),
+        }
+    }
+
+    /// Steps in one hour.
+    pub fn per_hour(&self) -> usize {
+        steps_per_hour(self.step_s)
+    }
+
+    /// Epoch milliseconds of a step.
+    pub fn unix_ms(&self, step: i64) -> i64 {
+        unix_ms_of_step(step, self.step_s)
+    }
+
+    /// The step of an instant (epoch ms), if on the grid.
+    pub fn step_of_unix_ms(&self, ms: i64) -> Option<i64> {
+        step_of_unix_ms(ms, self.step_s)
+    }
+
+    /// `YYYY-MM-DD HH:MM` (UTC) of a step.
+    pub fn format(&self, step: i64) -> String {
+        format_step(step, self.step_s)
+    }
+}
+
 /// Normal behaviour learnt on a leak-free period: which sensors are usable
 /// and the learnt model of the balance and residuals. Serializable, so a
-/// service trains once and keeps it.
+/// service trains once and keeps it (a training saved before the step was
+/// a setting has no `clock` and is refused: train again).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Training {
+    /// The step and model time 0 it was learnt on; a detector using it
+    /// runs on the same.
+    pub clock: Clock,
     /// Per sensor of the set: usable (passed the data checks).
     pub usable: Vec<bool>,
     /// Per sensor: its mean reading in training (detection's units), the
@@ -70,12 +123,13 @@ impl Training {
         if !errs.is_empty() {
             return Err(DetectError::Sensors(errs));
         }
-        if learn_rows < 2 * 24 * STEPS_PER_HOUR {
+        let clock = Clock::of_data(model, data);
+        if learn_rows < hours_to_steps(48.0, clock.step_s) {
             return Err(DetectError::Data(format!(
                 "{learn_rows} rows of training data: at least 2 days are needed"
             )));
         }
-        let (mut series, issues) = check_all(sensors, data, cfg, "training data: ");
+        let (mut series, issues) = check_all(model, sensors, data, cfg, "training data: ");
         if let Some(r) = restrict {
             for (s, &ok) in series.iter_mut().zip(r) {
                 if !ok {
@@ -85,13 +139,19 @@ impl Training {
         }
         let usable: Vec<bool> = series.iter().map(Option::is_some).collect();
         let setup = checked_setup(model, sensors, &usable, cfg, &mut Vec::new())?;
-        let mut frame = Frame::new(&setup, &series, data);
+        let mut frame = Frame::new(&setup, &series, data, clock);
         LiveModel::new(&setup, &frame)?.advance(&setup, &mut frame)?;
         let normal = learn(&frame, 0..frame.rows, cfg.state_features);
         Ok(Training {
+            clock,
             typical: typical(&series),
             usable,
-            description: format!("{} rows from {}", data.rows, format_step(data.start_step)),
+            description: format!(
+                "{} rows of {} s from {}",
+                data.rows,
+                clock.step_s,
+                clock.format(data.start_step)
+            ),
             issues,
             normal,
         })
@@ -119,6 +179,7 @@ fn checked_setup(
 ) -> Result<Setup, DetectError> {
     let mut setup = Setup::new(model, sensors, usable, notes);
     setup.amr_patterns = cfg.amr_patterns;
+    setup.pump_on_m3h = cfg.pump_on_m3h;
     if !setup.metering_gaps.is_empty() {
         return Err(DetectError::Metering(setup.metering_gaps));
     }
@@ -219,11 +280,16 @@ struct LiveSensor {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetectorState {
     pub config: DetectConfig,
+    /// The detector's step and model time 0 (a checkpoint written before
+    /// the step was a setting has none and is refused: start again from
+    /// the training).
+    pub clock: Clock,
     /// Training, once learnt (self-training detectors learn from their
     /// first `learn_rows` rows).
     pub training: Option<Training>,
     learn_rows: usize,
-    /// Step of row 0 (rows older than the history kept are dropped).
+    /// Step of row 0 (rows older than the history kept are dropped), in
+    /// steps of `clock.step_s` from the Unix epoch.
     pub start_step: i64,
     /// Step of the first row ever pushed.
     pub origin_step: i64,
@@ -242,6 +308,7 @@ pub struct Detector {
     model: Network,
     sensors: SensorSet,
     cfg: DetectConfig,
+    clock: Clock,
     setup: Setup,
     graph: NetworkDistance,
     frame: Frame,
@@ -275,7 +342,7 @@ impl Detector {
         start_step: i64,
     ) -> Result<Detector, DetectError> {
         let usable = training.usable.clone();
-        let mut d = Detector::build(model, sensors, cfg, &usable, start_step)?;
+        let mut d = Detector::build(model, sensors, cfg, &usable, training.clock, start_step)?;
         d.normal = Some(training.normal.clone());
         d.training = Some(training);
         Ok(d)
@@ -292,21 +359,23 @@ impl Detector {
 
     /// A detector that learns from its first `learn_rows` rows (assumed
     /// leak-free) and monitors the rows after them; `usable` says which
-    /// sensors to use.
+    /// sensors to use; `clock` is the step of the rows and the model's time 0
+    /// ([`Clock::of_data`]).
     pub fn self_training(
         model: &Network,
         sensors: &SensorSet,
         cfg: &DetectConfig,
         usable: &[bool],
+        clock: Clock,
         start_step: i64,
         learn_rows: usize,
     ) -> Result<Detector, DetectError> {
-        if learn_rows < 2 * 24 * STEPS_PER_HOUR {
+        if learn_rows < hours_to_steps(48.0, clock.step_s) {
             return Err(DetectError::Data(format!(
                 "{learn_rows} rows: at least 2 days are needed for training"
             )));
         }
-        let mut d = Detector::build(model, sensors, cfg, usable, start_step)?;
+        let mut d = Detector::build(model, sensors, cfg, usable, clock, start_step)?;
         d.learn_rows = learn_rows;
         d.first_row = learn_rows;
         Ok(d)
@@ -317,8 +386,15 @@ impl Detector {
         sensors: &SensorSet,
         cfg: &DetectConfig,
         usable: &[bool],
+        clock: Clock,
         start_step: i64,
     ) -> Result<Detector, DetectError> {
+        if clock.step_s == 0 || 3600 % clock.step_s != 0 {
+            return Err(DetectError::Data(format!(
+                "a model step of {} s: it must divide an hour",
+                clock.step_s
+            )));
+        }
         let errs = sensors.check(model);
         if !errs.is_empty() {
             return Err(DetectError::Sensors(errs));
@@ -332,14 +408,14 @@ impl Detector {
         }
         let mut notes = Vec::new();
         let setup = checked_setup(model, sensors, usable, cfg, &mut notes)?;
-        let frame = Frame::empty(&setup, start_step, sensors.sensors.len());
+        let frame = Frame::empty(&setup, start_step, clock, sensors.sensors.len());
         let live_model = LiveModel::new(&setup, &frame)?;
         Ok(Detector {
             model: model.clone(),
             sensors: sensors.clone(),
             cfg: cfg.clone(),
-            // Pipes only: the network distance regressed L-Town (BENCHMARKS.md).
-            graph: NetworkDistance::pipes_only(model),
+            clock,
+            graph: NetworkDistance::with_rule(model, cfg.distance),
             frame,
             live_model,
             normal: None,
@@ -372,6 +448,7 @@ impl Detector {
     pub fn state(&self) -> DetectorState {
         DetectorState {
             config: self.cfg.clone(),
+            clock: self.clock,
             training: self.training.clone(),
             learn_rows: self.learn_rows,
             start_step: self.frame.start_step,
@@ -405,7 +482,14 @@ impl Detector {
             Some(t) => t.usable.clone(),
             None => state.raw.iter().map(|v| !v.is_empty()).collect(),
         };
-        let mut d = Detector::build(model, sensors, &state.config, &usable, state.start_step)?;
+        let mut d = Detector::build(
+            model,
+            sensors,
+            &state.config,
+            &usable,
+            state.clock,
+            state.start_step,
+        )?;
         d.learn_rows = state.learn_rows;
         d.first_row = state.first_row;
         d.origin_step = state.origin_step;
@@ -437,6 +521,11 @@ impl Detector {
     /// in its training rows).
     pub fn training(&self) -> Option<&Training> {
         self.training.as_ref()
+    }
+
+    /// The detector's step and model time 0.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The step the next pushed row must have.
@@ -512,9 +601,10 @@ impl Detector {
         time_ms: i64,
         readings: &[Option<f64>],
     ) -> Result<Vec<DetectorEvent>, DetectError> {
-        let step = step_of_unix_ms(time_ms).ok_or_else(|| {
+        let step = self.clock.step_of_unix_ms(time_ms).ok_or_else(|| {
             DetectError::Data(format!(
-                "time {time_ms} ms is not on the detector's {STEP_S}-second grid"
+                "time {time_ms} ms is not on the detector's {}-second grid",
+                self.clock.step_s
             ))
         })?;
         if readings.len() != self.sensors.sensors.len() {
@@ -529,8 +619,8 @@ impl Detector {
             return Err(DetectError::Data(format!(
                 "step {} ({}) already processed; the next is {}",
                 step,
-                format_step(step),
-                format_step(next)
+                self.clock.format(step),
+                self.clock.format(next)
             )));
         }
         let mut events = Vec::new();
@@ -550,7 +640,9 @@ impl Detector {
     ) -> Result<Vec<DetectorEvent>, DetectError> {
         let mut events = Vec::new();
         let mut row = vec![f64::NAN; readings.len()];
-        let stale_limit = self.cfg.stale_steps.max(1);
+        let stale_limit = hours_to_steps(self.cfg.stale_h, self.clock.step_s).max(1);
+        let stuck_limit = hours_to_steps(self.cfg.stuck_h, self.clock.step_s).max(2);
+        let clock = self.clock;
         for (si, s) in self.sensors.sensors.iter().enumerate() {
             if !self.usable[si] {
                 continue;
@@ -570,14 +662,17 @@ impl Detector {
             match x {
                 Some(x) => {
                     let stuck_kind = matches!(s.kind, SensorKind::Pressure | SensorKind::TankLevel);
-                    if stuck_kind && Some(x) == l.last_good {
+                    if stuck_kind
+                        && Some(x) == l.last_good
+                        && !at_rest(x, &resting_values(&self.model, s))
+                    {
                         l.same += 1;
                     } else {
                         l.same = 1;
                     }
                     l.stale = 0;
                     l.last_good = Some(x);
-                    if stuck_kind && l.same >= self.cfg.stuck_steps.max(2) {
+                    if stuck_kind && l.same >= stuck_limit {
                         reason = Some(format!("stuck: the same value for {} readings", l.same));
                     }
                     row[si] = x;
@@ -597,7 +692,7 @@ impl Detector {
                     self.issues.push(SensorIssue {
                         kind: s.kind,
                         column: s.column.clone(),
-                        problem: format!("{}: {reason}", format_step(step)),
+                        problem: format!("{}: {reason}", clock.format(step)),
                         excluded: true,
                     });
                     events.push(DetectorEvent::SensorExcluded {
@@ -623,7 +718,7 @@ impl Detector {
         {
             return Err(DetectError::Data(format!(
                 "{}: a sensor has reported nothing yet and there is no training value to hold",
-                format_step(step)
+                clock.format(step)
             )));
         }
         self.setup.masked = self
@@ -662,11 +757,12 @@ impl Detector {
             })
             .collect();
         self.training = Some(Training {
+            clock: self.clock,
             usable: self.usable.clone(),
             typical: typical(&series),
             description: format!(
                 "first {:.1} days of the data (assumed leak-free)",
-                self.learn_rows as f64 / (24 * STEPS_PER_HOUR) as f64
+                self.learn_rows as f64 / (24 * self.clock.per_hour()) as f64
             ),
             issues: Vec::new(),
             normal: normal.clone(),
@@ -678,7 +774,7 @@ impl Detector {
         let Some(normal) = &self.normal else {
             return;
         };
-        let per = STEPS_PER_HOUR;
+        let per = self.clock.per_hour();
         let done = self.first_row + self.hours.len() * per;
         if self.frame.rows >= done + per {
             let more = hourly(&self.frame, normal, done..self.frame.rows);
@@ -713,7 +809,7 @@ impl Detector {
     /// nothing refers to any more, a day or more at a time. Row numbers in
     /// the state move with them.
     fn trim(&mut self) {
-        let per_h = STEPS_PER_HOUR;
+        let per_h = self.clock.per_hour();
         let day = 24 * per_h;
         let cfg = &self.cfg;
         let keep_h = (cfg.history_days * 24.0)
@@ -810,7 +906,7 @@ impl Detector {
         normal: &Normal,
         complete: bool,
     ) -> Result<Vec<DetectorEvent>, DetectError> {
-        let per_h = STEPS_PER_HOUR;
+        let per_h = self.clock.per_hour();
         let cfg = self.cfg.clone();
         let sigma = |d: f64| (normal.v0 + normal.v1 * d * d).sqrt();
         let first_row = self.first_row;
@@ -893,10 +989,10 @@ impl Detector {
                         growth_of: None,
                         pipe: self.model.links[cum.pipe].id.clone(),
                         also_pipe: None,
-                        time: format_step(step),
+                        time: self.clock.format(step),
                         step,
-                        alarm_time: format_step(step),
-                        estimated_start: format_step(start_step + p.0 as i64),
+                        alarm_time: self.clock.format(step),
+                        estimated_start: self.clock.format(start_step + p.0 as i64),
                         estimated_size_lps: p_size * 1000.0,
                         confidence: cum.confidence,
                         candidate_pipes: cum.pipes,
@@ -1034,7 +1130,7 @@ impl Detector {
         (single, joint): (Localization, Option<Localization>),
     ) -> Result<Vec<DetectorEvent>, DetectError> {
         let cfg = self.cfg.clone();
-        let per_h = STEPS_PER_HOUR;
+        let per_h = self.clock.per_hour();
         let start_step = self.frame.start_step;
         let model = &self.model;
         let graph = &self.graph;
@@ -1051,8 +1147,8 @@ impl Detector {
                 && model.link_index(&a.pipe).is_some_and(|k| {
                     graph
                         .link_distance(k, loc.pipe)
-                        .is_some_and(|d| d <= cfg.growth_radius_m)
-                        || loc.expected_distance(k) <= cfg.growth_radius_m
+                        .is_some_and(|d| d <= cfg.radius_m)
+                        || loc.expected_distance(k) <= cfg.radius_m
                 })
         });
         let loc = match joint {
@@ -1065,7 +1161,7 @@ impl Detector {
         // Near a reported leak: one of two modes there is most likely that
         // leak growing, and the other a false alarm.
         let alarms = &self.st.alarms;
-        let near = |k: usize| near_reported(alarms, model, graph, k, cfg.growth_radius_m);
+        let near = |k: usize| near_reported(alarms, model, graph, k, cfg.radius_m);
         let two_mode = match loc.second {
             Some((p2, c2))
                 if growth_of.is_none()
@@ -1112,10 +1208,10 @@ impl Detector {
             growth_of,
             pipe: self.model.links[loc.pipe].id.clone(),
             also_pipe: two_mode,
-            time: format_step(step),
+            time: self.clock.format(step),
             step,
-            alarm_time: format_step(start_step + lz.alarm_row as i64),
-            estimated_start: format_step(start_step + lz.start as i64),
+            alarm_time: self.clock.format(start_step + lz.alarm_row as i64),
+            estimated_start: self.clock.format(start_step + lz.start as i64),
             estimated_size_lps: size * 1000.0,
             confidence: loc.confidence,
             candidate_pipes: loc.pipes,
@@ -1173,11 +1269,6 @@ pub fn unit_scale(kind: SensorKind) -> f64 {
     }
 }
 
-/// Epoch milliseconds of a detection step.
-pub fn unix_ms_of_step(step: i64) -> i64 {
-    (EPOCH_2019_S + step * STEP_S as i64) * 1000
-}
-
 /// Whether pipe `k` lies within `radius` m of a reported alarm's pipe.
 fn near_reported(
     alarms: &[Alarm],
@@ -1215,7 +1306,7 @@ fn relocalize_pending(
     alarms: &[Alarm],
     cfg: &DetectConfig,
 ) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
-    let per_h = STEPS_PER_HOUR;
+    let per_h = frame.per_hour();
     let win = (cfg.loc_window_h * per_h as f64) as usize;
     if end <= p_start + per_h {
         return Ok(None);
@@ -1241,7 +1332,7 @@ fn relocalize_pending(
     let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
     let cum = joint.unwrap_or(single);
     let ok = cum.confidence >= cfg.pending_confidence
-        && !near_reported(alarms, model, graph, cum.pipe, cfg.growth_radius_m)
+        && !near_reported(alarms, model, graph, cum.pipe, cfg.radius_m)
         && !evidence.is_some_and(|e| e < cfg.min_new_evidence);
     Ok(ok.then_some((cum, p_size, evidence)))
 }
@@ -1252,7 +1343,12 @@ mod tests {
 
     #[test]
     fn step_and_epoch_ms_agree() {
-        assert_eq!(step_of_unix_ms(unix_ms_of_step(12_345)), Some(12_345));
-        assert_eq!(unix_ms_of_step(0), EPOCH_2019_S * 1000);
+        let c = Clock {
+            step_s: 900,
+            model_origin_s: 0,
+        };
+        assert_eq!(c.step_of_unix_ms(c.unix_ms(12_345)), Some(12_345));
+        assert_eq!(c.unix_ms(4), 3_600_000);
+        assert_eq!(c.per_hour(), 4);
     }
 }

@@ -15,6 +15,8 @@
 //! bound_m = 5.0
 //! [status]
 //! uncertain = ["V7", "P301"]      # links whose open/closed status is searched
+//! [pumps]
+//! speed = ["PU1"]                 # pumps whose relative speed is fitted (a factor)
 //! ```
 //!
 //! Every problem is `file:line: reason`.
@@ -40,6 +42,13 @@ struct File {
     demand: Option<Demand>,
     offsets: Option<Offsets>,
     status: Option<Status>,
+    pumps: Option<Pumps>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pumps {
+    speed: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -218,12 +227,40 @@ pub fn load(path: Option<&Path>, net: &Network) -> Result<(ParamSet, Option<f64>
             }
         }
     }
+    let mut pump_speed = Vec::new();
+    if let Some(p) = &f.pumps {
+        for id in &p.speed {
+            match net.link_index(id.get_ref()) {
+                Some(k) if matches!(net.links[k].kind, LinkKind::Pump(_)) => {
+                    if pump_speed.contains(&k) {
+                        bail!(
+                            "{}: [pumps] speed: '{}' is listed twice",
+                            at(id.span()),
+                            id.get_ref()
+                        );
+                    }
+                    pump_speed.push(k)
+                }
+                Some(_) => bail!(
+                    "{}: [pumps] speed: '{}' is not a pump",
+                    at(id.span()),
+                    id.get_ref()
+                ),
+                None => bail!(
+                    "{}: [pumps] speed: '{}' is no link of the network",
+                    at(id.span()),
+                    id.get_ref()
+                ),
+            }
+        }
+    }
     Ok((
         ParamSet {
             roughness,
             demand,
             offsets,
             uncertain_links,
+            pump_speed,
         },
         bound,
     ))
