@@ -360,9 +360,17 @@ fn extra_pressures(
     if !want.is_empty() {
         let t0 = std::time::Instant::now();
         let pb = progress(100, "simulating the model");
-        let p = model::pressures(&l.net, g.from, g.step_ms, g.n, &want, |share| {
-            pb.set_position((share * 100.0) as u64)
-        })
+        let utc_offset_s = jiff::Timestamp::from_millisecond(g.from)
+            .map_or(0, |t| i64::from(l.map.time_zone.to_offset(t).seconds()));
+        let p = model::pressures(
+            &l.net,
+            g.from,
+            utc_offset_s,
+            g.step_ms,
+            g.n,
+            &want,
+            |share| pb.set_position((share * 100.0) as u64),
+        )
         .with_context(|| "model pressures (zones without pressure sensors, located leaks)")?;
         pb.finish_and_clear();
         tracing::info!(

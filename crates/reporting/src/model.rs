@@ -5,10 +5,11 @@
 //! pressure of zones without pressure sensors, and for the pressure at a
 //! located leak.
 //!
-//! Model time 0 is 2019-01-01 00:00 UTC, the live twin's convention
-//! (`detection::time::EPOCH_2019_S`): the window's offset from it becomes
-//! the simulation's pattern start, so a yearly pattern (L-Town's) is read
-//! at the window's dates and a daily one at its hours.
+//! Model time 0 is the model's start clock time on the window's first
+//! local day, as the live twin and `detect` align their models
+//! (`detection::time::model_origin_s`): a daily pattern is read at the
+//! window's local hours, a weekly or yearly one from the window's first
+//! day on.
 
 use hydraulics::Simulation;
 
@@ -26,6 +27,7 @@ pub enum ModelError {
 pub fn pressures(
     net: &network::Network,
     from_ms: i64,
+    utc_offset_s: i64,
     step_ms: i64,
     n: usize,
     nodes: &[usize],
@@ -39,8 +41,9 @@ pub fn pressures(
     t.hydraulic_step = t.hydraulic_step.clamp(1, step_s);
     t.report_step = step_s;
     t.report_start = 0;
-    let offset_s = from_ms.div_euclid(1000) - detection::time::EPOCH_2019_S;
-    t.pattern_start = offset_s.max(0) as u64;
+    let from_s = from_ms.div_euclid(1000);
+    let origin = detection::time::model_origin_s(from_s, utc_offset_s, t.start_clocktime);
+    t.pattern_start += (from_s - origin).max(0) as u64;
     let mut sim = Simulation::from_network(net).map_err(|e| ModelError::Prepare(e.to_string()))?;
     let mut out = vec![vec![f64::NAN; n]; nodes.len()];
     loop {
@@ -79,8 +82,8 @@ mod tests {
                    [OPTIONS]\n UNITS LPS\n[END]\n";
         let net = network::inp::parse_inp(inp, "t.inp").unwrap();
         let j = net.node_index("J1").unwrap();
-        let from = (detection::time::EPOCH_2019_S + 86_400) * 1000;
-        let p = pressures(&net, from, 3_600_000, 48, &[j], |_| {}).unwrap();
+        let from = 1_546_387_200_000; // 2019-01-02 00:00 UTC, a midnight
+        let p = pressures(&net, from, 0, 3_600_000, 48, &[j], |_| {}).unwrap();
         assert!(p[0].iter().all(|x| x.is_finite()));
         assert!(p[0][0] > p[0][12], "night (×1) above day (×3)");
         assert!((p[0][0] - p[0][24]).abs() < 1e-9, "the pattern repeats");
