@@ -18,8 +18,9 @@ use telemetry::SensorMap;
 #[command(
     after_help = "What a utility must provide: the model (.inp); a sensor map \
 (--sensors, TOML: kind, element, unit, range, SCADA column; README \"Sensor maps\") with \
-a flow meter on every link of every reservoir and a level sensor in every tank (the water \
-balance), and pressure or flow sensors to compare with the model; readings in any unit \
+for the water balance a flow meter on every link of every reservoir (one unmetered link \
+beside meters carrying at least half the supply is estimated from the model, with a note) \
+and for every tank a level sensor or a flow meter on each of its links, and pressure or flow sensors to compare with the model; readings in any unit \
 the map declares (converted to SI; an unknown unit is an error), timestamps in the map's \
 time zone, sampled at a regular interval (the model step follows it: 1, 5, 10, 15, 30 or 60 \
 minutes…; or --set step_s=SECONDS); a leak-free training period (--train, or the first \
