@@ -20,6 +20,7 @@
 pub mod config;
 pub mod field_sim;
 pub mod ingest;
+pub mod logging;
 pub mod modbus;
 pub mod quality;
 pub mod resample;

@@ -39,24 +39,9 @@ pub fn load_config(path: &Path) -> Result<(TwinConfig, SensorMap)> {
     Ok((cfg, map))
 }
 
-/// Logs to stderr; `RUST_LOG`-style level from `AQUATWIN_LOG` (default info).
+/// Logs to stderr (`telemetry::logging`).
 pub fn init_logging() {
-    let level = match std::env::var("AQUATWIN_LOG")
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "error" => tracing::Level::ERROR,
-        "warn" => tracing::Level::WARN,
-        "debug" => tracing::Level::DEBUG,
-        "trace" => tracing::Level::TRACE,
-        _ => tracing::Level::INFO,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    telemetry::logging::init_stderr();
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

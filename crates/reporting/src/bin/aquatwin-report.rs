@@ -47,23 +47,9 @@ struct Args {
     cut: Vec<String>,
 }
 
+/// Logs to stderr (`telemetry::logging`).
 fn init_logging() {
-    let level = match std::env::var("AQUATWIN_LOG")
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "error" => tracing::Level::ERROR,
-        "warn" => tracing::Level::WARN,
-        "debug" => tracing::Level::DEBUG,
-        "trace" => tracing::Level::TRACE,
-        _ => tracing::Level::INFO,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    telemetry::logging::init_stderr();
 }
 
 fn run(a: Args) -> Result<()> {
