@@ -74,9 +74,11 @@ fn sensor_map_as(dir: &Path, name: &str, pressures: bool) -> PathBuf {
     p
 }
 
-#[test]
-fn real_losses_match_the_true_leak_volume() {
-    let dir = std::env::temp_dir().join(format!("aquatwin-report-truth-{}", std::process::id()));
+/// A fresh folder `name-PID` holding Hanoi with its diurnal pattern, the
+/// sensor map and a 28-day scenario of seed `seed` (2 leaks of 20–40 L/s,
+/// the first `leak_free_days` without): (folder, network, scenario).
+fn hanoi_field(name: &str, seed: u64, leak_free_days: u32) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
@@ -94,16 +96,23 @@ fn real_losses_match_the_true_leak_volume() {
         "--leaks",
         "2",
         "--seed",
-        "11",
+        &seed.to_string(),
         "--min-leak-lps",
         "20",
         "--max-leak-lps",
         "40",
         "--leak-free-days",
-        "3",
+        &leak_free_days.to_string(),
         "--out",
         &s(&scen),
     ]);
+    (dir, net, scen)
+}
+
+#[test]
+fn real_losses_match_the_true_leak_volume() {
+    let (dir, net, scen) = hanoi_field("aquatwin-report-truth", 11, 3);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
     // twin.toml: no [[zones]], so the zone is detected (cut at the meter).
     let cfg = dir.join("twin.toml");
     std::fs::write(
@@ -387,34 +396,8 @@ fn real_losses_match_the_true_leak_volume() {
 /// must be within 15 % of the true leak volume.
 #[test]
 fn located_leaks_get_their_own_night_day_factor() {
-    let dir = std::env::temp_dir().join(format!("aquatwin-report-located-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dir, net, scen) = hanoi_field("aquatwin-report-located", 23, 7);
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let net = hanoi_diurnal(&dir);
-    let map = sensor_map(&dir);
-    let scen = dir.join("scenario");
-    ok(&[
-        "scenario",
-        "--network",
-        &s(&net),
-        "--sensors",
-        &s(&map),
-        "--days",
-        "28",
-        "--leaks",
-        "2",
-        "--seed",
-        "23",
-        "--min-leak-lps",
-        "20",
-        "--max-leak-lps",
-        "40",
-        "--leak-free-days",
-        "7",
-        "--out",
-        &s(&scen),
-    ]);
     let cfg = dir.join("twin.toml");
     let base = format!(
         "sensors = \"map.toml\"\nnetwork = \"{}\"\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
