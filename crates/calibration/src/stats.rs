@@ -1,6 +1,9 @@
 //! Goodness of fit per sensor: RMSE and the share of readings within the
 //! acceptance bands engineers use (pressure ±0.5 / ±0.75 / ±2 m, flow
-//! ±5 / ±10 %).
+//! ±5 / ±10 % of the measured flow). Every flow reading is counted against
+//! both flow bands; the flow criterion commonly attributed to WRc (1989),
+//! unverified, instead gives each reading one band, ±5 % where the flow
+//! exceeds 10 % of the total demand and ±10 % otherwise.
 
 use crate::data::{Data, ObsKind};
 use serde::Serialize;

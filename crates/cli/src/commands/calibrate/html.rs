@@ -159,7 +159,7 @@ fn period(h: &mut String, title: &str, f: &PeriodFit) {
     let _ = write!(
         h,
         "<h2>{title}: {}</h2><p>{} rows. Pressure RMSE {:.3} m → {:.3} m. \
-Pressure readings within ±0.5 / ±0.75 / ±2 m: {} → {} (criteria {}). Flow readings within ±5 / ±10 %: {} → {}.</p>",
+Pressure readings within ±0.5 / ±0.75 / ±2 m: {} → {} (criteria {}). Flow readings within ±5 / ±10 % of the measured flow: {} → {}.</p>",
         esc(&f.period),
         f.rows,
         f.pressure_rmse_before,
