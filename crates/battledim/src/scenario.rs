@@ -273,9 +273,19 @@ pub fn generate(
     while chosen.len() < cfg.leaks {
         tries += 1;
         if tries > 10_000 {
+            let pressured = pipes
+                .iter()
+                .filter(|&&k| {
+                    let l = &model.links[k];
+                    0.5 * (p_mean[l.from] + p_mean[l.to]) > 5.0
+                })
+                .count();
             return Err(ScenarioError::NoLeakPipes(format!(
-                "cannot place {} leaks {} m apart",
-                cfg.leaks, cfg.min_leak_separation_m
+                "cannot place {} leaks {} m apart along the network: {} of {} pipes have a mean pressure above 5 m over the first day (a leak needs pressure)",
+                cfg.leaks,
+                cfg.min_leak_separation_m,
+                pressured,
+                pipes.len()
             )));
         }
         let k = pipes[rng.below(pipes.len())];
