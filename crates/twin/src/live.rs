@@ -684,37 +684,56 @@ impl LiveTwin {
                     );
                 }
                 DetectorEvent::Alarm { index, alarm } => {
-                    let event = if alarm.reported {
-                        Some(leak_event(
+                    let event = if alarm.reported || alarm.unlocated || alarm.growth_of.is_some() {
+                        // One alert per leak, keyed by the alarm its chain
+                        // starts from: a new leak (reported, or unlocated:
+                        // the balance sees it but its place is uncertain, so
+                        // the alert carries a low confidence and the
+                        // candidate area), its growth, and the report that
+                        // later places an unlocated leak all update it. The
+                        // place is that of the chain's latest report; the
+                        // size the chain's total.
+                        if alarm.unlocated {
+                            tracing::info!(
+                                alarm = index,
+                                pipe = %alarm.pipe,
+                                confidence = alarm.confidence,
+                                "new leak in the water balance, place uncertain: alert with its candidate area"
+                            );
+                        }
+                        let root = self.detector.leak_root(index);
+                        let alarms = self.detector.alarms();
+                        let chain: Vec<usize> = (root..=index)
+                            .filter(|&k| self.detector.leak_root(k) == root)
+                            .collect();
+                        let size: f64 = chain.iter().map(|&k| alarms[k].estimated_size_lps).sum();
+                        let place = chain
+                            .iter()
+                            .rev()
+                            .copied()
+                            .find(|&k| alarms[k].reported)
+                            .unwrap_or(root);
+                        let mut ev = leak_event(
                             clock,
-                            index,
-                            &alarm,
-                            alarm.estimated_size_lps,
+                            root,
+                            &alarms[place],
+                            size,
                             &self.tags,
                             &self.columns,
-                        ))
-                    } else if let Some(j) = alarm.growth_of {
-                        // A known leak grew: its alert, with the size of the
-                        // whole chain.
-                        let root = self.detector.leak_root(j);
-                        let alarms = self.detector.alarms();
-                        let size: f64 = (0..alarms.len())
-                            .filter(|&k| {
-                                k == root || (k > root && self.detector.leak_root(k) == root)
-                            })
-                            .map(|k| alarms[k].estimated_size_lps)
-                            .sum();
-                        let mut ev =
-                            leak_event(clock, root, &alarms[root], size, &self.tags, &self.columns);
+                        );
                         ev.evidence = evidence(&alarm, &self.tags, &self.columns);
                         ev.observed_ms = clock.unix_ms(alarm.step);
+                        if let Ok(ms) = detection::time::parse_utc_ms(&alarms[root].estimated_start)
+                        {
+                            ev.estimated_start_ms = ms;
+                        }
                         Some(ev)
                     } else {
                         tracing::info!(
                             alarm = index,
                             pipe = %alarm.pipe,
                             confidence = alarm.confidence,
-                            "alarm held back: localized too diffusely (pending)"
+                            "alarm held back: most likely a known leak growing, or part of a pending leak"
                         );
                         None
                     };

@@ -595,6 +595,8 @@ pub fn run(a: Args) -> Result<()> {
             "{} {} at {} (alarm {}, start ~{}, ~{} L/s, confidence {})",
             if al.reported {
                 "LEAK"
+            } else if al.unlocated {
+                "LEAK, place uncertain (candidate area in the report), best guess"
             } else if al.growth_of.is_some() {
                 "growth"
             } else {
@@ -609,11 +611,12 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     eprintln!(
-        "{} rows of {} s, {} sensors used, {} leak(s) reported{} in {:.1} s",
+        "{} rows of {} s, {} sensors used, {} leak(s) reported, {} more with an uncertain place{} in {:.1} s",
         report.rows,
         report.step_s,
         report.sensors_used,
         report.alarms.iter().filter(|a| a.reported).count(),
+        report.alarms.iter().filter(|a| a.unlocated).count(),
         match &calibration {
             Some(c) if c.used => format!(" on the calibrated model ({} fit)", c.fit_quality),
             Some(_) => " on the nominal model (calibration not better)".to_string(),

@@ -239,7 +239,31 @@ pub(super) fn localize(
             })
             .collect()
     };
-    let mut single = posterior(fit(&[]), dim, model, graph, cfg);
+    // The misfit variance the likelihood uses is pooled: the best fit's
+    // (dim − 1 degrees of freedom) with the signature's own noise in
+    // training (the spread of the same window's change without a leak; one
+    // degree of freedom per training day beyond the first). With few
+    // sensors the best fit alone is a poor estimate and, when it fits well
+    // by chance, makes the weights overconfident.
+    let prior = if cfg.pooled_noise {
+        let v: Vec<f64> = (0..nch)
+            .filter(|&c| sig_sd[c].is_finite())
+            .map(|c| {
+                let s = normal.signature_sd(c, len, reference, per_h) / sig_sd[c];
+                s * s
+            })
+            .collect();
+        let days = normal.train_rows() / (24 * per_h);
+        if v.is_empty() || days < 2 {
+            None
+        } else {
+            Some((v.iter().sum::<f64>() / v.len() as f64, (days - 1) as f64))
+        }
+    } else {
+        None
+    };
+    let posterior = |fits, dim| posterior(fits, dim, prior, model, graph, cfg);
+    let mut single = posterior(fit(&[]), dim);
     single.evidence = evidence.clone();
     let joint = if known_sigs.is_empty() {
         None
@@ -249,7 +273,7 @@ pub(super) fn localize(
         // Misfit with the known leaks alone (their growth, no new leak).
         let cols: Vec<&[f64]> = known_sigs.iter().map(Vec::as_slice).collect();
         let (_, known_only) = signature::fit(&cols, &obs);
-        let mut loc = posterior(fits, dim, model, graph, cfg);
+        let mut loc = posterior(fits, dim);
         loc.evidence = evidence;
         loc.new_leak_evidence = Some(known_only / best.max(1e-12));
         Some(loc)
@@ -259,17 +283,25 @@ pub(super) fn localize(
 
 /// The candidate weights from the fits `(node, misfit, amplitude)` and the
 /// pipe minimizing the expected distance to the leak under them (and the
-/// second mode, see [`Localization::second`]).
+/// second mode, see [`Localization::second`]). `prior`: the signature's
+/// noise variance per dimension from training and its degrees of freedom,
+/// pooled with the best fit's misfit.
 fn posterior(
     mut fits: Vec<(usize, f64, f64)>,
     dim: usize,
+    prior: Option<(f64, f64)>,
     model: &Network,
     graph: &NetworkDistance,
     cfg: &DetectConfig,
 ) -> Localization {
     // Noise scale from the best fit alone (before any amplitude prior).
     let best_sse = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
-    let temp = (best_sse / (dim.max(2) - 1) as f64).max(1e-6) * cfg.temperature_scale;
+    let dof = (dim.max(2) - 1) as f64;
+    let var = match prior {
+        Some((v0, n0)) => (n0 * v0 + best_sse) / (n0 + dof),
+        None => best_sse / dof,
+    };
+    let temp = var.max(1e-6) * cfg.temperature_scale;
     // Negative log-likelihood: misfit, plus (with `amp_sigma`) a log-normal
     // prior on the fitted amplitude around 1 — the candidates were
     // simulated at the size the water balance measured, so a candidate
@@ -506,7 +538,7 @@ mod tests {
             (idx("J3"), 1.0, 1.0),
             (idx("J4"), 50.0, 1.0),
         ];
-        let loc = posterior(fits, 10, &net, &graph, &DetectConfig::default());
+        let loc = posterior(fits, 10, None, &net, &graph, &DetectConfig::default());
         let pipe = |k: usize| net.links[k].id.as_str();
         assert_eq!(pipe(loc.pipe), "P2");
         assert!((loc.confidence - 0.5).abs() < 1e-9, "{}", loc.confidence);

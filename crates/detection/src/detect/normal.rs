@@ -176,6 +176,13 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Nor
 }
 
 impl Normal {
+    /// Rows of the training data behind the signature noise.
+    pub(super) fn train_rows(&self) -> usize {
+        self.train_cum
+            .first()
+            .map_or(0, |c| c.len().saturating_sub(1))
+    }
+
     /// Standard deviation, over the training period, of the difference
     /// between the mean detrended residual of channel `c` over a window of
     /// `len` rows and over its `reference` windows: the noise of the

@@ -261,6 +261,9 @@ struct AlarmState {
     /// Alarms whose leak was repaired (their size left the baseline).
     #[serde(default)]
     repaired: Vec<usize>,
+    /// The unlocated alarm that opened the pending leak, if any.
+    #[serde(default)]
+    pending_alarm: Option<usize>,
 }
 
 /// Per live sensor: the causal data checks of a stream.
@@ -981,6 +984,7 @@ impl Detector {
                 self.st.next_check = h + pending_step;
                 if end.saturating_sub(p.0) > (cfg.pending_h * per_h as f64) as usize {
                     self.st.pending = None;
+                    self.st.pending_alarm = None;
                 } else if let Some((cum, p_size, evidence)) = self.relocalize(normal, end, p)? {
                     let step = start_step + end as i64;
                     let evidence_of = self.evidence(&cum);
@@ -999,6 +1003,8 @@ impl Detector {
                         candidate_nodes: cum.nodes,
                         new_leak_evidence: evidence,
                         evidence: evidence_of,
+                        unlocated: false,
+                        locates: self.st.pending_alarm,
                     };
                     if let Some(&(n, _)) = cum.weights.first() {
                         if !self.st.known.contains(&n) {
@@ -1006,6 +1012,7 @@ impl Detector {
                         }
                     }
                     self.st.pending = None;
+                    self.st.pending_alarm = None;
                     events.push(self.record(alarm));
                 }
             }
@@ -1078,9 +1085,15 @@ impl Detector {
     }
 
     /// The alarm a leak's growth chain starts from: alarm `index` itself,
-    /// or the earlier alarm whose leak it is the growth of.
+    /// or the earlier alarm whose leak it is the growth of, or the unlocated
+    /// alarm it places (`locates`): the leak's alert is that alarm's.
     pub fn leak_root(&self, mut index: usize) -> usize {
-        while let Some(j) = self.st.alarms.get(index).and_then(|a| a.growth_of) {
+        while let Some(j) = self
+            .st
+            .alarms
+            .get(index)
+            .and_then(|a| a.growth_of.or(a.locates))
+        {
             if j == index {
                 break;
             }
@@ -1181,22 +1194,35 @@ impl Detector {
         if let Some((p_start, _, _)) = self.st.pending {
             if lz.start.saturating_sub(p_start) > (cfg.pending_h * per_h as f64) as usize {
                 self.st.pending = None;
+                self.st.pending_alarm = None;
             }
         }
+        // New water loss the balance sees but the signature cannot place (a
+        // diffuse localization, or one the known leaks' growth might explain
+        // as well) is still news for operators: an alert with its candidate
+        // area, whose place a later report of the pending leak gives
+        // (`locates`).
+        let mut unlocated = false;
+        let mut locates = None;
         if reported {
             self.st.pending = None;
+            self.st.pending_alarm = None;
         } else {
             let pending_step = (cfg.pending_step_h.max(0.0)) as usize;
             match self.st.pending {
                 None if cfg.pending_h > 0.0 && growth_of.is_none() => {
                     self.st.pending = Some((lz.start, self.st.offset, self.st.known.len()));
                     self.st.next_check = (end + 1 - self.first_row) / per_h + pending_step;
+                    unlocated = true;
+                    self.st.pending_alarm = Some(self.st.alarms.len());
                 }
+                None if growth_of.is_none() => unlocated = true,
                 Some(p) => {
                     if let Some((cum, _, _)) = self.relocalize(normal, end, p)? {
                         loc = cum;
                         reported = true;
                         self.st.pending = None;
+                        locates = self.st.pending_alarm.take();
                     }
                 }
                 _ => {}
@@ -1218,6 +1244,8 @@ impl Detector {
             candidate_nodes: loc.nodes,
             new_leak_evidence,
             evidence,
+            unlocated,
+            locates,
         };
         if let Some(&(n, _)) = loc.weights.first() {
             if !self.st.known.contains(&n) {
