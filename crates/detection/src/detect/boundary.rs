@@ -844,40 +844,106 @@ fn set_open_times(net: &mut Network, step_s: u64) {
     t.start_clocktime = 0;
 }
 
-/// Runs the model over the frame from row 0 and returns clones of the
-/// solved simulation at the rows in `snaps` (sorted, all derived).
+/// How many solved model states [`Snapshots`] keeps (the sample rows of
+/// the last few localizations).
+const KEPT_SNAPSHOTS: usize = 24;
+
+/// Solved model states kept from earlier localizations' model runs, so
+/// that a later localization continues from the latest kept state at or
+/// before its first sample row instead of running the model again from
+/// row 0. A continued run performs the same operations on the same state
+/// as a run from row 0, so it gives the same bits. The states belong to
+/// the frame's row 0 (derived rows never change; dropping rows starts
+/// afresh). Not part of the detector's state: a resumed detector starts
+/// with none and gets the same results.
+#[derive(Default)]
+pub(super) struct Snapshots {
+    /// Step of the frame's row 0 when the states were taken.
+    origin: Option<i64>,
+    /// (row, the model solved at that row), oldest first.
+    kept: Vec<(usize, Simulation)>,
+}
+
+impl Snapshots {
+    /// Forgets the states when the frame's row 0 has moved.
+    fn check_origin(&mut self, f: &Frame) {
+        if self.origin != Some(f.start_step) {
+            self.kept.clear();
+            self.origin = Some(f.start_step);
+        }
+    }
+
+    /// The latest kept state at or before row `r`.
+    fn latest_at_or_before(&self, r: usize) -> Option<&(usize, Simulation)> {
+        self.kept
+            .iter()
+            .filter(|(k, _)| *k <= r)
+            .max_by_key(|(k, _)| *k)
+    }
+
+    fn keep(&mut self, r: usize, sim: &Simulation) {
+        self.kept.retain(|(k, _)| *k != r);
+        if self.kept.len() >= KEPT_SNAPSHOTS {
+            self.kept.remove(0);
+        }
+        self.kept.push((r, sim.clone()));
+    }
+}
+
+/// Runs the model over the frame from row 0 (or continues a state `kept`
+/// from an earlier run) and returns clones of the solved simulation at the
+/// rows in `snaps` (sorted, all derived).
 pub(super) fn snapshots(
     setup: &Setup,
     f: &Frame,
     snaps: &[usize],
+    kept: &mut Snapshots,
 ) -> Result<Vec<Simulation>, DetectError> {
-    let mut net = setup.net.clone();
-    set_open_times(&mut net, f.step_s);
-    net.times.pattern_start = f.pattern_start;
-    let mut sim = Simulation::from_network(net)?;
-    let Some(&last) = snaps.iter().max() else {
+    let (Some(&first), Some(&last)) = (snaps.iter().min(), snaps.iter().max()) else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    loop {
-        let t = sim.time_s();
-        let on_grid = t.is_multiple_of(f.step_s);
-        let r = (t / f.step_s) as usize;
-        if on_grid && r < f.rows {
-            apply_bc(&mut sim, setup, f, r, f.m[r]);
-        }
-        sim.run()?;
-        if on_grid && r < f.rows {
+    kept.check_origin(f);
+    let mut out: Vec<(usize, Simulation)> = Vec::new();
+    let sim = match kept.latest_at_or_before(first) {
+        // Where a run from row 0 stands after solving row `r`.
+        Some((r, state)) => {
+            let (r, mut sim) = (*r, state.clone());
             if snaps.binary_search(&r).is_ok() {
-                out.push(sim.clone());
+                out.push((r, sim.clone()));
             }
-            if r >= last {
+            (r < last && sim.next() > 0).then_some(sim)
+        }
+        None => {
+            let mut net = setup.net.clone();
+            set_open_times(&mut net, f.step_s);
+            net.times.pattern_start = f.pattern_start;
+            Some(Simulation::from_network(net)?)
+        }
+    };
+    if let Some(mut sim) = sim {
+        loop {
+            let t = sim.time_s();
+            let on_grid = t.is_multiple_of(f.step_s);
+            let r = (t / f.step_s) as usize;
+            if on_grid && r < f.rows {
+                apply_bc(&mut sim, setup, f, r, f.m[r]);
+            }
+            sim.run()?;
+            if on_grid && r < f.rows {
+                if snaps.binary_search(&r).is_ok() {
+                    out.push((r, sim.clone()));
+                }
+                if r >= last {
+                    break;
+                }
+            }
+            if sim.next() == 0 {
                 break;
             }
         }
-        if sim.next() == 0 {
-            break;
-        }
     }
-    Ok(out)
+    for (r, sim) in &out {
+        kept.keep(*r, sim);
+    }
+    Ok(out.into_iter().map(|(_, s)| s).collect())
 }

@@ -5,7 +5,7 @@
 //! already found, the candidate weights and the pipe minimising the
 //! expected distance to the leak. No I/O.
 
-use super::boundary::{apply_bc, read_channels, snapshots, Frame, Setup};
+use super::boundary::{apply_bc, read_channels, snapshots, Frame, Setup, Snapshots};
 use super::normal::{detrended, Normal, Reference};
 use super::{CandidateNode, CandidatePipe, DetectConfig, DetectError};
 use crate::signature;
@@ -51,6 +51,7 @@ pub(super) fn localize(
     known: &[usize],
     ref_before: Option<usize>,
     cfg: &DetectConfig,
+    kept: &mut Snapshots,
 ) -> Result<(Localization, Option<Localization>), DetectError> {
     let per_h = f.per_hour();
     let ref_len = (cfg.ref_window_h * per_h as f64) as usize;
@@ -155,7 +156,7 @@ pub(super) fn localize(
     } else {
         obs
     };
-    let snaps = snapshots(setup, f, &samples)?;
+    let snaps = snapshots(setup, f, &samples, kept)?;
     let junctions: Vec<usize> = (0..setup.net.nodes.len())
         .filter(|&i| setup.net.nodes[i].is_junction())
         .collect();

@@ -11,7 +11,7 @@
 //! last rows are derived with a shortened storage term and a localization
 //! still waiting uses the rows there are.
 
-use super::boundary::{Frame, LiveModel, Setup};
+use super::boundary::{Frame, LiveModel, Setup, Snapshots};
 use super::checks::{at_rest, check_all, resting_values};
 use super::cusum::{change_point, cusum_update};
 use super::localization::{localize, Localization};
@@ -332,6 +332,8 @@ pub struct Detector {
     origin_step: i64,
     /// Localizations run by this instance (not part of the state).
     localizations: u64,
+    /// Model states of earlier localizations' runs (not part of the state).
+    snapshots: Snapshots,
 }
 
 impl Detector {
@@ -444,6 +446,7 @@ impl Detector {
             finished: false,
             origin_step: start_step,
             localizations: 0,
+            snapshots: Snapshots::default(),
         })
     }
 
@@ -886,6 +889,7 @@ impl Detector {
             &self.st.known,
             &self.st.alarms,
             &self.cfg,
+            &mut self.snapshots,
         )
     }
 
@@ -958,6 +962,7 @@ impl Detector {
                     &self.st.known,
                     None,
                     &cfg,
+                    &mut self.snapshots,
                 )?;
                 let confidence = result.1.as_ref().unwrap_or(&result.0).confidence;
                 if end >= full_end || confidence >= cfg.early_confidence {
@@ -1333,6 +1338,7 @@ fn relocalize_pending(
     known: &[usize],
     alarms: &[Alarm],
     cfg: &DetectConfig,
+    kept: &mut Snapshots,
 ) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
     let per_h = frame.per_hour();
     let win = (cfg.loc_window_h * per_h as f64) as usize;
@@ -1356,6 +1362,7 @@ fn relocalize_pending(
         &known[..p_known.min(known.len())],
         Some(p_start),
         cfg,
+        kept,
     )?;
     let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
     let cum = joint.unwrap_or(single);
