@@ -58,6 +58,68 @@ fn add_upper_barrier(dq: f64, hloss: &mut f64, hgrad: &mut f64) {
 /// Computes P and Y of every link: pipes in one tight loop per head-loss
 /// formula, then pumps and valves.
 pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
+    pipe_coeffs(pr, s);
+    other_coeffs(pr, s);
+}
+
+/// P and Y of pipes computed for one state's pipe flows, statuses and
+/// resistances, kept to be copied into another state with the same bits
+/// in them: the scenarios of a batch start their first trial from their
+/// common base's flows, so one computation serves them all.
+#[derive(Default)]
+pub(crate) struct SharedPipeCoeffs {
+    flow: Vec<f64>,
+    status: Vec<u8>,
+    r: Vec<f64>,
+    p: Vec<f64>,
+    y: Vec<f64>,
+}
+
+/// Whether `a` and `b` hold the same bits (in blocks, so that the
+/// comparison vectorizes).
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len()
+        && a.chunks(64).zip(b.chunks(64)).all(|(x, y)| {
+            x.iter()
+                .zip(y)
+                .fold(0u64, |d, (u, v)| d | (u.to_bits() ^ v.to_bits()))
+                == 0
+        })
+}
+
+/// [`headloss_coeffs`], taking the pipes' P and Y from `shared` when they
+/// were computed there for the same pipe flows, statuses and resistances
+/// (the same bits as computing them), else computing them and keeping
+/// them there.
+pub(crate) fn headloss_coeffs_shared(pr: &Prepared, s: &mut State, shared: &mut SharedPipeCoeffs) {
+    let nl = pr.nlinks;
+    let same = same_bits(&shared.flow, &s.flow[..nl])
+        && shared.status == s.status[..nl]
+        && same_bits(&shared.r, &s.r[..nl]);
+    if same {
+        for &k in &pr.pipes {
+            s.p[k] = shared.p[k];
+            s.y[k] = shared.y[k];
+        }
+    } else {
+        pipe_coeffs(pr, s);
+        let keep = |dst: &mut Vec<f64>, src: &[f64]| {
+            dst.clear();
+            dst.extend_from_slice(&src[..nl]);
+        };
+        keep(&mut shared.flow, &s.flow);
+        keep(&mut shared.r, &s.r);
+        keep(&mut shared.p, &s.p);
+        keep(&mut shared.y, &s.y);
+        shared.status.clear();
+        shared.status.extend_from_slice(&s.status[..nl]);
+    }
+    other_coeffs(pr, s);
+}
+
+/// P and Y of every pipe: one tight loop per head-loss formula. They
+/// depend on the pipes' flows, statuses and resistances only.
+fn pipe_coeffs(pr: &Prepared, s: &mut State) {
     let o = &pr.opts;
     let (hexp, rqtol) = (o.hexp, o.rqtol);
     let State {
@@ -170,6 +232,10 @@ pub fn headloss_coeffs(pr: &Prepared, s: &mut State) {
             }
         }
     }
+}
+
+/// P and Y of pumps and valves.
+fn other_coeffs(pr: &Prepared, s: &mut State) {
     for &k in &pr.others {
         match pr.ltype[k] {
             LinkType::Pump => pump_coeff(pr, s, k),

@@ -21,7 +21,8 @@
 //! same driver, the same results, no speed-up).
 
 use crate::coeffs::{
-    has_junction_extras, headloss_coeffs, junction_extras, matrix_coeffs, regulating_valves, System,
+    has_junction_extras, headloss_coeffs, headloss_coeffs_shared, junction_extras, matrix_coeffs,
+    regulating_valves, SharedPipeCoeffs, System,
 };
 use crate::prepared::Prepared;
 use crate::simulation::{SimError, Simulation, StepReport};
@@ -59,6 +60,9 @@ struct Workspace {
     work: Vec<V>,
     /// Where a lane's solution goes when it is not wanted.
     scratch: [Vec<f64>; LANES],
+    /// Pipe coefficients of a scenario's first trial, for the next
+    /// scenarios' first trials (all from the same base).
+    shared: SharedPipeCoeffs,
 }
 
 impl Workspace {
@@ -81,6 +85,7 @@ impl Workspace {
             f: vec![ZERO; nj],
             work: vec![ZERO; n],
             scratch: std::array::from_fn(|_| vec![0.0; nj + pr.nlinks]),
+            shared: SharedPipeCoeffs::default(),
             sym,
         }
     }
@@ -174,26 +179,27 @@ type TrialResult = Option<Result<Option<LinkSums>, usize>>;
 /// One trial of every lane that is solving (`None` lanes are empty): in
 /// SIMD lanes where the CPU has AVX2, else one scalar trial per lane.
 /// `extras[l]` lists lane `l`'s junctions with emitter, pressure-driven
-/// demand or leakage terms.
+/// demand or leakage terms; `first[l]`: lane `l` starts its scenario.
 fn joint_trial(
     pr: &Prepared,
     ws: &mut Workspace,
     states: &mut [Option<&mut State>; LANES],
     extras: [&[u32]; LANES],
+    first: [bool; LANES],
     simd: bool,
 ) -> [TrialResult; LANES] {
     #[cfg(target_arch = "x86_64")]
     if simd && has_avx2() {
         // SAFETY: AVX2 was detected at run time.
-        let r = unsafe { simd_trial(pr, ws, states, extras) };
+        let r = unsafe { simd_trial(pr, ws, states, extras, first) };
         return r.map(|x| x.map(|y| y.map(Some)));
     }
-    let _ = (ws, extras, simd);
+    let _ = (extras, simd);
     let nj = pr.njuncs;
     let mut out = [None; LANES];
-    for (o, s) in out.iter_mut().zip(states.iter_mut()) {
+    for ((o, s), first) in out.iter_mut().zip(states.iter_mut()).zip(first) {
         let Some(s) = s else { continue };
-        headloss_coeffs(pr, s);
+        lane_headloss_coeffs(pr, s, &mut ws.shared, first);
         matrix_coeffs(pr, s);
         let factor = s.factor.as_mut().expect("factor present");
         *o = Some(match factor.factorize_solve(&mut s.f) {
@@ -207,6 +213,17 @@ fn joint_trial(
     out
 }
 
+/// A lane's head-loss coefficients: on a scenario's first trial, the
+/// pipes' from an earlier scenario's first trial where its flows are the
+/// same (see [`SharedPipeCoeffs`]; the same bits either way).
+fn lane_headloss_coeffs(pr: &Prepared, s: &mut State, shared: &mut SharedPipeCoeffs, first: bool) {
+    if first {
+        headloss_coeffs_shared(pr, s, shared);
+    } else {
+        headloss_coeffs(pr, s);
+    }
+}
+
 /// [`joint_trial`] in SIMD lanes: coefficients (scalar per lane), the
 /// joint assembly, factorization and solve, and the link flow update.
 ///
@@ -218,12 +235,15 @@ unsafe fn simd_trial(
     ws: &mut Workspace,
     states: &mut [Option<&mut State>; LANES],
     extras: [&[u32]; LANES],
+    first_trial: [bool; LANES],
 ) -> [Option<Result<LinkSums, usize>>; LANES] {
     let Some(first) = states.iter().position(Option::is_some) else {
         return [None; LANES];
     };
-    for s in states.iter_mut().flatten() {
-        headloss_coeffs(pr, s);
+    for (s, f) in states.iter_mut().zip(first_trial) {
+        if let Some(s) = s {
+            lane_headloss_coeffs(pr, s, &mut ws.shared, f);
+        }
     }
     {
         let view: [&State; LANES] = std::array::from_fn(|l| {
@@ -348,6 +368,8 @@ struct Lane<'a, S, A> {
     trials: Trials,
     /// Junctions with emitter, PDA or leakage terms in the current step.
     extras: Vec<u32>,
+    /// The scenario's first trial is next.
+    first: bool,
 }
 
 /// Runs every scenario on a clone of `base`, [`LANES`] at a time per worker
@@ -463,6 +485,7 @@ where
                         acc,
                         trials,
                         extras,
+                        first: true,
                     });
                 }
                 if lanes.iter().all(Option::is_none) {
@@ -471,14 +494,20 @@ where
                 let results = {
                     let mut states: [Option<&mut State>; LANES] = Default::default();
                     let mut extras: [&[u32]; LANES] = [&[]; LANES];
-                    for ((st, ex), lane) in states.iter_mut().zip(&mut extras).zip(lanes.iter_mut())
+                    let mut first = [false; LANES];
+                    for (((st, ex), fi), lane) in states
+                        .iter_mut()
+                        .zip(&mut extras)
+                        .zip(&mut first)
+                        .zip(lanes.iter_mut())
                     {
                         if let Some(ln) = lane.as_mut() {
                             *ex = &ln.extras;
+                            *fi = std::mem::take(&mut ln.first);
                             *st = Some(ln.sim.parts_mut().1);
                         }
                     }
-                    joint_trial(&pr, &mut ws, &mut states, extras, simd)
+                    joint_trial(&pr, &mut ws, &mut states, extras, first, simd)
                 };
                 for (slot, res) in lanes.iter_mut().zip(results) {
                     let Some(res) = res else { continue };
@@ -504,6 +533,7 @@ where
                         mut acc,
                         trials,
                         mut extras,
+                        ..
                     } = slot.take().expect("a solving lane");
                     let info = {
                         let (p, s) = sim.parts_mut();
@@ -524,6 +554,7 @@ where
                             acc,
                             trials,
                             extras,
+                            first: false,
                         });
                     } else {
                         out.push((index, finish(sim, scenario, acc)));
