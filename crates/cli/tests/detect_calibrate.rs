@@ -12,7 +12,7 @@
 mod support;
 
 use std::path::Path;
-use support::{aquatwin, networks_dir, ok, root};
+use support::{aquatwin, networks_dir, ok, root, sqlite_twin_config};
 
 fn lines(path: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_to_string(path)
@@ -137,18 +137,7 @@ fn detect_and_twin_train_on_a_calibrated_model() {
     );
 
     // The twin, calibrated by its configuration.
-    let config = dir.join("twin.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
-             [twin]\nstate_dir = \"state\"\ncalibrate = true\n",
-            s(&sensors),
-            s(&net)
-        ),
-    )
-    .unwrap();
-    let config = s(&config);
+    let config = sqlite_twin_config(&dir, &sensors, &net, "calibrate = true\n");
     ok(&["import-scada", &s(&sc), "--config", &config]);
     let said = ok(&[
         "train",

@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{aquatwin, exe, import_and_train_first_week, networks_dir, ok};
+use support::{aquatwin, exe, import_and_train_first_week, networks_dir, ok, sqlite_twin_config};
 
 struct Case {
     dir: PathBuf,
@@ -77,28 +77,8 @@ fn case_on(
     args.extend(extra.iter().map(|x| x.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     ok(&args);
-    let config = dir.join("twin.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
-             [twin]\nstate_dir = \"state\"\n",
-            s(&sensors),
-            s(&net)
-        ),
-    )
-    .unwrap();
-    let config = s(&config);
-    ok(&["import-scada", &s(&sc), "--config", &config]);
-    ok(&[
-        "train",
-        "--config",
-        &config,
-        "--from",
-        "2019-01-01 00:00",
-        "--to",
-        "2019-01-08 00:00",
-    ]);
+    let config = sqlite_twin_config(&dir, &sensors, &net, "");
+    import_and_train_first_week(&sc, &config);
     let det = dir.join("detections.txt");
     let report = dir.join("report.json");
     ok(&[
@@ -435,18 +415,12 @@ fn drop_folder_exports_are_imported_and_followed() {
             .collect();
         std::fs::write(drop.join(&name), rest.join("\n") + "\n").unwrap();
     }
-    let config = dir.join("twin.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "sensors = {:?}\nnetwork = {:?}\n[store]\nbackend = \"sqlite\"\npath = \"store.sqlite\"\n\
-             [ingest]\ndrop_dir = \"incoming\"\n[twin]\nstate_dir = \"state\"\n",
-            root.join("sensors/ltown-battledim.toml").display().to_string(),
-            networks_dir().join("L-TOWN.inp").display().to_string()
-        ),
-    )
-    .unwrap();
-    let config = config.display().to_string();
+    let config = sqlite_twin_config(
+        &dir,
+        &root.join("sensors/ltown-battledim.toml"),
+        &networks_dir().join("L-TOWN.inp"),
+        "[ingest]\ndrop_dir = \"incoming\"\n",
+    );
     import_and_train_first_week(&dir.join("week"), &config);
     // The exports must be two seconds old to be taken (not being copied).
     std::thread::sleep(Duration::from_millis(2100));
