@@ -8,7 +8,6 @@
 //! be `00`) and are UTC: files in a local zone are converted by the caller
 //! (telemetry's SCADA reader). Calendar arithmetic is `jiff`'s.
 
-use jiff::civil::DateTime;
 use jiff::tz::Offset;
 use jiff::Timestamp;
 
@@ -24,25 +23,13 @@ pub const EPOCH_2019_S: i64 = 1_546_300_800;
 /// Parses `YYYY-MM-DD HH:MM[:SS]` (UTC) into a step index; the instant must
 /// lie on the 5-minute grid.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
-    let s = text.trim();
-    let bad = |why: &dyn std::fmt::Display| format!("bad timestamp {s:?}: {why}");
-    // A time of day is required, and no offset: the grid is UTC.
-    if !s.contains([' ', 'T']) {
-        return Err(bad(&"expected YYYY-MM-DD HH:MM"));
+    let t = detection::time::parse_utc(text)?;
+    let bad = |why: &str| format!("bad timestamp {:?}: {why}", text.trim());
+    if t.subsec_nanosecond() != 0 {
+        return Err(bad("not on the 5-minute grid (seconds must be 00)"));
     }
-    if s.parse::<Timestamp>().is_ok() {
-        return Err(bad(&"expected YYYY-MM-DD HH:MM without a UTC offset"));
-    }
-    let dt: DateTime = s.parse().map_err(|e| bad(&e))?;
-    let secs = Offset::UTC
-        .to_timestamp(dt)
-        .map_err(|e| bad(&e))?
-        .as_second();
-    if dt.subsec_nanosecond() != 0 {
-        return Err(bad(&"not on the 5-minute grid (seconds must be 00)"));
-    }
-    step_of_unix_seconds(secs).ok_or_else(|| {
-        bad(&"not on the 5-minute grid (minutes must be a multiple of 5, seconds 00)")
+    step_of_unix_seconds(t.as_second()).ok_or_else(|| {
+        bad("not on the 5-minute grid (minutes must be a multiple of 5, seconds 00)")
     })
 }
 

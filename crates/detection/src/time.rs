@@ -122,6 +122,12 @@ pub fn format_step(step: i64, step_s: u64) -> String {
 
 /// Parses `YYYY-MM-DD HH:MM[:SS]` (UTC, no offset) into epoch ms.
 pub fn parse_utc_ms(text: &str) -> Result<i64, String> {
+    parse_utc(text).map(|t| t.as_millisecond())
+}
+
+/// Parses `YYYY-MM-DD HH:MM[:SS[.fff]]` (UTC, no offset: a time of day is
+/// required) into an instant, at full precision.
+pub fn parse_utc(text: &str) -> Result<Timestamp, String> {
     let s = text.trim();
     let bad = |why: &dyn std::fmt::Display| format!("bad timestamp {s:?}: {why}");
     if !s.contains([' ', 'T']) {
@@ -131,10 +137,7 @@ pub fn parse_utc_ms(text: &str) -> Result<i64, String> {
         return Err(bad(&"expected YYYY-MM-DD HH:MM without a UTC offset"));
     }
     let dt: DateTime = s.parse().map_err(|e| bad(&e))?;
-    Offset::UTC
-        .to_timestamp(dt)
-        .map(|t| t.as_millisecond())
-        .map_err(|e| bad(&e))
+    Offset::UTC.to_timestamp(dt).map_err(|e| bad(&e))
 }
 
 /// The model's time 0 (Unix seconds): its start clock time
