@@ -249,9 +249,42 @@ fn remove(
     out
 }
 
+/// The pattern time (seconds into the patterns' cycle, the longest
+/// pattern's length × the pattern step) at model time `model_time_s`
+/// (seconds after the model's start, negative before it): the model time
+/// plus PATTERN START, wrapped into the cycle.
+pub fn pattern_time_s(net: &Network, model_time_s: i64) -> u64 {
+    (model_time_s + net.times.pattern_start as i64).rem_euclid(pattern_cycle_s(net) as i64) as u64
+}
+
+/// The patterns' cycle, s: the longest pattern's length × the pattern step.
+pub fn pattern_cycle_s(net: &Network) -> u64 {
+    let plen = net
+        .patterns
+        .iter()
+        .map(|p| p.multipliers.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as u64;
+    plen * net.times.pattern_step.max(1)
+}
+
+/// Makes the model start at midnight of its first day, its patterns at the
+/// values its own clock gives then: PATTERN START becomes the pattern time
+/// at model time −START CLOCKTIME, and START CLOCKTIME becomes 0. This is
+/// how `detect` aligns a model to data that start at midnight (patterns at
+/// the model's clock time), so synthetic data made with it match. A model
+/// whose clock starts at midnight is unchanged.
+pub fn start_at_midnight(net: &mut Network) {
+    let clock = net.times.start_clocktime as i64;
+    net.times.pattern_start = pattern_time_s(net, -clock);
+    net.times.start_clocktime = 0;
+}
+
 /// Sets steps of `step_s` seconds, the duration of `rows` rows, report
-/// every step.
+/// every step, the start at midnight ([`start_at_midnight`]).
 pub fn set_times(net: &mut Network, rows: usize, step_s: u64) {
+    start_at_midnight(net);
     let t = &mut net.times;
     t.duration = (rows.max(1) as u64 - 1) * step_s;
     t.hydraulic_step = step_s;
@@ -260,7 +293,6 @@ pub fn set_times(net: &mut Network, rows: usize, step_s: u64) {
     if t.pattern_step == 0 {
         t.pattern_step = step_s;
     }
-    t.start_clocktime = 0;
 }
 
 #[cfg(test)]
@@ -306,6 +338,31 @@ small test network
 
     pub(crate) fn small() -> Network {
         network::inp::parse_inp(SMALL_INP, "small.inp").expect("valid test network")
+    }
+
+    /// Synthetic data start at midnight; `detect` puts a model's patterns
+    /// at the model's clock time (`model_origin_s`). A model whose clock
+    /// starts at 7:00 with PATTERN START 7:00 (Richmond) has its patterns'
+    /// hour 0 at midnight; one starting at 8:00 with PATTERN START 0 has
+    /// hour 16 there. `set_times` must give the same as the detector.
+    #[test]
+    fn the_model_starts_at_midnight_with_the_patterns_its_clock_gives() {
+        let mut net = small();
+        net.patterns[0].multipliers = (0..24).map(f64::from).collect();
+        for (clock_h, pattern_start_h, at_midnight_h) in
+            [(0, 0, 0), (7, 7, 0), (8, 0, 16), (0, 5, 5), (23, 0, 1)]
+        {
+            let mut n = net.clone();
+            n.times.start_clocktime = clock_h * 3600;
+            n.times.pattern_start = pattern_start_h * 3600;
+            // The detector: data from midnight of 2019-01-01 (UTC).
+            let midnight = 1_546_300_800;
+            let origin = crate::time::model_origin_s(midnight, 0, n.times.start_clocktime);
+            assert_eq!(pattern_time_s(&n, midnight - origin), at_midnight_h * 3600);
+            set_times(&mut n, 12, 300);
+            assert_eq!(n.times.start_clocktime, 0);
+            assert_eq!(pattern_time_s(&n, 0), at_midnight_h * 3600, "clock {clock_h} h");
+        }
     }
 
     #[test]

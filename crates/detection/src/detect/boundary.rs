@@ -415,18 +415,8 @@ impl Frame {
     ) -> Frame {
         let step_s = clock.step_s;
         let net = &setup.net;
-        let pstep = net.times.pattern_step.max(1);
-        let plen = net
-            .patterns
-            .iter()
-            .map(|p| p.multipliers.len())
-            .max()
-            .unwrap_or(1)
-            .max(1) as i64;
-        let cycle = plen * pstep as i64;
-        let pattern_start = (start_step * step_s as i64 - clock.model_origin_s
-            + net.times.pattern_start as i64)
-            .rem_euclid(cycle) as u64;
+        let pattern_start =
+            crate::netedit::pattern_time_s(net, start_step * step_s as i64 - clock.model_origin_s);
         let amr_fit = if setup.amr_patterns {
             AmrFit::new(setup)
         } else {
@@ -603,16 +593,7 @@ impl Frame {
         if d == 0 {
             return;
         }
-        let net = &setup.net;
-        let pstep = net.times.pattern_step.max(1);
-        let plen = net
-            .patterns
-            .iter()
-            .map(|p| p.multipliers.len())
-            .max()
-            .unwrap_or(1)
-            .max(1) as u64;
-        let cycle = plen * pstep;
+        let cycle = crate::netedit::pattern_cycle_s(&setup.net);
         self.pattern_start = (self.pattern_start + d as u64 * self.step_s) % cycle;
         self.start_step += d as i64;
         self.rows -= d;
