@@ -555,6 +555,19 @@ pub fn detect(
         detector.push_clean(&row)?;
     }
     detector.finish()?;
+    for (si, held) in detector.model_out_of_range() {
+        let s = &sensors.sensors[si];
+        issues.push(SensorIssue {
+            kind: s.kind,
+            column: s.column.clone(),
+            problem: format!(
+                "the model's value was outside the sensor's range at {held} rows (a state no \
+                 sensor could read, e.g. a zone cut off by a stopped pump): its residual was \
+                 held at the previous row's there"
+            ),
+            excluded: false,
+        });
+    }
     let (rows, training, balance_sigma_lps) = detector.summary();
     Ok(DetectReport {
         config: cfg.clone(),

@@ -2,6 +2,7 @@
 //! components, nodes that no source (reservoir or tank) can reach, and
 //! distances along the network ([`NetworkDistance`]).
 
+use crate::control::LinkAction;
 use crate::link::{LinkIdx, LinkKind, LinkStatus};
 use crate::network::Network;
 use crate::node::NodeIdx;
@@ -63,8 +64,10 @@ pub fn unsupplied_nodes(net: &Network) -> Vec<usize> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DistanceRule {
-    /// Along the network as water flows: pipes, and valves and pumps that are
-    /// not initially closed. Links whose initial status is CLOSED are not
+    /// Along the network as water flows: pipes, valves and pumps that are
+    /// not initially closed, or that a control or rule can open (a pump
+    /// that starts off and runs on a tank's level joins its zone to the
+    /// rest). Links that are closed and that nothing opens are not
     /// crossed. Valves and pumps have no length in EPANET, so crossing one
     /// adds 0 m. Distances are measured to and from every link.
     Network,
@@ -125,7 +128,8 @@ impl NetworkDistance {
         let links = net
             .links
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(k, l)| {
                 let length = match &l.kind {
                     LinkKind::Pipe(p) => p.length,
                     LinkKind::Pump(_) | LinkKind::Valve(_) => 0.0,
@@ -133,7 +137,7 @@ impl NetworkDistance {
                 let (measured, crossed) = match (rule, &l.kind) {
                     (DistanceRule::PipesOnly, LinkKind::Pipe(_)) => (true, true),
                     (DistanceRule::PipesOnly, _) => (false, false),
-                    (DistanceRule::Network, _) => (true, l.initial_status != LinkStatus::Closed),
+                    (DistanceRule::Network, _) => (true, !closed_for_good(net, k)),
                 };
                 if crossed {
                     graph.add_edge(NodeIndex::new(l.from), NodeIndex::new(l.to), length);
@@ -187,6 +191,25 @@ impl NetworkDistance {
     pub fn link_distance(&self, a: LinkIdx, b: LinkIdx) -> Option<f64> {
         self.from_link(a)?.to(b)
     }
+}
+
+/// Whether link `k` is closed at the start and no control or rule opens it.
+fn closed_for_good(net: &Network, k: LinkIdx) -> bool {
+    let link = &net.links[k];
+    let opens = |a: &LinkAction| match a {
+        LinkAction::Status(s) => *s != LinkStatus::Closed,
+        // A pipe or pump setting of 0 closes it; any valve setting makes
+        // the valve act.
+        LinkAction::Setting(v) => matches!(link.kind, LinkKind::Valve(_)) || *v != 0.0,
+    };
+    link.initial_status == LinkStatus::Closed
+        && !net.controls.iter().any(|c| c.link == k && opens(&c.action))
+        && !net.rules.iter().any(|r| {
+            r.then_actions
+                .iter()
+                .chain(&r.else_actions)
+                .any(|a| a.link == k && opens(&a.action))
+        })
 }
 
 /// Node distances from one link's end nodes, to measure many links against it.
@@ -270,6 +293,27 @@ mod tests {
             g.link_distance(l("p3"), l("p0")),
             g.link_distance(l("p0"), l("p3"))
         );
+    }
+
+    /// A pump that starts off and runs on a control (Richmond's seven
+    /// booster pumps), and a closed valve a rule opens, are crossed; a
+    /// closed pipe that a control only closes again is not.
+    #[test]
+    fn network_rule_crosses_links_a_control_or_rule_opens() {
+        let text = "[JUNCTIONS]\n1 0\n2 0\n3 0\n4 0\n[RESERVOIRS]\nR 10\n[TANKS]\nT 50 1 0 2 5 0\n\
+                    [PIPES]\np0 R 1 10 100 100\npt 2 T 20 100 100\npc 3 1 5 100 100 0 CLOSED\n\
+                    p4 4 2 30 100 100\n\
+                    [PUMPS]\npu 1 2 POWER 1\n[VALVES]\nvc 1 4 100 TCV 0\n\
+                    [STATUS]\npu CLOSED\nvc CLOSED\n\
+                    [CONTROLS]\nLINK pu OPEN IF NODE T BELOW 1\nLINK pc CLOSED AT TIME 1\n\
+                    [RULES]\nRULE r\nIF TANK T LEVEL BELOW 0.5\nTHEN VALVE vc SETTING IS 5\n\
+                    [OPTIONS]\nUnits LPS\n[END]\n";
+        let net = crate::inp::parse_inp(text, "opened.inp").unwrap();
+        let n = |id: &str| net.node_index(id).unwrap();
+        let d = NetworkDistance::new(&net).node_distances(&[n("1")]);
+        assert_eq!(d[n("2")], 0.0); // the pump, opened by its control
+        assert_eq!(d[n("4")], 0.0); // the valve, given a setting by the rule
+        assert_eq!(d[n("3")], f64::INFINITY); // pc: closed, never opened
     }
 
     #[test]

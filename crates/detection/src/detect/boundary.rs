@@ -39,6 +39,9 @@ pub(super) struct Setup {
     pub(super) amr: Vec<(usize, usize)>,
     /// (sensor index, kind, node or link) compared with the model.
     pub(super) residual: Vec<(usize, SensorKind, usize)>,
+    /// Per residual channel: its sensor's valid range (detection's units),
+    /// which the model's value must lie in to be compared.
+    pub(super) residual_range: Vec<Option<(f64, f64)>>,
     /// Demand groups of non-AMR junctions: (pattern, per-junction base sums).
     pub(super) groups: Vec<(Option<usize>, f64)>,
     /// Per AMR sensor: its node's demands (base, pattern).
@@ -300,6 +303,10 @@ impl Setup {
             groups,
             amr_demands,
             masked: vec![false; residual.len()],
+            residual_range: residual
+                .iter()
+                .map(|&(si, _, _)| sensors.sensors[si].range)
+                .collect(),
             residual,
             metering_gaps,
             amr_patterns: false,
@@ -386,6 +393,13 @@ pub(super) struct Frame {
     /// Per residual channel: measured and simulated (m or m³/h).
     pub(super) meas: Vec<Vec<f64>>,
     pub(super) sim: Vec<Vec<f64>>,
+    /// Per row: some channel's model value fell outside its sensor's valid
+    /// range (a model state no sensor could read, e.g. the large negative
+    /// pressures of a zone a stopped pump cuts off); that channel's
+    /// residual is held at its previous value.
+    pub(super) model_held: Vec<bool>,
+    /// Per residual channel: rows held so (since the start, for the report).
+    pub(super) held_rows: Vec<usize>,
 }
 
 fn pattern_value(net: &Network, p: Option<usize>, period: usize) -> f64 {
@@ -445,6 +459,8 @@ impl Frame {
             pump_open: vec![Vec::new(); setup.pumps.len()],
             meas: vec![Vec::new(); setup.residual.len()],
             sim: vec![Vec::new(); setup.residual.len()],
+            model_held: Vec::new(),
+            held_rows: vec![0; setup.residual.len()],
         }
     }
 
@@ -622,6 +638,31 @@ impl Frame {
         for v in &mut self.pump_open {
             cut(v, d);
         }
+        cut(&mut self.model_held, d);
+    }
+
+    /// Appends the model's channel values of row `r`. A value outside its
+    /// sensor's valid range is not compared: the channel's residual is held
+    /// at its previous row's (or is 0 at row 0) and the row is marked.
+    pub(super) fn push_sim(&mut self, setup: &Setup, r: usize, values: &[f64]) {
+        let mut held = false;
+        for (c, &v) in values.iter().enumerate() {
+            debug_assert_eq!(self.sim[c].len(), r);
+            let readable = setup.residual_range[c].is_none_or(|(lo, hi)| v >= lo && v <= hi);
+            let v = if readable {
+                v
+            } else {
+                held = true;
+                self.held_rows[c] += 1;
+                let before = match r {
+                    0 => 0.0,
+                    _ => self.meas[c][r - 1] - self.sim[c][r - 1],
+                };
+                self.meas[c][r] - before
+            };
+            self.sim[c].push(v);
+        }
+        self.model_held.push(held);
     }
 
     pub(super) fn model_nonamr(&self, r: usize) -> f64 {
@@ -653,6 +694,8 @@ impl Frame {
             pump_open: Vec::new(),
             meas: Vec::new(),
             sim: Vec::new(),
+            model_held: Vec::new(),
+            held_rows: Vec::new(),
         }
     }
 }
@@ -792,10 +835,7 @@ impl LiveModel {
             self.sim.run()?;
             if on_grid {
                 read_channels(&self.sim, setup, &mut self.buf);
-                for (c, v) in self.buf.iter().enumerate() {
-                    debug_assert_eq!(f.sim[c].len(), r);
-                    f.sim[c].push(*v);
-                }
+                f.push_sim(setup, r, &self.buf);
             }
             if self.sim.next() == 0 {
                 if f.rows > (self.sim.time_s() / f.step_s) as usize - self.offset + 1 {
@@ -927,4 +967,42 @@ pub(super) fn snapshots(
         kept.keep(*r, sim);
     }
     Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensors::Sensor;
+
+    /// A model value outside its sensor's range is not compared: the
+    /// residual is held at the previous row's, the row is marked and
+    /// counted; a sensor without a range compares every value.
+    #[test]
+    fn a_model_value_no_sensor_could_read_holds_the_residual() {
+        let net = crate::netedit::tests::small();
+        let sensor = |element: &str, range| Sensor {
+            kind: SensorKind::Pressure,
+            column: format!("P_{element}"),
+            element: element.into(),
+            range,
+        };
+        let sensors = SensorSet {
+            sensors: vec![sensor("J2", Some((-10.0, 300.0))), sensor("J4", None)],
+        };
+        let setup = Setup::new(&net, &sensors, &[true, true], &mut Vec::new());
+        let mut f = Frame {
+            meas: vec![vec![40.0, 41.0, 42.0]; 2],
+            sim: vec![Vec::new(); 2],
+            held_rows: vec![0; 2],
+            ..Frame::blank()
+        };
+        f.push_sim(&setup, 0, &[39.5, 39.0]);
+        f.push_sim(&setup, 1, &[-2000.0, -2000.0]);
+        f.push_sim(&setup, 2, &[41.0, 41.0]);
+        // Row 1: J2's residual 0.5 held; J4 (no range) compared as is.
+        assert_eq!(f.sim[0], vec![39.5, 40.5, 41.0]);
+        assert_eq!(f.sim[1], vec![39.0, -2000.0, 41.0]);
+        assert_eq!(f.model_held, vec![false, true, false]);
+        assert_eq!(f.held_rows, vec![1, 0]);
+    }
 }

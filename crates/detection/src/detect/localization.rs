@@ -109,11 +109,22 @@ pub(super) fn localize(
             (w - base) / sig_sd[c]
         })
         .collect();
-    // Sample rows, evenly across the window.
+    // Sample rows, evenly across the window; a row whose model state no
+    // sensor could read (`Frame::model_held`) gives way to the nearest
+    // row of the window that is readable.
     let k = cfg.loc_samples.max(1);
+    let readable = |r: usize| !f.model_held.get(r).copied().unwrap_or(false);
     let mut samples: Vec<usize> = (0..k)
         .map(|i| start + ((end - start) as f64 * (i as f64 + 0.5) / k as f64) as usize)
+        .map(|r| {
+            (0..=end - start)
+                .flat_map(|d| [r.checked_sub(d), r.checked_add(d)])
+                .flatten()
+                .find(|&x| x >= start && x <= end && readable(x))
+                .unwrap_or(r)
+        })
         .collect();
+    samples.sort_unstable();
     samples.dedup();
     // Per sample (`per_sample`): the change over the sample's share of the
     // window against the same clock times on days before the reference

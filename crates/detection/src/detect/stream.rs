@@ -1281,6 +1281,19 @@ impl Detector {
         )
     }
 
+    /// (sensor index, rows) of the sensors whose model value fell outside
+    /// their valid range at some rows of this run, where their residual was
+    /// held ([`Frame::push_sim`](super::boundary::Frame::push_sim)).
+    pub fn model_out_of_range(&self) -> Vec<(usize, usize)> {
+        self.setup
+            .residual
+            .iter()
+            .zip(&self.frame.held_rows)
+            .filter(|(_, &n)| n > 0)
+            .map(|(&(si, _, _), &n)| (si, n))
+            .collect()
+    }
+
     /// Sensors used (usable in training).
     pub fn sensors_used(&self) -> usize {
         self.usable.iter().filter(|&&u| u).count()
