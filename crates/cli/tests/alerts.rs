@@ -26,6 +26,7 @@ fn event(key: &str, pipe: &str) -> LeakEvent {
             weight: 1.0,
         }],
         evidence: vec![],
+        place_uncertain: false,
     }
 }
 
@@ -56,6 +57,13 @@ fn lists_alerts_as_table_and_json() {
     {
         let mut store = AlertStore::open(&dir.join("state")).unwrap();
         store.upsert(&event("leak-a", "p257")).unwrap();
+        store
+            .upsert(&LeakEvent {
+                place_uncertain: true,
+                confidence: 0.4,
+                ..event("leak-c", "p99")
+            })
+            .unwrap();
         let id = store.upsert(&event("leak-b", "p31")).unwrap().alert().id;
         store
             .close(
@@ -71,14 +79,21 @@ fn lists_alerts_as_table_and_json() {
     assert!(out.status.success());
     let table = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(lines.len(), 4, "{table}");
     assert!(lines[0].starts_with("id  state"), "{table}");
+    assert!(lines[0].contains("place"), "{table}");
     assert!(
         lines[1].contains("closed") && lines[1].contains("false_alarm"),
         "{table}"
     );
     assert!(
-        lines[2].contains("2019-01-01 00:00:00") && lines[2].contains("p257"),
+        lines[2].contains("uncertain") && lines[2].contains("p99"),
+        "{table}"
+    );
+    assert!(
+        lines[3].contains("2019-01-01 00:00:00")
+            && lines[3].contains("p257")
+            && lines[3].contains("located"),
         "{table}"
     );
 
@@ -86,10 +101,13 @@ fn lists_alerts_as_table_and_json() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = json.as_array().unwrap();
-    assert_eq!(list.len(), 1);
-    assert_eq!(list[0]["leak_key"], "leak-a");
-    assert_eq!(list[0]["state"], "open");
-    assert_eq!(list[0]["size_lps"], 2.5);
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["leak_key"], "leak-c");
+    assert_eq!(list[0]["place_uncertain"], true);
+    assert_eq!(list[1]["leak_key"], "leak-a");
+    assert_eq!(list[1]["state"], "open");
+    assert_eq!(list[1]["size_lps"], 2.5);
+    assert_eq!(list[1]["place_uncertain"], false);
 
     let out = aquatwin(&["alerts", "--config", cfg, "--state", "bogus"]);
     assert!(!out.status.success());

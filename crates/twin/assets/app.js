@@ -18,6 +18,7 @@ const state = {
   lastPoll: 0,
   sensorKey: "", // the status's sensor tags when last seen
   loadingNetwork: false,
+  areaKey: "", // what the drawn candidate area shows (alert, place)
 };
 
 // ---------- formatting ----------
@@ -316,6 +317,14 @@ function renderStatus(st) {
 
 // ---------- alerts ----------
 const ORDER = { open: 0, acknowledged: 1, closed: 2 };
+// An alert whose place no report has fixed: its pipe is only the best
+// guess, the leak is to be searched for in the candidate area.
+const UNCERTAIN = "place uncertain — candidate area";
+const UNCERTAIN_TIP = "the water balance sees this leak but no report has placed it: search the candidate area";
+
+function pipesText(a, and) {
+  return a.pipe + (a.also_pipe ? and + a.also_pipe : "");
+}
 
 function renderAlerts(list) {
   state.alerts = list.slice().sort((a, b) => ORDER[a.state] - ORDER[b.state] || b.raised_ms - a.raised_ms);
@@ -325,8 +334,10 @@ function renderAlerts(list) {
   ul.replaceChildren();
   if (!state.alerts.length) ul.appendChild(el("li", { class: "empty" }, "no alerts"));
   for (const a of state.alerts) {
-    const li = el("li", { class: "alert " + a.state + (a.id === state.selected ? " selected" : ""), "data-id": a.id, "data-state": a.state });
-    li.appendChild(el("div", {}, `#${a.id} ${a.state} · pipe ${a.pipe}${a.also_pipe ? " + " + a.also_pipe : ""}`));
+    const li = el("li", { class: "alert " + a.state + (a.id === state.selected ? " selected" : ""), "data-id": a.id, "data-state": a.state, "data-place": a.place_uncertain ? "uncertain" : "pipe" });
+    const head = el("div", {}, `#${a.id} ${a.state} · ${a.place_uncertain ? "best guess pipe" : "pipe"} ${pipesText(a, " + ")}`);
+    if (a.place_uncertain) head.appendChild(el("span", { class: "uncertain", title: UNCERTAIN_TIP }, UNCERTAIN));
+    li.appendChild(head);
     li.appendChild(el("div", { class: "meta" },
       `raised ${fmtTime(a.raised_ms)} · start ≈ ${fmtTime(a.estimated_start_ms)} · ${a.size_lps.toFixed(2)} L/s · confidence ${(a.confidence * 100).toFixed(0)} %`));
     li.onclick = () => select(a.id);
@@ -334,7 +345,11 @@ function renderAlerts(list) {
   }
   if (state.selected !== null) {
     const a = state.alerts.find((x) => x.id === state.selected);
-    if (a) renderDetail(a, false);
+    if (a) {
+      renderDetail(a, false);
+      // Re-placed (a report placed it, or re-localized): redraw its area.
+      if (areaKey(a) !== state.areaKey) drawArea(a);
+    }
   }
 }
 
@@ -343,8 +358,13 @@ function renderDetail(a, fresh) {
   $("d-title").textContent = `Alert #${a.id} — ${a.state}${a.resolution ? " (" + a.resolution.replace("_", " ") + ")" : ""}`;
   const dl = $("d-fields");
   dl.replaceChildren();
-  const rows = [
-    ["pipe", a.pipe + (a.also_pipe ? " and " + a.also_pipe : "")],
+  const rows = a.place_uncertain ? [
+    ["place", UNCERTAIN + ` (${a.candidates.length} pipes)`],
+    ["best guess", "pipe " + pipesText(a, " and ")],
+  ] : [
+    ["pipe", pipesText(a, " and ")],
+  ];
+  rows.push(
     ["raised", fmtTime(a.raised_ms)],
     ["updated", fmtTime(a.updated_ms)],
     ["estimated start", fmtTime(a.estimated_start_ms)],
@@ -352,11 +372,16 @@ function renderDetail(a, fresh) {
     ["confidence", (a.confidence * 100).toFixed(0) + " %"],
     ["candidate pipes", String(a.candidates.length)],
     ["evidence", a.evidence.map((e) => `${e.sensor} (${e.residual.toFixed(3)})`).join(", ") || "–"],
-  ];
+  );
   if (a.acknowledged_ms) rows.push(["acknowledged", fmtTime(a.acknowledged_ms)]);
   if (a.closed_ms) rows.push(["closed", fmtTime(a.closed_ms)]);
   if (a.note) rows.push(["note", a.note]);
-  for (const [k, v] of rows) { dl.appendChild(el("dt", {}, k)); dl.appendChild(el("dd", {}, v)); }
+  for (const [k, v] of rows) {
+    dl.appendChild(el("dt", {}, k));
+    const dd = el("dd", {}, v);
+    if (k === "place") { dd.className = "uncertain"; dd.title = UNCERTAIN_TIP; }
+    dl.appendChild(dd);
+  }
   $("ack").disabled = a.state !== "open";
   $("close").disabled = a.state === "closed";
   $("resolution").disabled = a.state === "closed";
@@ -373,10 +398,28 @@ async function select(id) {
   const a = state.alerts.find((x) => x.id === id);
   if (!a) return;
   renderDetail(a, true);
+  await drawArea(a);
+}
+
+function areaKey(a) {
+  return [a.id, a.pipe, a.also_pipe, a.place_uncertain, a.candidates.map((c) => c.pipe).join(",")].join("|");
+}
+
+// The candidate area shaded by weight. A placed alert's chosen pipe is
+// marked; an alert whose place is uncertain marks its best guess only as
+// one more candidate (dashed) and says so over the map.
+async function drawArea(a) {
+  const id = a.id;
+  state.areaKey = areaKey(a);
   const area = $("area");
   area.replaceChildren();
+  const note = $("area-note");
+  note.textContent = a.place_uncertain ? `Alert #${id}: ${UNCERTAIN} (best guess pipe ${pipesText(a, " + ")})` : "";
+  note.title = a.place_uncertain ? UNCERTAIN_TIP : "";
+  note.hidden = !a.place_uncertain;
   try {
     const fc = await getJSON(`/api/alerts/${id}/area`);
+    if (state.selected !== id) return; // another alert was selected meanwhile
     const max = Math.max(1e-12, ...fc.features.map((f) => f.properties.weight));
     let box = [Infinity, Infinity, -Infinity, -Infinity];
     const chosen = [];
@@ -384,7 +427,10 @@ async function select(id) {
       if (!f.geometry) continue;
       const w = f.properties.weight / max;
       const p = el("svg:path", { d: pathData(f.geometry.coordinates), class: "cand", "data-pipe": f.properties.pipe, "stroke-opacity": (0.25 + 0.75 * w).toFixed(3), "stroke-width": (2 + 6 * w).toFixed(2) });
-      if (f.properties.chosen) { p.setAttribute("class", "cand chosen"); chosen.push(p); }
+      if (f.properties.chosen) {
+        p.setAttribute("class", a.place_uncertain ? "cand guess" : "cand chosen");
+        chosen.push(p);
+      }
       area.appendChild(p);
       for (const c of f.geometry.coordinates) box = [Math.min(box[0], c[0]), Math.min(box[1], c[1]), Math.max(box[2], c[0]), Math.max(box[3], c[1])];
     }

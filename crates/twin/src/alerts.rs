@@ -110,6 +110,12 @@ pub struct LeakEvent {
     pub also_pipe: Option<String>,
     pub candidates: Vec<Candidate>,
     pub evidence: Vec<Evidence>,
+    /// The place is uncertain: no report has placed this leak yet, so
+    /// `pipe` is only the best guess and the leak is to be searched for in
+    /// the candidate area (the water balance sees it, the signature cannot
+    /// place it). A later report that places it sets this back to false.
+    #[serde(default)]
+    pub place_uncertain: bool,
 }
 
 /// An operator alert. Field names are stable (documented in the README).
@@ -129,6 +135,11 @@ pub struct Alert {
     pub also_pipe: Option<String>,
     pub candidates: Vec<Candidate>,
     pub evidence: Vec<Evidence>,
+    /// `pipe` is only a best guess: search the candidate area (see
+    /// [`LeakEvent::place_uncertain`]). Absent in the JSON of events
+    /// journalled before schema version 3: false.
+    #[serde(default)]
+    pub place_uncertain: bool,
     pub resolution: Option<Resolution>,
     /// The operator's note (from acknowledging or closing; closing with a
     /// note replaces it).
@@ -228,32 +239,48 @@ pub enum AlertError {
 /// The alerts of one state directory.
 pub struct AlertStore {
     conn: Connection,
+    /// The select list of an alert row: [`COLUMNS`], or [`COLUMNS_V2`] for
+    /// an older store opened read-only.
+    columns: &'static str,
 }
 
-const SCHEMA_VERSION: i64 = 2;
+/// Version 1: the alerts table. Version 2: the events outbox and the
+/// deliveries cursors. Version 3: `alerts.place_uncertain`.
+const SCHEMA_VERSION: i64 = 3;
 
 const COLUMNS: &str = "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, \
      size_lps, confidence, pipe, also_pipe, candidates, evidence, resolution, note, \
-     acknowledged_ms, closed_ms";
+     acknowledged_ms, closed_ms, place_uncertain";
+
+/// The same from a version 1 or 2 store (no `place_uncertain` column: no
+/// alert of those versions had an uncertain place flagged).
+const COLUMNS_V2: &str = "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, \
+     size_lps, confidence, pipe, also_pipe, candidates, evidence, resolution, note, \
+     acknowledged_ms, closed_ms, 0 AS place_uncertain";
 
 impl AlertStore {
     /// Opens (creating if needed) `dir/alerts.sqlite`, creating `dir` too.
+    /// A store of an older schema version is migrated in place, in one
+    /// transaction, keeping every alert and event.
     pub fn open(dir: &Path) -> Result<Self, AlertError> {
         std::fs::create_dir_all(dir).map_err(|source| AlertError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
-        let conn = Connection::open(dir.join(FILE_NAME))?;
+        let mut conn = Connection::open(dir.join(FILE_NAME))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // Immediate: the write lock is taken before the version is read,
+        // so two processes opening an old store do not both migrate it.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(AlertError::Corrupt(format!(
                 "schema version {version} is newer than this program's {SCHEMA_VERSION}"
             )));
         }
-        conn.execute_batch(
+        tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS alerts (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 leak_key TEXT NOT NULL UNIQUE,
@@ -270,7 +297,8 @@ impl AlertStore {
                 resolution TEXT,
                 note TEXT,
                 acknowledged_ms INTEGER,
-                closed_ms INTEGER
+                closed_ms INTEGER,
+                place_uncertain INTEGER NOT NULL DEFAULT 0
             );
             CREATE TABLE IF NOT EXISTS events (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -282,15 +310,34 @@ impl AlertStore {
             CREATE TABLE IF NOT EXISTS deliveries (
                 name TEXT PRIMARY KEY,
                 delivered_event_id INTEGER NOT NULL
-            );
-            PRAGMA user_version = 2;",
+            );",
         )?;
-        Ok(Self { conn })
+        // Versions 1 and 2 (an alerts table without the column): add it;
+        // their alerts were all placed as far as they knew (0).
+        let has_column: bool = tx.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'place_uncertain'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_column {
+            tx.execute_batch(
+                "ALTER TABLE alerts ADD COLUMN place_uncertain INTEGER NOT NULL DEFAULT 0;",
+            )?;
+        }
+        if version != SCHEMA_VERSION {
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        tx.commit()?;
+        Ok(Self {
+            conn,
+            columns: COLUMNS,
+        })
     }
 
     /// Opens an existing `dir/alerts.sqlite` for reading only (reports):
-    /// creates nothing and changes nothing; a store written by a newer
-    /// schema, or one without the alerts table, is an error.
+    /// creates nothing and changes nothing (an older schema version is
+    /// read as it is, not migrated); a store written by a newer schema, or
+    /// one without the alerts table, is an error.
     pub fn open_read_only(dir: &Path) -> Result<Self, AlertError> {
         use rusqlite::OpenFlags;
         let conn = Connection::open_with_flags(
@@ -304,7 +351,8 @@ impl AlertStore {
                 "schema version {version}, this program reads 1 to {SCHEMA_VERSION}"
             )));
         }
-        Ok(Self { conn })
+        let columns = if version < 3 { COLUMNS_V2 } else { COLUMNS };
+        Ok(Self { conn, columns })
     }
 
     /// Opens an alert for a new leak, or updates the alert of a known one
@@ -316,8 +364,9 @@ impl AlertStore {
             .map_err(|e| AlertError::Invalid(e.to_string()))?;
         let evidence = serde_json::to_string(&event.evidence)
             .map_err(|e| AlertError::Invalid(e.to_string()))?;
+        let columns = self.columns;
         let tx = self.conn.transaction()?;
-        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE leak_key = ?1");
+        let sql = format!("SELECT {columns} FROM alerts WHERE leak_key = ?1");
         let existing = tx
             .query_row(&sql, [&event.leak_key], RawAlert::from_row)
             .optional()?
@@ -331,7 +380,8 @@ impl AlertStore {
             Some(old) => {
                 tx.execute(
                     "UPDATE alerts SET updated_ms = ?2, estimated_start_ms = ?3, size_lps = ?4,
-                        confidence = ?5, pipe = ?6, also_pipe = ?7, candidates = ?8, evidence = ?9
+                        confidence = ?5, pipe = ?6, also_pipe = ?7, candidates = ?8, evidence = ?9,
+                        place_uncertain = ?10
                      WHERE id = ?1",
                     params![
                         old.id,
@@ -342,7 +392,8 @@ impl AlertStore {
                         event.pipe,
                         event.also_pipe,
                         candidates,
-                        evidence
+                        evidence,
+                        event.place_uncertain
                     ],
                 )?;
                 let material = old.estimated_start_ms != event.estimated_start_ms
@@ -351,14 +402,15 @@ impl AlertStore {
                     || old.pipe != event.pipe
                     || old.also_pipe != event.also_pipe
                     || old.candidates != event.candidates
-                    || old.evidence != event.evidence;
+                    || old.evidence != event.evidence
+                    || old.place_uncertain != event.place_uncertain;
                 (old.id, material.then_some(EventKind::Updated))
             }
             None => {
                 tx.execute(
                     "INSERT INTO alerts (leak_key, state, raised_ms, updated_ms, estimated_start_ms,
-                        size_lps, confidence, pipe, also_pipe, candidates, evidence)
-                     VALUES (?1, 'open', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        size_lps, confidence, pipe, also_pipe, candidates, evidence, place_uncertain)
+                     VALUES (?1, 'open', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         event.leak_key,
                         event.observed_ms,
@@ -368,13 +420,14 @@ impl AlertStore {
                         event.pipe,
                         event.also_pipe,
                         candidates,
-                        evidence
+                        evidence,
+                        event.place_uncertain
                     ],
                 )?;
                 (tx.last_insert_rowid(), Some(EventKind::Opened))
             }
         };
-        let alert = get_on(&tx, id)?;
+        let alert = get_on(&tx, columns, id)?;
         let journalled = match kind {
             Some(kind) => Some(journal(&tx, kind, event.observed_ms, &alert)?),
             None => None,
@@ -392,7 +445,7 @@ impl AlertStore {
 
     /// The alert with this id.
     pub fn get(&self, id: i64) -> Result<Alert, AlertError> {
-        get_on(&self.conn, id)
+        get_on(&self.conn, self.columns, id)
     }
 
     /// Up to `limit` journalled events after `after_event_id`, in order.
@@ -458,8 +511,10 @@ impl AlertStore {
 
     /// Alerts in this state (all alerts for `None`), newest first.
     pub fn list(&self, state: Option<AlertState>) -> Result<Vec<Alert>, AlertError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM alerts WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC");
+        let sql = format!(
+            "SELECT {} FROM alerts WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC",
+            self.columns
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([state.map(AlertState::as_str)], RawAlert::from_row)?;
         rows.map(|raw| raw?.into_alert()).collect()
@@ -492,6 +547,7 @@ impl AlertStore {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Alert, AlertError> {
+        let columns = self.columns;
         let tx = self.conn.transaction()?;
         let changed = tx.execute(
             "UPDATE alerts SET state = 'acknowledged', acknowledged_ms = ?2,
@@ -499,7 +555,7 @@ impl AlertStore {
              WHERE id = ?1 AND state = 'open'",
             params![id, at_ms, note],
         )?;
-        let alert = get_on(&tx, id)?;
+        let alert = get_on(&tx, columns, id)?;
         if changed != 1 {
             return Err(if alert.state == AlertState::Closed {
                 AlertError::Closed(id)
@@ -524,6 +580,7 @@ impl AlertStore {
     ) -> Result<Alert, AlertError> {
         // One guarded statement: the check and the change are atomic; the
         // event is journalled in the same transaction.
+        let columns = self.columns;
         let tx = self.conn.transaction()?;
         let changed = tx.execute(
             "UPDATE alerts SET state = 'closed', closed_ms = ?2, resolution = ?3,
@@ -531,7 +588,7 @@ impl AlertStore {
              WHERE id = ?1 AND state != 'closed'",
             params![id, at_ms, resolution.as_str(), note],
         )?;
-        let alert = get_on(&tx, id)?;
+        let alert = get_on(&tx, columns, id)?;
         if changed != 1 {
             return Err(AlertError::Closed(id));
         }
@@ -542,8 +599,8 @@ impl AlertStore {
     }
 }
 
-fn get_on(conn: &Connection, id: i64) -> Result<Alert, AlertError> {
-    let sql = format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1");
+fn get_on(conn: &Connection, columns: &str, id: i64) -> Result<Alert, AlertError> {
+    let sql = format!("SELECT {columns} FROM alerts WHERE id = ?1");
     let raw = conn.query_row(&sql, [id], RawAlert::from_row).optional()?;
     raw.ok_or(AlertError::NotFound(id))?.into_alert()
 }
@@ -580,6 +637,7 @@ fn log_event(e: &AlertEvent) {
         pipe = %a.pipe,
         size_lps = a.size_lps,
         confidence = a.confidence,
+        place_uncertain = a.place_uncertain,
         estimated_start_ms = a.estimated_start_ms,
         resolution = a.resolution.map(Resolution::as_str),
         "alert {}",
@@ -633,6 +691,7 @@ struct RawAlert {
     note: Option<String>,
     acknowledged_ms: Option<i64>,
     closed_ms: Option<i64>,
+    place_uncertain: bool,
 }
 
 impl RawAlert {
@@ -654,6 +713,7 @@ impl RawAlert {
             note: r.get(13)?,
             acknowledged_ms: r.get(14)?,
             closed_ms: r.get(15)?,
+            place_uncertain: r.get(16)?,
         })
     }
 
@@ -680,6 +740,7 @@ impl RawAlert {
             also_pipe: self.also_pipe,
             candidates,
             evidence,
+            place_uncertain: self.place_uncertain,
             resolution,
             note: self.note,
             acknowledged_ms: self.acknowledged_ms,
@@ -715,6 +776,7 @@ mod tests {
                 sensor: "n54".into(),
                 residual: -0.42,
             }],
+            place_uncertain: false,
         }
     }
 
@@ -943,6 +1005,7 @@ mod tests {
             "also_pipe",
             "candidates",
             "evidence",
+            "place_uncertain",
             "resolution",
             "note",
             "acknowledged_ms",
@@ -953,11 +1016,262 @@ mod tests {
         keys.sort_unstable();
         assert_eq!(keys, expected);
         assert_eq!(json["state"], "open");
+        assert_eq!(json["place_uncertain"], false);
         assert_eq!(json["candidates"][0]["weight"], 0.7);
         assert_eq!(json["evidence"][0]["residual"], -0.42);
         assert_eq!(
             serde_json::to_value(Resolution::FalseAlarm).unwrap(),
             "false_alarm"
         );
+    }
+    #[test]
+    fn place_uncertain_is_kept_and_clearing_it_is_an_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        let guess = LeakEvent {
+            place_uncertain: true,
+            confidence: 0.3,
+            ..event("k", 1, 1.0, "p")
+        };
+        let a = store.upsert(&guess).unwrap().alert().clone();
+        assert!(a.place_uncertain);
+        assert!(store.get(a.id).unwrap().place_uncertain);
+        // The same report again: nothing material, no event.
+        store
+            .upsert(&LeakEvent {
+                observed_ms: 2,
+                ..guess.clone()
+            })
+            .unwrap();
+        // A report places it: only the flag changes, and that is material.
+        let placed = LeakEvent {
+            observed_ms: 3,
+            place_uncertain: false,
+            ..guess.clone()
+        };
+        let Upserted::Updated(b) = store.upsert(&placed).unwrap() else {
+            panic!()
+        };
+        assert!(!b.place_uncertain);
+        let events = store.events_after(0, 10).unwrap();
+        let got: Vec<(EventKind, bool)> = events
+            .iter()
+            .map(|e| (e.event, e.alert.place_uncertain))
+            .collect();
+        assert_eq!(
+            got,
+            [(EventKind::Opened, true), (EventKind::Updated, false)]
+        );
+    }
+
+    /// The schema of version 1 (the alerts table) and what version 2 added
+    /// (the outbox and the delivery cursors), as those versions wrote them.
+    const V1_SQL: &str = "CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            leak_key TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'closed')),
+            raised_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            estimated_start_ms INTEGER NOT NULL,
+            size_lps REAL NOT NULL,
+            confidence REAL NOT NULL,
+            pipe TEXT NOT NULL,
+            also_pipe TEXT,
+            candidates TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            resolution TEXT,
+            note TEXT,
+            acknowledged_ms INTEGER,
+            closed_ms INTEGER
+        );";
+    const V2_SQL: &str = "CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            kind TEXT NOT NULL CHECK (kind IN ('opened', 'updated', 'acknowledged', 'closed')),
+            at_ms INTEGER NOT NULL,
+            alert TEXT NOT NULL
+        );
+        CREATE TABLE deliveries (
+            name TEXT PRIMARY KEY,
+            delivered_event_id INTEGER NOT NULL
+        );";
+
+    /// A store file as version `version` (1 or 2) wrote it: WAL, two
+    /// alerts (one acknowledged), and for version 2 their events (alert
+    /// JSON without `place_uncertain`) and a delivery cursor.
+    fn old_store(dir: &Path, version: i64) {
+        let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(V1_SQL).unwrap();
+        if version >= 2 {
+            conn.execute_batch(V2_SQL).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        let cands = r#"[{"pipe":"p1","weight":0.7},{"pipe":"p2","weight":0.3}]"#;
+        let evid = r#"[{"sensor":"n54","residual":-0.42}]"#;
+        conn.execute(
+            "INSERT INTO alerts (leak_key, state, raised_ms, updated_ms, estimated_start_ms,
+                size_lps, confidence, pipe, also_pipe, candidates, evidence)
+             VALUES ('leak-1', 'open', 1000, 5000, -3599000, 3.5, 0.8, 'p1', 'p2', ?1, ?2)",
+            params![cands, evid],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO alerts (leak_key, state, raised_ms, updated_ms, estimated_start_ms,
+                size_lps, confidence, pipe, candidates, evidence, note, acknowledged_ms)
+             VALUES ('leak-2', 'acknowledged', 6000, 6000, 0, 1.0, 0.9, 'p3', ?1, ?2, 'crew', 7000)",
+            params![cands, evid],
+        )
+        .unwrap();
+        if version >= 2 {
+            let json = |id: i64, state: &str| {
+                format!(
+                    r#"{{"id":{id},"leak_key":"leak-{id}","state":"{state}","raised_ms":1000,
+                    "updated_ms":1000,"estimated_start_ms":0,"size_lps":2.0,"confidence":0.8,
+                    "pipe":"p1","also_pipe":null,"candidates":{cands},"evidence":{evid},
+                    "resolution":null,"note":null,"acknowledged_ms":null,"closed_ms":null}}"#
+                )
+            };
+            for (alert_id, kind, at, state) in [
+                (1, "opened", 1000, "open"),
+                (1, "updated", 5000, "open"),
+                (2, "opened", 6000, "open"),
+                (2, "acknowledged", 7000, "acknowledged"),
+            ] {
+                conn.execute(
+                    "INSERT INTO events (alert_id, kind, at_ms, alert) VALUES (?1, ?2, ?3, ?4)",
+                    params![alert_id, kind, at, json(alert_id, state)],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO deliveries (name, delivered_event_id) VALUES ('webhook', 3)",
+                [],
+            )
+            .unwrap();
+        }
+    }
+
+    fn user_version(dir: &Path) -> i64 {
+        Connection::open(dir.join(FILE_NAME))
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    fn has_place_column(dir: &Path) -> bool {
+        Connection::open(dir.join(FILE_NAME))
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') \
+                 WHERE name = 'place_uncertain'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    fn check_old_alerts(store: &AlertStore) {
+        let list = store.list(None).unwrap();
+        assert_eq!(list.len(), 2);
+        let (b, a) = (&list[0], &list[1]);
+        assert_eq!(
+            (
+                a.id,
+                a.leak_key.as_str(),
+                a.state,
+                a.raised_ms,
+                a.updated_ms
+            ),
+            (1, "leak-1", AlertState::Open, 1000, 5000)
+        );
+        assert_eq!(
+            (a.size_lps, a.pipe.as_str(), a.also_pipe.as_deref()),
+            (3.5, "p1", Some("p2"))
+        );
+        assert_eq!(a.candidates.len(), 2);
+        assert_eq!(a.evidence[0].sensor, "n54");
+        assert_eq!(
+            (b.state, b.note.as_deref(), b.acknowledged_ms),
+            (AlertState::Acknowledged, Some("crew"), Some(7000))
+        );
+        assert!(list.iter().all(|a| !a.place_uncertain));
+    }
+
+    #[test]
+    fn old_stores_are_read_as_they_are_and_migrated_in_place() {
+        for version in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            old_store(dir.path(), version);
+            let file = dir.path().join(FILE_NAME);
+            let before = std::fs::read(&file).unwrap();
+
+            // Read-only: everything readable, nothing changed.
+            {
+                let store = AlertStore::open_read_only(dir.path()).unwrap();
+                check_old_alerts(&store);
+                assert!(!store.get(1).unwrap().place_uncertain);
+                if version == 2 {
+                    let events = store.events_after(0, 10).unwrap();
+                    assert_eq!(events.len(), 4);
+                    assert!(events.iter().all(|e| !e.alert.place_uncertain));
+                    assert_eq!(store.delivered("webhook").unwrap(), 3);
+                }
+            }
+            assert_eq!(std::fs::read(&file).unwrap(), before, "v{version}");
+            assert_eq!(user_version(dir.path()), version);
+            assert!(!has_place_column(dir.path()));
+
+            // Read-write: migrated, every alert, event and cursor kept.
+            {
+                let mut store = AlertStore::open(dir.path()).unwrap();
+                check_old_alerts(&store);
+                let old_events = if version == 2 { 4 } else { 0 };
+                assert_eq!(store.last_event_id().unwrap(), old_events);
+                assert_eq!(
+                    store.delivered("webhook").unwrap(),
+                    if version == 2 { 3 } else { 0 }
+                );
+                // The new column works.
+                let guess = LeakEvent {
+                    place_uncertain: true,
+                    ..event("leak-1", 9000, 4.0, "p1")
+                };
+                let Upserted::Updated(a) = store.upsert(&guess).unwrap() else {
+                    panic!()
+                };
+                assert!(a.place_uncertain);
+                let events = store.events_after(0, 10).unwrap();
+                assert_eq!(events.len(), old_events as usize + 1);
+                assert!(events.last().unwrap().alert.place_uncertain);
+            }
+            assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
+            assert!(has_place_column(dir.path()));
+            // Reopening a migrated store changes nothing more.
+            let store = AlertStore::open(dir.path()).unwrap();
+            assert!(store.get(1).unwrap().place_uncertain);
+            assert!(!store.get(2).unwrap().place_uncertain);
+            let read_only = AlertStore::open_read_only(dir.path()).unwrap();
+            assert!(read_only.get(1).unwrap().place_uncertain);
+        }
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        AlertStore::open(dir.path()).unwrap();
+        Connection::open(dir.path().join(FILE_NAME))
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            AlertStore::open(dir.path()),
+            Err(AlertError::Corrupt(_))
+        ));
+        assert!(matches!(
+            AlertStore::open_read_only(dir.path()),
+            Err(AlertError::Corrupt(_))
+        ));
+        assert_eq!(user_version(dir.path()), SCHEMA_VERSION + 1);
     }
 }

@@ -174,6 +174,7 @@ mod tests {
                 },
             ],
             evidence: vec![],
+            place_uncertain: false,
             resolution: None,
             note: None,
             acknowledged_ms: None,

@@ -35,6 +35,7 @@
 //!     also_pipe: None,
 //!     candidates: vec![Candidate { pipe: "p257".into(), weight: 1.0 }],
 //!     evidence: vec![],
+//!     place_uncertain: false, // a report placed it at `pipe`
 //! };
 //! let id = store.upsert(&event)?.alert().id;
 //! event.size_lps = 3.0; // the leak grows: same alert, updated

@@ -692,7 +692,10 @@ impl LiveTwin {
                         // candidate area), its growth, and the report that
                         // later places an unlocated leak all update it. The
                         // place is that of the chain's latest report; the
-                        // size the chain's total.
+                        // size the chain's total. Until a report places the
+                        // leak, the place is the unlocated root's best
+                        // guess: the alert says so (`place_uncertain`), and
+                        // the report that places it clears that.
                         if alarm.unlocated {
                             tracing::info!(
                                 alarm = index,
@@ -791,6 +794,8 @@ fn evidence(a: &Alarm, tags: &[String], columns: &[String]) -> Vec<Evidence> {
         .collect()
 }
 
+/// The alert's event of leak `index` placed at alarm `a`: the chain's
+/// latest report, or its unlocated root when none (`place_uncertain`).
 fn leak_event(
     clock: detection::detect::Clock,
     index: usize,
@@ -823,5 +828,6 @@ fn leak_event(
             })
             .collect(),
         evidence: evidence(a, tags, columns),
+        place_uncertain: !a.reported,
     }
 }

@@ -36,6 +36,7 @@ fn event(key: &str, size: f64, pipe: &str) -> LeakEvent {
             sensor: "n1".into(),
             residual: -0.3,
         }],
+        place_uncertain: false,
     }
 }
 
@@ -103,6 +104,7 @@ fn list_and_get() {
     assert_eq!(a["also_pipe"], "p2");
     assert_eq!(a["candidates"][0]["pipe"], "p10");
     assert_eq!(a["evidence"][0]["sensor"], "n1");
+    assert_eq!(a["place_uncertain"], false);
     assert!(a["resolution"].is_null() && a["closed_ms"].is_null());
 
     let r = request(server.addr, "GET", "/api/alerts?state=open", None, "");

@@ -261,6 +261,7 @@ fn server_sent_events_push_status_and_alert_changes() {
             also_pipe: None,
             candidates: vec![],
             evidence: vec![],
+            place_uncertain: true,
         })
         .unwrap()
         .alert()

@@ -14,10 +14,14 @@
 //! alert is listed, selecting it shades its area and marks the chosen pipe,
 //! the evidence plots are drawn, hovering names an element, acknowledging
 //! (token asked once) and closing as a false alarm with a note reach the
-//! API, and the console has no error.
+//! API, a new alert whose place is uncertain arrives without a reload and
+//! is labelled "place uncertain — candidate area" (list, detail, map; no
+//! pipe marked as chosen) until a report places it, and the console has no
+//! error.
 //!
 //! Needs `chromium` and `chromium-driver` (scripts/apt-packages): without
-//! them the test fails and says so. Leaves `target/page-screenshot.png`.
+//! them the test fails and says so. Leaves `target/page-screenshot.png`
+//! and `target/page-screenshot-uncertain.png`.
 
 mod common;
 
@@ -297,6 +301,7 @@ fn operators_page_in_chromium() {
                 residual: -drop_m,
             })
             .collect(),
+        place_uncertain: false,
     };
     let state_dir = dir.path().join("state");
     let mut alerts = AlertStore::open(&state_dir).unwrap();
@@ -476,22 +481,98 @@ fn operators_page_in_chromium() {
         (&json!("closed"), &json!("false_alarm"), &json!("pump test"))
     );
 
+    // A placed alert says nothing of an uncertain place.
+    assert_eq!(
+        driver.js(&format!(
+            "return document.querySelector(\"{item}\").dataset.place + ' ' \
+             + document.querySelectorAll('#alerts .uncertain').length;"
+        )),
+        json!("pipe 0")
+    );
+
     // A new alert from the detector's side appears without a reload (the
-    // page follows the server-sent events).
+    // page follows the server-sent events). Its place is uncertain (the
+    // water balance sees the leak, no report has placed it): the list, the
+    // detail and the map say so, and the map marks no pipe as chosen.
     driver.wait("the event stream", "return state.sse === true;");
     let mut second = AlertStore::open(&state_dir).unwrap();
     let new_id = second
         .upsert(&LeakEvent {
             leak_key: "page-test-leak-2".into(),
+            confidence: 0.35,
+            place_uncertain: true,
             ..event.clone()
         })
         .unwrap()
         .alert()
         .id;
+    let new_item = format!("#alerts li.alert[data-id='{new_id}']");
     driver.wait(
         "the new alert without a reload",
+        &format!("return document.querySelector(\"{new_item}\") !== null;"),
+    );
+    let label = driver.js(&format!(
+        "const li = document.querySelector(\"{new_item}\");\
+         const s = li.querySelector('.uncertain');\
+         return [li.dataset.place, s ? s.textContent : null, li.textContent];"
+    ));
+    assert_eq!(label[0], "uncertain", "{label}");
+    assert_eq!(label[1], "place uncertain — candidate area", "{label}");
+    assert!(
+        label[2]
+            .as_str()
+            .unwrap()
+            .contains(&format!("best guess pipe {}", net.links[chosen].id)),
+        "{label}"
+    );
+    driver.click(&new_item);
+    driver.wait(
+        "the uncertain alert's candidate area, no pipe marked as chosen",
         &format!(
-            "return document.querySelector(\"#alerts li.alert[data-id='{new_id}']\") !== null;"
+            "return document.querySelectorAll('#area path.cand').length === {n_cand} \
+             && document.querySelectorAll('#area path.chosen').length === 0 \
+             && document.querySelectorAll('#area path.guess').length === 1;"
+        ),
+    );
+    let note = driver
+        .js("const n = document.getElementById('area-note'); return [n.hidden, n.textContent];");
+    assert_eq!(note[0], false, "{note}");
+    assert!(
+        note[1]
+            .as_str()
+            .unwrap()
+            .contains("place uncertain — candidate area"),
+        "{note}"
+    );
+    let place = driver.js(
+        "const dt = [...document.querySelectorAll('#d-fields dt')].find(d => d.textContent === 'place');\
+         return dt ? dt.nextElementSibling.textContent : null;",
+    );
+    assert_eq!(
+        place,
+        json!(format!("place uncertain — candidate area ({n_cand} pipes)")),
+    );
+    let png = driver.call("GET", "/screenshot", Value::Null);
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(png.as_str().unwrap())
+        .unwrap();
+    std::fs::write(target.join("page-screenshot-uncertain.png"), &png).unwrap();
+
+    // A report places it: the label goes, the chosen pipe is marked.
+    second
+        .upsert(&LeakEvent {
+            leak_key: "page-test-leak-2".into(),
+            observed_ms: event.observed_ms + 3_600_000,
+            ..event.clone()
+        })
+        .unwrap();
+    driver.wait(
+        "the placed alert without a reload",
+        &format!(
+            "return document.querySelector(\"{new_item}\").dataset.place === 'pipe' \
+             && document.querySelectorAll('#alerts .uncertain').length === 0 \
+             && document.getElementById('area-note').hidden \
+             && document.querySelectorAll('#area path.chosen').length === 1;"
         ),
     );
 

@@ -39,6 +39,7 @@ fn event(key: &str, at: i64, size: f64, pipe: &str) -> LeakEvent {
             sensor: "n1".into(),
             residual: -0.2,
         }],
+        place_uncertain: false,
     }
 }
 
@@ -76,8 +77,9 @@ fn spawn_deliverer(state: &Path, url: &str) -> Child {
         .unwrap()
 }
 
-/// What the receiver saw: (event id, event kind, signature valid).
-type Seen = Arc<Mutex<Vec<(i64, String, bool)>>>;
+/// What the receiver saw: (event id, event kind, signature valid, the
+/// alert's `place_uncertain`).
+type Seen = Arc<Mutex<Vec<(i64, String, bool, bool)>>>;
 
 /// A receiver that answers 503 to its first two requests (a receiver having
 /// trouble: the event must come again), then records and answers 204.
@@ -112,6 +114,9 @@ fn start_receiver(runtime: &tokio::runtime::Runtime, port: u16, seen: Seen) {
                     v["event_id"].as_i64().unwrap(),
                     v["event"].as_str().unwrap().to_owned(),
                     ok,
+                    v["alert"]["place_uncertain"]
+                        .as_bool()
+                        .expect("place_uncertain in the payload"),
                 ));
                 StatusCode::NO_CONTENT
             }
@@ -142,8 +147,12 @@ fn every_event_in_order_through_receiver_outage_and_sigkill() {
         .alert()
         .id;
     store.upsert(&event("a", 2_000, 2.0, "p1")).unwrap();
+    // Leak b: its place uncertain at first, placed by a later report.
     let b = store
-        .upsert(&event("b", 3_000, 1.5, "p7"))
+        .upsert(&LeakEvent {
+            place_uncertain: true,
+            ..event("b", 3_000, 1.5, "p7")
+        })
         .unwrap()
         .alert()
         .id;
@@ -190,24 +199,36 @@ fn every_event_in_order_through_receiver_outage_and_sigkill() {
     let mut child = spawn_deliverer(&state, &url);
     wait_until("every event", Duration::from_secs(30), || {
         let s = seen.lock().unwrap();
-        s.last().is_some_and(|(id, _, _)| *id == 9)
+        s.last().is_some_and(|(id, ..)| *id == 9)
     });
     child.kill().unwrap();
     child.wait().unwrap();
 
     let seen = seen.lock().unwrap().clone();
-    assert!(seen.iter().all(|(_, _, ok)| *ok), "bad signature: {seen:?}");
+    assert!(
+        seen.iter().all(|(_, _, ok, _)| *ok),
+        "bad signature: {seen:?}"
+    );
     // In order: ids never go back (an event whose answer was cut by the
     // kill may come twice, one after the other).
     assert!(
         seen.windows(2).all(|w| w[0].0 <= w[1].0),
         "out of order: {seen:?}"
     );
-    let mut distinct: Vec<(i64, String)> = seen.iter().map(|(i, k, _)| (*i, k.clone())).collect();
-    distinct.dedup();
-    let expected: Vec<(i64, String)> = journal
+    let mut distinct: Vec<(i64, String, bool)> = seen
         .iter()
-        .map(|e| (e.event_id, e.event.as_str().to_owned()))
+        .map(|(i, k, _, u)| (*i, k.clone(), *u))
+        .collect();
+    distinct.dedup();
+    let expected: Vec<(i64, String, bool)> = journal
+        .iter()
+        .map(|e| {
+            (
+                e.event_id,
+                e.event.as_str().to_owned(),
+                e.alert.place_uncertain,
+            )
+        })
         .collect();
     assert_eq!(distinct, expected);
     assert!(
@@ -219,7 +240,10 @@ fn every_event_in_order_through_receiver_outage_and_sigkill() {
         "the kill came after everything"
     );
     assert_eq!(
-        expected.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|(_, k, _)| k.as_str())
+            .collect::<Vec<_>>(),
         [
             "opened",
             "updated",
@@ -231,5 +255,11 @@ fn every_event_in_order_through_receiver_outage_and_sigkill() {
             "acknowledged",
             "closed"
         ]
+    );
+    // b's place: uncertain from its opening until the report at 7 000 ms.
+    let uncertain: Vec<bool> = expected.iter().map(|(_, _, u)| *u).collect();
+    assert_eq!(
+        uncertain,
+        [false, false, true, false, false, false, false, false, false]
     );
 }
