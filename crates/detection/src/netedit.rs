@@ -361,7 +361,11 @@ small test network
             assert_eq!(pattern_time_s(&n, midnight - origin), at_midnight_h * 3600);
             set_times(&mut n, 12, 300);
             assert_eq!(n.times.start_clocktime, 0);
-            assert_eq!(pattern_time_s(&n, 0), at_midnight_h * 3600, "clock {clock_h} h");
+            assert_eq!(
+                pattern_time_s(&n, 0),
+                at_midnight_h * 3600,
+                "clock {clock_h} h"
+            );
         }
     }
 
