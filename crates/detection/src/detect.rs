@@ -561,9 +561,10 @@ pub fn detect(
             kind: s.kind,
             column: s.column.clone(),
             problem: format!(
-                "the model's value was outside the sensor's range at {held} rows (a state no \
-                 sensor could read, e.g. a zone cut off by a stopped pump): its residual was \
-                 held at the previous row's there"
+                "the model's value was not compared at {held} rows (a step the model did not \
+                 solve, or a value outside the sensor's range: a state no sensor could read, \
+                 e.g. a zone cut off by a stopped pump): its residual was held at the previous \
+                 row's there"
             ),
             excluded: false,
         });

@@ -642,13 +642,16 @@ impl Frame {
     }
 
     /// Appends the model's channel values of row `r`. A value outside its
-    /// sensor's valid range is not compared: the channel's residual is held
-    /// at its previous row's (or is 0 at row 0) and the row is marked.
-    pub(super) fn push_sim(&mut self, setup: &Setup, r: usize, values: &[f64]) {
+    /// sensor's valid range, or any value of a step the model did not solve
+    /// (`solved` false: unbalanced after its trials), is not compared: the
+    /// channel's residual is held at its previous row's (or is 0 at row 0)
+    /// and the row is marked.
+    pub(super) fn push_sim(&mut self, setup: &Setup, r: usize, values: &[f64], solved: bool) {
         let mut held = false;
         for (c, &v) in values.iter().enumerate() {
             debug_assert_eq!(self.sim[c].len(), r);
-            let readable = setup.residual_range[c].is_none_or(|(lo, hi)| v >= lo && v <= hi);
+            let readable =
+                solved && setup.residual_range[c].is_none_or(|(lo, hi)| v >= lo && v <= hi);
             let v = if readable {
                 v
             } else {
@@ -832,10 +835,11 @@ impl LiveModel {
             if on_grid {
                 apply_bc(&mut self.sim, setup, f, r, f.m[r]);
             }
-            self.sim.run()?;
+            let step = self.sim.run()?;
             if on_grid {
                 read_channels(&self.sim, setup, &mut self.buf);
-                f.push_sim(setup, r, &self.buf);
+                let solved = !step.warnings.contains(&hydraulics::Warning::Unbalanced);
+                f.push_sim(setup, r, &self.buf, solved);
             }
             if self.sim.next() == 0 {
                 if f.rows > (self.sim.time_s() / f.step_s) as usize - self.offset + 1 {
@@ -996,13 +1000,20 @@ mod tests {
             held_rows: vec![0; 2],
             ..Frame::blank()
         };
-        f.push_sim(&setup, 0, &[39.5, 39.0]);
-        f.push_sim(&setup, 1, &[-2000.0, -2000.0]);
-        f.push_sim(&setup, 2, &[41.0, 41.0]);
+        f.push_sim(&setup, 0, &[39.5, 39.0], true);
+        f.push_sim(&setup, 1, &[-2000.0, -2000.0], true);
+        f.push_sim(&setup, 2, &[41.0, 41.0], true);
         // Row 1: J2's residual 0.5 held; J4 (no range) compared as is.
         assert_eq!(f.sim[0], vec![39.5, 40.5, 41.0]);
         assert_eq!(f.sim[1], vec![39.0, -2000.0, 41.0]);
         assert_eq!(f.model_held, vec![false, true, false]);
         assert_eq!(f.held_rows, vec![1, 0]);
+        // A step the model did not solve: every channel held.
+        f.meas = vec![vec![40.0, 41.0, 42.0, 43.0]; 2];
+        f.push_sim(&setup, 3, &[42.0, 42.0], false);
+        assert_eq!(f.sim[0][3], 43.0 - (42.0 - 41.0));
+        assert_eq!(f.sim[1][3], 43.0 - (42.0 - 41.0));
+        assert!(f.model_held[3]);
+        assert_eq!(f.held_rows, vec![2, 1]);
     }
 }
