@@ -107,6 +107,14 @@ fn streaming_equals_batch_and_resumes_exactly() {
     old.as_object_mut().unwrap().remove("clock");
     let e = serde_json::from_value::<DetectorState>(old).unwrap_err();
     assert!(e.to_string().contains("missing field `clock`"), "{e}");
+    // L-Town's model solves every step and stays in the sensors' ranges:
+    // nothing of the last day was left uncompared (a live twin would show
+    // degraded otherwise), and the batch report lists no such rows.
+    assert_eq!(whole.model_not_compared_recently(24.0), (0, 288));
+    assert!(!batch
+        .issues
+        .iter()
+        .any(|i| i.problem.contains("not compared")));
     let mut resumed = Detector::resume(&model, &sensors, state).unwrap();
     let t_dup = unix_ms_of_step(start_step + cut as i64 - 1);
     assert!(

@@ -213,7 +213,15 @@ fn update_status(
     s.set_excluded(&live.excluded());
     // A sensor without a sample for an hour of data time is stale.
     s.mark_stale(live.next_ms(), 3_600_000);
-    s.refresh_degraded(Vec::new());
+    let mut reasons = Vec::new();
+    let (held, steps) = live.detector().model_not_compared_recently(24.0);
+    if held > 0 {
+        reasons.push(format!(
+            "model not compared with the readings at {held} of the last {steps} steps (a step it \
+             did not solve, or values outside the sensors' ranges)"
+        ));
+    }
+    s.refresh_degraded(reasons);
 }
 
 /// The drop folder of SCADA exports (`[ingest] drop_dir`).

@@ -1294,6 +1294,20 @@ impl Detector {
             .collect()
     }
 
+    /// Of the last `hours` of model steps: how many were not compared with
+    /// the readings (the model did not solve the step, or gave a value
+    /// outside a sensor's range), and how many there were. A live service
+    /// shows the twin as degraded while the first is not 0.
+    pub fn model_not_compared_recently(&self, hours: f64) -> (usize, usize) {
+        let rows = self.frame.model_held.len();
+        let window = hours_to_steps(hours, self.clock.step_s).min(rows);
+        let held = self.frame.model_held[rows - window..]
+            .iter()
+            .filter(|&&h| h)
+            .count();
+        (held, window)
+    }
+
     /// Sensors used (usable in training).
     pub fn sensors_used(&self) -> usize {
         self.usable.iter().filter(|&&u| u).count()
