@@ -284,15 +284,8 @@ fn from_store(
 /// (the model's time 0 is its start clock time on the first local day of
 /// the data, wrapped on the longest pattern's cycle).
 fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
-    let pstep = net.times.pattern_step.max(1) as i64;
-    let plen = net
-        .patterns
-        .iter()
-        .map(|p| p.multipliers.len())
-        .max()
-        .unwrap_or(1)
-        .max(1) as i64;
-    let start_s = (p.start_step * p.step_s as i64 - p.origin_s).rem_euclid(plen * pstep) as u64;
+    let cycle = detection::netedit::pattern_cycle_s(net) as i64;
+    let start_s = (p.start_step * p.step_s as i64 - p.origin_s).rem_euclid(cycle) as u64;
     let mut data = Data {
         start_s,
         step_s: p.step_s,
