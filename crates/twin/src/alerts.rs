@@ -248,15 +248,53 @@ pub struct AlertStore {
 /// deliveries cursors. Version 3: `alerts.place_uncertain`.
 const SCHEMA_VERSION: i64 = 3;
 
-const COLUMNS: &str = "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, \
-     size_lps, confidence, pipe, also_pipe, candidates, evidence, resolution, note, \
-     acknowledged_ms, closed_ms, place_uncertain";
+/// The columns every schema version has, in select-list order.
+macro_rules! alert_columns {
+    () => {
+        "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, size_lps, confidence, \
+         pipe, also_pipe, candidates, evidence, resolution, note, acknowledged_ms, closed_ms"
+    };
+}
+
+const COLUMNS: &str = concat!(alert_columns!(), ", place_uncertain");
 
 /// The same from a version 1 or 2 store (no `place_uncertain` column: no
 /// alert of those versions had an uncertain place flagged).
-const COLUMNS_V2: &str = "id, leak_key, state, raised_ms, updated_ms, estimated_start_ms, \
-     size_lps, confidence, pipe, also_pipe, candidates, evidence, resolution, note, \
-     acknowledged_ms, closed_ms, 0 AS place_uncertain";
+const COLUMNS_V2: &str = concat!(alert_columns!(), ", 0 AS place_uncertain");
+
+/// What version 1 created (the alerts table) and what version 2 added (the
+/// outbox and the delivery cursors), as those versions wrote them; version
+/// 3's column is added to them by [`AlertStore::open`]. Frozen: a later
+/// change of the schema is a new version, not an edit here.
+const SCHEMA_V1: &str = "CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        leak_key TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'closed')),
+        raised_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        estimated_start_ms INTEGER NOT NULL,
+        size_lps REAL NOT NULL,
+        confidence REAL NOT NULL,
+        pipe TEXT NOT NULL,
+        also_pipe TEXT,
+        candidates TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        resolution TEXT,
+        note TEXT,
+        acknowledged_ms INTEGER,
+        closed_ms INTEGER
+    );";
+const SCHEMA_V2: &str = "CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        kind TEXT NOT NULL CHECK (kind IN ('opened', 'updated', 'acknowledged', 'closed')),
+        at_ms INTEGER NOT NULL,
+        alert TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS deliveries (
+        name TEXT PRIMARY KEY,
+        delivered_event_id INTEGER NOT NULL
+    );";
 
 impl AlertStore {
     /// Opens (creating if needed) `dir/alerts.sqlite`, creating `dir` too.
@@ -280,40 +318,11 @@ impl AlertStore {
                 "schema version {version} is newer than this program's {SCHEMA_VERSION}"
             )));
         }
-        tx.execute_batch(
-            "CREATE TABLE IF NOT EXISTS alerts (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                leak_key TEXT NOT NULL UNIQUE,
-                state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'closed')),
-                raised_ms INTEGER NOT NULL,
-                updated_ms INTEGER NOT NULL,
-                estimated_start_ms INTEGER NOT NULL,
-                size_lps REAL NOT NULL,
-                confidence REAL NOT NULL,
-                pipe TEXT NOT NULL,
-                also_pipe TEXT,
-                candidates TEXT NOT NULL,
-                evidence TEXT NOT NULL,
-                resolution TEXT,
-                note TEXT,
-                acknowledged_ms INTEGER,
-                closed_ms INTEGER,
-                place_uncertain INTEGER NOT NULL DEFAULT 0
-            );
-            CREATE TABLE IF NOT EXISTS events (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                alert_id INTEGER NOT NULL REFERENCES alerts(id),
-                kind TEXT NOT NULL CHECK (kind IN ('opened', 'updated', 'acknowledged', 'closed')),
-                at_ms INTEGER NOT NULL,
-                alert TEXT NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS deliveries (
-                name TEXT PRIMARY KEY,
-                delivered_event_id INTEGER NOT NULL
-            );",
-        )?;
-        // Versions 1 and 2 (an alerts table without the column): add it;
-        // their alerts were all placed as far as they knew (0).
+        // A new store goes through the same steps as an old one.
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.execute_batch(SCHEMA_V2)?;
+        // Version 3: the column, which a new store and versions 1 and 2
+        // lack (their alerts were all placed as far as they knew: 0).
         let has_column: bool = tx.query_row(
             "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'place_uncertain'",
             [],
@@ -1064,47 +1073,15 @@ mod tests {
         );
     }
 
-    /// The schema of version 1 (the alerts table) and what version 2 added
-    /// (the outbox and the delivery cursors), as those versions wrote them.
-    const V1_SQL: &str = "CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            leak_key TEXT NOT NULL UNIQUE,
-            state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'closed')),
-            raised_ms INTEGER NOT NULL,
-            updated_ms INTEGER NOT NULL,
-            estimated_start_ms INTEGER NOT NULL,
-            size_lps REAL NOT NULL,
-            confidence REAL NOT NULL,
-            pipe TEXT NOT NULL,
-            also_pipe TEXT,
-            candidates TEXT NOT NULL,
-            evidence TEXT NOT NULL,
-            resolution TEXT,
-            note TEXT,
-            acknowledged_ms INTEGER,
-            closed_ms INTEGER
-        );";
-    const V2_SQL: &str = "CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            alert_id INTEGER NOT NULL REFERENCES alerts(id),
-            kind TEXT NOT NULL CHECK (kind IN ('opened', 'updated', 'acknowledged', 'closed')),
-            at_ms INTEGER NOT NULL,
-            alert TEXT NOT NULL
-        );
-        CREATE TABLE deliveries (
-            name TEXT PRIMARY KEY,
-            delivered_event_id INTEGER NOT NULL
-        );";
-
     /// A store file as version `version` (1 or 2) wrote it: WAL, two
     /// alerts (one acknowledged), and for version 2 their events (alert
     /// JSON without `place_uncertain`) and a delivery cursor.
     fn old_store(dir: &Path, version: i64) {
         let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.execute_batch(V1_SQL).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
         if version >= 2 {
-            conn.execute_batch(V2_SQL).unwrap();
+            conn.execute_batch(SCHEMA_V2).unwrap();
         }
         conn.pragma_update(None, "user_version", version).unwrap();
         let cands = r#"[{"pipe":"p1","weight":0.7},{"pipe":"p2","weight":0.3}]"#;
