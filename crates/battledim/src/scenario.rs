@@ -150,6 +150,14 @@ pub enum ScenarioError {
     Sim(#[from] hydraulics::SimError),
     #[error("{0}")]
     NoLeakPipes(String),
+    /// Leaks are sized as a share of the mean system inflow, and the model
+    /// has none (e.g. a calibration model shipped without its demands).
+    #[error(
+        "the model's mean system inflow over its first day is {mean_inflow_lps:.3} L/s: leaks \
+         sized as a share of it would be nothing (do its junctions carry base demands?); \
+         give the model its demands, or size the leaks in L/s (--min-leak-lps, --max-leak-lps)"
+    )]
+    NoInflow { mean_inflow_lps: f64 },
     /// The truth simulation ended before the scenario's last step.
     #[error(
         "the truth simulation stopped after {simulated} of {rows} steps ({hours:.1} h): the \
@@ -256,6 +264,9 @@ pub fn generate(
     // Choose the leaking pipes: far enough apart, with enough pressure.
     let (p_mean, mean_inflow_lps) = mean_pressures(&truth, 288.min(rows))?;
     let leak_lps = match cfg.leak_inflow_share {
+        Some(_) if !(mean_inflow_lps > 1e-3) => {
+            return Err(ScenarioError::NoInflow { mean_inflow_lps })
+        }
         Some((a, b)) => (a * mean_inflow_lps, b * mean_inflow_lps),
         None => cfg.leak_lps,
     };
@@ -608,6 +619,33 @@ mod tests {
         );
         let l = &a.leaks[0];
         assert!((l.nominal_peak_lps - 0.05 * a.mean_inflow_lps).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_model_without_demands_cannot_size_leaks_by_its_inflow() {
+        // As Battle_of_the_Calibration_Networks_System.inp is shipped: no
+        // junction carries a base demand.
+        let mut net = small();
+        for n in &mut net.nodes {
+            if let NodeKind::Junction(j) = &mut n.kind {
+                for d in &mut j.demands {
+                    d.base = 0.0;
+                }
+            }
+        }
+        let cfg = ScenarioConfig {
+            days: 3,
+            leaks: 1,
+            leak_free_days: 1.0,
+            end_margin_days: 1.0,
+            min_leak_separation_m: 0.0,
+            leak_inflow_share: Some((0.05, 0.05)),
+            seed: 11,
+            ..ScenarioConfig::default()
+        };
+        let e = generate(&net, &sensors(), &cfg).unwrap_err();
+        assert!(matches!(e, ScenarioError::NoInflow { .. }), "{e}");
+        assert!(e.to_string().contains("base demands"), "{e}");
     }
 
     #[test]
