@@ -264,7 +264,7 @@ pub fn generate(
     // Choose the leaking pipes: far enough apart, with enough pressure.
     let (p_mean, mean_inflow_lps) = mean_pressures(&truth, 288.min(rows))?;
     let leak_lps = match cfg.leak_inflow_share {
-        Some(_) if !(mean_inflow_lps > 1e-3) => {
+        Some(_) if mean_inflow_lps.is_nan() || mean_inflow_lps <= 1e-3 => {
             return Err(ScenarioError::NoInflow { mean_inflow_lps })
         }
         Some((a, b)) => (a * mean_inflow_lps, b * mean_inflow_lps),

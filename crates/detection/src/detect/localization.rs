@@ -274,6 +274,10 @@ pub(super) fn localize(
     } else {
         None
     };
+    // One channel cannot tell candidates apart: any candidate that moves
+    // it fits exactly with its own amplitude (no degree of freedom is left
+    // for the noise), so the weights stay flat.
+    let dim = if nch < 2 { 0 } else { dim };
     let posterior = |fits, dim| posterior(fits, dim, prior, model, graph, cfg);
     let mut single = posterior(fit(&[]), dim);
     single.evidence = evidence.clone();
@@ -295,7 +299,8 @@ pub(super) fn localize(
 
 /// The candidate weights from the fits `(node, misfit, amplitude)` and the
 /// pipe minimizing the expected distance to the leak under them (and the
-/// second mode, see [`Localization::second`]). `prior`: the signature's
+/// second mode, see [`Localization::second`]). `dim` 0: the signature
+/// cannot tell candidates apart, every weight is the same. `prior`: the signature's
 /// noise variance per dimension from training and its degrees of freedom,
 /// pooled with the best fit's misfit.
 fn posterior(
@@ -319,6 +324,9 @@ fn posterior(
     // simulated at the size the water balance measured, so a candidate
     // that needs a much smaller or larger leak to fit is less likely.
     let nll = |sse: f64, a: f64| -> f64 {
+        if dim == 0 {
+            return 0.0;
+        }
         let mut v = sse / (2.0 * temp);
         if cfg.amp_sigma > 0.0 {
             let la = a.max(1e-6).ln();
@@ -334,6 +342,15 @@ fn posterior(
         .map(|&(j, sse, a)| (j, (-(nll(sse, a) - best)).exp(), sse, a))
         .collect();
     let wsum: f64 = top.iter().map(|t| t.1).sum();
+    // The share of all candidates' weight the top nodes hold: a confidence
+    // is weight within `radius_m` of all of it, so that where the signature
+    // cannot tell candidates apart (no usable sensor, or readings no leak
+    // changes) the top slice of a near-tie does not pass for certainty.
+    let w_all: f64 = fits
+        .iter()
+        .map(|&(_, sse, a)| (-(nll(sse, a) - best)).exp())
+        .sum();
+    let cover = if w_all > 0.0 { wsum / w_all } else { 1.0 };
     let dists: Vec<Vec<f64>> = top.iter().map(|t| graph.node_distances(&[t.0])).collect();
     // Candidate pipes: every pipe touching a node within reach of the top nodes.
     let mut cands: Vec<usize> = Vec::new();
@@ -382,7 +399,7 @@ fn posterior(
         scored.push(CandidatePipe {
             pipe: model.links[k].id.clone(),
             expected_distance_m: ed,
-            mass_within_300m: within,
+            mass_within_300m: within * cover,
         });
     }
     // Second mode: the top nodes farther than `radius_m` from the chosen pipe,
@@ -400,7 +417,7 @@ fn posterior(
             .filter(|_| far_mass > 0.0)
             .map(|&k| (k, score(&reach(k), &|i| far[i])))
             .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
-            .map(|(k, (_, within))| (k, within / wsum))
+            .map(|(k, (_, within))| (k, within / wsum * cover))
     };
     scored.sort_by(|a, b| a.expected_distance_m.total_cmp(&b.expected_distance_m));
     scored.truncate(10);
@@ -431,7 +448,7 @@ fn posterior(
             .collect(),
         pipe_ends: model.links.iter().map(|l| (l.from, l.to)).collect(),
         pipe: best_pipe.0,
-        confidence: best_pipe.2,
+        confidence: best_pipe.2 * cover,
         second,
         pipes: scored,
         nodes,
@@ -557,5 +574,60 @@ mod tests {
         let (p2, c2) = loc.second.expect("a second mode");
         assert_eq!(pipe(p2), "P3");
         assert!((c2 - 0.5).abs() < 1e-9, "{c2}");
+    }
+
+    /// A main of 12 junctions 400 m apart.
+    fn main_of_twelve() -> Network {
+        let mut inp = String::from("[JUNCTIONS]\n");
+        for i in 1..=12 {
+            inp += &format!(" J{i} 10 1\n");
+        }
+        inp += "[RESERVOIRS]\n R1 80\n[PIPES]\n P1 R1 J1 100 200 120\n";
+        for i in 2..=12 {
+            inp += &format!(" P{i} J{} J{i} 400 200 120\n", i - 1);
+        }
+        inp += "[END]\n";
+        network::inp::parse_inp(&inp, "main.inp").unwrap()
+    }
+
+    /// Where the signature cannot tell the candidates apart, the few it
+    /// keeps (`top_nodes`) do not make a confident place: the confidence is
+    /// the weight within the radius of all candidates.
+    #[test]
+    fn a_near_tie_is_not_a_confident_place() {
+        let net = main_of_twelve();
+        let graph = NetworkDistance::pipes_only(&net);
+        let cfg = DetectConfig {
+            top_nodes: 3,
+            ..DetectConfig::default()
+        };
+        // Misfits equal but for rounding (one channel's worth of noise).
+        let fits: Vec<(usize, f64, f64)> = (1..=12)
+            .map(|i| {
+                (
+                    net.node_index(&format!("J{i}")).unwrap(),
+                    1.0 + 1e-9 * i as f64,
+                    1.0,
+                )
+            })
+            .collect();
+        let loc = posterior(fits.clone(), 10, None, &net, &graph, &cfg);
+        // Three of twelve equal weights at most within 300 m of any pipe.
+        assert!(loc.confidence <= 3.0 / 12.0 + 1e-6, "{}", loc.confidence);
+        // With one channel (dim 0) every candidate weighs the same, even
+        // where one fits by numerical accident.
+        let mut fits = fits;
+        fits[5].1 = 1e-26;
+        let loc = posterior(fits.clone(), 0, None, &net, &graph, &cfg);
+        assert!(loc.confidence <= 3.0 / 12.0 + 1e-6, "{}", loc.confidence);
+        // A real signature (misfits far apart) still places the leak.
+        for (i, f) in fits.iter_mut().enumerate() {
+            f.1 = if i == 5 { 0.5 } else { 50.0 };
+        }
+        let loc = posterior(fits, 10, None, &net, &graph, &cfg);
+        assert!(loc.confidence > 0.99, "{}", loc.confidence);
+        let l = &net.links[loc.pipe];
+        let at = net.node_index("J6").unwrap();
+        assert!(l.from == at || l.to == at, "{}", l.id);
     }
 }

@@ -188,6 +188,13 @@ fn checked_setup(
             "no usable pressure or flow sensor".into(),
         ));
     }
+    if setup.residual.len() < 2 {
+        notes.push(format!(
+            "only one sensor ({}) is compared with the model: the water balance can detect a \
+             leak but nothing can place it (alerts give no place)",
+            sensors.sensors[setup.residual[0].0].column
+        ));
+    }
     Ok(setup)
 }
 
