@@ -366,6 +366,13 @@ pub fn generate(
 
     set_times(&mut truth, rows, STEP_S);
     let npat = truth.patterns.len();
+    if npat == 0 {
+        notes.push(
+            "the model has no demand pattern: its demands are constant, so every reading repeats \
+             until a leak starts (a detector takes a pressure that repeats for a day as stuck)"
+                .to_string(),
+        );
+    }
     let mut sim = Simulation::from_network(truth.clone())?;
 
     // Sensor targets in the truth network.

@@ -213,6 +213,9 @@ pub fn run(a: Args) -> Result<()> {
     let mut truth = sc.truth.clone();
     truth.times.duration = truth.times.duration.max(365 * 86_400);
     write("truth.inp", network::inp::write_inp(&truth))?;
+    for n in &sc.notes {
+        eprintln!("note: {n}");
+    }
     for l in &sc.leaks {
         eprintln!(
             "leak {}: {:?} from {} peak {} d={} m, max {} L/s",
