@@ -249,42 +249,10 @@ fn remove(
     out
 }
 
-/// The pattern time (seconds into the patterns' cycle, the longest
-/// pattern's length × the pattern step) at model time `model_time_s`
-/// (seconds after the model's start, negative before it): the model time
-/// plus PATTERN START, wrapped into the cycle.
-pub fn pattern_time_s(net: &Network, model_time_s: i64) -> u64 {
-    (model_time_s + net.times.pattern_start as i64).rem_euclid(pattern_cycle_s(net) as i64) as u64
-}
-
-/// The patterns' cycle, s: the longest pattern's length × the pattern step.
-pub fn pattern_cycle_s(net: &Network) -> u64 {
-    let plen = net
-        .patterns
-        .iter()
-        .map(|p| p.multipliers.len())
-        .max()
-        .unwrap_or(1)
-        .max(1) as u64;
-    plen * net.times.pattern_step.max(1)
-}
-
-/// Makes the model start at midnight of its first day, its patterns at the
-/// values its own clock gives then: PATTERN START becomes the pattern time
-/// at model time −START CLOCKTIME, and START CLOCKTIME becomes 0. This is
-/// how `detect` aligns a model to data that start at midnight (patterns at
-/// the model's clock time), so synthetic data made with it match. A model
-/// whose clock starts at midnight is unchanged.
-pub fn start_at_midnight(net: &mut Network) {
-    let clock = net.times.start_clocktime as i64;
-    net.times.pattern_start = pattern_time_s(net, -clock);
-    net.times.start_clocktime = 0;
-}
-
 /// Sets steps of `step_s` seconds, the duration of `rows` rows, report
-/// every step, the start at midnight ([`start_at_midnight`]).
+/// every step, the start at midnight ([`Network::start_at_midnight`]).
 pub fn set_times(net: &mut Network, rows: usize, step_s: u64) {
-    start_at_midnight(net);
+    net.start_at_midnight();
     let t = &mut net.times;
     t.duration = (rows.max(1) as u64 - 1) * step_s;
     t.hydraulic_step = step_s;
@@ -358,11 +326,11 @@ small test network
             // The detector: data from midnight of 2019-01-01 (UTC).
             let midnight = 1_546_300_800;
             let origin = crate::time::model_origin_s(midnight, 0, n.times.start_clocktime);
-            assert_eq!(pattern_time_s(&n, midnight - origin), at_midnight_h * 3600);
+            assert_eq!(n.pattern_time_s(midnight - origin), at_midnight_h * 3600);
             set_times(&mut n, 12, 300);
             assert_eq!(n.times.start_clocktime, 0);
             assert_eq!(
-                pattern_time_s(&n, 0),
+                n.pattern_time_s(0),
                 at_midnight_h * 3600,
                 "clock {clock_h} h"
             );

@@ -21,6 +21,43 @@ impl Pattern {
     }
 }
 
+/// The model's pattern clock.
+impl crate::Network {
+    /// The patterns' cycle, s: the longest pattern's length × the pattern
+    /// step.
+    pub fn pattern_cycle_s(&self) -> u64 {
+        let plen = self
+            .patterns
+            .iter()
+            .map(|p| p.multipliers.len())
+            .max()
+            .unwrap_or(1)
+            .max(1) as u64;
+        plen * self.times.pattern_step.max(1)
+    }
+
+    /// The pattern time (seconds into the patterns' cycle) at model time
+    /// `model_time_s` (seconds after the model's start, negative before
+    /// it): the model time plus PATTERN START, wrapped into the cycle.
+    pub fn pattern_time_s(&self, model_time_s: i64) -> u64 {
+        (model_time_s + self.times.pattern_start as i64).rem_euclid(self.pattern_cycle_s() as i64)
+            as u64
+    }
+
+    /// Makes the model start at midnight of its first day, its patterns at
+    /// the values its own clock gives then: PATTERN START becomes the
+    /// pattern time at model time −START CLOCKTIME, and START CLOCKTIME
+    /// becomes 0. This is how the detector aligns a model to data that
+    /// start at midnight (patterns at the model's clock time), so synthetic
+    /// data made with it match. A model whose clock starts at midnight is
+    /// unchanged.
+    pub fn start_at_midnight(&mut self) {
+        let clock = self.times.start_clocktime as i64;
+        self.times.pattern_start = self.pattern_time_s(-clock);
+        self.times.start_clocktime = 0;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CurveType {
     Volume,

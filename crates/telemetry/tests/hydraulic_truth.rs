@@ -201,3 +201,31 @@ fn hydraulic_truth_amr_meter_does_not_see_a_leak_at_its_node() {
         b[amr].unwrap()
     );
 }
+
+/// Simulated time 0 is midnight on the model's clock: a model whose clock
+/// starts at 7:00 with its patterns at 7:00 then (Richmond_standard's
+/// times) serves at time 0 what its clock gives at midnight — here L-TOWN
+/// moved so, which must serve what L-TOWN (clock from midnight) does.
+#[test]
+fn hydraulic_truth_starts_at_midnight_on_the_models_clock() {
+    let (net, map) = ltown();
+    let n = map.sensors.len();
+    let mut moved = net.clone();
+    moved.times.start_clocktime = 7 * 3600;
+    moved.times.pattern_start = 7 * 3600;
+    let mut plain = HydraulicTruth::new(net, &map, &[], 1.0)
+        .unwrap()
+        .with_start_wall(0);
+    let mut src = HydraulicTruth::new(moved, &map, &[], 1.0)
+        .unwrap()
+        .with_start_wall(0);
+    // (Started at the model's 7:00 instead, the pressures differ at once.)
+    for t in [0, 90 * MIN, 7 * 60 * MIN] {
+        assert_eq!(
+            at(&mut src, t, n),
+            at(&mut plain, t, n),
+            "at {} min",
+            t / MIN
+        );
+    }
+}

@@ -284,7 +284,7 @@ fn from_store(
 /// (the model's time 0 is its start clock time on the first local day of
 /// the data, wrapped on the longest pattern's cycle).
 fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
-    let cycle = detection::netedit::pattern_cycle_s(net) as i64;
+    let cycle = net.pattern_cycle_s() as i64;
     let start_s = (p.start_step * p.step_s as i64 - p.origin_s).rem_euclid(cycle) as u64;
     let mut data = Data {
         start_s,

@@ -29,7 +29,10 @@ enum Truth {
 #[derive(clap::Args)]
 #[command(
     after_help = "Simulated time runs at --speed simulated seconds per wall-clock second from \
-the moment field-sim starts. The hydraulic truth serves the last solved hydraulic step (EPANET's \
+the moment field-sim starts (or --start-wall-ms). Simulated time 0 is midnight on the model's clock: a \
+model whose START CLOCKTIME is not midnight starts at the midnight before, its patterns as its clock \
+gives them, as `detect` and the twin align a model to data; start the field at a midnight of the \
+twin's data clock. The hydraulic truth serves the last solved hydraulic step (EPANET's \
 variable steps) and restarts at time 0 past the model's duration; leaks stay on. A leak is an \
 emitter at the end node of the pipe nearer its midpoint (the start node on a tie), sized so it \
 flows the given L/s at onset; afterwards its flow follows the node's pressure (q ∝ p^n, n the model's emitter exponent, 0.5 by default).

@@ -429,8 +429,7 @@ impl Frame {
     ) -> Frame {
         let step_s = clock.step_s;
         let net = &setup.net;
-        let pattern_start =
-            crate::netedit::pattern_time_s(net, start_step * step_s as i64 - clock.model_origin_s);
+        let pattern_start = net.pattern_time_s(start_step * step_s as i64 - clock.model_origin_s);
         let amr_fit = if setup.amr_patterns {
             AmrFit::new(setup)
         } else {
@@ -609,7 +608,7 @@ impl Frame {
         if d == 0 {
             return;
         }
-        let cycle = crate::netedit::pattern_cycle_s(&setup.net);
+        let cycle = setup.net.pattern_cycle_s();
         self.pattern_start = (self.pattern_start + d as u64 * self.step_s) % cycle;
         self.start_step += d as i64;
         self.rows -= d;

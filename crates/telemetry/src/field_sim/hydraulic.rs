@@ -2,7 +2,11 @@
 //!
 //! [`HydraulicTruth`] runs the `hydraulics` crate's extended-period
 //! simulation of the network against the wall clock: simulated time =
-//! (wall − start) × `speed`. It serves, for every sensor of the map, the
+//! (wall − start) × `speed`, and simulated time 0 is midnight on the
+//! model's clock (a model whose START CLOCKTIME is not midnight starts at
+//! the midnight before, its patterns at the values its clock gives then:
+//! [`network::Network::start_at_midnight`], as the detector aligns a model
+//! to data that start at a midnight). It serves, for every sensor of the map, the
 //! reading of its element (SI):
 //!
 //! | kind | element | reading |
@@ -214,6 +218,8 @@ impl HydraulicTruth {
         if !(speed.is_finite() && speed > 0.0) {
             return Err(TruthError::Setup(format!("speed {speed}: must be > 0")));
         }
+        let mut net = net;
+        net.start_at_midnight();
         let readings = map
             .sensors
             .iter()
