@@ -605,9 +605,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn leak_sizes_as_shares_of_the_mean_inflow() {
-        let cfg = ScenarioConfig {
+    /// Three days, one leak of 5 % of the mean inflow after the first.
+    fn one_leak_of_5_percent() -> ScenarioConfig {
+        ScenarioConfig {
             days: 3,
             leaks: 1,
             leak_free_days: 1.0,
@@ -616,7 +616,12 @@ mod tests {
             leak_inflow_share: Some((0.05, 0.05)),
             seed: 11,
             ..ScenarioConfig::default()
-        };
+        }
+    }
+
+    #[test]
+    fn leak_sizes_as_shares_of_the_mean_inflow() {
+        let cfg = one_leak_of_5_percent();
         let a = generate(&small(), &sensors(), &cfg).unwrap();
         // J1…J4 demand 5.5 L/s at base; pattern 0.8/1.2 and ±10 % noise
         assert!(
@@ -640,16 +645,7 @@ mod tests {
                 }
             }
         }
-        let cfg = ScenarioConfig {
-            days: 3,
-            leaks: 1,
-            leak_free_days: 1.0,
-            end_margin_days: 1.0,
-            min_leak_separation_m: 0.0,
-            leak_inflow_share: Some((0.05, 0.05)),
-            seed: 11,
-            ..ScenarioConfig::default()
-        };
+        let cfg = one_leak_of_5_percent();
         let e = generate(&net, &sensors(), &cfg).unwrap_err();
         assert!(matches!(e, ScenarioError::NoInflow { .. }), "{e}");
         assert!(e.to_string().contains("base demands"), "{e}");
