@@ -295,6 +295,13 @@ fn unlocated_leaks_reach_operators_as_alerts() {
         if let Some(j) = a["locates"].as_u64() {
             assert!((j as usize) < k && alarms[j as usize]["unlocated"] == true);
         }
+        // Every alarm reaches operators: a new alert, or the update of
+        // one (growth of a reported leak, or of the pending leak whose
+        // place is uncertain).
+        assert!(
+            a["reported"] == true || a["unlocated"] == true || a["growth_of"].is_u64(),
+            "alarm {k} reaches no alert: {a}"
+        );
     }
     run_until_end(&c.config);
     let (lines, _) = alert_lines(&c.config);

@@ -395,6 +395,9 @@ pub struct Alarm {
     /// Reported (true), or not: taken as the growth of an earlier alarm
     /// (`growth_of`), or localized too diffusely (`min_confidence`).
     pub reported: bool,
+    /// The earlier alarm whose leak this one is the growth of: a reported
+    /// leak near this alarm's place, or the pending leak whose place is
+    /// still uncertain when this alarm does not place it either.
     pub growth_of: Option<usize>,
     pub pipe: String,
     /// A second pipe reported with it (two-mode localization, see

@@ -1166,7 +1166,7 @@ impl Detector {
         let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
         let loc = &single;
         let clearly_new = new_leak_evidence.is_some_and(|e| e >= cfg.new_leak_evidence);
-        let growth_of = self.st.alarms.iter().position(|a| {
+        let mut growth_of = self.st.alarms.iter().position(|a| {
             !clearly_new
                 && a.reported
                 && model.link_index(&a.pipe).is_some_and(|k| {
@@ -1235,6 +1235,13 @@ impl Detector {
                         reported = true;
                         self.st.pending = None;
                         locates = self.st.pending_alarm.take();
+                    } else if growth_of.is_none() {
+                        // More water lost while a leak whose place is
+                        // uncertain is pending, and still no place: as far
+                        // as anyone can tell, that leak grew. Its alert
+                        // shows the size (operators hear of the loss), and
+                        // its repair takes this alarm's size too.
+                        growth_of = self.st.pending_alarm;
                     }
                 }
                 _ => {}
