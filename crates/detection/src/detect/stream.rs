@@ -191,7 +191,7 @@ fn checked_setup(
     if setup.residual.len() < 2 {
         notes.push(format!(
             "only one sensor ({}) is compared with the model: the water balance can detect a \
-             leak but nothing can place it (alerts give no place)",
+             leak but nothing can place it (its alerts' place is uncertain)",
             sensors.sensors[setup.residual[0].0].column
         ));
     }
