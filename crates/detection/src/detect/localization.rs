@@ -336,21 +336,19 @@ fn posterior(
     };
     fits.sort_by(|x, y| nll(x.1, x.2).total_cmp(&nll(y.1, y.2)));
     let best = nll(fits[0].1, fits[0].2);
-    let top: Vec<(usize, f64, f64, f64)> = fits
+    let mut top: Vec<(usize, f64, f64, f64)> = fits
         .iter()
-        .take(cfg.top_nodes.max(1))
         .map(|&(j, sse, a)| (j, (-(nll(sse, a) - best)).exp(), sse, a))
         .collect();
-    let wsum: f64 = top.iter().map(|t| t.1).sum();
     // The share of all candidates' weight the top nodes hold: a confidence
     // is weight within `radius_m` of all of it, so that where the signature
     // cannot tell candidates apart (no usable sensor, or readings no leak
     // changes) the top slice of a near-tie does not pass for certainty.
-    let w_all: f64 = fits
-        .iter()
-        .map(|&(_, sse, a)| (-(nll(sse, a) - best)).exp())
-        .sum();
-    let cover = if w_all > 0.0 { wsum / w_all } else { 1.0 };
+    // (The best candidate weighs 1, so the whole is at least 1.)
+    let w_all: f64 = top.iter().map(|t| t.1).sum();
+    top.truncate(cfg.top_nodes.max(1));
+    let wsum: f64 = top.iter().map(|t| t.1).sum();
+    let cover = wsum / w_all;
     let dists: Vec<Vec<f64>> = top.iter().map(|t| graph.node_distances(&[t.0])).collect();
     // Candidate pipes: every pipe touching a node within reach of the top nodes.
     let mut cands: Vec<usize> = Vec::new();
