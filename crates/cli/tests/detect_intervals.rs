@@ -157,6 +157,15 @@ fn model_step_and_clock_follow_the_data() {
     let at5 = detect(&five, &sensors, &[]);
     assert!(!at5.is_empty(), "the 5-minute data give a detection");
     assert_eq!(report(&five).0, 300);
+    // The pressure sensors' density: L-Town's 43.2 km of pipe (BattLeDIM's
+    // description of the network) over its 33 pressure sensors.
+    let full: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(five.join("report.json")).unwrap()).unwrap();
+    let spacing = full["pressure_sensor_spacing_km"].as_f64().unwrap();
+    assert!(
+        (43.15 / 33.0..43.25 / 33.0).contains(&spacing),
+        "a pressure sensor per {spacing} km"
+    );
 
     // Quarter-hour data on a quarter-hour step.
     let at15 = detect(&fifteen, &sensors, &[]);

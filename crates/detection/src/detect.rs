@@ -458,6 +458,10 @@ pub struct DetectReport {
     pub rows: usize,
     pub first_time: String,
     pub sensors_used: usize,
+    /// Kilometres of pipe per pressure sensor compared with the model
+    /// (`None` without one): the density that sets how finely leaks can
+    /// be placed (README, *What to expect*).
+    pub pressure_sensor_spacing_km: Option<f64>,
     pub issues: Vec<SensorIssue>,
     pub notes: Vec<String>,
     pub training: String,
@@ -579,6 +583,7 @@ pub fn detect(
         rows,
         first_time: format_step(data.start_step, data.step_s),
         sensors_used: detector.sensors_used(),
+        pressure_sensor_spacing_km: detector.pressure_sensor_spacing_km(),
         issues,
         notes: detector.notes().to_vec(),
         training,

@@ -20,7 +20,8 @@ use telemetry::SensorMap;
 (--sensors, TOML: kind, element, unit, range, SCADA column; README \"Sensor maps\") with \
 for the water balance a flow meter on every link of every reservoir (one unmetered link \
 beside meters carrying at least half the supply is estimated from the model, with a note) \
-and for every tank a level sensor or a flow meter on each of its links, and pressure or flow sensors to compare with the model; readings in any unit \
+and for every tank a level sensor or a flow meter on each of its links, and pressure or flow sensors to compare with the model \
+(placing leaks within 300 m took about a pressure sensor per km of pipe or closer: README \"How many pressure sensors\"); readings in any unit \
 the map declares (converted to SI; an unknown unit is an error), timestamps in the map's \
 time zone, sampled at a regular interval (the model step follows it: 1, 5, 10, 15, 30 or 60 \
 minutes…; or --set step_s=SECONDS); a leak-free training period (--train, or the first \
@@ -611,10 +612,14 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     eprintln!(
-        "{} rows of {} s, {} sensors used, {} leak(s) reported, {} more with an uncertain place{} in {:.1} s",
+        "{} rows of {} s, {} sensors used{}, {} leak(s) reported, {} more with an uncertain place{} in {:.1} s",
         report.rows,
         report.step_s,
         report.sensors_used,
+        match report.pressure_sensor_spacing_km {
+            Some(km) => format!(" (a pressure sensor per {km:.2} km of pipe)"),
+            None => " (no pressure sensor compared)".to_string(),
+        },
         report.alarms.iter().filter(|a| a.reported).count(),
         report.alarms.iter().filter(|a| a.unlocated).count(),
         match &calibration {

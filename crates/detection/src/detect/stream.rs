@@ -22,7 +22,7 @@ use crate::time::{
     format_step, hours_to_steps, model_origin_s, step_of_unix_ms, steps_per_hour, unix_ms_of_step,
 };
 use network::graph::NetworkDistance;
-use network::Network;
+use network::{LinkKind, Network};
 use serde::{Deserialize, Serialize};
 
 /// The detector's time: its step and the model's time 0. Steps count
@@ -1325,6 +1325,29 @@ impl Detector {
     /// Sensors used (usable in training).
     pub fn sensors_used(&self) -> usize {
         self.usable.iter().filter(|&&u| u).count()
+    }
+
+    /// Kilometres of pipe per pressure sensor compared with the model (the
+    /// model's whole pipe length over the usable pressure sensors), or
+    /// `None` without one. How finely the pressures can place a leak
+    /// depends on it (README, *What to expect*).
+    pub fn pressure_sensor_spacing_km(&self) -> Option<f64> {
+        let n = self
+            .setup
+            .residual
+            .iter()
+            .filter(|r| r.1 == SensorKind::Pressure && self.usable[r.0])
+            .count();
+        let length_m: f64 = self
+            .model
+            .links
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LinkKind::Pipe(p) => Some(p.length),
+                _ => None,
+            })
+            .sum();
+        (n > 0).then(|| length_m / 1000.0 / n as f64)
     }
 
     /// Whether [`Detector::finish`] was called.
