@@ -14,7 +14,7 @@ fn number_before(text: &str, key: &str, unit: &str) -> f64 {
         .find(|l| l.contains(key))
         .unwrap_or_else(|| panic!("no line with {key:?} in:\n{text}"));
     let head = &line[..line.find(unit).expect("unit")];
-    head.rsplit(|c: char| c == ' ' || c == '(')
+    head.rsplit([' ', '('])
         .find(|w| !w.is_empty())
         .and_then(|w| w.parse().ok())
         .unwrap_or_else(|| panic!("no number before {unit:?} in {line:?}"))
