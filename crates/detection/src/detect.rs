@@ -460,7 +460,7 @@ pub struct DetectReport {
     pub sensors_used: usize,
     /// Kilometres of pipe per pressure sensor compared with the model
     /// (`None` without one): the density that sets how finely leaks can
-    /// be placed (README, *What to expect*).
+    /// be placed (README, *How many pressure sensors*).
     pub pressure_sensor_spacing_km: Option<f64>,
     pub issues: Vec<SensorIssue>,
     pub notes: Vec<String>,

@@ -1330,7 +1330,7 @@ impl Detector {
     /// Kilometres of pipe per pressure sensor compared with the model (the
     /// model's whole pipe length over the usable pressure sensors), or
     /// `None` without one. How finely the pressures can place a leak
-    /// depends on it (README, *What to expect*).
+    /// depends on it (README, *How many pressure sensors*).
     pub fn pressure_sensor_spacing_km(&self) -> Option<f64> {
         let n = self
             .setup
