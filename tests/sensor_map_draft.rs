@@ -20,30 +20,29 @@ fn number_before(text: &str, key: &str, unit: &str) -> f64 {
         .unwrap_or_else(|| panic!("no number before {unit:?} in {line:?}"))
 }
 
+/// The standard output of `cmd`, which must succeed.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("start the command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn a_draft_map_at_a_spacing_reads_the_models_pipe_length() {
     for name in ["Net3.inp", "L-TOWN.inp"] {
         let net = networks_dir().join(name);
-        let inspect = Command::new(aquatwin_bin())
-            .arg("inspect")
-            .arg(&net)
-            .output()
-            .unwrap();
-        assert!(inspect.status.success());
-        let inspect = String::from_utf8_lossy(&inspect.stdout);
+        let inspect = stdout_of(Command::new(aquatwin_bin()).arg("inspect").arg(&net));
         let pipe_km = number_before(&inspect, "pipes", " km");
 
-        let out = Command::new(root().join("scripts/sensor-map-draft"))
-            .arg(&net)
-            .arg("8km")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let map = stdout_of(
+            Command::new(root().join("scripts/sensor-map-draft"))
+                .arg(&net)
+                .arg("8km"),
         );
-        let map = String::from_utf8_lossy(&out.stdout);
         let header: String = map.lines().take(4).collect::<Vec<_>>().join("\n");
         let draft_km = number_before(&header, "of pipe", " km of pipe");
         assert!(
