@@ -118,6 +118,15 @@ impl Network {
         self.nodes.iter().filter(|n| n.is_junction()).count()
     }
 
+    /// Total length of the pipes, m.
+    pub fn pipe_length_m(&self) -> f64 {
+        self.links
+            .iter()
+            .filter_map(|l| l.pipe())
+            .map(|p| p.length)
+            .sum()
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts {
             junctions: 0,

@@ -50,13 +50,7 @@ struct Summary {
 
 fn summary(net: &Network) -> Summary {
     let c = net.counts();
-    let pipe_length_km = net
-        .links
-        .iter()
-        .filter_map(|l| l.pipe())
-        .map(|p| p.length)
-        .sum::<f64>()
-        / 1000.0;
+    let pipe_length_km = net.pipe_length_m() / 1000.0;
     let total_base_demand_lps = net
         .nodes
         .iter()

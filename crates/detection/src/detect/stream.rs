@@ -22,7 +22,7 @@ use crate::time::{
     format_step, hours_to_steps, model_origin_s, step_of_unix_ms, steps_per_hour, unix_ms_of_step,
 };
 use network::graph::NetworkDistance;
-use network::{LinkKind, Network};
+use network::Network;
 use serde::{Deserialize, Serialize};
 
 /// The detector's time: its step and the model's time 0. Steps count
@@ -1338,16 +1338,7 @@ impl Detector {
             .iter()
             .filter(|r| r.1 == SensorKind::Pressure && self.usable[r.0])
             .count();
-        let length_m: f64 = self
-            .model
-            .links
-            .iter()
-            .filter_map(|l| match &l.kind {
-                LinkKind::Pipe(p) => Some(p.length),
-                _ => None,
-            })
-            .sum();
-        (n > 0).then(|| length_m / 1000.0 / n as f64)
+        (n > 0).then(|| self.model.pipe_length_m() / 1000.0 / n as f64)
     }
 
     /// Whether [`Detector::finish`] was called.
