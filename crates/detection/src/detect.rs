@@ -467,7 +467,37 @@ pub struct DetectReport {
     pub training: String,
     /// Standard deviation of the hourly balance excess in training, L/s (mean).
     pub balance_sigma_lps: f64,
+    /// What that noise allows: the smallest abrupt leak the water balance
+    /// raises an alarm on within 6, 24 and 72 hours on average (the
+    /// CUSUM's average run length at `cusum_k`, `cusum_h`). A report with a
+    /// place takes longer (the localization window, at least
+    /// `early_min_h`); a leak that grows slowly is found when it reaches
+    /// that size.
+    pub balance_detectable: Vec<DetectableLeak>,
     pub alarms: Vec<Alarm>,
+}
+
+/// The smallest abrupt leak the water balance alarms on within `within_h`
+/// hours on average, L/s.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DetectableLeak {
+    pub within_h: f64,
+    pub leak_lps: f64,
+}
+
+/// [`DetectableLeak`]s for a balance whose hourly excess has standard
+/// deviation `sigma_lps`, with the CUSUM settings of `cfg`.
+pub fn balance_detectable(sigma_lps: f64, cfg: &DetectConfig) -> Vec<DetectableLeak> {
+    if !sigma_lps.is_finite() {
+        return Vec::new();
+    }
+    [6.0, 24.0, 72.0]
+        .iter()
+        .map(|&h| DetectableLeak {
+            within_h: h,
+            leak_lps: sigma_lps * cusum::detectable_shift(h, cfg.cusum_k, cfg.cusum_h),
+        })
+        .collect()
 }
 
 impl DetectReport {
@@ -588,6 +618,7 @@ pub fn detect(
         notes: detector.notes().to_vec(),
         training,
         balance_sigma_lps,
+        balance_detectable: balance_detectable(balance_sigma_lps, cfg),
         alarms: detector.alarms().to_vec(),
     })
 }
