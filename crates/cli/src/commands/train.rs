@@ -4,7 +4,7 @@
 
 use super::twin_common::{load, parse_time};
 use anyhow::{anyhow, Result};
-use detection::detect::DetectConfig;
+use detection::detect::{balance_detectable, DetectConfig};
 use std::path::PathBuf;
 use telemetry::time::format_timestamp;
 
@@ -81,6 +81,10 @@ pub fn run(a: Args) -> Result<()> {
         None
     };
     let calibrated = calibration.is_some();
+    let cfg = DetectConfig {
+        step_s: a.step_s.unwrap_or(0),
+        ..DetectConfig::default()
+    };
     let saved = twin::live::train_with(
         &twin.model,
         &twin.set,
@@ -89,10 +93,7 @@ pub fn run(a: Args) -> Result<()> {
         from,
         to,
         super::detect::utc_offset_s(&twin.time_zone, from),
-        &DetectConfig {
-            step_s: a.step_s.unwrap_or(0),
-            ..DetectConfig::default()
-        },
+        &cfg,
         calibration,
     )?;
     twin::live::save_training(&twin.cfg.state_dir, &saved)?;
@@ -110,6 +111,13 @@ pub fn run(a: Args) -> Result<()> {
         twin.tags.len(),
         twin.cfg.state_dir.join(twin::live::TRAINING_FILE).display()
     );
+    let sigma = saved.training.balance_sigma_lps();
+    if let [x, y, z] = balance_detectable(sigma, &cfg).as_slice() {
+        println!(
+            "water balance: hourly noise {sigma:.2} L/s at the mean demand; it alarms on an abrupt leak of {:.2} L/s within {} h, {:.2} L/s within {} h, {:.2} L/s within {} h on average",
+            x.leak_lps, x.within_h, y.leak_lps, y.within_h, z.leak_lps, z.within_h
+        );
+    }
     for i in &saved.training.issues {
         println!(
             "  {} {}: {}{}",

@@ -94,6 +94,15 @@ pub struct Training {
 }
 
 impl Training {
+    /// Standard deviation of the hourly water-balance excess at the
+    /// training's mean demand, L/s: what
+    /// [`balance_detectable`](super::balance_detectable) turns into the
+    /// leak sizes the balance alarms on.
+    pub fn balance_sigma_lps(&self) -> f64 {
+        let n = &self.normal;
+        (n.v0 + n.v1 * n.u_scale * n.u_scale).sqrt() * 1000.0
+    }
+
     /// Learns from a leak-free data set (every row of it).
     pub fn learn(
         model: &Network,
