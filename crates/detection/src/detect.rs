@@ -500,6 +500,20 @@ pub fn balance_detectable(sigma_lps: f64, cfg: &DetectConfig) -> Vec<DetectableL
         .collect()
 }
 
+/// For people: the balance's hourly noise and the [`DetectableLeak`]s,
+/// `hourly noise 0.90 L/s; it alarms on an abrupt leak of 2.08 L/s within
+/// 6 h, … on average`.
+pub fn describe_balance(sigma_lps: f64, leaks: &[DetectableLeak]) -> String {
+    let sizes: Vec<String> = leaks
+        .iter()
+        .map(|l| format!("{:.2} L/s within {} h", l.leak_lps, l.within_h))
+        .collect();
+    format!(
+        "hourly noise {sigma_lps:.2} L/s; it alarms on an abrupt leak of {} on average",
+        sizes.join(", ")
+    )
+}
+
 impl DetectReport {
     /// `pipeID, YYYY-MM-DD HH:MM` lines of the reported alarms.
     pub fn battledim_lines(&self) -> String {

@@ -629,16 +629,13 @@ pub fn run(a: Args) -> Result<()> {
         },
         t0.elapsed().as_secs_f64()
     );
-    if let [a, b, c] = report.balance_detectable.as_slice() {
+    if !report.balance_detectable.is_empty() {
         eprintln!(
-            "water balance: hourly noise {} L/s; it alarms on an abrupt leak of {} L/s within {} h, {} L/s within {} h, {} L/s within {} h on average",
-            Fixed(report.balance_sigma_lps, 2),
-            Fixed(a.leak_lps, 2),
-            a.within_h,
-            Fixed(b.leak_lps, 2),
-            b.within_h,
-            Fixed(c.leak_lps, 2),
-            c.within_h
+            "water balance: {}",
+            detection::detect::describe_balance(
+                report.balance_sigma_lps,
+                &report.balance_detectable
+            )
         );
     }
     Ok(())

@@ -4,7 +4,7 @@
 
 use super::twin_common::{load, parse_time};
 use anyhow::{anyhow, Result};
-use detection::detect::{balance_detectable, DetectConfig};
+use detection::detect::{balance_detectable, describe_balance, DetectConfig};
 use std::path::PathBuf;
 use telemetry::time::format_timestamp;
 
@@ -112,12 +112,10 @@ pub fn run(a: Args) -> Result<()> {
         twin.cfg.state_dir.join(twin::live::TRAINING_FILE).display()
     );
     let sigma = saved.training.balance_sigma_lps();
-    if let [x, y, z] = balance_detectable(sigma, &cfg).as_slice() {
-        println!(
-            "water balance: hourly noise {sigma:.2} L/s at the mean demand; it alarms on an abrupt leak of {:.2} L/s within {} h, {:.2} L/s within {} h, {:.2} L/s within {} h on average",
-            x.leak_lps, x.within_h, y.leak_lps, y.within_h, z.leak_lps, z.within_h
-        );
-    }
+    println!(
+        "water balance at the mean demand: {}",
+        describe_balance(sigma, &balance_detectable(sigma, &cfg))
+    );
     for i in &saved.training.issues {
         println!(
             "  {} {}: {}{}",
