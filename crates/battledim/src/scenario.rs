@@ -8,6 +8,13 @@
 //! diameter × (1 ± 0.02), each base demand × (1 ± u) (uniform), and every
 //! demand-pattern value, fresh at every 5-minute step, × (1 ± u).
 //!
+//! Model drift (`ModelDrift`, off by default): the field differs from the
+//! model by group as well, as when a model has aged: each pipe group's
+//! roughness and each demand group's base demands × one factor drawn in
+//! (1 ± d), on top of the per-element uncertainty (its own random stream, so
+//! a scenario without drift is unchanged). The factors are written to
+//! `scenario.json` (`drift_factors`) for a calibration to be checked against.
+//!
 //! Leaks are orifices Q = 0.75·A·√(2 g p) (m³/s, A in m², p in m): an
 //! emitter with coefficient 0.75·A·√(2g) and exponent 0.5 on a junction
 //! inserted at the pipe's midpoint. Abrupt leaks open at full area;
@@ -58,6 +65,30 @@ pub struct ScenarioConfig {
     pub flow_noise_rel: f64,
     /// Readings are rounded to this resolution (BattLeDIM: 0.01).
     pub round: Option<f64>,
+    /// Group-wise model drift (none by default).
+    pub drift: Option<ModelDrift>,
+}
+
+/// The field drifted from the model by group: each pipe group's roughness
+/// and each demand group's base demands × one factor in (1 ± `share`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelDrift {
+    pub share: f64,
+    /// Named groups of pipe link indices.
+    #[serde(skip)]
+    pub pipe_groups: Vec<(String, Vec<usize>)>,
+    /// Named groups of (junction index, demand category index).
+    #[serde(skip)]
+    pub demand_groups: Vec<(String, Vec<(usize, usize)>)>,
+}
+
+/// One drawn drift factor of a group (`scenario.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftFactor {
+    /// `roughness` or `demand`.
+    pub kind: &'static str,
+    pub group: String,
+    pub factor: f64,
 }
 
 impl Default for ScenarioConfig {
@@ -77,6 +108,7 @@ impl Default for ScenarioConfig {
             pressure_noise_m: 0.0,
             flow_noise_rel: 0.0,
             round: Some(0.01),
+            drift: None,
         }
     }
 }
@@ -133,6 +165,8 @@ pub struct Scenario {
     pub leak_flows_m3h: Vec<Vec<f64>>,
     /// What the generator changed in the model to run it, in words.
     pub notes: Vec<String>,
+    /// The group factors of the model drift (empty without drift).
+    pub drift_factors: Vec<DriftFactor>,
     /// The perturbed truth network, without the scenario's leaks (the
     /// model's own times): a simulated field serves it live.
     #[serde(skip)]
@@ -187,6 +221,42 @@ pub fn perturb(net: &mut Network, u: f64, rng: &mut Rng) {
             }
         }
     }
+}
+
+/// Applies the group drift to `net` from its own random stream (seeded
+/// from the scenario's seed); returns the factors drawn.
+fn apply_drift(net: &mut Network, d: &ModelDrift, seed: u64) -> Vec<DriftFactor> {
+    let mut rng = Rng::new(seed ^ 0x6472_6966_745f_7631);
+    let mut out = Vec::new();
+    for (name, pipes) in &d.pipe_groups {
+        let f = 1.0 + rng.range(-d.share, d.share);
+        for &k in pipes {
+            if let Some(LinkKind::Pipe(p)) = net.links.get_mut(k).map(|l| &mut l.kind) {
+                p.roughness *= f;
+            }
+        }
+        out.push(DriftFactor {
+            kind: "roughness",
+            group: name.clone(),
+            factor: f,
+        });
+    }
+    for (name, demands) in &d.demand_groups {
+        let f = 1.0 + rng.range(-d.share, d.share);
+        for &(i, c) in demands {
+            if let Some(NodeKind::Junction(j)) = net.nodes.get_mut(i).map(|n| &mut n.kind) {
+                if let Some(dm) = j.demands.get_mut(c) {
+                    dm.base *= f;
+                }
+            }
+        }
+        out.push(DriftFactor {
+            kind: "demand",
+            group: name.clone(),
+            factor: f,
+        });
+    }
+    out
 }
 
 fn round_to(x: f64, r: Option<f64>) -> f64 {
@@ -247,6 +317,10 @@ pub fn generate(
 
     let mut truth = model.clone();
     perturb(&mut truth, u, &mut rng);
+    let drift_factors = match &cfg.drift {
+        Some(d) if d.share > 0.0 => apply_drift(&mut truth, d, cfg.seed),
+        _ => Vec::new(),
+    };
     // Leaks are orifices: exponent 0.5 (no other emitters are expected).
     truth.options.emitter_exponent = 0.5;
     // A field does not stop: an unbalanced step goes on (as EPANET's
@@ -470,6 +544,7 @@ pub fn generate(
         leaks,
         leak_flows_m3h: flows,
         notes,
+        drift_factors,
         truth: leak_free_truth,
     })
 }
@@ -631,6 +706,52 @@ mod tests {
         );
         let l = &a.leaks[0];
         assert!((l.nominal_peak_lps - 0.05 * a.mean_inflow_lps).abs() < 1e-9);
+    }
+
+    #[test]
+    fn model_drift_scales_groups_by_one_factor_each_and_leaves_the_rest() {
+        let net = small();
+        let base = generate(&net, &sensors(), &one_leak_of_5_percent()).unwrap();
+        assert!(base.drift_factors.is_empty());
+        let pipes: Vec<usize> = (0..net.links.len())
+            .filter(|&k| matches!(net.links[k].kind, LinkKind::Pipe(_)))
+            .collect();
+        let demands: Vec<(usize, usize)> = (0..net.nodes.len())
+            .filter(|&i| net.nodes[i].is_junction())
+            .map(|i| (i, 0))
+            .collect();
+        let cfg = ScenarioConfig {
+            drift: Some(ModelDrift {
+                share: 0.3,
+                pipe_groups: vec![("all pipes".into(), pipes.clone())],
+                demand_groups: vec![("all demands".into(), demands)],
+            }),
+            ..one_leak_of_5_percent()
+        };
+        let d = generate(&net, &sensors(), &cfg).unwrap();
+        assert_eq!(d.drift_factors.len(), 2);
+        for f in &d.drift_factors {
+            assert!((0.7..=1.3).contains(&f.factor), "{f:?}");
+        }
+        // The truth is the drift-free truth with every pipe's roughness and
+        // every base demand × its group's factor (the per-element
+        // perturbation draws the same numbers: drift has its own stream).
+        let (fr, fd) = (d.drift_factors[0].factor, d.drift_factors[1].factor);
+        for &k in &pipes {
+            match (&base.truth.links[k].kind, &d.truth.links[k].kind) {
+                (LinkKind::Pipe(a), LinkKind::Pipe(b)) => {
+                    assert!((b.roughness - a.roughness * fr).abs() < 1e-9 * a.roughness)
+                }
+                _ => unreachable!(),
+            }
+        }
+        let mean = |sc: &Scenario| sc.mean_inflow_lps;
+        assert!(
+            (mean(&d) / mean(&base) - fd).abs() < 0.02,
+            "{} {} {fd}",
+            mean(&d),
+            mean(&base)
+        );
     }
 
     #[test]

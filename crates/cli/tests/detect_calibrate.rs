@@ -190,3 +190,59 @@ fn detect_and_twin_train_on_a_calibrated_model() {
         "the twin's alerts are the batch detector's"
     );
 }
+
+/// `scenario --model-drift`: the field drifted from the model by group
+/// (what calibration is for); the factors drawn are in scenario.json, and a
+/// share outside [0, 1) is an error that names the option.
+#[test]
+fn scenario_model_drift_records_its_factors() {
+    let net = networks_dir().join("Net3.inp");
+    let sensors = root().join("sensors/net3-utility.toml");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("scenario-drift-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = |p: &Path| p.display().to_string();
+    let args = |drift: &str, out: &Path| {
+        vec![
+            "scenario".to_string(),
+            "--network".into(),
+            s(&net),
+            "--sensors".into(),
+            s(&sensors),
+            "--days".into(),
+            "3".into(),
+            "--leak-free-days".into(),
+            "1".into(),
+            "--leaks".into(),
+            "0".into(),
+            "--model-drift".into(),
+            drift.into(),
+            "--out".into(),
+            s(out),
+        ]
+    };
+    let run = |drift: &str, out: &Path| {
+        let a = args(drift, out);
+        aquatwin(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run("0.2", &dir.join("drift"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("drift/scenario.json")).unwrap())
+            .unwrap();
+    let f = sc["drift_factors"].as_array().unwrap();
+    assert!(f.iter().any(|x| x["kind"] == "roughness"), "{f:?}");
+    assert!(f.iter().any(|x| x["kind"] == "demand"), "{f:?}");
+    for x in f {
+        let v = x["factor"].as_f64().unwrap();
+        assert!((0.8..=1.2).contains(&v), "{x}");
+    }
+    let out = run("1.5", &dir.join("bad"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--model-drift 1.5"), "{err}");
+}

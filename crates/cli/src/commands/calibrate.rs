@@ -4,7 +4,7 @@
 //! plots). The method is `calibration::calibrate`.
 
 mod for_detector;
-mod groups;
+pub(crate) mod groups;
 mod html;
 
 pub use for_detector::{apply_offsets, calibrate_for_detector};

@@ -23,6 +23,14 @@ pub struct Args {
     /// Model uncertainty: roughness, base demands and pattern values ± this share.
     #[arg(long, default_value_t = 0.10)]
     uncertainty: f64,
+    /// Model drift: the field differs from the model by group too, as an
+    /// aged model does: each pipe group's roughness (by the diameter classes
+    /// `calibrate` groups by default) and each demand group's base demands
+    /// (by pattern) × one factor in 1 ± this share, on top of
+    /// --uncertainty (default 0: none). The factors drawn are in
+    /// scenario.json (`drift_factors`).
+    #[arg(long, default_value_t = 0.0)]
+    model_drift: f64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Smallest and largest leak peak flow, L/s.
@@ -170,8 +178,14 @@ pub fn run(a: Args) -> Result<()> {
         pressure_noise_m: a.pressure_noise,
         flow_noise_rel: a.flow_noise,
         round: (!a.no_round).then_some(0.01),
+        drift: (a.model_drift > 0.0).then(|| drift_groups(&net, a.model_drift)),
         ..ScenarioConfig::default()
     };
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.model_drift),
+        "--model-drift {}: expected a share in [0, 1)",
+        a.model_drift
+    );
     anyhow::ensure!(a.days >= 2, "--days must be at least 2");
     if let Some((lo, hi)) = cfg.leak_inflow_share {
         anyhow::ensure!(
@@ -234,4 +248,25 @@ pub fn run(a: Args) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// The groups of `--model-drift`: those `calibrate` fits by default
+/// (roughness by diameter class, base demands by pattern).
+fn drift_groups(net: &network::Network, share: f64) -> battledim::scenario::ModelDrift {
+    use calibration::{demand_groups_by_pattern, roughness_groups, RoughnessGrouping};
+    let limits = super::calibrate::groups::DEFAULT_LIMITS_MM
+        .iter()
+        .map(|mm| mm / 1000.0)
+        .collect();
+    battledim::scenario::ModelDrift {
+        share,
+        pipe_groups: roughness_groups(net, &RoughnessGrouping::Diameter(limits))
+            .into_iter()
+            .map(|g| (g.name, g.pipes))
+            .collect(),
+        demand_groups: demand_groups_by_pattern(net)
+            .into_iter()
+            .map(|g| (g.name, g.demands))
+            .collect(),
+    }
 }
