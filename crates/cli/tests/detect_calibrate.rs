@@ -80,6 +80,8 @@ fn detect_and_twin_train_on_a_calibrated_model() {
         "--calibrate",
         "--out",
         &s(&det),
+        "--alerts",
+        &s(&dir.join("alerts.txt")),
         "--report",
         &s(&rep),
     ]);
@@ -110,6 +112,17 @@ fn detect_and_twin_train_on_a_calibrated_model() {
     );
     let expected = lines(&det);
     assert!(!expected.is_empty(), "the burst is found: {err}");
+    // The operator alerts (`--alerts`): every report, and the new leaks
+    // whose place is uncertain, which the report lists as `unlocated`.
+    let alerts = lines(&dir.join("alerts.txt"));
+    let unlocated = report["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["unlocated"] == true)
+        .count();
+    assert_eq!(alerts.len(), expected.len() + unlocated, "{alerts:?}");
+    assert!(expected.iter().all(|l| alerts.contains(l)), "{alerts:?}");
     // Other groups: a bad file is a located error, before any calibration.
     let bad = dir.join("bad-groups.toml");
     std::fs::write(&bad, "[pumps]\nspeed = [\"nope\"]\n").unwrap();

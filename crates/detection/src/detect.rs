@@ -517,9 +517,19 @@ pub fn describe_balance(sigma_lps: f64, leaks: &[DetectableLeak]) -> String {
 impl DetectReport {
     /// `pipeID, YYYY-MM-DD HH:MM` lines of the reported alarms.
     pub fn battledim_lines(&self) -> String {
-        self.alarms
-            .iter()
-            .filter(|a| a.reported)
+        Self::lines(self.alarms.iter().filter(|a| a.reported))
+    }
+
+    /// The same lines for every alarm that opens or places an operator
+    /// alert: the reported ones and the new leaks whose place is uncertain
+    /// (`unlocated`, at their best-guess pipe), so that what operators
+    /// receive can be scored like the reports.
+    pub fn alert_lines(&self) -> String {
+        Self::lines(self.alarms.iter().filter(|a| a.reported || a.unlocated))
+    }
+
+    fn lines<'a>(alarms: impl Iterator<Item = &'a Alarm>) -> String {
+        alarms
             .flat_map(|a| {
                 std::iter::once(&a.pipe)
                     .chain(&a.also_pipe)

@@ -63,6 +63,12 @@ pub struct Args {
     /// JSON report: sensor issues and one entry per alarm.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Operator alerts, as BattLeDIM lines like --out: the reported leaks
+    /// and the new leaks whose place is uncertain (at their best-guess
+    /// pipe), what the live twin alerts operators on; score them with
+    /// `aquatwin score` like the detections.
+    #[arg(long, value_name = "FILE")]
+    alerts: Option<PathBuf>,
     /// CUSUM threshold (standard deviations of the hourly water-balance excess).
     #[arg(long, default_value_t = 10.0)]
     threshold: f64,
@@ -579,6 +585,10 @@ pub fn run(a: Args) -> Result<()> {
     }
     std::fs::write(&a.out, report.battledim_lines())
         .with_context(|| format!("cannot write {}", a.out.display()))?;
+    if let Some(p) = &a.alerts {
+        std::fs::write(p, report.alert_lines())
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
     if let Some(p) = &a.report {
         let mut json = serde_json::to_value(&report)?;
         if let (Some(c), Some(obj)) = (&calibration, json.as_object_mut()) {
