@@ -206,7 +206,8 @@ fn detect_and_twin_train_on_a_calibrated_model() {
 
 /// `scenario --model-drift`: the field drifted from the model by group
 /// (what calibration is for); the factors drawn are in scenario.json, and a
-/// share outside [0, 1) is an error that names the option.
+/// share outside [0, 1) is an error that names the option (so is
+/// `--demand-noise`'s).
 #[test]
 fn scenario_model_drift_records_its_factors() {
     let net = networks_dir().join("Net3.inp");
@@ -258,4 +259,11 @@ fn scenario_model_drift_records_its_factors() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--model-drift 1.5"), "{err}");
+    // The consumers' noise has its own option, checked the same way.
+    let mut a = args("0", &dir.join("bad-noise"));
+    a.extend(["--demand-noise".to_string(), "1.5".into()]);
+    let out = aquatwin(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--demand-noise 1.5"), "{err}");
 }

@@ -23,6 +23,12 @@ pub struct Args {
     /// Model uncertainty: roughness, base demands and pattern values ± this share.
     #[arg(long, default_value_t = 0.10)]
     uncertainty: f64,
+    /// The consumers' noise alone: every demand-pattern value, fresh at
+    /// every 5-minute step, × 1 ± this share (default: --uncertainty's).
+    /// With `--uncertainty 0 --demand-noise 0.1` the model is exact and
+    /// only the demands are noisy; with `--demand-noise 0` the reverse.
+    #[arg(long)]
+    demand_noise: Option<f64>,
     /// Model drift: the field differs from the model by group too, as an
     /// aged model does: each pipe group's roughness (by the diameter classes
     /// `calibrate` groups by default) and each demand group's base demands
@@ -166,6 +172,7 @@ pub fn run(a: Args) -> Result<()> {
         days: a.days,
         leaks: a.leaks,
         uncertainty: a.uncertainty,
+        demand_noise: a.demand_noise,
         seed: a.seed,
         leak_lps: (a.min_leak_lps, a.max_leak_lps),
         leak_inflow_share: match a.leak_inflow_share.as_deref() {
@@ -186,6 +193,12 @@ pub fn run(a: Args) -> Result<()> {
         "--model-drift {}: expected a share in [0, 1)",
         a.model_drift
     );
+    if let Some(d) = a.demand_noise {
+        anyhow::ensure!(
+            (0.0..1.0).contains(&d),
+            "--demand-noise {d}: expected a share in [0, 1)"
+        );
+    }
     anyhow::ensure!(a.days >= 2, "--days must be at least 2");
     if let Some((lo, hi)) = cfg.leak_inflow_share {
         anyhow::ensure!(
