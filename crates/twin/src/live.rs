@@ -704,6 +704,13 @@ impl LiveTwin {
                                 "new leak in the water balance, place uncertain: alert with its candidate area"
                             );
                         }
+                        if let Some(pump) = &alarm.at_pump {
+                            tracing::warn!(
+                                alarm = index,
+                                pump = %pump,
+                                "the change points at a pump station: check the pump and its flow meter before searching for a leak there"
+                            );
+                        }
                         let root = self.detector.leak_root(index);
                         let alarms = self.detector.alarms();
                         let chain: Vec<usize> = (root..=index)

@@ -598,9 +598,13 @@ pub fn run(a: Args) -> Result<()> {
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     for al in &report.alarms {
-        let pipe = match &al.also_pipe {
-            Some(p2) => format!("{} or {p2}", al.pipe),
-            None => al.pipe.clone(),
+        let pipe = match (&al.also_pipe, &al.at_pump) {
+            (Some(p2), _) => format!("{} or {p2}", al.pipe),
+            (None, Some(pump)) => format!(
+                "{} (pump {pump}'s station: check the pump and its meter)",
+                al.pipe
+            ),
+            (None, None) => al.pipe.clone(),
         };
         eprintln!(
             "{} {} at {} (alarm {}, start ~{}, ~{} L/s, confidence {})",

@@ -504,6 +504,15 @@ fn half_length(model: &Network, k: usize) -> f64 {
 }
 
 impl Localization {
+    /// The pump whose station holds the best candidate node: an end of the
+    /// pump within `station_m` of it (`station_m` ≤ 0: none).
+    pub(super) fn at_pump(&self, model: &Network, station_m: f64) -> Option<usize> {
+        let d = self.dists.first().filter(|_| station_m > 0.0)?;
+        model.links.iter().position(|l| {
+            matches!(l.kind, LinkKind::Pump(..)) && d[l.from].min(d[l.to]) <= station_m
+        })
+    }
+
     /// Expected distance (m) from pipe `k` to the leak under the weights.
     pub(super) fn expected_distance(&self, k: usize) -> f64 {
         let (a, b) = self.pipe_ends[k];
@@ -572,6 +581,39 @@ mod tests {
         let (p2, c2) = loc.second.expect("a second mode");
         assert_eq!(pipe(p2), "P3");
         assert!((c2 - 0.5).abs() < 1e-9, "{c2}");
+    }
+
+    /// A place in a pump station's pipework (a node a few metres from the
+    /// pump) is told apart from one out on the main (`station_m`).
+    #[test]
+    fn a_place_at_a_pump_station() {
+        let net = network::inp::parse_inp(
+            "[JUNCTIONS]\n J1 10 1\n J2 10 1\n J3 10 1\n\
+             [RESERVOIRS]\n R1 20\n\
+             [PIPES]\n P2 J1 J2 5 200 120\n P3 J2 J3 400 200 120\n\
+             [PUMPS]\n PU1 R1 J1 HEAD C1\n[CURVES]\n C1 10 50\n[END]\n",
+            "station.inp",
+        )
+        .unwrap();
+        let graph = NetworkDistance::new(&net);
+        let idx = |id: &str| net.node_index(id).unwrap();
+        let fits = |best: &str| -> Vec<(usize, f64, f64)> {
+            ["J1", "J2", "J3"]
+                .iter()
+                .map(|&j| (idx(j), if j == best { 0.5 } else { 50.0 }, 1.0))
+                .collect()
+        };
+        let cfg = DetectConfig::default();
+        let station = posterior(fits("J2"), 10, None, &net, &graph, &cfg);
+        assert_eq!(
+            station
+                .at_pump(&net, 10.0)
+                .map(|k| net.links[k].id.as_str()),
+            Some("PU1")
+        );
+        assert_eq!(station.at_pump(&net, 0.0), None);
+        let main = posterior(fits("J3"), 10, None, &net, &graph, &cfg);
+        assert_eq!(main.at_pump(&net, 10.0), None);
     }
 
     /// A main of 12 junctions 400 m apart.

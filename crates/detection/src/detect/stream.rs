@@ -1026,6 +1026,7 @@ impl Detector {
                         evidence: evidence_of,
                         unlocated: false,
                         locates: self.st.pending_alarm,
+                        at_pump: None,
                     };
                     if let Some(&(n, _)) = cum.weights.first() {
                         if !self.st.known.contains(&n) {
@@ -1191,7 +1192,11 @@ impl Detector {
         };
         let step = start_step + end as i64;
         let weak_new = new_leak_evidence.is_some_and(|e| e < cfg.min_new_evidence);
-        let mut reported = growth_of.is_none() && loc.confidence >= cfg.min_confidence && !weak_new;
+        let at_pump = loc.at_pump(model, cfg.station_m);
+        let mut reported = growth_of.is_none()
+            && loc.confidence >= cfg.min_confidence
+            && !weak_new
+            && at_pump.is_none();
         // Near a reported leak: one of two modes there is most likely that
         // leak growing, and the other a false alarm.
         let alarms = &self.st.alarms;
@@ -1201,6 +1206,7 @@ impl Detector {
                 if growth_of.is_none()
                     && !weak_new
                     && !reported
+                    && at_pump.is_none()
                     && loc.confidence.min(c2) >= cfg.two_mode_confidence / 3.0
                     && loc.confidence + c2 >= cfg.two_mode_confidence
                     && !near(loc.pipe)
@@ -1274,6 +1280,7 @@ impl Detector {
             evidence,
             unlocated,
             locates,
+            at_pump: at_pump.map(|k| self.model.links[k].id.clone()),
         };
         if let Some(&(n, _)) = loc.weights.first() {
             if !self.st.known.contains(&n) {
@@ -1431,6 +1438,7 @@ fn relocalize_pending(
     let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
     let cum = joint.unwrap_or(single);
     let ok = cum.confidence >= cfg.pending_confidence
+        && cum.at_pump(model, cfg.station_m).is_none()
         && !near_reported(alarms, model, graph, cum.pipe, cfg.radius_m)
         && !evidence.is_some_and(|e| e < cfg.min_new_evidence);
     Ok(ok.then_some((cum, p_size, evidence)))
