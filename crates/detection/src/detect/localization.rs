@@ -504,10 +504,22 @@ fn half_length(model: &Network, k: usize) -> f64 {
 }
 
 impl Localization {
-    /// The pump whose station holds the best candidate node: an end of the
-    /// pump within `station_m` of it (`station_m` ≤ 0: none).
-    pub(super) fn at_pump(&self, model: &Network, station_m: f64) -> Option<usize> {
-        let d = self.dists.first().filter(|_| station_m > 0.0)?;
+    /// The pump whose station holds the chosen pipe: a pipe of at most
+    /// `station_m` within `station_m` of one of the pump's ends (the
+    /// station's own pipework; `station_m` ≤ 0: none). A pump's end on a
+    /// main is not a station: a leak on the main is reported.
+    pub(super) fn at_pump(
+        &self,
+        model: &Network,
+        graph: &NetworkDistance,
+        station_m: f64,
+    ) -> Option<usize> {
+        let l = model.links.get(self.pipe)?;
+        match &l.kind {
+            LinkKind::Pipe(p) if station_m > 0.0 && p.length <= station_m => {}
+            _ => return None,
+        }
+        let d = graph.node_distances(&[l.from, l.to]);
         model.links.iter().position(|l| {
             matches!(l.kind, LinkKind::Pump(..)) && d[l.from].min(d[l.to]) <= station_m
         })
@@ -583,37 +595,47 @@ mod tests {
         assert!((c2 - 0.5).abs() < 1e-9, "{c2}");
     }
 
-    /// A place in a pump station's pipework (a node a few metres from the
-    /// pump) is told apart from one out on the main (`station_m`).
+    /// A place in a pump station's pipework (a pipe of a few metres at the
+    /// pump) is told apart from one on a main, also a main leaving the
+    /// pump (`station_m`).
     #[test]
     fn a_place_at_a_pump_station() {
-        let net = network::inp::parse_inp(
-            "[JUNCTIONS]\n J1 10 1\n J2 10 1\n J3 10 1\n\
-             [RESERVOIRS]\n R1 20\n\
-             [PIPES]\n P2 J1 J2 5 200 120\n P3 J2 J3 400 200 120\n\
-             [PUMPS]\n PU1 R1 J1 HEAD C1\n[CURVES]\n C1 10 50\n[END]\n",
-            "station.inp",
-        )
-        .unwrap();
-        let graph = NetworkDistance::new(&net);
-        let idx = |id: &str| net.node_index(id).unwrap();
-        let fits = |best: &str| -> Vec<(usize, f64, f64)> {
-            ["J1", "J2", "J3"]
-                .iter()
-                .map(|&j| (idx(j), if j == best { 0.5 } else { 50.0 }, 1.0))
-                .collect()
+        let net = |station_pipe: &str| {
+            network::inp::parse_inp(
+                &format!(
+                    "[JUNCTIONS]\n J1 10 1\n J2 10 1\n J3 10 1\n\
+                     [RESERVOIRS]\n R1 20\n\
+                     [PIPES]\n P2 J1 J2 {station_pipe} 200 120\n P3 J2 J3 400 200 120\n\
+                     [PUMPS]\n PU1 R1 J1 HEAD C1\n[CURVES]\n C1 10 50\n[END]\n"
+                ),
+                "station.inp",
+            )
+            .unwrap()
         };
         let cfg = DetectConfig::default();
-        let station = posterior(fits("J2"), 10, None, &net, &graph, &cfg);
+        let place = |net: &Network, best: &str| {
+            let graph = NetworkDistance::new(net);
+            let fits: Vec<(usize, f64, f64)> = ["J1", "J2", "J3"]
+                .iter()
+                .map(|&j| {
+                    let misfit = if j == best { 0.5 } else { 50.0 };
+                    (net.node_index(j).unwrap(), misfit, 1.0)
+                })
+                .collect();
+            let loc = posterior(fits, 10, None, net, &graph, &cfg);
+            let id = |m: f64| loc.at_pump(net, &graph, m).map(|k| net.links[k].id.clone());
+            (net.links[loc.pipe].id.clone(), id(10.0), id(0.0))
+        };
+        // A 5 m pipe at the pump: the station.
+        let station = net("5");
         assert_eq!(
-            station
-                .at_pump(&net, 10.0)
-                .map(|k| net.links[k].id.as_str()),
-            Some("PU1")
+            place(&station, "J2"),
+            ("P2".into(), Some("PU1".into()), None)
         );
-        assert_eq!(station.at_pump(&net, 0.0), None);
-        let main = posterior(fits("J3"), 10, None, &net, &graph, &cfg);
-        assert_eq!(main.at_pump(&net, 10.0), None);
+        assert_eq!(place(&station, "J3"), ("P3".into(), None, None));
+        // The pump's end on a 400 m main: the main.
+        let main = net("400");
+        assert_eq!(place(&main, "J1"), ("P2".into(), None, None));
     }
 
     /// A main of 12 junctions 400 m apart.

@@ -1192,7 +1192,7 @@ impl Detector {
         };
         let step = start_step + end as i64;
         let weak_new = new_leak_evidence.is_some_and(|e| e < cfg.min_new_evidence);
-        let at_pump = loc.at_pump(model, cfg.station_m);
+        let at_pump = loc.at_pump(model, graph, cfg.station_m);
         let mut reported = growth_of.is_none()
             && loc.confidence >= cfg.min_confidence
             && !weak_new
@@ -1438,7 +1438,7 @@ fn relocalize_pending(
     let evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
     let cum = joint.unwrap_or(single);
     let ok = cum.confidence >= cfg.pending_confidence
-        && cum.at_pump(model, cfg.station_m).is_none()
+        && cum.at_pump(model, graph, cfg.station_m).is_none()
         && !near_reported(alarms, model, graph, cum.pipe, cfg.radius_m)
         && !evidence.is_some_and(|e| e < cfg.min_new_evidence);
     Ok(ok.then_some((cum, p_size, evidence)))
