@@ -27,6 +27,7 @@ fn event(key: &str, pipe: &str) -> LeakEvent {
         }],
         evidence: vec![],
         place_uncertain: false,
+        at_pump: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn lists_alerts_as_table_and_json() {
         store
             .upsert(&LeakEvent {
                 place_uncertain: true,
+                at_pump: Some("PU3".into()),
                 confidence: 0.4,
                 ..event("leak-c", "p99")
             })
@@ -87,7 +89,7 @@ fn lists_alerts_as_table_and_json() {
         "{table}"
     );
     assert!(
-        lines[2].contains("uncertain") && lines[2].contains("p99"),
+        lines[2].contains("uncertain, pump PU3's station") && lines[2].contains("p99"),
         "{table}"
     );
     assert!(
@@ -104,10 +106,12 @@ fn lists_alerts_as_table_and_json() {
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["leak_key"], "leak-c");
     assert_eq!(list[0]["place_uncertain"], true);
+    assert_eq!(list[0]["at_pump"], "PU3");
     assert_eq!(list[1]["leak_key"], "leak-a");
     assert_eq!(list[1]["state"], "open");
     assert_eq!(list[1]["size_lps"], 2.5);
     assert_eq!(list[1]["place_uncertain"], false);
+    assert_eq!(list[1]["at_pump"], serde_json::Value::Null);
 
     let out = aquatwin(&["alerts", "--config", cfg, "--state", "bogus"]);
     assert!(!out.status.success());

@@ -321,6 +321,10 @@ const ORDER = { open: 0, acknowledged: 1, closed: 2 };
 // guess, the leak is to be searched for in the candidate area.
 const UNCERTAIN = "place uncertain — candidate area";
 const UNCERTAIN_TIP = "the water balance sees this leak but no report has placed it: search the candidate area";
+// An alert that points at a pump's station pipework: a change in the
+// pump's own flow fits a leak in a metre of pipe there, so check the pump
+// and its meter before sending a crew.
+const pumpText = (a) => `pump ${a.at_pump}'s station: check the pump and its meter`;
 
 function pipesText(a, and) {
   return a.pipe + (a.also_pipe ? and + a.also_pipe : "");
@@ -338,6 +342,7 @@ function renderAlerts(list) {
     const head = el("div", {}, `#${a.id} ${a.state} · ${a.place_uncertain ? "best guess pipe" : "pipe"} ${pipesText(a, " + ")}`);
     if (a.place_uncertain) head.appendChild(el("span", { class: "uncertain", title: UNCERTAIN_TIP }, UNCERTAIN));
     li.appendChild(head);
+    if (a.at_pump) li.appendChild(el("div", { class: "pump", "data-pump": a.at_pump }, pumpText(a)));
     li.appendChild(el("div", { class: "meta" },
       `raised ${fmtTime(a.raised_ms)} · start ≈ ${fmtTime(a.estimated_start_ms)} · ${a.size_lps.toFixed(2)} L/s · confidence ${(a.confidence * 100).toFixed(0)} %`));
     li.onclick = () => select(a.id);
@@ -361,6 +366,7 @@ function renderDetail(a, fresh) {
   const rows = a.place_uncertain ? [
     ["place", UNCERTAIN + ` (${a.candidates.length} pipes)`],
     ["best guess", "pipe " + pipesText(a, " and ")],
+    ...(a.at_pump ? [["pump station", pumpText(a)]] : []),
   ] : [
     ["pipe", pipesText(a, " and ")],
   ];
@@ -402,7 +408,7 @@ async function select(id) {
 }
 
 function areaKey(a) {
-  return [a.id, a.pipe, a.also_pipe, a.place_uncertain, a.candidates.map((c) => c.pipe).join(",")].join("|");
+  return [a.id, a.pipe, a.also_pipe, a.place_uncertain, a.at_pump, a.candidates.map((c) => c.pipe).join(",")].join("|");
 }
 
 // The candidate area shaded by weight. A placed alert's chosen pipe is
@@ -414,7 +420,7 @@ async function drawArea(a) {
   const area = $("area");
   area.replaceChildren();
   const note = $("area-note");
-  note.textContent = a.place_uncertain ? `Alert #${id}: ${UNCERTAIN} (best guess pipe ${pipesText(a, " + ")})` : "";
+  note.textContent = a.place_uncertain ? `Alert #${id}: ${UNCERTAIN} (best guess pipe ${pipesText(a, " + ")}${a.at_pump ? "; " + pumpText(a) : ""})` : "";
   note.title = a.place_uncertain ? UNCERTAIN_TIP : "";
   note.hidden = !a.place_uncertain;
   try {

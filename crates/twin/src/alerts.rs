@@ -116,6 +116,12 @@ pub struct LeakEvent {
     /// place it). A later report that places it sets this back to false.
     #[serde(default)]
     pub place_uncertain: bool,
+    /// The pump whose station pipework the signature points at: no leak is
+    /// reported there (a change in the pump's own flow that the pressures
+    /// do not follow fits a leak in a metre of station pipe), so the alert
+    /// asks to check the pump and its meter. Only with `place_uncertain`.
+    #[serde(default)]
+    pub at_pump: Option<String>,
 }
 
 /// An operator alert. Field names are stable (documented in the README).
@@ -140,6 +146,10 @@ pub struct Alert {
     /// journalled before schema version 3: false.
     #[serde(default)]
     pub place_uncertain: bool,
+    /// The pump whose station the signature points at (see
+    /// [`LeakEvent::at_pump`]). Absent before schema version 4: none.
+    #[serde(default)]
+    pub at_pump: Option<String>,
     pub resolution: Option<Resolution>,
     /// The operator's note (from acknowledging or closing; closing with a
     /// note replaces it).
@@ -245,8 +255,9 @@ pub struct AlertStore {
 }
 
 /// Version 1: the alerts table. Version 2: the events outbox and the
-/// deliveries cursors. Version 3: `alerts.place_uncertain`.
-const SCHEMA_VERSION: i64 = 3;
+/// deliveries cursors. Version 3: `alerts.place_uncertain`. Version 4:
+/// `alerts.at_pump`.
+const SCHEMA_VERSION: i64 = 4;
 
 /// The columns every schema version has, in select-list order.
 macro_rules! alert_columns {
@@ -256,15 +267,19 @@ macro_rules! alert_columns {
     };
 }
 
-const COLUMNS: &str = concat!(alert_columns!(), ", place_uncertain");
+const COLUMNS: &str = concat!(alert_columns!(), ", place_uncertain, at_pump");
+
+/// The same from a version 3 store (no `at_pump` column: no alert of that
+/// version named a pump).
+const COLUMNS_V3: &str = concat!(alert_columns!(), ", place_uncertain, NULL AS at_pump");
 
 /// The same from a version 1 or 2 store (no `place_uncertain` column: no
 /// alert of those versions had an uncertain place flagged).
-const COLUMNS_V2: &str = concat!(alert_columns!(), ", 0 AS place_uncertain");
+const COLUMNS_V2: &str = concat!(alert_columns!(), ", 0 AS place_uncertain, NULL AS at_pump");
 
 /// What version 1 created (the alerts table) and what version 2 added (the
-/// outbox and the delivery cursors), as those versions wrote them; version
-/// 3's column is added to them by [`AlertStore::open`]. Frozen: a later
+/// outbox and the delivery cursors), as those versions wrote them; the
+/// columns of versions 3 and 4 are added to them by [`AlertStore::open`]. Frozen: a later
 /// change of the schema is a new version, not an edit here.
 const SCHEMA_V1: &str = "CREATE TABLE IF NOT EXISTS alerts (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -333,6 +348,15 @@ impl AlertStore {
                 "ALTER TABLE alerts ADD COLUMN place_uncertain INTEGER NOT NULL DEFAULT 0;",
             )?;
         }
+        // Version 4: the pump an alert points at (none before).
+        let has_at_pump: bool = tx.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'at_pump'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_at_pump {
+            tx.execute_batch("ALTER TABLE alerts ADD COLUMN at_pump TEXT;")?;
+        }
         if version != SCHEMA_VERSION {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
@@ -360,7 +384,11 @@ impl AlertStore {
                 "schema version {version}, this program reads 1 to {SCHEMA_VERSION}"
             )));
         }
-        let columns = if version < 3 { COLUMNS_V2 } else { COLUMNS };
+        let columns = match version {
+            ..=2 => COLUMNS_V2,
+            3 => COLUMNS_V3,
+            _ => COLUMNS,
+        };
         Ok(Self { conn, columns })
     }
 
@@ -390,7 +418,7 @@ impl AlertStore {
                 tx.execute(
                     "UPDATE alerts SET updated_ms = ?2, estimated_start_ms = ?3, size_lps = ?4,
                         confidence = ?5, pipe = ?6, also_pipe = ?7, candidates = ?8, evidence = ?9,
-                        place_uncertain = ?10
+                        place_uncertain = ?10, at_pump = ?11
                      WHERE id = ?1",
                     params![
                         old.id,
@@ -402,7 +430,8 @@ impl AlertStore {
                         event.also_pipe,
                         candidates,
                         evidence,
-                        event.place_uncertain
+                        event.place_uncertain,
+                        event.at_pump
                     ],
                 )?;
                 let material = old.estimated_start_ms != event.estimated_start_ms
@@ -412,14 +441,16 @@ impl AlertStore {
                     || old.also_pipe != event.also_pipe
                     || old.candidates != event.candidates
                     || old.evidence != event.evidence
-                    || old.place_uncertain != event.place_uncertain;
+                    || old.place_uncertain != event.place_uncertain
+                    || old.at_pump != event.at_pump;
                 (old.id, material.then_some(EventKind::Updated))
             }
             None => {
                 tx.execute(
                     "INSERT INTO alerts (leak_key, state, raised_ms, updated_ms, estimated_start_ms,
-                        size_lps, confidence, pipe, also_pipe, candidates, evidence, place_uncertain)
-                     VALUES (?1, 'open', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        size_lps, confidence, pipe, also_pipe, candidates, evidence, place_uncertain,
+                        at_pump)
+                     VALUES (?1, 'open', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         event.leak_key,
                         event.observed_ms,
@@ -430,7 +461,8 @@ impl AlertStore {
                         event.also_pipe,
                         candidates,
                         evidence,
-                        event.place_uncertain
+                        event.place_uncertain,
+                        event.at_pump
                     ],
                 )?;
                 (tx.last_insert_rowid(), Some(EventKind::Opened))
@@ -647,6 +679,7 @@ fn log_event(e: &AlertEvent) {
         size_lps = a.size_lps,
         confidence = a.confidence,
         place_uncertain = a.place_uncertain,
+        at_pump = a.at_pump.as_deref(),
         estimated_start_ms = a.estimated_start_ms,
         resolution = a.resolution.map(Resolution::as_str),
         "alert {}",
@@ -666,6 +699,13 @@ fn validate(event: &LeakEvent) -> Result<(), AlertError> {
     }
     if event.pipe.trim().is_empty() {
         return bad("empty pipe");
+    }
+    match &event.at_pump {
+        Some(p) if p.trim().is_empty() => return bad("empty pump name"),
+        Some(_) if !event.place_uncertain => {
+            return bad("a pump's station is named only for an alert whose place is uncertain")
+        }
+        _ => {}
     }
     if !event.size_lps.is_finite() || event.size_lps < 0.0 {
         return bad("size must be a finite number ≥ 0 L/s");
@@ -701,6 +741,7 @@ struct RawAlert {
     acknowledged_ms: Option<i64>,
     closed_ms: Option<i64>,
     place_uncertain: bool,
+    at_pump: Option<String>,
 }
 
 impl RawAlert {
@@ -723,6 +764,7 @@ impl RawAlert {
             acknowledged_ms: r.get(14)?,
             closed_ms: r.get(15)?,
             place_uncertain: r.get(16)?,
+            at_pump: r.get(17)?,
         })
     }
 
@@ -750,6 +792,7 @@ impl RawAlert {
             candidates,
             evidence,
             place_uncertain: self.place_uncertain,
+            at_pump: self.at_pump,
             resolution,
             note: self.note,
             acknowledged_ms: self.acknowledged_ms,
@@ -786,6 +829,7 @@ mod tests {
                 residual: -0.42,
             }],
             place_uncertain: false,
+            at_pump: None,
         }
     }
 
@@ -1015,6 +1059,7 @@ mod tests {
             "candidates",
             "evidence",
             "place_uncertain",
+            "at_pump",
             "resolution",
             "note",
             "acknowledged_ms",
@@ -1026,6 +1071,7 @@ mod tests {
         assert_eq!(keys, expected);
         assert_eq!(json["state"], "open");
         assert_eq!(json["place_uncertain"], false);
+        assert_eq!(json["at_pump"], serde_json::Value::Null);
         assert_eq!(json["candidates"][0]["weight"], 0.7);
         assert_eq!(json["evidence"][0]["residual"], -0.42);
         assert_eq!(
@@ -1039,6 +1085,7 @@ mod tests {
         let mut store = AlertStore::open(dir.path()).unwrap();
         let guess = LeakEvent {
             place_uncertain: true,
+            at_pump: None,
             confidence: 0.3,
             ..event("k", 1, 1.0, "p")
         };
@@ -1056,6 +1103,7 @@ mod tests {
         let placed = LeakEvent {
             observed_ms: 3,
             place_uncertain: false,
+            at_pump: None,
             ..guess.clone()
         };
         let Upserted::Updated(b) = store.upsert(&placed).unwrap() else {
@@ -1073,15 +1121,63 @@ mod tests {
         );
     }
 
-    /// A store file as version `version` (1 or 2) wrote it: WAL, two
-    /// alerts (one acknowledged), and for version 2 their events (alert
-    /// JSON without `place_uncertain`) and a delivery cursor.
+    #[test]
+    fn a_pump_station_is_named_only_while_the_place_is_uncertain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AlertStore::open(dir.path()).unwrap();
+        let at_pump = LeakEvent {
+            place_uncertain: true,
+            at_pump: Some("PU2".into()),
+            ..event("k", 1, 1.0, "p")
+        };
+        let a = store.upsert(&at_pump).unwrap().alert().clone();
+        assert_eq!(a.at_pump.as_deref(), Some("PU2"));
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["at_pump"], "PU2");
+        // A report places it elsewhere: the pump goes, an update.
+        let placed = LeakEvent {
+            observed_ms: 2,
+            place_uncertain: false,
+            at_pump: None,
+            ..at_pump.clone()
+        };
+        let Upserted::Updated(b) = store.upsert(&placed).unwrap() else {
+            panic!()
+        };
+        assert_eq!(b.at_pump, None);
+        assert_eq!(store.events_after(0, 10).unwrap().len(), 2);
+        // A placed leak at a pump, or a pump without a name: refused.
+        for bad in [
+            LeakEvent {
+                place_uncertain: false,
+                ..at_pump.clone()
+            },
+            LeakEvent {
+                at_pump: Some(" ".into()),
+                ..at_pump.clone()
+            },
+        ] {
+            let err = store.upsert(&bad).unwrap_err().to_string();
+            assert!(err.contains("pump"), "{err}");
+        }
+    }
+
+    /// A store file as version `version` (1, 2 or 3) wrote it: WAL, two
+    /// alerts (one acknowledged), and from version 2 their events (alert
+    /// JSON without `place_uncertain` or `at_pump`) and a delivery cursor;
+    /// version 3 has the `place_uncertain` column.
     fn old_store(dir: &Path, version: i64) {
         let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.execute_batch(SCHEMA_V1).unwrap();
         if version >= 2 {
             conn.execute_batch(SCHEMA_V2).unwrap();
+        }
+        if version >= 3 {
+            conn.execute_batch(
+                "ALTER TABLE alerts ADD COLUMN place_uncertain INTEGER NOT NULL DEFAULT 0;",
+            )
+            .unwrap();
         }
         conn.pragma_update(None, "user_version", version).unwrap();
         let cands = r#"[{"pipe":"p1","weight":0.7},{"pipe":"p2","weight":0.3}]"#;
@@ -1136,13 +1232,12 @@ mod tests {
             .unwrap()
     }
 
-    fn has_place_column(dir: &Path) -> bool {
+    fn has_column(dir: &Path, name: &str) -> bool {
         Connection::open(dir.join(FILE_NAME))
             .unwrap()
             .query_row(
-                "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') \
-                 WHERE name = 'place_uncertain'",
-                [],
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = ?1",
+                [name],
                 |r| r.get(0),
             )
             .unwrap()
@@ -1172,12 +1267,14 @@ mod tests {
             (b.state, b.note.as_deref(), b.acknowledged_ms),
             (AlertState::Acknowledged, Some("crew"), Some(7000))
         );
-        assert!(list.iter().all(|a| !a.place_uncertain));
+        assert!(list
+            .iter()
+            .all(|a| !a.place_uncertain && a.at_pump.is_none()));
     }
 
     #[test]
     fn old_stores_are_read_as_they_are_and_migrated_in_place() {
-        for version in [1, 2] {
+        for version in [1, 2, 3] {
             let dir = tempfile::tempdir().unwrap();
             old_store(dir.path(), version);
             let file = dir.path().join(FILE_NAME);
@@ -1188,7 +1285,7 @@ mod tests {
                 let store = AlertStore::open_read_only(dir.path()).unwrap();
                 check_old_alerts(&store);
                 assert!(!store.get(1).unwrap().place_uncertain);
-                if version == 2 {
+                if version >= 2 {
                     let events = store.events_after(0, 10).unwrap();
                     assert_eq!(events.len(), 4);
                     assert!(events.iter().all(|e| !e.alert.place_uncertain));
@@ -1197,39 +1294,46 @@ mod tests {
             }
             assert_eq!(std::fs::read(&file).unwrap(), before, "v{version}");
             assert_eq!(user_version(dir.path()), version);
-            assert!(!has_place_column(dir.path()));
+            assert_eq!(has_column(dir.path(), "place_uncertain"), version == 3);
+            assert!(!has_column(dir.path(), "at_pump"));
 
             // Read-write: migrated, every alert, event and cursor kept.
             {
                 let mut store = AlertStore::open(dir.path()).unwrap();
                 check_old_alerts(&store);
-                let old_events = if version == 2 { 4 } else { 0 };
+                let old_events = if version >= 2 { 4 } else { 0 };
                 assert_eq!(store.last_event_id().unwrap(), old_events);
                 assert_eq!(
                     store.delivered("webhook").unwrap(),
-                    if version == 2 { 3 } else { 0 }
+                    if version >= 2 { 3 } else { 0 }
                 );
-                // The new column works.
+                // The new columns work.
                 let guess = LeakEvent {
                     place_uncertain: true,
+                    at_pump: Some("PU1".into()),
                     ..event("leak-1", 9000, 4.0, "p1")
                 };
                 let Upserted::Updated(a) = store.upsert(&guess).unwrap() else {
                     panic!()
                 };
                 assert!(a.place_uncertain);
+                assert_eq!(a.at_pump.as_deref(), Some("PU1"));
                 let events = store.events_after(0, 10).unwrap();
                 assert_eq!(events.len(), old_events as usize + 1);
                 assert!(events.last().unwrap().alert.place_uncertain);
             }
             assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
-            assert!(has_place_column(dir.path()));
+            assert!(has_column(dir.path(), "place_uncertain"));
+            assert!(has_column(dir.path(), "at_pump"));
             // Reopening a migrated store changes nothing more.
             let store = AlertStore::open(dir.path()).unwrap();
             assert!(store.get(1).unwrap().place_uncertain);
             assert!(!store.get(2).unwrap().place_uncertain);
+            assert_eq!(store.get(1).unwrap().at_pump.as_deref(), Some("PU1"));
+            assert_eq!(store.get(2).unwrap().at_pump, None);
             let read_only = AlertStore::open_read_only(dir.path()).unwrap();
             assert!(read_only.get(1).unwrap().place_uncertain);
+            assert_eq!(read_only.get(1).unwrap().at_pump.as_deref(), Some("PU1"));
         }
     }
 

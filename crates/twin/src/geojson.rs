@@ -175,6 +175,7 @@ mod tests {
             ],
             evidence: vec![],
             place_uncertain: false,
+            at_pump: None,
             resolution: None,
             note: None,
             acknowledged_ms: None,

@@ -36,6 +36,7 @@
 //!     candidates: vec![Candidate { pipe: "p257".into(), weight: 1.0 }],
 //!     evidence: vec![],
 //!     place_uncertain: false, // a report placed it at `pipe`
+//!     at_pump: None,        // nor does it point at a pump station
 //! };
 //! let id = store.upsert(&event)?.alert().id;
 //! event.size_lps = 3.0; // the leak grows: same alert, updated

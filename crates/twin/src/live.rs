@@ -836,5 +836,6 @@ fn leak_event(
             .collect(),
         evidence: evidence(a, tags, columns),
         place_uncertain: !a.reported,
+        at_pump: a.at_pump.clone().filter(|_| !a.reported),
     }
 }

@@ -37,6 +37,7 @@ fn event(key: &str, size: f64, pipe: &str) -> LeakEvent {
             residual: -0.3,
         }],
         place_uncertain: false,
+        at_pump: None,
     }
 }
 

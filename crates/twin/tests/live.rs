@@ -262,6 +262,7 @@ fn server_sent_events_push_status_and_alert_changes() {
             candidates: vec![],
             evidence: vec![],
             place_uncertain: true,
+            at_pump: None,
         })
         .unwrap()
         .alert()

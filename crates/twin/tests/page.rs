@@ -302,6 +302,7 @@ fn operators_page_in_chromium() {
             })
             .collect(),
         place_uncertain: false,
+        at_pump: None,
     };
     let state_dir = dir.path().join("state");
     let mut alerts = AlertStore::open(&state_dir).unwrap();
@@ -493,7 +494,8 @@ fn operators_page_in_chromium() {
     // A new alert from the detector's side appears without a reload (the
     // page follows the server-sent events). Its place is uncertain (the
     // water balance sees the leak, no report has placed it): the list, the
-    // detail and the map say so, and the map marks no pipe as chosen.
+    // detail and the map say so, and the map marks no pipe as chosen. Its
+    // signature points at a pump's station pipework, which the page names.
     driver.wait("the event stream", "return state.sse === true;");
     let mut second = AlertStore::open(&state_dir).unwrap();
     let new_id = second
@@ -501,6 +503,7 @@ fn operators_page_in_chromium() {
             leak_key: "page-test-leak-2".into(),
             confidence: 0.35,
             place_uncertain: true,
+            at_pump: Some("PUMP_1".into()),
             ..event.clone()
         })
         .unwrap()
@@ -514,7 +517,8 @@ fn operators_page_in_chromium() {
     let label = driver.js(&format!(
         "const li = document.querySelector(\"{new_item}\");\
          const s = li.querySelector('.uncertain');\
-         return [li.dataset.place, s ? s.textContent : null, li.textContent];"
+         const p = li.querySelector('.pump');\
+         return [li.dataset.place, s ? s.textContent : null, li.textContent, p ? p.textContent : null];"
     ));
     assert_eq!(label[0], "uncertain", "{label}");
     assert_eq!(label[1], "place uncertain — candidate area", "{label}");
@@ -525,6 +529,8 @@ fn operators_page_in_chromium() {
             .contains(&format!("best guess pipe {}", net.links[chosen].id)),
         "{label}"
     );
+    const PUMP: &str = "pump PUMP_1's station: check the pump and its meter";
+    assert_eq!(label[3], PUMP, "{label}");
     driver.click(&new_item);
     driver.wait(
         "the uncertain alert's candidate area, no pipe marked as chosen",
@@ -552,6 +558,12 @@ fn operators_page_in_chromium() {
         place,
         json!(format!("place uncertain — candidate area ({n_cand} pipes)")),
     );
+    let station = driver.js(
+        "const dt = [...document.querySelectorAll('#d-fields dt')].find(d => d.textContent === 'pump station');\
+         return dt ? dt.nextElementSibling.textContent : null;",
+    );
+    assert_eq!(station, json!(PUMP));
+    assert!(note[1].as_str().unwrap().contains(PUMP), "{note}");
     let png = driver.call("GET", "/screenshot", Value::Null);
     let png = base64::engine::general_purpose::STANDARD
         .decode(png.as_str().unwrap())
@@ -571,6 +583,7 @@ fn operators_page_in_chromium() {
         &format!(
             "return document.querySelector(\"{new_item}\").dataset.place === 'pipe' \
              && document.querySelectorAll('#alerts .uncertain').length === 0 \
+             && document.querySelectorAll('#alerts .pump').length === 0 \
              && document.getElementById('area-note').hidden \
              && document.querySelectorAll('#area path.chosen').length === 1;"
         ),

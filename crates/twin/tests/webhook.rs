@@ -40,6 +40,7 @@ fn event(key: &str, at: i64, size: f64, pipe: &str) -> LeakEvent {
             residual: -0.2,
         }],
         place_uncertain: false,
+        at_pump: None,
     }
 }
 
@@ -151,6 +152,7 @@ fn every_event_in_order_through_receiver_outage_and_sigkill() {
     let b = store
         .upsert(&LeakEvent {
             place_uncertain: true,
+            at_pump: None,
             ..event("b", 3_000, 1.5, "p7")
         })
         .unwrap()

@@ -76,13 +76,13 @@ fn table(alerts: &[Alert]) -> String {
             format_timestamp(a.raised_ms),
             format!("{:.2}", a.size_lps),
             format!("{:.2}", a.confidence),
-            // Uncertain: `pipe` is a best guess, search the candidate area.
-            if a.place_uncertain {
-                "uncertain"
-            } else {
-                "located"
-            }
-            .to_owned(),
+            // Uncertain: `pipe` is a best guess, search the candidate area;
+            // at a pump's station: check the pump and its meter.
+            match (&a.at_pump, a.place_uncertain) {
+                (Some(p), true) => format!("uncertain, pump {p}'s station"),
+                (_, true) => "uncertain".to_owned(),
+                _ => "located".to_owned(),
+            },
             a.pipe.clone(),
             a.also_pipe.clone().unwrap_or_else(|| "-".into()),
             a.resolution.map_or("-", |r| r.as_str()).to_owned(),
