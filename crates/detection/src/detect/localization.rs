@@ -187,27 +187,48 @@ pub(super) fn localize(
             f.m[r]
         };
         // Candidate leaks eight at a time in SIMD lanes (same results as
-        // separate runs): one step each, from the snapshot.
-        let res = hydraulics::lanes::run_batch_lanes(
+        // separate runs): one step each, from the snapshot. The last value
+        // of each result is the emitter's flow, m³/s.
+        let mut res = hydraulics::lanes::run_batch_lanes(
             snap,
             &junctions,
             |sim, &j| {
                 let p = sim.pressure_m(j).max(1.0);
                 sim.set_emitter(j, size_m3s / p.sqrt());
                 apply_bc(sim, setup, f, r, m2);
-                vec![0.0; nch]
+                vec![0.0; nch + 1]
             },
-            |sim, _, out, step| {
+            |sim, &j, out, step| {
                 if step.is_ok() {
-                    read_channels(sim, setup, out);
+                    read_channels(sim, setup, &mut out[..nch]);
                     for (o, b) in out.iter_mut().zip(&base) {
                         *o -= b;
                     }
+                    out[nch] = sim.emitter_flow_lps(j) / 1000.0;
                 }
                 false
             },
             |_, _, out| out,
         );
+        // The emitter draws less than the size taken off the demands when
+        // the leak lowers its own node's pressure: the candidate moves the
+        // size (`mass_consistent`), by the effect of taking the shortfall
+        // off the demands (one more run), then scaled to the size.
+        if cfg.mass_consistent && size_m3s > 0.0 {
+            let mut sim = snap.clone();
+            apply_bc(&mut sim, setup, f, r, m2);
+            let mut per_unit = vec![0.0; nch];
+            if sim.run().is_ok() {
+                read_channels(&sim, setup, &mut per_unit);
+                for (o, b) in per_unit.iter_mut().zip(&base) {
+                    *o = (*o - b) / size_m3s;
+                }
+                for d in res.iter_mut() {
+                    let q = d[nch];
+                    move_the_size(&mut d[..nch], q, size_m3s, &per_unit);
+                }
+            }
+        }
         for (s, d) in sig.iter_mut().zip(res) {
             for c in 0..nch {
                 if cfg.per_sample {
@@ -295,6 +316,20 @@ pub(super) fn localize(
         Some(loc)
     };
     Ok((single, joint))
+}
+
+/// A candidate's change `d` when its emitter drew `q` (m³/s) while `size`
+/// was taken off the demands, made the change of moving `size` from the
+/// demands to the node: the effect of the shortfall on the demands
+/// (`per_unit`: the change per m³/s taken off them) is taken away, and the
+/// rest, a move of `q`, scaled to `size` (linear in the flows moved).
+fn move_the_size(d: &mut [f64], q: f64, size: f64, per_unit: &[f64]) {
+    if q <= 1e-9 {
+        return;
+    }
+    for (x, u) in d.iter_mut().zip(per_unit) {
+        *x = (*x - (size - q) * u) * size / q;
+    }
 }
 
 /// The candidate weights from the fits `(node, misfit, amplitude)` and the
@@ -598,6 +633,24 @@ mod tests {
     /// A place in a pump station's pipework (a pipe of a few metres at the
     /// pump) is told apart from one on a main, also a main leaving the
     /// pump (`station_m`).
+    #[test]
+    fn a_candidate_moves_the_measured_size() {
+        // Linear effects: `a` per m³/s drawn at the node, `b` per m³/s
+        // taken off the demands. The emitter drew 1.6 of the 2.0 taken off.
+        let a = [-0.5, -0.1, 0.3];
+        let b = [0.05, 0.02, -0.2];
+        let (q, size) = (1.6, 2.0);
+        let mut d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| q * x + size * y).collect();
+        move_the_size(&mut d, q, size, &b);
+        for ((x, y), z) in a.iter().zip(&b).zip(&d) {
+            assert!((size * (x + y) - z).abs() < 1e-12, "{d:?}");
+        }
+        // No flow drawn (a failed step): left as it is.
+        let mut zero = vec![0.0; 3];
+        move_the_size(&mut zero, 0.0, size, &b);
+        assert_eq!(zero, [0.0; 3]);
+    }
+
     #[test]
     fn a_place_at_a_pump_station() {
         let net = |station_pipe: &str| {
