@@ -338,25 +338,9 @@ impl AlertStore {
         tx.execute_batch(SCHEMA_V2)?;
         // Version 3: the column, which a new store and versions 1 and 2
         // lack (their alerts were all placed as far as they knew: 0).
-        let has_column: bool = tx.query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'place_uncertain'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_column {
-            tx.execute_batch(
-                "ALTER TABLE alerts ADD COLUMN place_uncertain INTEGER NOT NULL DEFAULT 0;",
-            )?;
-        }
+        add_column(&tx, "place_uncertain", "INTEGER NOT NULL DEFAULT 0")?;
         // Version 4: the pump an alert points at (none before).
-        let has_at_pump: bool = tx.query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'at_pump'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_at_pump {
-            tx.execute_batch("ALTER TABLE alerts ADD COLUMN at_pump TEXT;")?;
-        }
+        add_column(&tx, "at_pump", "TEXT")?;
         if version != SCHEMA_VERSION {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
@@ -664,6 +648,20 @@ fn journal(
         at_ms,
         alert: alert.clone(),
     })
+}
+
+/// Adds column `name` of type `decl` to the alerts table unless it has it
+/// (a migration step, idempotent).
+fn add_column(conn: &Connection, name: &str, decl: &str) -> Result<(), AlertError> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('alerts') WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE alerts ADD COLUMN {name} {decl};"))?;
+    }
+    Ok(())
 }
 
 /// One structured log line per alert event (for syslog/journald users).
