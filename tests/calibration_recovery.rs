@@ -141,6 +141,7 @@ fn make_case_on(
             kind: ObsKind::Pressure,
             element: i,
             values,
+            range: None,
         });
         truth_offsets.push(off);
     }
@@ -164,6 +165,7 @@ fn make_case_on(
             kind: ObsKind::Flow,
             element: k,
             values,
+            range: None,
         });
         truth_offsets.push(0.0);
     }
@@ -528,6 +530,15 @@ fn calibrate_command_end_to_end() {
     );
     let dir = root().join("target/tmp/calibration/cli/scada");
     let map = write_scada(&case, &dir);
+    // A reading outside its sensor's range (an isolated node's −1.5e6 m, as
+    // EPANET computes them) is a fault, not data: it must not move the fit.
+    let pressures = dir.join("SCADA_Pressures.csv");
+    let text = std::fs::read_to_string(&pressures).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut f: Vec<&str> = lines[11].split(',').collect();
+    f[1] = "-1500000";
+    lines[11] = f.join(",");
+    std::fs::write(&pressures, lines.join("\n") + "\n").unwrap();
     let groups = dir.join("groups.toml");
     std::fs::write(
         &groups,
@@ -574,6 +585,10 @@ fn calibrate_command_end_to_end() {
         "0.02",
     ]);
     assert!(ok, "{err}");
+    assert!(
+        err.contains("1 of 577 readings outside its range [-10000, 10000] not calibrated on"),
+        "{err}"
+    );
     // The calibrated model: roughness and demands of the truth, 22 closed.
     let text = std::fs::read_to_string(&out).unwrap();
     let cal = network::inp::parse_inp(&text, "calibrated.inp").unwrap();

@@ -24,6 +24,11 @@ pub struct Observation {
     pub element: usize,
     /// One value per row, SI; `NaN` = missing.
     pub values: Vec<f64>,
+    /// The sensor's valid range, SI (`None`: any value). A model value
+    /// outside it is a state no sensor could read (the large negative
+    /// pressures of a zone a stopped pump cuts off): that reading is not
+    /// compared, as the detector does not compare it.
+    pub range: Option<(f64, f64)>,
 }
 
 /// A measured boundary condition: one value per row, SI; `NaN` = missing

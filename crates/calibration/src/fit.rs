@@ -24,6 +24,11 @@ pub(crate) struct Problem<'a> {
     pub(crate) obs_offset: Vec<Option<usize>>,
     /// Residual rows: (observation, row, weight = 1/σ).
     pub(crate) rows: Vec<(usize, usize, f64)>,
+    /// Per residual row, its weighted residual at the start: what a row
+    /// counts when a trial's model cannot predict it (a step not solved to
+    /// the model's accuracy there), so that no trial gains by leaving the
+    /// readable range. Empty until the start point is known.
+    pub(crate) fallback: Vec<f64>,
     pub(crate) lower: Vec<f64>,
     pub(crate) upper: Vec<f64>,
     /// Prior standard deviations (x units).
@@ -104,6 +109,7 @@ impl<'a> Problem<'a> {
             offset_obs,
             obs_offset,
             rows,
+            fallback: Vec::new(),
             lower,
             upper,
             prior_sd,
@@ -139,9 +145,14 @@ impl<'a> Problem<'a> {
         let rows = self.data.rows;
         self.rows
             .iter()
-            .map(|&(o, r, w)| {
+            .enumerate()
+            .map(|(i, &(o, r, w))| {
+                let p = pred[o * rows + r];
+                if !p.is_finite() {
+                    return self.fallback.get(i).copied().unwrap_or(f64::NAN);
+                }
                 let off = self.obs_offset[o].map_or(0.0, |j| x[j]);
-                w * (self.data.observations[o].values[r] - pred[o * rows + r] - off)
+                w * (self.data.observations[o].values[r] - p - off)
             })
             .collect()
     }
@@ -186,7 +197,10 @@ impl<'a> Problem<'a> {
             let (step, pred) = c?;
             for (i, &(o, r, w)) in self.rows.iter().enumerate() {
                 let k = o * rows + r;
-                jac[(i, j)] = -w * (pred[k] - p.pred[k]) / step;
+                // The perturbed model left the readable range there: no
+                // information on this parameter from that reading.
+                let d = -w * (pred[k] - p.pred[k]) / step;
+                jac[(i, j)] = if d.is_finite() { d } else { 0.0 };
             }
         }
         for (i, &(o, _, w)) in self.rows.iter().enumerate() {

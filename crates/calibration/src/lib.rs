@@ -37,7 +37,7 @@
 //! let data = Data {
 //!     start_s: 0, step_s: 3600, rows: 1,
 //!     observations: vec![Observation { name: "p2".into(), kind: ObsKind::Pressure,
-//!         element: 1, values: vec![sim.pressure_m(1)] }],
+//!         element: 1, values: vec![sim.pressure_m(1)], range: None }],
 //!     tank_levels: vec![], pump_flows: vec![],
 //! };
 //! let set = ParamSet {
@@ -92,6 +92,13 @@ pub enum CalibError {
         #[source]
         source: hydraulics::SimError,
     },
+    /// Every reading falls where the nominal model cannot predict it.
+    #[error("none of the {readings} readings can be compared: at every measured time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step not solved to the model's accuracy)")]
+    Unreadable { readings: usize },
+    /// The model ended before the period did (no prediction for the rows
+    /// after it): a calibration never fits a part of its period silently.
+    #[error("the model stopped at {time_s} s of a {period_s} s period")]
+    Stopped { time_s: u64, period_s: u64 },
 }
 
 /// Settings of a calibration.
@@ -274,8 +281,8 @@ pub fn calibrate(
         return Err(CalibError::NoParameter);
     }
     let engine = model::Engine::new(net, set, data, opts)?;
-    let notes = engine.notes.clone();
-    let pb = Problem::new(engine, set, data, opts);
+    let mut notes = engine.notes.clone();
+    let mut pb = Problem::new(engine, set, data, opts);
     if pb.rows.is_empty() {
         return Err(CalibError::EmptyPeriod);
     }
@@ -285,7 +292,25 @@ pub fn calibrate(
         .iter()
         .map(|&k| initially_open(net, k))
         .collect();
-    let start = pb.point(vec![0.0; n], open0.clone())?;
+    let mut start = pb.point(vec![0.0; n], open0.clone())?;
+    // Readings the nominal model cannot predict (a value outside the
+    // sensor's range, an unbalanced step) are left out of the fit, once, so
+    // that the set compared does not change from one trial to the next.
+    let rows_all = pb.rows.len();
+    let nominal = &start.pred;
+    pb.rows
+        .retain(|&(o, r, _)| nominal[o * data.rows + r].is_finite());
+    if pb.rows.len() < rows_all {
+        notes.push(format!(
+            "{} of {rows_all} readings are not fitted: at their time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step unbalanced after its trials)",
+            rows_all - pb.rows.len()
+        ));
+    }
+    if pb.rows.is_empty() {
+        return Err(CalibError::Unreadable { readings: rows_all });
+    }
+    pb.fallback = pb.residuals(&start.x, &start.pred);
+    start.data_ss = pb.fallback.iter().map(|r| r * r).sum();
     let cost_before = start.data_ss;
     let (mut best, mut iterations) = if n > 0 {
         pb.levenberg_marquardt(start, opts.max_iterations)?
@@ -561,4 +586,116 @@ pub fn predict(
         }
     }
     Ok(pred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NET: &str = "[JUNCTIONS]\nJ1 10 5\nJ2 10 5\n[RESERVOIRS]\nR1 50\n[PIPES]\nP1 R1 J1 1000 150 100\nP2 J1 J2 1000 150 100\n[TIMES]\nDURATION 2:00\nHYDRAULIC TIMESTEP 1:00\n[OPTIONS]\nUNITS LPS\n";
+
+    /// Pressures of J1 and J2 at each hour of the truth (roughness 80).
+    fn truth(text: &str) -> Vec<[f64; 2]> {
+        let net = network::inp::parse_inp(&text.replace("150 100", "150 80"), "t.inp").unwrap();
+        let mut sim = hydraulics::Simulation::from_network(net).unwrap();
+        let mut out = Vec::new();
+        loop {
+            sim.run().unwrap();
+            out.push([sim.pressure_m(0), sim.pressure_m(1)]);
+            if sim.next() == 0 {
+                break;
+            }
+        }
+        out
+    }
+
+    fn data(p: &[[f64; 2]], ranges: [Option<(f64, f64)>; 2]) -> Data {
+        Data {
+            start_s: 0,
+            step_s: 3600,
+            rows: p.len(),
+            observations: (0..2)
+                .map(|i| Observation {
+                    name: format!("p{}", i + 1),
+                    kind: ObsKind::Pressure,
+                    element: i,
+                    values: p.iter().map(|v| v[i]).collect(),
+                    range: ranges[i],
+                })
+                .collect(),
+            tank_levels: vec![],
+            pump_flows: vec![],
+        }
+    }
+
+    fn roughness() -> ParamSet {
+        ParamSet {
+            roughness: vec![RoughnessGroup {
+                name: "all".into(),
+                pipes: vec![0, 1],
+            }],
+            demand: vec![],
+            offsets: false,
+            uncertain_links: vec![],
+            pump_speed: vec![],
+        }
+    }
+
+    #[test]
+    fn a_reading_the_model_cannot_predict_is_left_out_with_a_note() {
+        let p = truth(NET);
+        assert_eq!(p.len(), 3);
+        let net = network::inp::parse_inp(NET, "n.inp").unwrap();
+        // J1's sensor reads at most 1 m: the model's ~40 m there is a state
+        // it could not read, so only J2's readings are fitted.
+        let d = data(&p, [Some((-10.0, 1.0)), None]);
+        let out = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
+        assert!(
+            (out.parameters[0].after - 0.8).abs() < 0.01,
+            "{:?}",
+            out.parameters[0]
+        );
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.starts_with("3 of 6 readings are not fitted")),
+            "{:?}",
+            out.notes
+        );
+        // No reading left: an error that says why, not a fit of nothing.
+        let d = data(&p, [Some((-10.0, 1.0)), Some((-10.0, 1.0))]);
+        let e = calibrate(&net, &roughness(), &d, &Options::default()).unwrap_err();
+        assert!(matches!(e, CalibError::Unreadable { readings: 6 }), "{e}");
+    }
+
+    #[test]
+    fn a_model_that_stops_when_unbalanced_runs_through_the_period() {
+        // One trial cannot solve a step: EPANET's UNBALANCED STOP would end
+        // the run after the first step, leaving the rest of the period
+        // unpredicted (the fit then saw one row and moved nothing). It runs
+        // on (CONTINUE 10, said in a note) and every row is fitted.
+        let text = NET.replace("UNITS LPS\n", "UNITS LPS\nTRIALS 1\nUNBALANCED STOP\n");
+        let net = network::inp::parse_inp(&text, "n.inp").unwrap();
+        let d = data(&truth(NET), [None, None]);
+        let out = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
+        assert!(
+            (out.parameters[0].after - 0.8).abs() < 0.01,
+            "{:?}",
+            out.parameters[0]
+        );
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.contains("UNBALANCED CONTINUE 10")),
+            "{:?}",
+            out.notes
+        );
+        assert!(
+            !out.notes.iter().any(|n| n.contains("not fitted")),
+            "{:?}",
+            out.notes
+        );
+        let pred = predict(&net, &roughness(), &d, &out.values, &Options::default()).unwrap();
+        assert!(pred.iter().all(|v| v.is_finite()), "{pred:?}");
+    }
 }

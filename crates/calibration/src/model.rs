@@ -31,6 +31,10 @@ pub(crate) struct Engine<'a> {
     pumps: Vec<(usize, Vec<bool>)>,
     /// What was changed in the model to drive it, one line each.
     pub(crate) notes: Vec<String>,
+    /// The model's own ACCURACY: a step whose relative flow change stays
+    /// above it (the calibration runs tighter, for smooth derivatives) is
+    /// not solved.
+    own_accuracy: f64,
 }
 
 impl<'a> Engine<'a> {
@@ -58,6 +62,17 @@ impl<'a> Engine<'a> {
         }
         let mut base = net.clone();
         let mut notes = Vec::new();
+        let own_accuracy = base.options.accuracy;
+        // The model runs through the whole period: an unbalanced step goes
+        // on (EPANET's UNBALANCED CONTINUE 10, as the detector's model does)
+        // instead of halting the run.
+        if base.options.unbalanced == network::Unbalanced::Stop {
+            base.options.unbalanced = network::Unbalanced::Continue(10);
+            notes.push(
+                "the model's UNBALANCED STOP is run as UNBALANCED CONTINUE 10 (a calibration runs the model through the whole period)"
+                    .to_string(),
+            );
+        }
         let mut tanks = Vec::new();
         for s in &data.tank_levels {
             let id = &net.nodes[s.element].id;
@@ -138,6 +153,7 @@ impl<'a> Engine<'a> {
             tanks,
             pumps,
             notes,
+            own_accuracy,
         })
     }
 
@@ -181,8 +197,12 @@ impl<'a> Engine<'a> {
         let step = self.data.step_s;
         let obs = &self.data.observations;
         let mut out = vec![f64::NAN; obs.len() * rows];
+        // The time of the last step solved: the end of the period unless
+        // the model stopped early.
+        let mut last_t;
         loop {
             let t = sim.time_s();
+            last_t = t;
             let r = (t / step) as usize;
             let on_grid = t % step == 0 && r < rows;
             if on_grid {
@@ -196,21 +216,34 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            sim.run().map_err(|e| CalibError::Sim {
+            let step_report = sim.run().map_err(|e| CalibError::Sim {
                 time_s: t,
                 source: e,
             })?;
+            // A step not solved to the model's own accuracy after its
+            // trials, or a value outside the sensor's range, is no
+            // prediction (NaN): a state no sensor could read.
+            let solved = step_report.relative_error <= self.own_accuracy;
             if on_grid {
                 for (o, ob) in obs.iter().enumerate() {
-                    out[o * rows + r] = match ob.kind {
+                    let v = match ob.kind {
                         ObsKind::Pressure => sim.pressure_m(ob.element),
                         ObsKind::Flow => sim.flow_lps(ob.element) / 1000.0,
                     };
+                    let readable = solved && ob.range.is_none_or(|(lo, hi)| v >= lo && v <= hi);
+                    out[o * rows + r] = if readable { v } else { f64::NAN };
                 }
             }
             if sim.next() == 0 {
                 break;
             }
+        }
+        let period_s = (rows as u64 - 1) * step;
+        if last_t < period_s {
+            return Err(CalibError::Stopped {
+                time_s: last_t,
+                period_s,
+            });
         }
         Ok(out)
     }

@@ -69,6 +69,10 @@ pub struct Args {
     max_iterations: usize,
 }
 
+/// One sensor's readings of a period: (sensor name, kind, element ID,
+/// values SI, valid range SI).
+type SensorSeries = (String, SensorKind, String, Vec<f64>, Option<(f64, f64)>);
+
 /// Measurements of one period, per sensor, SI.
 struct Period {
     label: String,
@@ -79,8 +83,7 @@ struct Period {
     /// first local day of the data, as detection aligns its patterns).
     origin_s: i64,
     rows: usize,
-    /// (sensor name, kind, element ID, values SI).
-    series: Vec<(String, SensorKind, String, Vec<f64>)>,
+    series: Vec<SensorSeries>,
 }
 
 /// The part of `p` between the instants `from` and `to` (epoch ms).
@@ -111,7 +114,7 @@ fn cut(p: &Period, from: Option<i64>, to: Option<i64>, what: &str) -> Result<Per
         series: p
             .series
             .iter()
-            .map(|(n, k, e, v)| (n.clone(), *k, e.clone(), v[i..j].to_vec()))
+            .map(|(n, k, e, v, g)| (n.clone(), *k, e.clone(), v[i..j].to_vec(), *g))
             .collect(),
     })
 }
@@ -132,32 +135,66 @@ fn from_scada(net: &Network, dir: &Path, sensors: &super::detect::Sensors) -> Re
         &sensors.set,
         data.rows,
         dir.display().to_string(),
-        &mut |msg| eprintln!("warning: {msg} in {}: excluded", dir.display()),
+        &mut |msg, excluded| {
+            let tail = if excluded { ": excluded" } else { "" };
+            eprintln!("warning: {msg} in {}{tail}", dir.display())
+        },
     ))
 }
 
 /// The first `rows` rows of detection's data (detection's units) as a
-/// period in SI; `missing` hears of a sensor without a column.
+/// period in SI; `note` hears of a sensor without a column (`true`:
+/// excluded) and of readings outside a sensor's declared range, which are
+/// not data (`false`: the readings are missing, as `detect` takes them).
 fn period_of(
     net: &Network,
     data: &ScadaData,
     set: &SensorSet,
     rows: usize,
     label: String,
-    missing: &mut dyn FnMut(String),
+    note: &mut dyn FnMut(String, bool),
 ) -> Period {
     let rows = rows.min(data.rows);
     let mut series = Vec::new();
     for s in &set.sensors {
         let Some(c) = data.column(s.kind, &s.column) else {
-            missing(format!(
-                "sensor {} ({}): no column '{}'",
-                s.column,
-                s.kind.name(),
-                s.column
-            ));
+            note(
+                format!(
+                    "sensor {} ({}): no column '{}'",
+                    s.column,
+                    s.kind.name(),
+                    s.column
+                ),
+                true,
+            );
             continue;
         };
+        // A reading outside the sensor's range is a fault, not a
+        // measurement (an isolated zone's node can read −1.5e6 m): kept,
+        // it dominates the fit and its derivatives.
+        let mut out_of_range = 0;
+        let in_range = |v: f64, out: &mut usize| match s.range {
+            Some((lo, hi)) if v.is_finite() && (v < lo || v > hi) => {
+                *out += 1;
+                f64::NAN
+            }
+            _ => v,
+        };
+        let values: Vec<f64> = c.values[..rows]
+            .iter()
+            .map(|&v| in_range(v, &mut out_of_range))
+            .collect();
+        if out_of_range > 0 {
+            let (lo, hi) = s.range.unwrap_or_default();
+            note(
+                format!(
+                    "sensor {} ({}): {out_of_range} of {rows} readings outside its range [{lo}, {hi}] not calibrated on",
+                    s.column,
+                    s.kind.name()
+                ),
+                false,
+            );
+        }
         // detection's units → SI.
         let f = match s.kind {
             SensorKind::Flow => 1.0 / 3600.0,
@@ -168,7 +205,8 @@ fn period_of(
             s.column.clone(),
             s.kind,
             s.element.clone(),
-            c.values[..rows].iter().map(|v| v * f).collect(),
+            values.iter().map(|v| v * f).collect(),
+            s.range.map(|(lo, hi)| (lo * f, hi * f)),
         ));
     }
     Period {
@@ -259,6 +297,7 @@ fn from_store(
                 .zip(&n)
                 .map(|(s, &n)| if n > 0 { s / n as f64 } else { f64::NAN })
                 .collect(),
+            Some((s.min_si, s.max_si)),
         ));
     }
     Ok(Period {
@@ -294,7 +333,7 @@ fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
         tank_levels: Vec::new(),
         pump_flows: Vec::new(),
     };
-    for (name, kind, el, values) in &p.series {
+    for (name, kind, el, values, range) in &p.series {
         let node = net.node_index(el);
         let link = net.link_index(el);
         match (kind, node, link) {
@@ -303,6 +342,7 @@ fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
                 kind: ObsKind::Pressure,
                 element: i,
                 values: values.clone(),
+                range: *range,
             }),
             (SensorKind::Flow, _, Some(k)) => {
                 if matches!(net.links[k].kind, LinkKind::Pump(_)) {
@@ -316,6 +356,7 @@ fn to_data(net: &Network, p: &Period, notes: &mut Vec<String>) -> Result<Data> {
                     kind: ObsKind::Flow,
                     element: k,
                     values: values.clone(),
+                    range: *range,
                 })
             }
             (SensorKind::TankLevel, Some(i), _) if net.nodes[i].is_tank() => {

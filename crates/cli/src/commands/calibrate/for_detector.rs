@@ -87,8 +87,12 @@ pub fn calibrate_for_detector(
         detection::time::format_step(data.start_step, data.step_s),
         detection::time::format_step(data.start_step + rows as i64, data.step_s)
     );
-    let period = period_of(net, data, set, rows, label.clone(), &mut |m| {
-        notes.push(format!("{m}: not calibrated on"))
+    let period = period_of(net, data, set, rows, label.clone(), &mut |m, excluded| {
+        notes.push(if excluded {
+            format!("{m}: not calibrated on")
+        } else {
+            m
+        })
     });
     let cal_data = to_data(net, &period, &mut notes)?;
     let (set_p, bound) = groups::load(groups, net)?;
