@@ -641,6 +641,20 @@ mod tests {
         }
     }
 
+    /// Calibrates `net` on `d`: the truth's roughness factor (0.8) comes
+    /// back, and a note says `note`.
+    fn fits_the_truth_with_a_note(net: &Network, d: &Data, note: &str) -> Calibration {
+        let out = calibrate(net, &roughness(), d, &Options::default()).unwrap();
+        let f = &out.parameters[0];
+        assert!((f.after - 0.8).abs() < 0.01, "{f:?}");
+        assert!(
+            out.notes.iter().any(|n| n.contains(note)),
+            "{:?}",
+            out.notes
+        );
+        out
+    }
+
     #[test]
     fn a_reading_the_model_cannot_predict_is_left_out_with_a_note() {
         let p = truth(NET);
@@ -649,19 +663,7 @@ mod tests {
         // J1's sensor reads at most 1 m: the model's ~40 m there is a state
         // it could not read, so only J2's readings are fitted.
         let d = data(&p, [Some((-10.0, 1.0)), None]);
-        let out = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
-        assert!(
-            (out.parameters[0].after - 0.8).abs() < 0.01,
-            "{:?}",
-            out.parameters[0]
-        );
-        assert!(
-            out.notes
-                .iter()
-                .any(|n| n.starts_with("3 of 6 readings are not fitted")),
-            "{:?}",
-            out.notes
-        );
+        fits_the_truth_with_a_note(&net, &d, "3 of 6 readings are not fitted");
         // No reading left: an error that says why, not a fit of nothing.
         let d = data(&p, [Some((-10.0, 1.0)), Some((-10.0, 1.0))]);
         let e = calibrate(&net, &roughness(), &d, &Options::default()).unwrap_err();
@@ -677,19 +679,7 @@ mod tests {
         let text = NET.replace("UNITS LPS\n", "UNITS LPS\nTRIALS 1\nUNBALANCED STOP\n");
         let net = network::inp::parse_inp(&text, "n.inp").unwrap();
         let d = data(&truth(NET), [None, None]);
-        let out = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
-        assert!(
-            (out.parameters[0].after - 0.8).abs() < 0.01,
-            "{:?}",
-            out.parameters[0]
-        );
-        assert!(
-            out.notes
-                .iter()
-                .any(|n| n.contains("UNBALANCED CONTINUE 10")),
-            "{:?}",
-            out.notes
-        );
+        let out = fits_the_truth_with_a_note(&net, &d, "UNBALANCED CONTINUE 10");
         assert!(
             !out.notes.iter().any(|n| n.contains("not fitted")),
             "{:?}",
