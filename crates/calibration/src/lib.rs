@@ -294,15 +294,16 @@ pub fn calibrate(
         .collect();
     let mut start = pb.point(vec![0.0; n], open0.clone())?;
     // Readings the nominal model cannot predict (a value outside the
-    // sensor's range, an unbalanced step) are left out of the fit, once, so
-    // that the set compared does not change from one trial to the next.
+    // sensor's range, a step not solved to the model's accuracy) are left
+    // out of the fit, once, so that the set compared does not change from
+    // one trial to the next.
     let rows_all = pb.rows.len();
     let nominal = &start.pred;
     pb.rows
         .retain(|&(o, r, _)| nominal[o * data.rows + r].is_finite());
     if pb.rows.len() < rows_all {
         notes.push(format!(
-            "{} of {rows_all} readings are not fitted: at their time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step unbalanced after its trials)",
+            "{} of {rows_all} readings are not fitted: at their time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step not solved to the model's accuracy)",
             rows_all - pb.rows.len()
         ));
     }

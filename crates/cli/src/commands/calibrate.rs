@@ -172,28 +172,26 @@ fn period_of(
         // A reading outside the sensor's range is a fault, not a
         // measurement (an isolated zone's node can read −1.5e6 m): kept,
         // it dominates the fit and its derivatives.
-        let mut out_of_range = 0;
-        let in_range = |v: f64, out: &mut usize| match s.range {
-            Some((lo, hi)) if v.is_finite() && (v < lo || v > hi) => {
-                *out += 1;
-                f64::NAN
+        let mut values = c.values[..rows].to_vec();
+        if let Some((lo, hi)) = s.range {
+            let mut out_of_range = 0;
+            for v in values
+                .iter_mut()
+                .filter(|v| v.is_finite() && (**v < lo || **v > hi))
+            {
+                *v = f64::NAN;
+                out_of_range += 1;
             }
-            _ => v,
-        };
-        let values: Vec<f64> = c.values[..rows]
-            .iter()
-            .map(|&v| in_range(v, &mut out_of_range))
-            .collect();
-        if out_of_range > 0 {
-            let (lo, hi) = s.range.unwrap_or_default();
-            note(
-                format!(
-                    "sensor {} ({}): {out_of_range} of {rows} readings outside its range [{lo}, {hi}] not calibrated on",
-                    s.column,
-                    s.kind.name()
-                ),
-                false,
-            );
+            if out_of_range > 0 {
+                note(
+                    format!(
+                        "sensor {} ({}): {out_of_range} of {rows} readings outside its range [{lo}, {hi}] not calibrated on",
+                        s.column,
+                        s.kind.name()
+                    ),
+                    false,
+                );
+            }
         }
         // detection's units → SI.
         let f = match s.kind {
