@@ -24,6 +24,12 @@
 //! by more than [`Options::status_min_gain`] and by more than 1 %; this
 //! repeats until no flip is kept.
 //!
+//! **Uncertainty.** Identifiability rests on the data-only covariance of
+//! the weighted Jacobian. The reported standard deviations are a sandwich
+//! covariance robust to misfit shared by the sensors at one time and
+//! correlated over time (Newey–West with Andrews' bandwidth, `ident.rs`),
+//! never below the independent-noise one.
+//!
 //! **Must not.** No I/O, no environment, no printing, no async: data and
 //! network are handed over, results handed back (`scripts/check-core-io`).
 //!
@@ -175,8 +181,9 @@ pub struct Estimate {
     /// Multiplier (or offset, m) before and after.
     pub before: f64,
     pub after: f64,
-    /// Standard deviation of `after` (posterior, with the prior), and its
-    /// 95 % interval.
+    /// Standard deviation of `after` (posterior, with the prior; robust to
+    /// misfit correlated across sensors and over time), and its 95 %
+    /// interval.
     pub sd: f64,
     pub low95: f64,
     pub high95: f64,
@@ -374,7 +381,21 @@ pub fn calibrate(
     let s2 = variance_factor.max(1.0);
     let (jac, cov) = if n > 0 {
         let jac = pb.jacobian(&best)?;
-        let cov = ident::covariance(&jac, &pb.prior_sd, s2);
+        let values = pb.residuals(&best.x, &best.pred);
+        let times: Vec<usize> = pb.rows.iter().map(|&(_, r, _)| r).collect();
+        let residuals = ident::Residuals {
+            values: &values,
+            times: &times,
+            n_times: data.rows,
+        };
+        let cov = ident::covariance(&jac, &pb.prior_sd, s2, Some(residuals));
+        if cov.lags > 0 {
+            notes.push(format!(
+                "uncertainties allow for misfit shared by the sensors at one time and \
+                 correlated over {} time steps (Newey–West, Andrews bandwidth)",
+                cov.lags
+            ));
+        }
         (Some(jac), Some(cov))
     } else {
         (None, None)
