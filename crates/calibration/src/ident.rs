@@ -63,59 +63,52 @@ pub(crate) fn covariance(
     for j in 0..n {
         a[(j, j)] += 1.0 / prior_sd[j].powi(2);
     }
-    let Some(a_inv) = a.try_inverse() else {
-        return Covariance {
-            posterior: DMatrix::from_diagonal_element(n, n, f64::INFINITY),
-            data_sd,
-            singular_values: sv,
-            lags: 0,
-        };
+    let (posterior, lags) = match a.try_inverse() {
+        Some(a_inv) => posterior(&a_inv, s2, jac, prior_sd, residuals),
+        None => (DMatrix::from_diagonal_element(n, n, f64::INFINITY), 0),
     };
-    let independent = &a_inv * s2;
-    let Some(res) = residuals else {
-        return Covariance {
-            posterior: independent,
-            data_sd,
-            singular_values: sv,
-            lags: 0,
-        };
-    };
-    let (mut s, lags) = score_covariance(jac, &res);
-    for j in 0..n {
-        s[(j, j)] += 1.0 / prior_sd[j].powi(2);
-    }
-    let mut robust = &a_inv * s * &a_inv;
-    // No variance below the independent one (residuals smaller than the
-    // stated noise do not make the estimate surer than that noise allows).
-    let scale: Vec<f64> = (0..n)
-        .map(|j| {
-            let (r, i) = (robust[(j, j)], independent[(j, j)]);
-            if r > 0.0 && r.is_finite() {
-                (i / r).sqrt().max(1.0)
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    if scale.iter().any(|v| !v.is_finite()) {
-        return Covariance {
-            posterior: independent,
-            data_sd,
-            singular_values: sv,
-            lags: 0,
-        };
-    }
-    for j in 0..n {
-        for k in 0..n {
-            robust[(j, k)] *= scale[j] * scale[k];
-        }
-    }
     Covariance {
-        posterior: robust,
+        posterior,
         data_sd,
         singular_values: sv,
         lags,
     }
+}
+
+/// The posterior from `A⁻¹`: independent (`s² A⁻¹`) without residuals,
+/// else the sandwich with no variance below the independent one (residuals
+/// smaller than the stated noise do not make the estimate surer than that
+/// noise allows). Returns it and the lags allowed for.
+fn posterior(
+    a_inv: &DMatrix<f64>,
+    s2: f64,
+    jac: &DMatrix<f64>,
+    prior_sd: &[f64],
+    residuals: Option<Residuals>,
+) -> (DMatrix<f64>, usize) {
+    let independent = a_inv * s2;
+    let Some(res) = residuals else {
+        return (independent, 0);
+    };
+    let (mut s, lags) = score_covariance(jac, &res);
+    for (j, sd) in prior_sd.iter().enumerate() {
+        s[(j, j)] += 1.0 / sd.powi(2);
+    }
+    let mut robust = a_inv * s * a_inv;
+    let mut scale = Vec::with_capacity(prior_sd.len());
+    for j in 0..prior_sd.len() {
+        let (r, i) = (robust[(j, j)], independent[(j, j)]);
+        if !(r > 0.0 && r.is_finite()) {
+            return (independent, 0);
+        }
+        scale.push((i / r).sqrt().max(1.0));
+    }
+    for (j, sj) in scale.iter().enumerate() {
+        for (k, sk) in scale.iter().enumerate() {
+            robust[(j, k)] *= sj * sk;
+        }
+    }
+    (robust, lags)
 }
 
 /// The covariance `S` of the scores `g_t = Σ J_i r_i` (the rows `i` of time
