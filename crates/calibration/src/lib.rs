@@ -99,7 +99,7 @@ pub enum CalibError {
         source: hydraulics::SimError,
     },
     /// Every reading falls where the nominal model cannot predict it.
-    #[error("none of the {readings} readings can be compared: at every measured time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step not solved to the model's accuracy)")]
+    #[error("none of the {readings} readings can be compared: at every measured time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step not solved to the run accuracy)")]
     Unreadable { readings: usize },
     /// The model ended before the period did (no prediction for the rows
     /// after it): a calibration never fits a part of its period silently.
@@ -131,7 +131,8 @@ pub struct Options {
     pub fd_step: f64,
     /// Solver accuracy for the calibration runs (EPANET's ACCURACY; the
     /// model's own when looser is replaced), so finite differences are not
-    /// convergence noise.
+    /// convergence noise. Loosened in steps of √10 when the nominal model
+    /// does not converge to it at every measured step.
     pub accuracy: Option<f64>,
     /// A pump is on when its measured flow exceeds this, m³/s.
     pub pump_on_flow: f64,
@@ -301,7 +302,7 @@ pub fn calibrate(
         .collect();
     let mut start = pb.point(vec![0.0; n], open0.clone())?;
     // Readings the nominal model cannot predict (a value outside the
-    // sensor's range, a step not solved to the model's accuracy) are left
+    // sensor's range, a step not solved to the run accuracy) are left
     // out of the fit, once, so that the set compared does not change from
     // one trial to the next.
     let rows_all = pb.rows.len();
@@ -310,7 +311,7 @@ pub fn calibrate(
         .retain(|&(o, r, _)| nominal[o * data.rows + r].is_finite());
     if pb.rows.len() < rows_all {
         notes.push(format!(
-            "{} of {rows_all} readings are not fitted: at their time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step not solved to the model's accuracy)",
+            "{} of {rows_all} readings are not fitted: at their time the nominal model is in a state no sensor could read (a value outside the sensor's range, or a step not solved to the run accuracy)",
             rows_all - pb.rows.len()
         ));
     }
