@@ -2,7 +2,7 @@
 //! Jacobians computed in parallel, and the status search around it.
 
 use crate::data::{Data, ObsKind};
-use crate::model::Engine;
+use crate::model::{Engine, Run};
 use crate::params::ParamSet;
 use crate::{CalibError, Options};
 use nalgebra::{DMatrix, DVector};
@@ -44,6 +44,8 @@ pub(crate) struct Point {
     pub(crate) open: Vec<bool>,
     /// Predictions of the simulation (without offsets), observation-major.
     pub(crate) pred: Vec<f64>,
+    /// Per row, the fingerprint of the model's link states.
+    pub(crate) states: Vec<u64>,
     /// Weighted sum of squares of the data residuals, and of the prior.
     pub(crate) data_ss: f64,
     pub(crate) prior_ss: f64,
@@ -134,10 +136,10 @@ impl<'a> Problem<'a> {
         )
     }
 
-    pub(crate) fn simulate(&self, x: &[f64], open: &[bool]) -> Result<Vec<f64>, CalibError> {
+    pub(crate) fn simulate(&self, x: &[f64], open: &[bool]) -> Result<Run, CalibError> {
         self.sims.fetch_add(1, Ordering::Relaxed);
         let (r, d, s) = self.multipliers(x);
-        self.engine.run(self.set, &r, &d, &s, open)
+        self.engine.run_full(self.set, &r, &d, &s, open)
     }
 
     /// The weighted data residuals at `x` given the predictions `pred`.
@@ -165,13 +167,14 @@ impl<'a> Problem<'a> {
     }
 
     pub(crate) fn point(&self, x: Vec<f64>, open: Vec<bool>) -> Result<Point, CalibError> {
-        let pred = self.simulate(&x, &open)?;
+        let Run { pred, states, .. } = self.simulate(&x, &open)?;
         let data_ss = self.residuals(&x, &pred).iter().map(|r| r * r).sum();
         let prior_ss = self.prior_ss(&x);
         Ok(Point {
             x,
             open,
             pred,
+            states,
             data_ss,
             prior_ss,
         })
@@ -179,10 +182,15 @@ impl<'a> Problem<'a> {
 
     /// Jacobian of the weighted data residuals (rows × n): simulated
     /// parameters by forward differences, one simulation each, in parallel;
-    /// offsets exactly (−w).
+    /// offsets exactly (−w). A row where the perturbed model's links are in
+    /// other states than at `p` (a pump at the edge of delivering, a check
+    /// valve, a PRV changing mode) differences two branches of a
+    /// discontinuous model: a jump, not a slope. It gives no derivative
+    /// (0) for that parameter, or one such row would outweigh every smooth
+    /// reading.
     pub(crate) fn jacobian(&self, p: &Point) -> Result<DMatrix<f64>, CalibError> {
         let h = self.opts.fd_step;
-        let cols: Vec<Result<(f64, Vec<f64>), CalibError>> = (0..self.n_sim)
+        let cols: Vec<Result<(f64, Run), CalibError>> = (0..self.n_sim)
             .into_par_iter()
             .map(|j| {
                 let mut x = p.x.clone();
@@ -194,13 +202,18 @@ impl<'a> Problem<'a> {
         let rows = self.data.rows;
         let mut jac = DMatrix::zeros(self.rows.len(), self.n());
         for (j, c) in cols.into_iter().enumerate() {
-            let (step, pred) = c?;
+            let (step, run) = c?;
             for (i, &(o, r, w)) in self.rows.iter().enumerate() {
                 let k = o * rows + r;
-                // The perturbed model left the readable range there: no
-                // information on this parameter from that reading.
-                let d = -w * (pred[k] - p.pred[k]) / step;
-                jac[(i, j)] = if d.is_finite() { d } else { 0.0 };
+                // The perturbed model left the readable range there, or
+                // switched a link: no information on this parameter from
+                // that reading.
+                let d = -w * (run.pred[k] - p.pred[k]) / step;
+                jac[(i, j)] = if d.is_finite() && run.states[r] == p.states[r] {
+                    d
+                } else {
+                    0.0
+                };
             }
         }
         for (i, &(o, _, w)) in self.rows.iter().enumerate() {

@@ -16,7 +16,12 @@
 //! Cholesky; a parameter at a bound whose gradient points outward is held
 //! for that step). Jacobian columns of the simulated parameters are
 //! forward differences, one extended-period simulation per parameter, run
-//! in parallel on rayon's pool; offset columns are exact. Statuses are an
+//! in parallel on rayon's pool; a row where the perturbed model's links
+//! are in other states than the base run's (a pump at the edge of
+//! delivering, a control at its level) is a jump, not a slope, and gives
+//! that parameter no derivative there; offset columns are exact. The runs
+//! are solved to an accuracy settled on the nominal model (`model`).
+//! Statuses are an
 //! integer search around the continuous fit: each uncertain link not yet
 //! flipped is flipped alone and simulated at the current parameters (in
 //! parallel); the flip with the lowest cost is refitted by
@@ -691,6 +696,53 @@ mod tests {
         let d = data(&p, [Some((-10.0, 1.0)), Some((-10.0, 1.0))]);
         let e = calibrate(&net, &roughness(), &d, &Options::default()).unwrap_err();
         assert!(matches!(e, CalibError::Unreadable { readings: 6 }), "{e}");
+    }
+
+    /// A control at the edge of acting: pipe P3 (parallel to P2) opens
+    /// when J1's pressure rises above a level just above the highest the
+    /// model reaches (hour 1). The finite difference on roughness opens it
+    /// from hour 1 on: a jump there, not a slope. The uncertainty of the
+    /// factor must come from the smooth reading (hour 0), never from the
+    /// jump (which alone would make it look known to a tiny fraction).
+    #[test]
+    fn a_link_switching_under_the_difference_gives_no_slope() {
+        let base = "[JUNCTIONS]\nJ1 10 5 PT\nJ2 10 5 PT\n[RESERVOIRS]\nR1 50\n[PIPES]\nP1 R1 J1 1000 150 100\nP2 J1 J2 1000 150 100\nP3 J1 J2 1000 150 100 CLOSED\n[PATTERNS]\nPT 1.2 0.8 1.0\n[TIMES]\nDURATION 2:00\nHYDRAULIC TIMESTEP 1:00\n[OPTIONS]\nUNITS LPS\n";
+        let reference = network::inp::parse_inp(base, "r.inp").unwrap();
+        let mut sim = hydraulics::Simulation::from_network(reference.clone()).unwrap();
+        let mut p = Vec::new();
+        loop {
+            sim.run().unwrap();
+            p.push([sim.pressure_m(0), sim.pressure_m(1)]);
+            if sim.next() == 0 {
+                break;
+            }
+        }
+        assert!(p[1][0] > p[0][0] && p[1][0] > p[2][0], "{p:?}");
+        let control = format!(
+            "{base}[CONTROLS]\nLINK P3 OPEN IF NODE J1 ABOVE {:.6}\n",
+            p[1][0] + 1e-4
+        );
+        let edge = network::inp::parse_inp(&control, "c.inp").unwrap();
+        let d = data(&p, [None, None]);
+        let set = ParamSet {
+            roughness: vec![RoughnessGroup {
+                name: "all".into(),
+                pipes: vec![0, 1, 2],
+            }],
+            ..roughness()
+        };
+        let sd = |net: &Network| {
+            let out = calibrate(net, &set, &d, &Options::default()).unwrap();
+            let f = &out.parameters[0];
+            assert!((f.after - 1.0).abs() < 1e-3, "{f:?}");
+            f.sd
+        };
+        let (sd_ref, sd_edge) = (sd(&reference), sd(&edge));
+        // Hour 0 alone knows less than the three hours of the reference.
+        assert!(
+            sd_edge >= sd_ref && sd_edge < 10.0 * sd_ref,
+            "sd {sd_edge} with the control at its edge, {sd_ref} without"
+        );
     }
 
     #[test]

@@ -189,13 +189,15 @@ impl<'a> Engine<'a> {
         for &a in &ladder {
             self.accuracy = a;
             self.base.options.accuracy = a;
-            let (_, unsolved) = self.run_counting(
-                set,
-                &ones(set.roughness.len()),
-                &ones(set.demand.len()),
-                &ones(set.pump_speed.len()),
-                &open,
-            )?;
+            let unsolved = self
+                .run_full(
+                    set,
+                    &ones(set.roughness.len()),
+                    &ones(set.demand.len()),
+                    &ones(set.pump_speed.len()),
+                    &open,
+                )?
+                .unsolved;
             if best.is_none_or(|(u, _)| unsolved < u) {
                 best = Some((unsolved, a));
             }
@@ -229,19 +231,19 @@ impl<'a> Engine<'a> {
         speed: &[f64],
         open: &[bool],
     ) -> Result<Vec<f64>, CalibError> {
-        Ok(self.run_counting(set, rough, demand, speed, open)?.0)
+        Ok(self.run_full(set, rough, demand, speed, open)?.pred)
     }
 
-    /// [`Engine::run`], with the number of measured steps not solved to
-    /// the run accuracy.
-    fn run_counting(
+    /// [`Engine::run`], with the state of the links at each row and the
+    /// number of measured steps not solved to the run accuracy.
+    pub(crate) fn run_full(
         &self,
         set: &ParamSet,
         rough: &[f64],
         demand: &[f64],
         speed: &[f64],
         open: &[bool],
-    ) -> Result<(Vec<f64>, usize), CalibError> {
+    ) -> Result<Run, CalibError> {
         let net = apply(&self.base, set, rough, demand, speed, open);
         // The speed a measured pump runs at when it is on: its model speed
         // (1 when it starts closed) times its factor. Opening a pump by
@@ -276,6 +278,7 @@ impl<'a> Engine<'a> {
         // the model stopped early.
         let mut last_t;
         let mut unsolved = 0;
+        let mut states = vec![0u64; rows];
         loop {
             let t = sim.time_s();
             last_t = t;
@@ -301,6 +304,7 @@ impl<'a> Engine<'a> {
             let solved = step_report.relative_error <= self.accuracy;
             if on_grid {
                 unsolved += usize::from(!solved);
+                states[r] = link_states(&sim);
                 for (o, ob) in obs.iter().enumerate() {
                     let v = match ob.kind {
                         ObsKind::Pressure => sim.pressure_m(ob.element),
@@ -321,6 +325,37 @@ impl<'a> Engine<'a> {
                 period_s,
             });
         }
-        Ok((out, unsolved))
+        Ok(Run {
+            pred: out,
+            states,
+            unsolved,
+        })
     }
+}
+
+/// One run of the driven model.
+pub(crate) struct Run {
+    /// Predicted values, observation-major (`[o * rows + r]`), NaN where
+    /// no prediction.
+    pub(crate) pred: Vec<f64>,
+    /// Per row, a fingerprint of every link's state (open, closed, active):
+    /// two runs with equal fingerprints at a row are on the same branch
+    /// of the model's discrete states there.
+    pub(crate) states: Vec<u64>,
+    /// Measured steps not solved to the run accuracy.
+    pub(crate) unsolved: usize,
+}
+
+/// A fingerprint (FNV-1a) of the state of every link.
+fn link_states(sim: &Simulation) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for k in 0..sim.link_count() {
+        let v = match sim.link_state(k) {
+            hydraulics::LinkState::Open => 1u64,
+            hydraulics::LinkState::Closed => 2,
+            hydraulics::LinkState::Active => 3,
+        };
+        h = (h ^ v).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
