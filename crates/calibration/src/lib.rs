@@ -29,11 +29,13 @@
 //! by more than [`Options::status_min_gain`] and by more than 1 %; this
 //! repeats until no flip is kept.
 //!
-//! **Uncertainty.** Identifiability rests on the data-only covariance of
-//! the weighted Jacobian. The reported standard deviations are a sandwich
+//! **Uncertainty.** The reported standard deviations are a sandwich
 //! covariance robust to misfit shared by the sensors at one time and
 //! correlated over time (Newey–West with Andrews' bandwidth, `ident.rs`),
-//! never below the independent-noise one.
+//! never below the independent-noise one. A parameter is identifiable when
+//! the data-only covariance of the weighted Jacobian fixes it within
+//! [`Options::identifiable_sd`] and its reported standard deviation is
+//! within that too.
 //!
 //! **Must not.** No I/O, no environment, no printing, no async: data and
 //! network are handed over, results handed back (`scripts/check-core-io`).
@@ -142,7 +144,9 @@ pub struct Options {
     /// A pump is on when its measured flow exceeds this, m³/s.
     pub pump_on_flow: f64,
     /// A parameter is identifiable when the data alone fix it to this
-    /// standard deviation (in ln(multiplier); in m for offsets: ×10).
+    /// standard deviation (in ln(multiplier); in m for offsets: ×10), both
+    /// as independent readings would and as the reported uncertainty (the
+    /// sandwich, which allows for shared and correlated misfit) says.
     pub identifiable_sd: f64,
     /// Pairs with a larger absolute correlation are reported.
     pub correlation_limit: f64,
@@ -193,7 +197,7 @@ pub struct Estimate {
     pub sd: f64,
     pub low95: f64,
     pub high95: f64,
-    /// Whether the data alone fix it (see [`Options::identifiable_sd`]).
+    /// Whether the data fix it (see [`Options::identifiable_sd`]).
     pub identifiable: bool,
     pub at_bound: bool,
 }
@@ -440,7 +444,12 @@ pub fn calibrate(
         } else {
             opts.identifiable_sd * 10.0
         };
-        let identifiable = data_sd <= limit;
+        // Identifiable: the data fix it, and the uncertainty reported
+        // beside it says so too (misfit shared across sensors or over
+        // time can leave a parameter that independent readings would fix
+        // loose; the report must not print "identifiable" beside an
+        // interval wider than the limit).
+        let identifiable = data_sd <= limit && sd_x <= limit;
         if !identifiable {
             unidentifiable.push(names[j].clone());
         }
