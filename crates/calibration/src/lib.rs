@@ -754,6 +754,45 @@ mod tests {
         );
     }
 
+    /// Misfit shared by both sensors and slow over the day (a daily
+    /// wave): the reported standard deviation is wider than independent
+    /// readings would give. With the limit set just under it, the factor
+    /// is not called identifiable: the report never prints "identifiable"
+    /// beside an interval wider than its own limit.
+    #[test]
+    fn identifiable_only_when_the_reported_uncertainty_says_so() {
+        let text = NET.replace("DURATION 2:00", "DURATION 48:00");
+        let net = network::inp::parse_inp(&text, "n.inp").unwrap();
+        let p: Vec<[f64; 2]> = truth(&text)
+            .iter()
+            .enumerate()
+            .map(|(r, v)| {
+                let w = 0.3 * (2.0 * std::f64::consts::PI * r as f64 / 24.0).sin();
+                [v[0] + w, v[1] + w]
+            })
+            .collect();
+        let d = data(&p, [None, None]);
+        let first = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
+        let e = &first.parameters[0];
+        let sd_ln = e.sd / e.after;
+        let opts = Options {
+            identifiable_sd: 0.9 * sd_ln,
+            ..Options::default()
+        };
+        let out = calibrate(&net, &roughness(), &d, &opts).unwrap();
+        assert!(
+            !out.parameters[0].identifiable,
+            "{:?} (sd {sd_ln})",
+            out.parameters[0]
+        );
+        let opts = Options {
+            identifiable_sd: 1.1 * sd_ln,
+            ..Options::default()
+        };
+        let out = calibrate(&net, &roughness(), &d, &opts).unwrap();
+        assert!(out.parameters[0].identifiable, "{:?}", out.parameters[0]);
+    }
+
     #[test]
     fn a_model_that_stops_when_unbalanced_runs_through_the_period() {
         // One trial cannot solve a step: EPANET's UNBALANCED STOP would end
