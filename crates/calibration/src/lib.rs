@@ -610,13 +610,15 @@ pub fn predict(
     opts: &Options,
 ) -> Result<Vec<f64>, CalibError> {
     let engine = model::Engine::new(net, set, data, opts)?;
-    let mut pred = engine.run(
-        set,
-        &values.roughness,
-        &values.demand,
-        &values.pump_speed,
-        &values.open,
-    )?;
+    let mut pred = engine
+        .run_full(
+            set,
+            &values.roughness,
+            &values.demand,
+            &values.pump_speed,
+            &values.open,
+        )?
+        .pred;
     for (o, off) in values.offsets.iter().enumerate() {
         for v in &mut pred[o * data.rows..(o + 1) * data.rows] {
             *v += off;
@@ -633,7 +635,11 @@ mod tests {
 
     /// Pressures of J1 and J2 at each hour of the truth (roughness 80).
     fn truth(text: &str) -> Vec<[f64; 2]> {
-        let net = network::inp::parse_inp(&text.replace("150 100", "150 80"), "t.inp").unwrap();
+        pressures(network::inp::parse_inp(&text.replace("150 100", "150 80"), "t.inp").unwrap())
+    }
+
+    /// Pressures of J1 and J2 at each step of `net`.
+    fn pressures(net: Network) -> Vec<[f64; 2]> {
         let mut sim = hydraulics::Simulation::from_network(net).unwrap();
         let mut out = Vec::new();
         loop {
@@ -717,15 +723,7 @@ mod tests {
     fn a_link_switching_under_the_difference_gives_no_slope() {
         let base = "[JUNCTIONS]\nJ1 10 5 PT\nJ2 10 5 PT\n[RESERVOIRS]\nR1 50\n[PIPES]\nP1 R1 J1 1000 150 100\nP2 J1 J2 1000 150 100\nP3 J1 J2 1000 150 100 CLOSED\n[PATTERNS]\nPT 1.2 0.8 1.0\n[TIMES]\nDURATION 2:00\nHYDRAULIC TIMESTEP 1:00\n[OPTIONS]\nUNITS LPS\n";
         let reference = network::inp::parse_inp(base, "r.inp").unwrap();
-        let mut sim = hydraulics::Simulation::from_network(reference.clone()).unwrap();
-        let mut p = Vec::new();
-        loop {
-            sim.run().unwrap();
-            p.push([sim.pressure_m(0), sim.pressure_m(1)]);
-            if sim.next() == 0 {
-                break;
-            }
-        }
+        let p = pressures(reference.clone());
         assert!(p[1][0] > p[0][0] && p[1][0] > p[2][0], "{p:?}");
         let control = format!(
             "{base}[CONTROLS]\nLINK P3 OPEN IF NODE J1 ABOVE {:.6}\n",

@@ -221,21 +221,10 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Predicted values of every observation (observation-major:
-    /// `[o * rows + r]`), without sensor offsets.
-    pub(crate) fn run(
-        &self,
-        set: &ParamSet,
-        rough: &[f64],
-        demand: &[f64],
-        speed: &[f64],
-        open: &[bool],
-    ) -> Result<Vec<f64>, CalibError> {
-        Ok(self.run_full(set, rough, demand, speed, open)?.pred)
-    }
-
-    /// [`Engine::run`], with the state of the links at each row and the
-    /// number of measured steps not solved to the run accuracy.
+    /// One run with these parameter values: the predicted value of every
+    /// observation (without sensor offsets), the state of the links at
+    /// each row, and the number of measured steps not solved to the run
+    /// accuracy.
     pub(crate) fn run_full(
         &self,
         set: &ParamSet,
