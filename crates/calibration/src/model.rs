@@ -33,6 +33,9 @@ use network::Network;
 
 /// A period's data and the driven model, ready to run parameter sets.
 pub(crate) struct Engine<'a> {
+    /// The driven model. Its ACCURACY is the runs' accuracy, settled on
+    /// the nominal model: a step whose relative flow change stays above it
+    /// is not solved.
     base: Network,
     data: &'a Data,
     /// (tank node, level per row).
@@ -41,9 +44,6 @@ pub(crate) struct Engine<'a> {
     pumps: Vec<(usize, Vec<bool>)>,
     /// What was changed in the model to drive it, one line each.
     pub(crate) notes: Vec<String>,
-    /// The accuracy the runs are solved to (settled on the nominal model):
-    /// a step whose relative flow change stays above it is not solved.
-    accuracy: f64,
 }
 
 impl<'a> Engine<'a> {
@@ -159,7 +159,6 @@ impl<'a> Engine<'a> {
             tanks,
             pumps,
             notes,
-            accuracy: own_accuracy,
         };
         if let Some(a) = opts.accuracy.filter(|&a| a < own_accuracy) {
             engine.settle_accuracy(set, a, own_accuracy)?;
@@ -187,7 +186,6 @@ impl<'a> Engine<'a> {
         ladder.push(own);
         let mut best: Option<(usize, f64)> = None;
         for &a in &ladder {
-            self.accuracy = a;
             self.base.options.accuracy = a;
             let unsolved = self
                 .run_full(
@@ -206,7 +204,6 @@ impl<'a> Engine<'a> {
             }
         }
         let (unsolved, a) = best.expect("the ladder holds the model's own accuracy");
-        self.accuracy = a;
         self.base.options.accuracy = a;
         if a > tight {
             let rest = if unsolved > 0 {
@@ -290,7 +287,7 @@ impl<'a> Engine<'a> {
             })?;
             // A step not solved to the run accuracy after its trials, or a
             // value outside the sensor's range, is no prediction (NaN).
-            let solved = step_report.relative_error <= self.accuracy;
+            let solved = step_report.relative_error <= self.base.options.accuracy;
             if on_grid {
                 unsolved += usize::from(!solved);
                 states[r] = link_states(&sim);
