@@ -7,7 +7,9 @@
 //! Model uncertainty (`u`, e.g. 0.10): each pipe's roughness × (1 ± u),
 //! diameter × (1 ± 0.02), each base demand × (1 ± u) (uniform), and every
 //! demand-pattern value, fresh at every 5-minute step, × (1 ± u) (or by
-//! its own share, `demand_noise`).
+//! its own share, `demand_noise`). Demands without a pattern (a
+//! steady-state model's) get that noise too, around their base value: the
+//! truth gives them a constant pattern of their own, with a note.
 //!
 //! Model drift (`ModelDrift`, off by default): the field differs from the
 //! model by group as well, as when a model has aged: each pipe group's
@@ -309,6 +311,44 @@ fn mean_pressures(net: &Network, steps: usize) -> Result<(Vec<f64>, f64), Scenar
     Ok((acc.into_iter().map(|a| a / cnt).collect(), demand / cnt))
 }
 
+/// Consumers vary from step to step whether or not the model says how:
+/// demands that follow no pattern (none of their own and no default
+/// pattern in the model, as in a steady-state model) are given a constant
+/// pattern of 1, made the truth's default, so that the demand noise
+/// reaches them as it reaches patterned ones. Returns the note saying so.
+fn consumers_vary(truth: &mut Network) -> Option<String> {
+    if truth.default_pattern().is_some() {
+        return None;
+    }
+    let unpatterned = truth
+        .nodes
+        .iter()
+        .filter_map(|n| n.junction())
+        .filter(|j| {
+            j.demands
+                .iter()
+                .any(|d| d.pattern.is_none() && d.base != 0.0)
+        })
+        .count();
+    if unpatterned == 0 {
+        return None;
+    }
+    let mut id = "AQUATWIN-CONSUMERS".to_string();
+    while truth.pattern_index(&id).is_some() {
+        id.push('_');
+    }
+    truth.patterns.push(network::Pattern {
+        id: id.clone(),
+        multipliers: vec![1.0],
+        comment: Some("consumers' noise for the demands without a pattern".to_string()),
+    });
+    truth.options.default_pattern = id.clone();
+    Some(format!(
+        "{unpatterned} junction(s) have demands that follow no pattern (constant in the model): \
+         in the truth they follow pattern {id} (constant 1), so the consumers' noise reaches them"
+    ))
+}
+
 /// Generates a scenario on `model` (the unperturbed network).
 pub fn generate(
     model: &Network,
@@ -341,6 +381,9 @@ pub fn generate(
             "the model's UNBALANCED STOP is run as UNBALANCED CONTINUE 10 for the truth"
                 .to_string(),
         );
+    }
+    if let Some(note) = consumers_vary(&mut truth) {
+        notes.push(note);
     }
     let leak_free_truth = truth.clone();
 
@@ -449,13 +492,6 @@ pub fn generate(
 
     set_times(&mut truth, rows, STEP_S);
     let npat = truth.patterns.len();
-    if npat == 0 {
-        notes.push(
-            "the model has no demand pattern: its demands are constant, so every reading repeats \
-             until a leak starts (a detector takes a pressure that repeats for a day as stuck)"
-                .to_string(),
-        );
-    }
     let mut sim = Simulation::from_network(truth.clone())?;
 
     // Sensor targets in the truth network.
@@ -748,6 +784,32 @@ mod tests {
             }
         }
         assert_eq!(base.leaks[0].pipe, q.leaks[0].pipe);
+    }
+
+    #[test]
+    fn demands_without_a_pattern_still_vary_in_the_truth() {
+        // A steady-state model: no pattern at all.
+        let mut steady = small();
+        steady.patterns.clear();
+        let s = generate(&steady, &sensors(), &one_leak_of_5_percent()).unwrap();
+        let j2 = &s.series[0].values;
+        // The leak-free first day: the pressure moves with the consumers.
+        let day = &j2[..288];
+        let (lo, hi) = day
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        assert!(hi - lo > 1e-3, "J2 constant: {lo}..{hi}");
+        assert!(
+            s.notes.iter().any(|n| n.contains("follow no pattern")),
+            "{:?}",
+            s.notes
+        );
+        // A patterned model is left as it is.
+        let p = generate(&small(), &sensors(), &one_leak_of_5_percent()).unwrap();
+        assert_eq!(p.truth.patterns.len(), small().patterns.len());
+        assert!(!p.notes.iter().any(|n| n.contains("follow no pattern")));
     }
 
     #[test]

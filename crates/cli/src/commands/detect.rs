@@ -182,8 +182,8 @@ pub fn load_sensors(path: Option<&Path>, net: &network::Network) -> Result<Senso
     let errs = sensors.set.check(net);
     if !errs.is_empty() && path.is_none() {
         bail!(
-            "this network is not L-Town: without --sensors, detect uses the BattLeDIM L-Town \
-             sensor set, and {} of its sensors name elements this network lacks. Give the \
+            "this network is not L-Town: without --sensors, the BattLeDIM L-Town sensor set is \
+             used, and {} of its sensors name elements this network lacks. Give the \
              utility's sensor map with --sensors MAP.toml (README, \"Sensor maps\")",
             errs.len()
         );
