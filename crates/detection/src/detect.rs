@@ -551,12 +551,24 @@ pub fn balance_detectable(sigma_lps: f64, cfg: &DetectConfig) -> Vec<DetectableL
 pub fn describe_balance(sigma_lps: f64, leaks: &[DetectableLeak]) -> String {
     let sizes: Vec<String> = leaks
         .iter()
-        .map(|l| format!("{:.2} L/s within {} h", l.leak_lps, l.within_h))
+        .map(|l| format!("{} L/s within {} h", lps(l.leak_lps), l.within_h))
         .collect();
     format!(
-        "hourly noise {sigma_lps:.2} L/s; it alarms on an abrupt leak of {} on average",
+        "hourly noise {} L/s; it alarms on an abrupt leak of {} on average",
+        lps(sigma_lps),
         sizes.join(", ")
     )
+}
+
+/// Two decimals, or at least two significant digits for a flow under
+/// 0.1 L/s (a balance without noise is not "0.00 L/s").
+fn lps(x: f64) -> String {
+    let decimals = if x > 0.0 && x.is_finite() {
+        (1 - x.log10().floor() as i32).clamp(2, 8) as usize
+    } else {
+        2
+    };
+    format!("{x:.decimals$}")
 }
 
 impl DetectReport {
@@ -690,4 +702,23 @@ pub fn detect(
         balance_detectable: balance_detectable(balance_sigma_lps, cfg),
         alarms: detector.alarms().to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_balance_without_noise_is_not_printed_as_zero() {
+        let leak = |leak_lps| DetectableLeak {
+            within_h: 6.0,
+            leak_lps,
+        };
+        let quiet = describe_balance(0.001, &[leak(0.0023)]);
+        assert!(quiet.starts_with("hourly noise 0.0010 L/s"), "{quiet}");
+        assert!(quiet.contains("0.0023 L/s within 6 h"), "{quiet}");
+        let usual = describe_balance(0.9, &[leak(2.08)]);
+        assert!(usual.starts_with("hourly noise 0.90 L/s"), "{usual}");
+        assert!(usual.contains("2.08 L/s within 6 h"), "{usual}");
+    }
 }
