@@ -454,16 +454,16 @@ pub fn calibrate(
             unidentifiable.push(names[j].clone());
         }
         let at_bound = x <= pb.lower[j] + 1e-9 || x >= pb.upper[j] - 1e-9;
+        // What is reported lives within the bounds: the sd at most what
+        // any distribution on them can have, the interval clipped to them.
+        let (lo, hi) = (pb.lower[j], pb.upper[j]);
+        let sd_x = within_bounds_sd(sd_x, lo, hi);
+        let (low_x, high_x) = ((x - 1.96 * sd_x).max(lo), (x + 1.96 * sd_x).min(hi));
         let (after, sd, low95, high95) = if is_mult {
             let f = x.exp();
-            (
-                f,
-                f * sd_x,
-                (x - 1.96 * sd_x).exp(),
-                (x + 1.96 * sd_x).exp(),
-            )
+            (f, f * sd_x, low_x.exp(), high_x.exp())
         } else {
-            (x, sd_x, x - 1.96 * sd_x, x + 1.96 * sd_x)
+            (x, sd_x, low_x, high_x)
         };
         parameters.push(Estimate {
             name: names[j].clone(),
@@ -597,6 +597,20 @@ pub fn calibrate(
             offsets,
         },
     })
+}
+
+/// A standard deviation reported for a parameter bounded to `[lo, hi]`:
+/// no distribution on an interval has a larger one than half its width
+/// (Popoviciu's inequality), so a wider one — misfit correlated over a
+/// long time inflates the sandwich along directions the data hardly fix —
+/// says only that the data leave the parameter anywhere within its bounds.
+fn within_bounds_sd(sd: f64, lo: f64, hi: f64) -> f64 {
+    let half = 0.5 * (hi - lo);
+    if half.is_finite() && half >= 0.0 {
+        sd.min(half)
+    } else {
+        sd
+    }
 }
 
 /// The modelled value of every observation of `data` (observation-major,
@@ -789,6 +803,36 @@ mod tests {
         };
         let out = calibrate(&net, &roughness(), &d, &opts).unwrap();
         assert!(out.parameters[0].identifiable, "{:?}", out.parameters[0]);
+    }
+
+    #[test]
+    fn a_loose_parameter_is_reported_within_its_bounds() {
+        // Misfit far larger than anything the roughness moves, shared by
+        // both sensors and slow over the two days: the sandwich leaves the
+        // roughness anywhere, and the report says so within the bounds
+        // (0.5–2) instead of an interval over orders of magnitude.
+        let text = NET.replace("DURATION 2:00", "DURATION 48:00");
+        let net = network::inp::parse_inp(&text, "n.inp").unwrap();
+        let p: Vec<[f64; 2]> = truth(&text)
+            .iter()
+            .enumerate()
+            .map(|(r, v)| {
+                let w = 60.0 * (2.0 * std::f64::consts::PI * r as f64 / 48.0).sin();
+                [v[0] + w, v[1] + w]
+            })
+            .collect();
+        let out = calibrate(
+            &net,
+            &roughness(),
+            &data(&p, [None, None]),
+            &Options::default(),
+        )
+        .unwrap();
+        let e = &out.parameters[0];
+        assert!(!e.identifiable, "{e:?}");
+        let half = 0.5 * (2f64.ln() - 0.5f64.ln());
+        assert!(e.sd <= e.after * half + 1e-9, "{e:?}");
+        assert!(e.low95 >= 0.5 - 1e-9 && e.high95 <= 2.0 + 1e-9, "{e:?}");
     }
 
     #[test]
