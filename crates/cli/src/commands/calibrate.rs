@@ -621,7 +621,7 @@ pub fn run(a: Args) -> Result<()> {
     eprintln!("{verdict}");
     for e in &cal.parameters {
         eprintln!(
-            "  {:40} {:>8} → {:>8} ± {:.3}{}",
+            "  {:40} {:>8} → {:>8} ± {:.3}{}{}",
             e.name,
             format!("{:.3}", e.before),
             format!("{:.3}", e.after),
@@ -630,7 +630,8 @@ pub fn run(a: Args) -> Result<()> {
                 ""
             } else {
                 "  (not identifiable)"
-            }
+            },
+            if e.at_bound { "  (at bound)" } else { "" }
         );
     }
     for s in &cal.statuses {
