@@ -20,19 +20,17 @@ fn run(args: &[&str]) -> std::process::Output {
     out
 }
 
-#[test]
-fn ltown_big_leak_is_detected_and_localized() {
-    let net = networks_dir().join("L-TOWN.inp");
-    let sensors = root().join("sensors/ltown-battledim.toml");
-    let dir = std::env::temp_dir().join(format!("aquatwin-leak-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// The 10-day L-Town scenario with one abrupt leak of 6–8 L/s (seed 7)
+/// in `dir`.
+fn burst_scenario(net: &std::path::Path, sensors: &std::path::Path, dir: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(dir);
     let s = |p: &std::path::Path| p.display().to_string();
     run(&[
         "scenario",
         "--network",
-        &s(&net),
+        &s(net),
         "--sensors",
-        &s(&sensors),
+        &s(sensors),
         "--days",
         "10",
         "--leaks",
@@ -48,8 +46,17 @@ fn ltown_big_leak_is_detected_and_localized() {
         "--incipient-share",
         "0",
         "--out",
-        &s(&dir),
+        &s(dir),
     ]);
+}
+
+#[test]
+fn ltown_big_leak_is_detected_and_localized() {
+    let net = networks_dir().join("L-TOWN.inp");
+    let sensors = root().join("sensors/ltown-battledim.toml");
+    let dir = std::env::temp_dir().join(format!("aquatwin-leak-e2e-{}", std::process::id()));
+    let s = |p: &std::path::Path| p.display().to_string();
+    burst_scenario(&net, &sensors, &dir);
     // Break one pressure sensor (stuck from the second row on) and drop a
     // demand column entirely: both must be excluded, not taken for leaks.
     let p = dir.join("SCADA_Pressures.csv");
@@ -140,13 +147,76 @@ fn ltown_big_leak_is_detected_and_localized() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Metering that cannot close the water balance (reservoir links without
-/// flow meters carrying most of the supply, a tank without its level) is an
-/// error that names what is missing, with a non-zero exit: never a note and
-/// silence. One unmetered reservoir link beside metered ones is estimated
-/// from the model's split of the supply, with a note saying so.
+/// Without the flow meters on L-Town's reservoir links there is no water
+/// balance: the consumption the 33 pressure sensors imply finds the same
+/// burst, at its pipe, within 72 h, with no false alarm.
 #[test]
-fn metering_that_cannot_close_a_water_balance_is_refused() {
+fn without_a_water_balance_the_pressures_find_the_burst() {
+    let net = networks_dir().join("L-TOWN.inp");
+    let sensors = root().join("sensors/ltown-battledim.toml");
+    let dir = std::env::temp_dir().join(format!("aquatwin-leak-pf-{}", std::process::id()));
+    let s = |p: &std::path::Path| p.display().to_string();
+    burst_scenario(&net, &sensors, &dir);
+    let flows = dir.join("SCADA_Flows.csv");
+    let text = std::fs::read_to_string(&flows).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(';').collect();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i] != "p227" && header[i] != "p235")
+        .collect();
+    let cut: String = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(';').collect();
+            keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(";") + "\n"
+        })
+        .collect();
+    std::fs::write(&flows, cut).unwrap();
+    let det = dir.join("detections.txt");
+    let out = run(&[
+        "detect",
+        "--network",
+        &s(&net),
+        "--sensors",
+        &s(&sensors),
+        "--scada",
+        &s(&dir),
+        "--out",
+        &s(&det),
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("detection falls back to the pressures"),
+        "{log}"
+    );
+    let scored = run(&[
+        "score",
+        "--network",
+        &s(&net),
+        "--leaks",
+        &s(&dir.join("leakages_info.yalm")),
+        "--flows",
+        &s(&dir.join("leak_flows_m3h.csv")),
+        &s(&det),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&scored.stdout).unwrap();
+    assert_eq!(v["true_positives"], 1, "{v}\n{log}");
+    assert_eq!(v["false_positives"], 0, "{v}\n{log}");
+    let first = &v["leak_detections"][0];
+    assert!(first["delay_h"].as_f64().unwrap() <= 72.0, "{v}");
+    assert!(first["distance_m"].as_f64().unwrap() <= 300.0, "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Metering that cannot close the water balance (reservoir links without
+/// flow meters carrying most of the supply, a tank without its level):
+/// detection falls back to the pressures and says so, naming what is
+/// missing; with the fallback off (or too few pressure sensors) it is an
+/// error that names what is missing, with a non-zero exit: never a note
+/// and silence. One unmetered reservoir link beside metered ones is
+/// estimated from the model's split of the supply, with a note saying so.
+#[test]
+fn metering_that_cannot_close_a_water_balance_falls_back_or_is_refused() {
     let net = networks_dir().join("L-TOWN.inp");
     let dir = std::env::temp_dir().join(format!("aquatwin-metering-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -202,25 +272,37 @@ fn metering_that_cannot_close_a_water_balance_is_refused() {
     std::fs::write(dir.join("SCADA_Flows.csv"), &flows).unwrap();
     std::fs::remove_file(dir.join("SCADA_Levels.csv")).unwrap();
     keep_columns("SCADA_Flows.csv", &|c| c != "p227" && c != "p235");
+    let gaps = |log: &str| {
+        log.contains("tank T1 has no usable level sensor")
+            && log.contains("link p227 has no usable flow meter")
+            && log.contains("link p235 has no usable flow meter")
+    };
+    let rep = dir.join("report.json");
     let out = Command::new(aquatwin_bin())
-        .args([
-            "detect",
-            "--network",
-            &s(&net),
-            "--scada",
-            &s(&dir),
-            "--out",
-        ])
+        .args(["detect", "--network", &s(&net), "--scada", &s(&dir)])
+        .args(["--report", &s(&rep), "--out"])
+        .arg(dir.join("detections.txt"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        gaps(&log) && log.contains("detection falls back to the pressures"),
+        "{log}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
+    assert_eq!(report["balance"], "pressures");
+    let out = Command::new(aquatwin_bin())
+        .args(["detect", "--network", &s(&net), "--scada", &s(&dir)])
+        .args(["--set", "pressure_fallback=false", "--out"])
         .arg(dir.join("detections.txt"))
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{log}");
     assert!(
-        log.contains("the metering cannot support leak detection")
-            && log.contains("tank T1 has no usable level sensor")
-            && log.contains("link p227 has no usable flow meter")
-            && log.contains("link p235 has no usable flow meter"),
+        log.contains("the metering cannot support leak detection") && gaps(&log),
         "{log}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -356,6 +356,14 @@ pub struct DetectConfig {
     /// about one confident report fewer per 12 scenarios where pumps are
     /// metered in small stations.
     pub station_m: f64,
+    /// Where the metering cannot close a water balance (a reservoir link
+    /// without a meter beyond what can be estimated, a tank without a
+    /// level or metered links), detect from the pressures instead: the
+    /// extra consumption the pressure sensors imply against the model's
+    /// (at least two pressure sensors; a note says so, and the report's
+    /// `balance` is `pressures`). Off: such metering is an error naming
+    /// what is missing.
+    pub pressure_fallback: bool,
 }
 
 impl Default for DetectConfig {
@@ -396,6 +404,7 @@ impl Default for DetectConfig {
             stale_h: 1.0,
             history_days: 10.0,
             station_m: 10.0,
+            pressure_fallback: true,
             distance: DistanceRule::Network,
         }
     }
@@ -510,6 +519,11 @@ pub struct DetectReport {
     pub issues: Vec<SensorIssue>,
     pub notes: Vec<String>,
     pub training: String,
+    /// What the balance statistic is: the metered water balance, or
+    /// without one the consumption the pressures imply
+    /// (`pressure_fallback`).
+    #[serde(default)]
+    pub balance: Balance,
     /// Standard deviation of the hourly balance excess in training, L/s (mean).
     pub balance_sigma_lps: f64,
     /// What that noise allows: the smallest abrupt leak the water balance
@@ -520,6 +534,29 @@ pub struct DetectReport {
     /// that size.
     pub balance_detectable: Vec<DetectableLeak>,
     pub alarms: Vec<Alarm>,
+}
+
+/// What the detector's balance statistic is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// The water balance: metered supply minus storage, against the
+    /// expected consumption.
+    #[default]
+    Metered,
+    /// No water balance: the extra consumption the pressure sensors imply
+    /// against the model's (`DetectConfig::pressure_fallback`).
+    Pressures,
+}
+
+impl Balance {
+    /// In words, for the line that gives its noise.
+    pub fn label(self) -> &'static str {
+        match self {
+            Balance::Metered => "water balance",
+            Balance::Pressures => "no water balance, the consumption the pressures imply",
+        }
+    }
 }
 
 /// The smallest abrupt leak the water balance alarms on within `within_h`
@@ -698,6 +735,7 @@ pub fn detect(
         issues,
         notes: detector.notes().to_vec(),
         training,
+        balance: detector.balance(),
         balance_sigma_lps,
         balance_detectable: balance_detectable(balance_sigma_lps, cfg),
         alarms: detector.alarms().to_vec(),

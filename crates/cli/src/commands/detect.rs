@@ -645,7 +645,8 @@ pub fn run(a: Args) -> Result<()> {
     );
     if !report.balance_detectable.is_empty() {
         eprintln!(
-            "water balance: {}",
+            "{}: {}",
+            report.balance.label(),
             detection::detect::describe_balance(
                 report.balance_sigma_lps,
                 &report.balance_detectable

@@ -113,7 +113,8 @@ pub fn run(a: Args) -> Result<()> {
     );
     let sigma = saved.training.balance_sigma_lps();
     println!(
-        "water balance at the mean demand: {}",
+        "{} at the mean demand: {}",
+        saved.training.balance().label(),
         describe_balance(sigma, &balance_detectable(sigma, &cfg))
     );
     for i in &saved.training.issues {

@@ -48,8 +48,14 @@ pub(super) struct Setup {
     pub(super) amr_demands: Vec<Vec<(f64, Option<usize>)>>,
     /// What the water balance lacks, one line each (a reservoir link without
     /// a usable flow meter, a tank without a usable level sensor); the
-    /// detector refuses to run unless it is empty.
+    /// detector refuses to run unless it is empty or it falls back to the
+    /// pressures (`pressure_balance`).
     pub(super) metering_gaps: Vec<String>,
+    /// No water balance: the extra consumption is the one the pressures
+    /// imply (the model's demands are not scaled to a measured
+    /// consumption; each row also runs the model with a little more demand,
+    /// for the pressures' sensitivity to it, see [`Frame::sens`]).
+    pub(super) pressure_balance: bool,
     /// Predict the non-AMR consumption from the AMR readings (per-pattern
     /// values fitted to the meters at every step) instead of from the model
     /// patterns alone.
@@ -309,9 +315,23 @@ impl Setup {
                 .collect(),
             residual,
             metering_gaps,
+            pressure_balance: false,
             amr_patterns: false,
             pump_on_m3h: 0.1,
         }
+    }
+}
+
+impl Setup {
+    /// With `pressure_balance`: per residual channel, whether it is a
+    /// pressure (what the fallback statistic is made of).
+    pub(super) fn pressure_channels(&self) -> Option<Vec<bool>> {
+        self.pressure_balance.then(|| {
+            self.residual
+                .iter()
+                .map(|r| r.1 == SensorKind::Pressure)
+                .collect()
+        })
     }
 }
 
@@ -393,6 +413,10 @@ pub(super) struct Frame {
     /// Per residual channel: measured and simulated (m or m³/h).
     pub(super) meas: Vec<Vec<f64>>,
     pub(super) sim: Vec<Vec<f64>>,
+    /// With `Setup::pressure_balance`, per residual channel: the change of
+    /// the simulated value per m³/s more of the model's consumption
+    /// (spread as its demands are), at each row; otherwise empty.
+    pub(super) sens: Vec<Vec<f64>>,
     /// Per row: some channel's model value fell outside its sensor's valid
     /// range (a model state no sensor could read, e.g. the large negative
     /// pressures of a zone a stopped pump cuts off); that channel's
@@ -458,6 +482,7 @@ impl Frame {
             pump_open: vec![Vec::new(); setup.pumps.len()],
             meas: vec![Vec::new(); setup.residual.len()],
             sim: vec![Vec::new(); setup.residual.len()],
+            sens: vec![Vec::new(); setup.residual.len()],
             model_held: Vec::new(),
             held_rows: vec![0; setup.residual.len()],
         }
@@ -588,12 +613,20 @@ impl Frame {
                 d -= area * (lv[b] - lv[a]) / ((b - a) as f64 * self.step_s as f64);
             }
         }
-        self.d_meas.push(d);
-        self.m.push(if dm_group > 1e-9 {
-            ((d - q_amr) / dm_group).clamp(0.0, 10.0)
+        if setup.pressure_balance {
+            // No measured consumption: the model's own stands in for it
+            // (the pressures tell the extra, see `normal::hourly`).
+            self.d_meas
+                .push(dm_group * net.options.demand_multiplier + q_amr);
+            self.m.push(net.options.demand_multiplier);
         } else {
-            net.options.demand_multiplier
-        });
+            self.d_meas.push(d);
+            self.m.push(if dm_group > 1e-9 {
+                ((d - q_amr) / dm_group).clamp(0.0, 10.0)
+            } else {
+                net.options.demand_multiplier
+            });
+        }
         for (p, &(si, _)) in setup.pumps.iter().enumerate() {
             self.pump_open[p].push(self.raw[si][r] > setup.pump_on_m3h);
         }
@@ -631,6 +664,7 @@ impl Frame {
             .chain(&mut self.levels)
             .chain(&mut self.meas)
             .chain(&mut self.sim)
+            .chain(&mut self.sens)
         {
             cut(v, d);
         }
@@ -696,6 +730,7 @@ impl Frame {
             pump_open: Vec::new(),
             meas: Vec::new(),
             sim: Vec::new(),
+            sens: Vec::new(),
             model_held: Vec::new(),
             held_rows: Vec::new(),
         }
@@ -801,6 +836,8 @@ pub(super) fn read_channels(sim: &Simulation, setup: &Setup, out: &mut [f64]) {
 pub(super) struct LiveModel {
     sim: Simulation,
     buf: Vec<f64>,
+    /// The channels with a little more demand (`Setup::pressure_balance`).
+    probe: Vec<f64>,
     /// Rows dropped from the frame since this model's time 0.
     offset: usize,
 }
@@ -813,6 +850,7 @@ impl LiveModel {
         Ok(LiveModel {
             sim: Simulation::from_network(net)?,
             buf: vec![0.0; setup.residual.len()],
+            probe: vec![0.0; setup.residual.len()],
             offset: 0,
         })
     }
@@ -831,12 +869,19 @@ impl LiveModel {
             if on_grid && r >= f.rows {
                 return Ok(());
             }
+            let mut probe = None;
             if on_grid {
                 apply_bc(&mut self.sim, setup, f, r, f.m[r]);
+                if setup.pressure_balance {
+                    probe = Some(self.sim.clone());
+                }
             }
             let step = self.sim.run()?;
             if on_grid {
                 read_channels(&self.sim, setup, &mut self.buf);
+                if let Some(probe) = probe {
+                    self.sensitivity(setup, f, r, probe)?;
+                }
                 let solved = !step.warnings.contains(&hydraulics::Warning::Unbalanced);
                 f.push_sim(setup, r, &self.buf, solved);
             }
@@ -852,6 +897,41 @@ impl LiveModel {
         }
     }
 }
+
+impl LiveModel {
+    /// The channels' change per m³/s more of the model's consumption at row
+    /// `r` (`self.buf` holds the row's channels): `probe`, the model as it
+    /// stood before the row's step, runs the step with
+    /// [`SENSITIVITY_SHARE`] more of every non-AMR demand.
+    fn sensitivity(
+        &mut self,
+        setup: &Setup,
+        f: &mut Frame,
+        r: usize,
+        mut probe: Simulation,
+    ) -> Result<(), DetectError> {
+        let more = SENSITIVITY_SHARE * f.m[r] * f.model_nonamr(r);
+        apply_bc(&mut probe, setup, f, r, f.m[r] * (1.0 + SENSITIVITY_SHARE));
+        let step = probe.run()?;
+        read_channels(&probe, setup, &mut self.probe);
+        let solved = !step.warnings.contains(&hydraulics::Warning::Unbalanced);
+        for (c, v) in f.sens.iter_mut().enumerate() {
+            let d = self.probe[c] - self.buf[c];
+            v.push(if solved && more > 1e-12 && d.is_finite() {
+                d / more
+            } else {
+                0.0
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The extra share of the demands behind the pressures' sensitivity to
+/// consumption (`Setup::pressure_balance`): small enough to stay linear and
+/// not to switch controls, large enough to stand out of the solver's
+/// convergence (a flow change of 1e-3 relative at EPANET's default).
+pub(super) const SENSITIVITY_SHARE: f64 = 0.02;
 
 /// Times of a detection model: the data's step as hydraulic and report
 /// step, patterns at that step unless the model has its own, and a

@@ -181,7 +181,13 @@ pub(super) fn localize(
         let mut base = vec![0.0; nch];
         read_channels(snap, setup, &mut base);
         let dm = f.model_nonamr(r);
-        let m2 = if dm > 1e-9 {
+        // The model consumes what was measured, leak included: a candidate
+        // moves the size from the demands to its node. Without a balance
+        // (`pressure_balance`) the model consumes its own, and a candidate
+        // adds the size.
+        let m2 = if setup.pressure_balance {
+            f.m[r]
+        } else if dm > 1e-9 {
             (f.m[r] - size_m3s / dm).max(0.0)
         } else {
             f.m[r]
@@ -214,7 +220,7 @@ pub(super) fn localize(
         // the leak lowers its own node's pressure: the candidate moves the
         // size (`mass_consistent`), by the effect of taking the shortfall
         // off the demands (one more run), then scaled to the size.
-        if cfg.mass_consistent && size_m3s > 0.0 {
+        if cfg.mass_consistent && !setup.pressure_balance && size_m3s > 0.0 {
             let mut sim = snap.clone();
             apply_bc(&mut sim, setup, f, r, m2);
             let mut per_unit = vec![0.0; nch];
@@ -259,16 +265,51 @@ pub(super) fn localize(
     } else {
         Vec::new()
     };
+    // The size the candidates were simulated at is what the balance
+    // statistic measured. Without a water balance that statistic is the
+    // consumption the pressures imply, which a leak at one place moves by
+    // more or less than its flow: a candidate's amplitude is then counted
+    // against what it would move the statistic by (`statistic_share`), so
+    // that the amplitude prior asks the candidate to explain the statistic.
+    let share: Vec<f64> = if setup.pressure_balance && size_m3s > 0.0 {
+        let rows = samples.len();
+        let s_mean: Vec<f64> = (0..nch)
+            .map(|c| {
+                samples
+                    .iter()
+                    .map(|&r| f.sens[c].get(r).copied().unwrap_or(0.0))
+                    .sum::<f64>()
+                    / rows.max(1) as f64
+            })
+            .collect();
+        sig.iter()
+            .map(|d| {
+                let per_channel: Vec<f64> = (0..nch)
+                    .map(|c| {
+                        if cfg.per_sample {
+                            (0..rows).map(|si| d[si * nch + c]).sum::<f64>() / rows.max(1) as f64
+                        } else {
+                            d[c]
+                        }
+                    })
+                    .collect();
+                statistic_share(&normal.pressure_weights, &s_mean, &per_channel, size_m3s)
+            })
+            .collect()
+    } else {
+        vec![1.0; sig.len()]
+    };
     let fit = |with_known: &[Vec<f64>]| -> Vec<(usize, f64, f64)> {
         junctions
             .iter()
             .zip(&sig)
-            .map(|(&j, s)| {
+            .zip(&share)
+            .map(|((&j, s), &k)| {
                 let g = standardized(s);
                 let mut cols: Vec<&[f64]> = vec![&g];
                 cols.extend(with_known.iter().map(Vec::as_slice));
                 let (coef, sse) = signature::fit(&cols, &obs);
-                (j, sse, coef[0])
+                (j, sse, coef[0] * k)
             })
             .collect()
     };
@@ -316,6 +357,27 @@ pub(super) fn localize(
         Some(loc)
     };
     Ok((single, joint))
+}
+
+/// How much of its size a candidate leak moves the consumption the
+/// pressures imply (`normal::pressure_excess`): its change of the channels
+/// `d` projected, with the channels' `weights`, on their sensitivity to
+/// consumption `sens`, over `size` (m³/s). 1 where a leak lowers the
+/// pressures as the same flow of more consumption would; kept within
+/// [0.05, 20].
+fn statistic_share(weights: &[f64], sens: &[f64], d: &[f64], size: f64) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for ((&w, &s), &x) in weights.iter().zip(sens).zip(d) {
+        if w > 0.0 && s != 0.0 && x.is_finite() {
+            num += w * s * x;
+            den += w * s * s;
+        }
+    }
+    if den > 0.0 && size > 0.0 {
+        (num / den / size).clamp(0.05, 20.0)
+    } else {
+        1.0
+    }
 }
 
 /// A candidate's change `d` when its emitter drew `q` (m³/s) while `size`

@@ -80,6 +80,12 @@ pub(super) struct Normal {
     /// and the demand groups' shares (`mix`: the groups that vary).
     pub(super) state: bool,
     pub(super) mix: Vec<usize>,
+    /// Without a water balance (`Setup::pressure_balance`): per residual
+    /// channel, its weight in the consumption the pressures imply (the
+    /// inverse variance of a pressure channel's detrended residual, 0 for
+    /// other channels); empty with a balance.
+    #[serde(default)]
+    pub(super) pressure_weights: Vec<f64>,
 }
 
 fn expected_demand(n: &Normal, f: &Frame, r: usize) -> f64 {
@@ -106,13 +112,28 @@ fn features(n: &Normal, f: &Frame, r: usize) -> Vec<f64> {
     x
 }
 
-pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Normal {
-    let x: Vec<Vec<f64>> = rows
-        .clone()
-        .map(|r| f.d_expect.iter().map(|g| g[r]).collect())
-        .collect();
-    let y: Vec<f64> = rows.clone().map(|r| f.d_meas[r] - f.q_amr[r]).collect();
-    let beta = lstsq(&x, &y);
+/// Learns the normal behaviour on `rows` of `f`. `pressures` (with
+/// `Setup::pressure_balance`: per residual channel, whether it is a
+/// pressure) makes the balance the consumption the pressures imply: the
+/// model's consumption is then the expected one (no measured consumption
+/// to fit it to).
+pub(super) fn learn(
+    f: &Frame,
+    rows: std::ops::Range<usize>,
+    state: bool,
+    pressures: Option<&[bool]>,
+) -> Normal {
+    let beta = match pressures {
+        Some(_) => vec![1.0; f.d_expect.len()],
+        None => {
+            let x: Vec<Vec<f64>> = rows
+                .clone()
+                .map(|r| f.d_expect.iter().map(|g| g[r]).collect())
+                .collect();
+            let y: Vec<f64> = rows.clone().map(|r| f.d_meas[r] - f.q_amr[r]).collect();
+            lstsq(&x, &y)
+        }
+    };
     let mut n = Normal {
         beta,
         v0: 0.0,
@@ -123,6 +144,7 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Nor
         u_scale: 1.0,
         state,
         mix: vec![],
+        pressure_weights: vec![],
     };
     let mean_d = rows
         .clone()
@@ -142,14 +164,6 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Nor
             sd > 1e-3 * n.u_scale
         })
         .collect();
-    // Hourly excess variance as a function of demand.
-    let hours = hourly(f, &n, rows.clone());
-    let hx: Vec<Vec<f64>> = hours.iter().map(|h| vec![1.0, h.1 * h.1]).collect();
-    let hy: Vec<f64> = hours.iter().map(|h| h.0 * h.0).collect();
-    let v = lstsq(&hx, &hy);
-    let mean_var = hy.iter().sum::<f64>() / hy.len().max(1) as f64;
-    n.v0 = v[0].max(0.05 * mean_var).max(1e-12);
-    n.v1 = v[1].max(0.0);
     // Residual trends.
     let xf: Vec<Vec<f64>> = rows.clone().map(|r| features(&n, f, r)).collect();
     for c in 0..f.meas.len() {
@@ -172,6 +186,21 @@ pub(super) fn learn(f: &Frame, rows: std::ops::Range<usize>, state: bool) -> Nor
         n.train_cum.push(cum);
         n.res_coef.push(coef);
     }
+    if let Some(p) = pressures {
+        n.pressure_weights = p
+            .iter()
+            .zip(&n.res_sigma)
+            .map(|(&is_p, s)| if is_p { 1.0 / (s * s) } else { 0.0 })
+            .collect();
+    }
+    // Hourly excess variance as a function of demand.
+    let hours = hourly(f, &n, rows.clone());
+    let hx: Vec<Vec<f64>> = hours.iter().map(|h| vec![1.0, h.1 * h.1]).collect();
+    let hy: Vec<f64> = hours.iter().map(|h| h.0 * h.0).collect();
+    let v = lstsq(&hx, &hy);
+    let mean_var = hy.iter().sum::<f64>() / hy.len().max(1) as f64;
+    n.v0 = v[0].max(0.05 * mean_var).max(1e-12);
+    n.v1 = v[1].max(0.0);
     n
 }
 
@@ -220,7 +249,10 @@ impl Normal {
     }
 }
 
-/// Per hour of `rows`: (mean excess, mean expected demand), m³/s.
+/// Per hour of `rows`: (mean excess, mean expected demand), m³/s. The
+/// excess is the measured consumption over the expected one, or without a
+/// water balance the extra consumption the pressures imply
+/// ([`pressure_excess`]).
 pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec<(f64, f64)> {
     let per = f.per_hour();
     let mut out = Vec::new();
@@ -230,13 +262,42 @@ pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec
         let mut d = 0.0;
         for rr in r..r + per {
             let ex = expected_demand(n, f, rr);
-            e += f.d_meas[rr] - f.q_amr[rr] - ex;
+            e += if n.pressure_weights.is_empty() {
+                f.d_meas[rr] - f.q_amr[rr] - ex
+            } else {
+                pressure_excess(n, f, rr)
+            };
             d += ex + f.q_amr[rr];
         }
         out.push((e / per as f64, d / per as f64));
         r += per;
     }
     out
+}
+
+/// The extra consumption (m³/s) that best explains the detrended pressure
+/// residuals of row `r` (weighted least squares on the pressures'
+/// sensitivity to consumption, `Frame::sens`): a leak lowers the pressures
+/// as more consumption would, more near it; what the model's consumption
+/// is off by, and a leak, both show here.
+pub(super) fn pressure_excess(n: &Normal, f: &Frame, r: usize) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (c, &w) in n.pressure_weights.iter().enumerate() {
+        let s = f.sens[c].get(r).copied().unwrap_or(0.0);
+        if w == 0.0 || s == 0.0 {
+            continue;
+        }
+        let z = detrended(n, f, c, r);
+        if z.is_finite() {
+            num += w * s * z;
+            den += w * s * s;
+        }
+    }
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
 }
 
 /// Detrended residual of channel `c` at row `r`.
@@ -309,8 +370,8 @@ mod tests {
                 .sum::<f64>()
                 / 288.0
         };
-        let plain = learn(&f, 0..7 * 288, false);
-        let state = learn(&f, 0..7 * 288, true);
+        let plain = learn(&f, 0..7 * 288, false, None);
+        let state = learn(&f, 0..7 * 288, true, None);
         assert_eq!(state.mix, vec![1]);
         // Without the state the day's mean residual moves with the duty
         // cycle (0.4 m × 30 % more running time), like a leak would.

@@ -94,6 +94,15 @@ pub struct Training {
 }
 
 impl Training {
+    /// What the balance statistic learnt here is made of.
+    pub fn balance(&self) -> super::Balance {
+        if self.normal.pressure_weights.is_empty() {
+            super::Balance::Metered
+        } else {
+            super::Balance::Pressures
+        }
+    }
+
     /// Standard deviation of the hourly water-balance excess at the
     /// training's mean demand, L/s: what
     /// [`balance_detectable`](super::balance_detectable) turns into the
@@ -150,7 +159,12 @@ impl Training {
         let setup = checked_setup(model, sensors, &usable, cfg, &mut Vec::new())?;
         let mut frame = Frame::new(&setup, &series, data, clock);
         LiveModel::new(&setup, &frame)?.advance(&setup, &mut frame)?;
-        let normal = learn(&frame, 0..frame.rows, cfg.state_features);
+        let normal = learn(
+            &frame,
+            0..frame.rows,
+            cfg.state_features,
+            setup.pressure_channels().as_deref(),
+        );
         Ok(Training {
             clock,
             typical: typical(&series),
@@ -177,8 +191,10 @@ fn typical(series: &[Option<Vec<f64>>]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// The detector's model set-up, refused when the metering cannot close a
-/// water balance or nothing is compared with the model.
+/// The detector's model set-up, refused when nothing is compared with the
+/// model, or when the metering cannot close a water balance and the
+/// pressures cannot stand in for it (`pressure_fallback` off, or fewer
+/// than two pressure sensors).
 fn checked_setup(
     model: &Network,
     sensors: &SensorSet,
@@ -190,7 +206,21 @@ fn checked_setup(
     setup.amr_patterns = cfg.amr_patterns;
     setup.pump_on_m3h = cfg.pump_on_m3h;
     if !setup.metering_gaps.is_empty() {
-        return Err(DetectError::Metering(setup.metering_gaps));
+        let pressures = setup
+            .residual
+            .iter()
+            .filter(|r| r.1 == SensorKind::Pressure)
+            .count();
+        if !cfg.pressure_fallback || pressures < 2 {
+            return Err(DetectError::Metering(setup.metering_gaps));
+        }
+        notes.push(format!(
+            "no water balance ({}): detection falls back to the pressures — the extra \
+             consumption that the {pressures} pressure sensors imply, against the model's \
+             (weaker than a balance: a leak far from the sensors moves them little)",
+            setup.metering_gaps.join("; ")
+        ));
+        setup.pressure_balance = true;
     }
     if setup.residual.is_empty() {
         return Err(DetectError::Data(
@@ -768,7 +798,12 @@ impl Detector {
     }
 
     fn learn_now(&mut self) {
-        let normal = learn(&self.frame, 0..self.learn_rows, self.cfg.state_features);
+        let normal = learn(
+            &self.frame,
+            0..self.learn_rows,
+            self.cfg.state_features,
+            self.setup.pressure_channels().as_deref(),
+        );
         let series: Vec<Option<Vec<f64>>> = (0..self.sensors.sensors.len())
             .map(|si| {
                 self.usable[si].then(|| {
@@ -1347,6 +1382,15 @@ impl Detector {
     /// model's whole pipe length over the usable pressure sensors), or
     /// `None` without one. How finely the pressures can place a leak
     /// depends on it (README, *How many pressure sensors*).
+    /// What the balance statistic is made of (see [`super::Balance`]).
+    pub fn balance(&self) -> super::Balance {
+        if self.setup.pressure_balance {
+            super::Balance::Pressures
+        } else {
+            super::Balance::Metered
+        }
+    }
+
     pub fn pressure_sensor_spacing_km(&self) -> Option<f64> {
         let n = self
             .setup
