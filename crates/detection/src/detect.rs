@@ -17,7 +17,12 @@
 //!    carry less than half of it). AMR nodes get their metered demand; every
 //!    other demand is scaled by one multiplier per step so that the model
 //!    consumes what was measured. A level resting at its tank's minimum or
-//!    maximum (drained, full) is not taken for a stuck sensor.
+//!    maximum (drained, full) is not taken for a stuck sensor. Without a
+//!    water balance (`pressure_fallback`) the model consumes its own
+//!    demands, each step runs once more with a little more of them (the
+//!    pressures' sensitivity to consumption), and the extra consumption
+//!    that best explains the detrended pressure residuals stands in for
+//!    the balance excess in steps 3–7 ([`Balance::Pressures`]).
 //! 3. **Normal behaviour.** On a leak-free training period (the first week
 //!    unless a separate one is given): the balance excess over the model's
 //!    expected consumption (per demand pattern, least squares) and its

@@ -31,6 +31,10 @@ pub(super) struct Localization {
     /// Joint fits only: misfit with the known leaks alone over misfit with
     /// the best new candidate added (large = a new leak, not growth).
     pub(super) new_leak_evidence: Option<f64>,
+    /// How much of its flow a leak at the best candidate moves the balance
+    /// statistic by (1 with a water balance; without one see
+    /// `statistic_share`): the leak's flow is the statistic's size over it.
+    pub(super) size_share: f64,
     /// The sensors that carried the signature most: (residual channel,
     /// change of the detrended residual over the window against the
     /// reference, in the channel's units; the same standardized), largest
@@ -341,8 +345,15 @@ pub(super) fn localize(
     // for the noise), so the weights stay flat.
     let dim = if nch < 2 { 0 } else { dim };
     let posterior = |fits, dim| posterior(fits, dim, prior, model, graph, cfg);
+    let share_of = |loc: &Localization| {
+        loc.weights
+            .first()
+            .and_then(|&(n, _)| junctions.iter().position(|&j| j == n))
+            .map_or(1.0, |p| share[p])
+    };
     let mut single = posterior(fit(&[]), dim);
     single.evidence = evidence.clone();
+    single.size_share = share_of(&single);
     let joint = if known_sigs.is_empty() {
         None
     } else {
@@ -353,6 +364,7 @@ pub(super) fn localize(
         let (_, known_only) = signature::fit(&cols, &obs);
         let mut loc = posterior(fits, dim);
         loc.evidence = evidence;
+        loc.size_share = share_of(&loc);
         loc.new_leak_evidence = Some(known_only / best.max(1e-12));
         Some(loc)
     };
@@ -548,6 +560,7 @@ fn posterior(
         pipes: scored,
         nodes,
         new_leak_evidence: None,
+        size_share: 1.0,
         evidence: Vec::new(),
     }
 }
