@@ -1348,7 +1348,7 @@ impl Detector {
 
     /// (sensor index, rows) of the sensors whose model value fell outside
     /// their valid range at some rows of this run, where their residual was
-    /// held ([`Frame::push_sim`](super::boundary::Frame::push_sim)).
+    /// held (the frame's `push_sim`).
     pub fn model_out_of_range(&self) -> Vec<(usize, usize)> {
         self.setup
             .residual
