@@ -660,6 +660,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_candidate_counts_by_what_it_moves_the_pressure_statistic() {
+        let w = [1.0, 4.0, 0.0];
+        let sens = [-300.0, -100.0, 5.0];
+        let size = 0.004;
+        // Lowers the pressures as the same flow of consumption would: 1.
+        let same: Vec<f64> = sens.iter().map(|s| s * size).collect();
+        assert!((statistic_share(&w, &sens, &same, size) - 1.0).abs() < 1e-12);
+        // Twice as much (a leak near the sensors): 2.
+        let near: Vec<f64> = same.iter().map(|x| 2.0 * x).collect();
+        assert!((statistic_share(&w, &sens, &near, size) - 2.0).abs() < 1e-12);
+        // Moves nothing the statistic uses: the floor; no weights: 1.
+        assert_eq!(statistic_share(&w, &sens, &[0.0, 0.0, 7.0], size), 0.05);
+        assert_eq!(statistic_share(&[0.0; 3], &sens, &same, size), 1.0);
+    }
+
+    #[test]
     fn sample_bins_compare_with_the_same_clock_time_before_the_start() {
         // A 2-day window from row 1000 in 4 shares, days of 288 rows.
         let bins = sample_bins(1000, 576, 4, 1000, 288, 1);

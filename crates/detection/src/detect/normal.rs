@@ -358,6 +358,46 @@ mod tests {
     }
 
     #[test]
+    fn the_pressures_tell_the_extra_consumption() {
+        // Two pressure channels (one quieter, weighted more) and a flow
+        // channel the statistic leaves out; 3 L/s more than the model
+        // consumes lowers the pressures by their sensitivity times it.
+        let rows = 4;
+        let sens = [-400.0, -150.0, 9.0];
+        let extra = 0.003;
+        let f = Frame {
+            rows,
+            d_expect: vec![vec![0.02; rows]],
+            q_amr: vec![0.0; rows],
+            meas: sens.iter().map(|s| vec![50.0 + s * extra; rows]).collect(),
+            sim: vec![vec![50.0; rows]; 3],
+            sens: sens.iter().map(|&s| vec![s; rows]).collect(),
+            ..Frame::blank()
+        };
+        let n = Normal {
+            beta: vec![1.0],
+            v0: 0.0,
+            v1: 0.0,
+            res_coef: vec![vec![0.0; 3]; 3],
+            res_sigma: vec![0.1, 0.05, 1.0],
+            train_cum: vec![],
+            u_scale: 0.02,
+            state: false,
+            mix: vec![],
+            pressure_weights: vec![100.0, 400.0, 0.0],
+        };
+        for r in 0..rows {
+            assert!((pressure_excess(&n, &f, r) - extra).abs() < 1e-12);
+        }
+        // A row whose sensitivity is unknown (not solved) tells nothing.
+        let mut g = f.clone();
+        for v in &mut g.sens {
+            v[1] = 0.0;
+        }
+        assert_eq!(pressure_excess(&n, &g, 1), 0.0);
+    }
+
+    #[test]
     fn operating_state_keeps_the_duty_cycle_out_of_the_residual() {
         // Training: the pump runs 40 % of every hour. Later: 70 %.
         let f = frame(14 * 288, |r| {
