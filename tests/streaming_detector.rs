@@ -22,6 +22,20 @@ fn to_si(kind: SensorKind) -> f64 {
 
 #[test]
 fn streaming_equals_batch_and_resumes_exactly() {
+    streaming_against_batch(&[]);
+}
+
+/// The same without the meters on L-Town's reservoir links: no water
+/// balance, the detector falls back to the pressures, streams as its batch
+/// replay does and resumes exactly (the sensitivity runs included).
+#[test]
+fn without_a_balance_streaming_equals_batch_and_resumes_exactly() {
+    streaming_against_batch(&["p227", "p235"]);
+}
+
+/// The streaming detector against the batch replay, with the SCADA columns
+/// `without` left out of the data.
+fn streaming_against_batch(without: &[&str]) {
     let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
     let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
     let sensors = battledim::ltown::sensor_set();
@@ -49,6 +63,7 @@ fn streaming_equals_batch_and_resumes_exactly() {
         columns: sc
             .series
             .iter()
+            .filter(|s| !without.contains(&s.column.as_str()))
             .map(|s| Column {
                 kind: s.kind,
                 name: s.column.clone(),
@@ -63,19 +78,27 @@ fn streaming_equals_batch_and_resumes_exactly() {
         "the batch detector finds the leak"
     );
 
+    assert_eq!(
+        batch.balance,
+        if without.is_empty() {
+            detection::detect::Balance::Metered
+        } else {
+            detection::detect::Balance::Pressures
+        }
+    );
     // Column of each sensor of the set, readings in SI.
-    let cols: Vec<&Column> = sensors
+    let cols: Vec<Option<&Column>> = sensors
         .sensors
         .iter()
-        .map(|s| data.column(s.kind, &s.column).unwrap())
+        .map(|s| data.column(s.kind, &s.column))
         .collect();
     let readings = |r: usize| -> Vec<Option<f64>> {
         cols.iter()
-            .map(|c| Some(c.values[r] * to_si(c.kind)))
+            .map(|c| c.map(|c| c.values[r] * to_si(c.kind)))
             .collect()
     };
     let learn_rows = 7 * 288;
-    let usable = vec![true; sensors.sensors.len()];
+    let usable: Vec<bool> = cols.iter().map(Option::is_some).collect();
     let clock = Clock::of_data(&model, &data);
     let unix_ms_of_step = |k: i64| clock.unix_ms(k);
     let new = || {
