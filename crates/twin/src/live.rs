@@ -680,7 +680,8 @@ impl LiveTwin {
                     tracing::info!(
                         data_time_ms = clock.unix_ms(step),
                         size_lps,
-                        "alarm raised: water balance excess; localizing"
+                        statistic = self.detector.balance().label(),
+                        "alarm raised: consumption above the expected; localizing"
                     );
                 }
                 DetectorEvent::Alarm { index, alarm } => {
@@ -701,7 +702,7 @@ impl LiveTwin {
                                 alarm = index,
                                 pipe = %alarm.pipe,
                                 confidence = alarm.confidence,
-                                "new leak in the water balance, place uncertain: alert with its candidate area"
+                                "new leak, place uncertain: alert with its candidate area"
                             );
                         }
                         if let Some(pump) = &alarm.at_pump {
