@@ -320,9 +320,7 @@ impl Setup {
             pump_on_m3h: 0.1,
         }
     }
-}
 
-impl Setup {
     /// With `pressure_balance`: per residual channel, whether it is a
     /// pressure (what the fallback statistic is made of).
     pub(super) fn pressure_channels(&self) -> Option<Vec<bool>> {
@@ -896,9 +894,7 @@ impl LiveModel {
             }
         }
     }
-}
 
-impl LiveModel {
     /// The channels' change per m³/s more of the model's consumption at row
     /// `r` (`self.buf` holds the row's channels): `probe`, the model as it
     /// stood before the row's step, runs the step with
