@@ -276,30 +276,7 @@ pub(super) fn localize(
     // against what it would move the statistic by (`statistic_share`), so
     // that the amplitude prior asks the candidate to explain the statistic.
     let share: Vec<f64> = if setup.pressure_balance && size_m3s > 0.0 {
-        let rows = samples.len();
-        let s_mean: Vec<f64> = (0..nch)
-            .map(|c| {
-                samples
-                    .iter()
-                    .map(|&r| f.sens[c].get(r).copied().unwrap_or(0.0))
-                    .sum::<f64>()
-                    / rows.max(1) as f64
-            })
-            .collect();
-        sig.iter()
-            .map(|d| {
-                let per_channel: Vec<f64> = (0..nch)
-                    .map(|c| {
-                        if cfg.per_sample {
-                            (0..rows).map(|si| d[si * nch + c]).sum::<f64>() / rows.max(1) as f64
-                        } else {
-                            d[c]
-                        }
-                    })
-                    .collect();
-                statistic_share(&normal.pressure_weights, &s_mean, &per_channel, size_m3s)
-            })
-            .collect()
+        candidate_shares(normal, f, &samples, &sig, cfg.per_sample, size_m3s)
     } else {
         vec![1.0; sig.len()]
     };
@@ -369,6 +346,43 @@ pub(super) fn localize(
         Some(loc)
     };
     Ok((single, joint))
+}
+
+/// [`statistic_share`] of every candidate (`sig`: each one's change of the
+/// channels, per sample row when `per_sample`), with the channels'
+/// sensitivity to consumption averaged over the sample rows.
+fn candidate_shares(
+    normal: &Normal,
+    f: &Frame,
+    samples: &[usize],
+    sig: &[Vec<f64>],
+    per_sample: bool,
+    size_m3s: f64,
+) -> Vec<f64> {
+    let rows = samples.len().max(1) as f64;
+    let nch = f.sens.len();
+    let sens: Vec<f64> = f
+        .sens
+        .iter()
+        .map(|s| {
+            samples
+                .iter()
+                .map(|&r| s.get(r).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                / rows
+        })
+        .collect();
+    sig.iter()
+        .map(|d| {
+            let change: Vec<f64> = (0..nch)
+                .map(|c| match per_sample {
+                    true => (0..samples.len()).map(|si| d[si * nch + c]).sum::<f64>() / rows,
+                    false => d[c],
+                })
+                .collect();
+            statistic_share(&normal.pressure_weights, &sens, &change, size_m3s)
+        })
+        .collect()
 }
 
 /// How much of its size a candidate leak moves the consumption the
