@@ -1378,10 +1378,6 @@ impl Detector {
         self.usable.iter().filter(|&&u| u).count()
     }
 
-    /// Kilometres of pipe per pressure sensor compared with the model (the
-    /// model's whole pipe length over the usable pressure sensors), or
-    /// `None` without one. How finely the pressures can place a leak
-    /// depends on it (README, *How many pressure sensors*).
     /// What the balance statistic is made of (see [`super::Balance`]).
     pub fn balance(&self) -> super::Balance {
         if self.setup.pressure_balance {
@@ -1391,6 +1387,10 @@ impl Detector {
         }
     }
 
+    /// Kilometres of pipe per pressure sensor compared with the model (the
+    /// model's whole pipe length over the usable pressure sensors), or
+    /// `None` without one. How finely the pressures can place a leak
+    /// depends on it (README, *How many pressure sensors*).
     pub fn pressure_sensor_spacing_km(&self) -> Option<f64> {
         let n = self
             .setup
