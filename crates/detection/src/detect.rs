@@ -365,9 +365,10 @@ pub struct DetectConfig {
     /// without a meter beyond what can be estimated, a tank without a
     /// level or metered links), detect from the pressures instead: the
     /// extra consumption the pressure sensors imply against the model's
-    /// (at least two pressure sensors; a note says so, and the report's
-    /// `balance` is `pressures`). Off: such metering is an error naming
-    /// what is missing.
+    /// (at least two pressure sensors, and consumption outside the AMR
+    /// meters; a note says so, and the report's `balance` is
+    /// `pressures`). Off: such metering is an error naming what is
+    /// missing.
     pub pressure_fallback: bool,
 }
 

@@ -211,7 +211,11 @@ fn checked_setup(
             .iter()
             .filter(|r| r.1 == SensorKind::Pressure)
             .count();
-        if !cfg.pressure_fallback || pressures < 2 {
+        // The fallback measures consumption the model spreads over its
+        // demands; with none outside the AMR meters there is nothing to
+        // probe the pressures with.
+        let unmetered_demand = setup.groups.iter().any(|g| g.1 > 0.0);
+        if !cfg.pressure_fallback || pressures < 2 || !unmetered_demand {
             return Err(DetectError::Metering(setup.metering_gaps));
         }
         notes.push(format!(
