@@ -20,6 +20,67 @@ fn run(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// Rewrites the SCADA export `file` with only the columns `keep` accepts.
+fn keep_columns(file: &std::path::Path, keep: &dyn Fn(&str) -> bool) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(';').collect();
+    let cols: Vec<usize> = (0..header.len()).filter(|&i| keep(header[i])).collect();
+    let out: String = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(';').collect();
+            cols.iter().map(|&i| f[i]).collect::<Vec<_>>().join(";") + "\n"
+        })
+        .collect();
+    std::fs::write(file, out).unwrap();
+}
+
+/// `detect` on the burst scenario in `dir` (`more`: further options), then
+/// the official scorer: its stderr, and the score that finds the burst
+/// (one true positive within 300 m and 72 h of its start, no false
+/// positive), as JSON.
+fn detect_the_burst(
+    net: &std::path::Path,
+    sensors: &std::path::Path,
+    dir: &std::path::Path,
+    more: &[&str],
+) -> (String, serde_json::Value) {
+    let s = |p: &std::path::Path| p.display().to_string();
+    let det = dir.join("detections.txt");
+    let mut args = vec![
+        "detect".to_string(),
+        "--network".into(),
+        s(net),
+        "--sensors".into(),
+        s(sensors),
+        "--scada".into(),
+        s(dir),
+        "--out".into(),
+        s(&det),
+    ];
+    args.extend(more.iter().map(|m| m.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = String::from_utf8_lossy(&run(&args).stderr).to_string();
+    let scored = run(&[
+        "score",
+        "--network",
+        &s(net),
+        "--leaks",
+        &s(&dir.join("leakages_info.yalm")),
+        "--flows",
+        &s(&dir.join("leak_flows_m3h.csv")),
+        &s(&det),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&scored.stdout).unwrap();
+    assert_eq!(v["true_positives"], 1, "{v}\n{log}");
+    assert_eq!(v["false_positives"], 0, "{v}\n{log}");
+    let first = &v["leak_detections"][0];
+    assert!(first["delay_h"].as_f64().unwrap() <= 72.0, "{v}");
+    assert!(first["distance_m"].as_f64().unwrap() <= 300.0, "{v}");
+    (log, v)
+}
+
 /// The 10-day L-Town scenario with one abrupt leak of 6–8 L/s (seed 7)
 /// in `dir`.
 fn burst_scenario(net: &std::path::Path, sensors: &std::path::Path, dir: &std::path::Path) {
@@ -69,72 +130,15 @@ fn ltown_big_leak_is_detected_and_localized() {
         *l = f.join(";");
     }
     std::fs::write(&p, lines.join("\n") + "\n").unwrap();
-    let d = dir.join("SCADA_Demands.csv");
-    let text = std::fs::read_to_string(&d).unwrap();
-    let cut: String = text
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(';').collect();
-            [&f[..3], &f[4..]].concat().join(";") + "\n"
-        })
-        .collect();
-    std::fs::write(&d, cut).unwrap();
+    keep_columns(&dir.join("SCADA_Demands.csv"), &|c| c != "n3");
 
-    let det = dir.join("detections.txt");
     let rep = dir.join("report.json");
-    let out = run(&[
-        "detect",
-        "--network",
-        &s(&net),
-        "--sensors",
-        &s(&sensors),
-        "--scada",
-        &s(&dir),
-        "--out",
-        &s(&det),
-        "--report",
-        &s(&rep),
-    ]);
-    let log = String::from_utf8_lossy(&out.stderr);
+    let (log, _) = detect_the_burst(&net, &sensors, &dir, &["--report", &s(&rep)]);
     assert!(
         log.contains("n105") && log.contains("stuck") && log.contains("excluded"),
         "{log}"
     );
     assert!(log.contains("column 'n3' missing"), "{log}");
-    let scored = run(&[
-        "score",
-        "--network",
-        &s(&net),
-        "--leaks",
-        &s(&dir.join("leakages_info.yalm")),
-        "--flows",
-        &s(&dir.join("leak_flows_m3h.csv")),
-        &s(&det),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&scored.stdout).unwrap();
-    assert_eq!(v["true_positives"], 1, "{v}\n{log}");
-    assert_eq!(v["false_positives"], 0, "{v}\n{log}");
-    let tp = v["detections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["outcome"] == "true_positive")
-        .unwrap();
-    assert!(tp["distance_m"].as_f64().unwrap() <= 300.0);
-    let labels = std::fs::read_to_string(dir.join("leakages_info.yalm")).unwrap();
-    let start = labels
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
-    let step = |t: &str| battledim::time::parse_timestamp(t).unwrap();
-    let delay_h = (tp["step"].as_i64().unwrap() - step(&start)) as f64 / 12.0;
-    assert!(delay_h <= 72.0, "detected {delay_h} h after the start");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
     assert!(
@@ -155,56 +159,15 @@ fn without_a_water_balance_the_pressures_find_the_burst() {
     let net = networks_dir().join("L-TOWN.inp");
     let sensors = root().join("sensors/ltown-battledim.toml");
     let dir = std::env::temp_dir().join(format!("aquatwin-leak-pf-{}", std::process::id()));
-    let s = |p: &std::path::Path| p.display().to_string();
     burst_scenario(&net, &sensors, &dir);
-    let flows = dir.join("SCADA_Flows.csv");
-    let text = std::fs::read_to_string(&flows).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(';').collect();
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| header[i] != "p227" && header[i] != "p235")
-        .collect();
-    let cut: String = text
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(';').collect();
-            keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(";") + "\n"
-        })
-        .collect();
-    std::fs::write(&flows, cut).unwrap();
-    let det = dir.join("detections.txt");
-    let out = run(&[
-        "detect",
-        "--network",
-        &s(&net),
-        "--sensors",
-        &s(&sensors),
-        "--scada",
-        &s(&dir),
-        "--out",
-        &s(&det),
-    ]);
-    let log = String::from_utf8_lossy(&out.stderr);
+    keep_columns(&dir.join("SCADA_Flows.csv"), &|c| {
+        c != "p227" && c != "p235"
+    });
+    let (log, _) = detect_the_burst(&net, &sensors, &dir, &[]);
     assert!(
         log.contains("detection falls back to the pressures"),
         "{log}"
     );
-    let scored = run(&[
-        "score",
-        "--network",
-        &s(&net),
-        "--leaks",
-        &s(&dir.join("leakages_info.yalm")),
-        "--flows",
-        &s(&dir.join("leak_flows_m3h.csv")),
-        &s(&det),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&scored.stdout).unwrap();
-    assert_eq!(v["true_positives"], 1, "{v}\n{log}");
-    assert_eq!(v["false_positives"], 0, "{v}\n{log}");
-    let first = &v["leak_detections"][0];
-    assert!(first["delay_h"].as_f64().unwrap() <= 72.0, "{v}");
-    assert!(first["distance_m"].as_f64().unwrap() <= 300.0, "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -236,20 +199,6 @@ fn metering_that_cannot_close_a_water_balance_falls_back_or_is_refused() {
     ]);
     // No level file at all, and neither p227 nor p235 in the flows (the
     // links out of L-Town's reservoirs that carry most of its supply).
-    let keep_columns = |file: &str, keep: &dyn Fn(&str) -> bool| {
-        let p = dir.join(file);
-        let text = std::fs::read_to_string(&p).unwrap();
-        let header: Vec<&str> = text.lines().next().unwrap().split(';').collect();
-        let cols: Vec<usize> = (0..header.len()).filter(|&i| keep(header[i])).collect();
-        let out: String = text
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(';').collect();
-                cols.iter().map(|&i| f[i]).collect::<Vec<_>>().join(";") + "\n"
-            })
-            .collect();
-        std::fs::write(&p, out).unwrap();
-    };
     let flows = std::fs::read_to_string(dir.join("SCADA_Flows.csv")).unwrap();
     let detect = |dir: &std::path::Path| {
         Command::new(aquatwin_bin())
@@ -260,7 +209,7 @@ fn metering_that_cannot_close_a_water_balance_falls_back_or_is_refused() {
     };
     // One reservoir link unmetered (p227): the balance estimates its share
     // of the supply from the model and says so.
-    keep_columns("SCADA_Flows.csv", &|c| c != "p227");
+    keep_columns(&dir.join("SCADA_Flows.csv"), &|c| c != "p227");
     let out = detect(&dir);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
@@ -271,7 +220,9 @@ fn metering_that_cannot_close_a_water_balance_falls_back_or_is_refused() {
     );
     std::fs::write(dir.join("SCADA_Flows.csv"), &flows).unwrap();
     std::fs::remove_file(dir.join("SCADA_Levels.csv")).unwrap();
-    keep_columns("SCADA_Flows.csv", &|c| c != "p227" && c != "p235");
+    keep_columns(&dir.join("SCADA_Flows.csv"), &|c| {
+        c != "p227" && c != "p235"
+    });
     let gaps = |log: &str| {
         log.contains("tank T1 has no usable level sensor")
             && log.contains("link p227 has no usable flow meter")

@@ -771,19 +771,26 @@ mod tests {
     /// readings would give. With the limit set just under it, the factor
     /// is not called identifiable: the report never prints "identifiable"
     /// beside an interval wider than its own limit.
-    #[test]
-    fn identifiable_only_when_the_reported_uncertainty_says_so() {
+    /// Two days of the truth, both sensors reading `amplitude` m × a sine
+    /// of `period_h` hours off it: misfit the sensors share, slow over
+    /// the period.
+    fn shared_wave(amplitude: f64, period_h: f64) -> (Network, Data) {
         let text = NET.replace("DURATION 2:00", "DURATION 48:00");
         let net = network::inp::parse_inp(&text, "n.inp").unwrap();
         let p: Vec<[f64; 2]> = truth(&text)
             .iter()
             .enumerate()
             .map(|(r, v)| {
-                let w = 0.3 * (2.0 * std::f64::consts::PI * r as f64 / 24.0).sin();
+                let w = amplitude * (2.0 * std::f64::consts::PI * r as f64 / period_h).sin();
                 [v[0] + w, v[1] + w]
             })
             .collect();
-        let d = data(&p, [None, None]);
+        (net, data(&p, [None, None]))
+    }
+
+    #[test]
+    fn identifiable_only_when_the_reported_uncertainty_says_so() {
+        let (net, d) = shared_wave(0.3, 24.0);
         let first = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
         let e = &first.parameters[0];
         let sd_ln = e.sd / e.after;
@@ -811,23 +818,8 @@ mod tests {
         // both sensors and slow over the two days: the sandwich leaves the
         // roughness anywhere, and the report says so within the bounds
         // (0.5–2) instead of an interval over orders of magnitude.
-        let text = NET.replace("DURATION 2:00", "DURATION 48:00");
-        let net = network::inp::parse_inp(&text, "n.inp").unwrap();
-        let p: Vec<[f64; 2]> = truth(&text)
-            .iter()
-            .enumerate()
-            .map(|(r, v)| {
-                let w = 60.0 * (2.0 * std::f64::consts::PI * r as f64 / 48.0).sin();
-                [v[0] + w, v[1] + w]
-            })
-            .collect();
-        let out = calibrate(
-            &net,
-            &roughness(),
-            &data(&p, [None, None]),
-            &Options::default(),
-        )
-        .unwrap();
+        let (net, d) = shared_wave(60.0, 48.0);
+        let out = calibrate(&net, &roughness(), &d, &Options::default()).unwrap();
         let e = &out.parameters[0];
         assert!(!e.identifiable, "{e:?}");
         let half = 0.5 * (2f64.ln() - 0.5f64.ln());
