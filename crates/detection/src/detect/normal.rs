@@ -194,7 +194,7 @@ pub(super) fn learn(
             .collect();
     }
     // Hourly excess variance as a function of demand.
-    let hours = hourly(f, &n, rows.clone());
+    let hours = hourly(f, &n, rows.clone(), &[]);
     let hx: Vec<Vec<f64>> = hours.iter().map(|h| vec![1.0, h.1 * h.1]).collect();
     let hy: Vec<f64> = hours.iter().map(|h| h.0 * h.0).collect();
     let v = lstsq(&hx, &hy);
@@ -252,8 +252,14 @@ impl Normal {
 /// Per hour of `rows`: (mean excess, mean expected demand), m³/s. The
 /// excess is the measured consumption over the expected one, or without a
 /// water balance the extra consumption the pressures imply
-/// ([`pressure_excess`]).
-pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec<(f64, f64)> {
+/// ([`pressure_excess`], without the channels `masked`: a live sensor
+/// excluded, its last value held).
+pub(super) fn hourly(
+    f: &Frame,
+    n: &Normal,
+    rows: std::ops::Range<usize>,
+    masked: &[bool],
+) -> Vec<(f64, f64)> {
     let per = f.per_hour();
     let mut out = Vec::new();
     let mut r = rows.start;
@@ -265,7 +271,7 @@ pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec
             e += if n.pressure_weights.is_empty() {
                 f.d_meas[rr] - f.q_amr[rr] - ex
             } else {
-                pressure_excess(n, f, rr)
+                pressure_excess(n, f, rr, masked)
             };
             d += ex + f.q_amr[rr];
         }
@@ -280,11 +286,11 @@ pub(super) fn hourly(f: &Frame, n: &Normal, rows: std::ops::Range<usize>) -> Vec
 /// sensitivity to consumption, `Frame::sens`): a leak lowers the pressures
 /// as more consumption would, more near it; what the model's consumption
 /// is off by, and a leak, both show here.
-pub(super) fn pressure_excess(n: &Normal, f: &Frame, r: usize) -> f64 {
+pub(super) fn pressure_excess(n: &Normal, f: &Frame, r: usize, masked: &[bool]) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
     for (c, &w) in n.pressure_weights.iter().enumerate() {
         let s = f.sens[c].get(r).copied().unwrap_or(0.0);
-        if w == 0.0 || s == 0.0 {
+        if w == 0.0 || s == 0.0 || masked.get(c).copied().unwrap_or(false) {
             continue;
         }
         let z = detrended(n, f, c, r);
@@ -387,14 +393,20 @@ mod tests {
             pressure_weights: vec![100.0, 400.0, 0.0],
         };
         for r in 0..rows {
-            assert!((pressure_excess(&n, &f, r) - extra).abs() < 1e-12);
+            assert!((pressure_excess(&n, &f, r, &[]) - extra).abs() < 1e-12);
         }
         // A row whose sensitivity is unknown (not solved) tells nothing.
         let mut g = f.clone();
         for v in &mut g.sens {
             v[1] = 0.0;
         }
-        assert_eq!(pressure_excess(&n, &g, 1), 0.0);
+        assert_eq!(pressure_excess(&n, &g, 1, &[]), 0.0);
+        // A live sensor excluded holds its last value: masked, the others
+        // still tell the extra consumption.
+        let mut h = f.clone();
+        h.meas[1] = vec![50.0; rows];
+        assert!((pressure_excess(&n, &h, 2, &[]) - extra).abs() > 1e-4);
+        assert!((pressure_excess(&n, &h, 2, &[false, true, false]) - extra).abs() < 1e-12);
     }
 
     #[test]

@@ -838,7 +838,12 @@ impl Detector {
         let per = self.clock.per_hour();
         let done = self.first_row + self.hours.len() * per;
         if self.frame.rows >= done + per {
-            let more = hourly(&self.frame, normal, done..self.frame.rows);
+            let more = hourly(
+                &self.frame,
+                normal,
+                done..self.frame.rows,
+                &self.setup.masked,
+            );
             for &(_, d) in &more {
                 self.st.sigma_sum += (normal.v0 + normal.v1 * d * d).sqrt();
                 self.st.sigma_hours += 1;
