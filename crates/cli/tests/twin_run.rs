@@ -263,6 +263,46 @@ fn run_until_end_gives_the_batch_detectors_alerts() {
     }
 }
 
+/// Without the meters on L-Town's reservoir links (the map without them,
+/// so the store has no such series): no water balance, the twin trains and
+/// runs on the consumption the pressures imply, and its alerts are what
+/// the batch detector's alarms make on the same data.
+#[test]
+fn without_a_water_balance_the_twin_alerts_from_the_pressures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let map = std::fs::read_to_string(root.join("sensors/ltown-battledim.toml")).unwrap();
+    let kept: Vec<&str> = map
+        .split("[[sensor]]")
+        .filter(|b| !b.contains("link = \"p227\"") && !b.contains("link = \"p235\""))
+        .collect();
+    assert_eq!(kept.len() + 2, map.split("[[sensor]]").count());
+    let sensors = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "ltown-no-source-meters-{}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&sensors, kept.join("[[sensor]]")).unwrap();
+    let c = case_on(
+        "pressures",
+        "L-TOWN.inp",
+        &sensors.display().to_string(),
+        &["--min-leak-lps", "4", "--max-leak-lps", "8"],
+        7,
+        10,
+        1,
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["balance"], "pressures");
+    assert!(
+        !c.expected.is_empty(),
+        "the batch detector finds something to compare"
+    );
+    run_until_end(&c.config);
+    assert_eq!(alert_lines(&c.config).0, c.expected, "alerts = detections");
+    let _ = std::fs::remove_dir_all(&c.dir);
+    let _ = std::fs::remove_file(&sensors);
+}
+
 /// Net3 with a utility's sensor map (4 pressure sensors): the water balance
 /// sees leaks the signature cannot place. Operators get them as alerts
 /// with an uncertain place (low confidence, the candidate area), and a
