@@ -20,7 +20,10 @@ use telemetry::SensorMap;
 (--sensors, TOML: kind, element, unit, range, SCADA column; README \"Sensor maps\") with \
 for the water balance a flow meter on every link of every reservoir (one unmetered link \
 beside meters carrying at least half the supply is estimated from the model, with a note) \
-and for every tank a level sensor or a flow meter on each of its links, and pressure or flow sensors to compare with the model \
+and for every tank a level sensor or a flow meter on each of its links (without them, \
+detection falls back to the consumption the pressure sensors imply, weaker, with a note \
+naming what is missing; --set pressure_fallback=false makes that an error), and pressure or \
+flow sensors to compare with the model \
 (placing leaks within 300 m took about a pressure sensor per km of pipe or closer: README \"How many pressure sensors\"); readings in any unit \
 the map declares (converted to SI; an unknown unit is an error), timestamps in the map's \
 time zone, sampled at a regular interval (the model step follows it: 1, 5, 10, 15, 30 or 60 \
