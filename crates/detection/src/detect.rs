@@ -556,6 +556,15 @@ pub enum Balance {
 }
 
 impl Balance {
+    /// The pressures' statistic when `pressures`, else the balance.
+    pub(super) fn of(pressures: bool) -> Balance {
+        if pressures {
+            Balance::Pressures
+        } else {
+            Balance::Metered
+        }
+    }
+
     /// In words, for the line that gives its noise.
     pub fn label(self) -> &'static str {
         match self {

@@ -96,11 +96,7 @@ pub struct Training {
 impl Training {
     /// What the balance statistic learnt here is made of.
     pub fn balance(&self) -> super::Balance {
-        if self.normal.pressure_weights.is_empty() {
-            super::Balance::Metered
-        } else {
-            super::Balance::Pressures
-        }
+        super::Balance::of(!self.normal.pressure_weights.is_empty())
     }
 
     /// Standard deviation of the hourly water-balance excess at the
@@ -1389,11 +1385,7 @@ impl Detector {
 
     /// What the balance statistic is made of (see [`super::Balance`]).
     pub fn balance(&self) -> super::Balance {
-        if self.setup.pressure_balance {
-            super::Balance::Pressures
-        } else {
-            super::Balance::Metered
-        }
+        super::Balance::of(self.setup.pressure_balance)
     }
 
     /// Kilometres of pipe per pressure sensor compared with the model (the
