@@ -310,6 +310,65 @@ struct AlarmState {
     /// The unlocated alarm that opened the pending leak, if any.
     #[serde(default)]
     pending_alarm: Option<usize>,
+    /// What each alarm added to the balance baseline (`offset`), in the
+    /// statistic's m³/s: its size when it concluded, nothing when it
+    /// placed a pending leak whose water was already there.
+    #[serde(default)]
+    added: Vec<f64>,
+}
+
+impl AlarmState {
+    /// The alarm a leak's growth chain starts from (see
+    /// [`Detector::leak_root`]).
+    fn leak_root(&self, mut index: usize) -> usize {
+        while let Some(j) = self
+            .alarms
+            .get(index)
+            .and_then(|a| a.growth_of.or(a.locates))
+        {
+            if j == index {
+                break;
+            }
+            index = j;
+        }
+        index
+    }
+
+    /// What alarm `k` added to the baseline. A checkpoint from before
+    /// this was kept has only the alarms' sizes (an alarm that placed a
+    /// pending leak counts nothing: the pending leak's alarm counted it).
+    fn added_by(&self, k: usize) -> f64 {
+        match (self.added.get(k), &self.alarms[k]) {
+            (Some(&x), _) => x,
+            (None, a) if a.locates.is_some() => 0.0,
+            (None, a) => a.estimated_size_lps / 1000.0,
+        }
+    }
+
+    /// Records an alarm that added `added` to the baseline.
+    fn push(&mut self, alarm: Alarm, added: f64) {
+        while self.added.len() < self.alarms.len() {
+            self.added.push(self.added_by(self.added.len()));
+        }
+        self.alarms.push(alarm);
+        self.added.push(added);
+    }
+
+    /// The leak of alarm `index` was repaired: what its chain added leaves
+    /// the baseline. False when already repaired or unknown.
+    fn repair(&mut self, index: usize) -> bool {
+        if index >= self.alarms.len() || self.repaired.contains(&index) {
+            return false;
+        }
+        let root = self.leak_root(index);
+        let chain: Vec<usize> = (0..self.alarms.len())
+            .filter(|&k| self.leak_root(k) == root && !self.repaired.contains(&k))
+            .collect();
+        let size: f64 = chain.iter().map(|&k| self.added_by(k)).sum();
+        self.offset = (self.offset - size).max(0.0);
+        self.repaired.extend(chain);
+        true
+    }
 }
 
 /// Per live sensor: the causal data checks of a stream.
@@ -1075,7 +1134,9 @@ impl Detector {
                     }
                     self.st.pending = None;
                     self.st.pending_alarm = None;
-                    events.push(self.record(alarm));
+                    // Its water joined the baseline with the alarm that
+                    // opened it.
+                    events.push(self.record(alarm, 0.0));
                 }
             }
             let (e, d) = self.hours[h];
@@ -1149,45 +1210,21 @@ impl Detector {
     /// The alarm a leak's growth chain starts from: alarm `index` itself,
     /// or the earlier alarm whose leak it is the growth of, or the unlocated
     /// alarm it places (`locates`): the leak's alert is that alarm's.
-    pub fn leak_root(&self, mut index: usize) -> usize {
-        while let Some(j) = self
-            .st
-            .alarms
-            .get(index)
-            .and_then(|a| a.growth_of.or(a.locates))
-        {
-            if j == index {
-                break;
-            }
-            index = j;
-        }
-        index
+    pub fn leak_root(&self, index: usize) -> usize {
+        self.st.leak_root(index)
     }
 
     /// The leak of alarm `index` was repaired (an operator closed its
-    /// alert): its size, and that of its growth, leaves the balance
-    /// baseline, so that the water it no longer loses is not taken for a
+    /// alert): what it and its growth added to the balance baseline leaves
+    /// it, so that the water it no longer loses is not taken for a
     /// change. Returns false when it was already repaired or is unknown.
     pub fn leak_repaired(&mut self, index: usize) -> bool {
-        if index >= self.st.alarms.len() || self.st.repaired.contains(&index) {
-            return false;
-        }
-        let root = self.leak_root(index);
-        let chain: Vec<usize> = (0..self.st.alarms.len())
-            .filter(|&k| self.leak_root(k) == root && !self.st.repaired.contains(&k))
-            .collect();
-        let size: f64 = chain
-            .iter()
-            .map(|&k| self.st.alarms[k].estimated_size_lps / 1000.0)
-            .sum();
-        self.st.offset = (self.st.offset - size).max(0.0);
-        self.st.repaired.extend(chain);
-        true
+        self.st.repair(index)
     }
 
     /// Records an alarm and returns its event.
-    fn record(&mut self, alarm: Alarm) -> DetectorEvent {
-        self.st.alarms.push(alarm.clone());
+    fn record(&mut self, alarm: Alarm, added: f64) -> DetectorEvent {
+        self.st.push(alarm.clone(), added);
         DetectorEvent::Alarm {
             index: self.st.alarms.len() - 1,
             alarm: Box::new(alarm),
@@ -1331,7 +1368,7 @@ impl Detector {
         self.st.s = 0.0;
         self.st.h = (end + 1 - self.first_row) / per_h;
         self.st.last_reset = self.st.h;
-        Ok(vec![self.record(alarm)])
+        Ok(vec![self.record(alarm, size)])
     }
 
     /// The batch report's summary figures: (rows, training text, mean
@@ -1502,5 +1539,51 @@ mod tests {
         assert_eq!(c.step_of_unix_ms(c.unix_ms(12_345)), Some(12_345));
         assert_eq!(c.unix_ms(4), 3_600_000);
         assert_eq!(c.per_hour(), 4);
+    }
+
+    fn alarm(size_lps: f64, growth_of: Option<usize>, locates: Option<usize>) -> Alarm {
+        Alarm {
+            reported: locates.is_some() || growth_of.is_none(),
+            growth_of,
+            pipe: "P".into(),
+            also_pipe: None,
+            time: String::new(),
+            step: 0,
+            alarm_time: String::new(),
+            estimated_start: String::new(),
+            estimated_size_lps: size_lps,
+            confidence: 1.0,
+            candidate_pipes: vec![],
+            candidate_nodes: vec![],
+            new_leak_evidence: None,
+            evidence: vec![],
+            unlocated: growth_of.is_none() && locates.is_none(),
+            locates,
+            at_pump: None,
+        }
+    }
+
+    /// A leak opened unplaced (2 L/s into the baseline), placed later (its
+    /// report gives the 2.5 L/s lost by then, adding nothing: the 0.5 L/s
+    /// of growth came with a growth alarm) and repaired: the baseline drops
+    /// by what the leak added, 2.5 L/s, not by the sizes its reports give
+    /// (5 L/s), and another leak's 1 L/s stays.
+    #[test]
+    fn a_repair_takes_out_what_the_leak_added() {
+        let mut st = AlarmState::default();
+        for (a, added) in [
+            (alarm(2.0, None, None), 2.0),
+            (alarm(1.0, None, None), 1.0),
+            (alarm(0.5, Some(0), None), 0.5),
+            (alarm(2.5, None, Some(0)), 0.0),
+        ] {
+            st.offset += added / 1000.0;
+            st.push(a, added / 1000.0);
+        }
+        assert_eq!(st.leak_root(3), 0);
+        assert!(st.repair(3));
+        assert!((st.offset - 0.001).abs() < 1e-12, "{}", st.offset);
+        assert!(!st.repair(0), "already repaired");
+        assert!(!st.repair(9), "no such alarm");
     }
 }
