@@ -700,12 +700,16 @@ mod tests {
 
     fn billing(text: &str) -> Result<Vec<BillingRow>> {
         let net = network::inp::parse_inp_bytes(INP.as_bytes(), "t.inp").unwrap();
-        let dir = std::env::temp_dir().join(format!("aquatwin-billing-{}", std::process::id()));
+        // One folder per call (tests run in parallel), removed afterwards.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("aquatwin-billing-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(format!("b{}.csv", text.len()));
+        let p = dir.join("billing.csv");
         std::fs::write(&p, text).unwrap();
         let r = read_billing(&p, &zone(&net), &net);
-        let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_dir_all(&dir);
         r
     }
 
