@@ -345,6 +345,16 @@ impl AlarmState {
         }
     }
 
+    /// What the alarms after alarm `index` added to the baseline for
+    /// other leaks than its own (the growth of leaks already known): water
+    /// that is in the balance excess but not alarm `index`'s leak's.
+    fn added_elsewhere_since(&self, index: usize) -> f64 {
+        (index + 1..self.alarms.len())
+            .filter(|&k| self.leak_root(k) != index)
+            .map(|k| self.added_by(k))
+            .sum()
+    }
+
     /// Records an alarm that added `added` to the baseline.
     fn push(&mut self, alarm: Alarm, added: f64) {
         while self.added.len() < self.alarms.len() {
@@ -991,6 +1001,14 @@ impl Detector {
         p: Pending,
     ) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
         self.localizations += 1;
+        // The pending leak's size is the excess over the baseline as it
+        // stood when it opened, less what known leaks' growth has added
+        // to the baseline since.
+        let elsewhere = self
+            .st
+            .pending_alarm
+            .map_or(0.0, |k| self.st.added_elsewhere_since(k));
+        let p = (p.0, p.1 + elsewhere, p.2);
         relocalize_pending(
             &self.setup,
             &self.model,
@@ -1585,5 +1603,23 @@ mod tests {
         assert!((st.offset - 0.001).abs() < 1e-12, "{}", st.offset);
         assert!(!st.repair(0), "already repaired");
         assert!(!st.repair(9), "no such alarm");
+    }
+
+    /// A leak whose place is uncertain (alarm 1) stays pending while a
+    /// known leak (alarm 0) grows (alarm 2) and the pending leak itself
+    /// grows (alarm 3): the known leak's growth is not the pending leak's.
+    #[test]
+    fn a_pending_leak_is_not_sized_with_another_leaks_growth() {
+        let mut st = AlarmState::default();
+        for (a, added) in [
+            (alarm(3.0, None, None), 3.0),
+            (alarm(1.0, None, None), 1.0),
+            (alarm(0.7, Some(0), None), 0.7),
+            (alarm(0.4, Some(1), None), 0.4),
+        ] {
+            st.push(a, added / 1000.0);
+        }
+        assert!((st.added_elsewhere_since(1) - 0.0007).abs() < 1e-12);
+        assert_eq!(st.added_elsewhere_since(3), 0.0);
     }
 }
