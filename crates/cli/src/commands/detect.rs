@@ -73,10 +73,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     alerts: Option<PathBuf>,
     /// CUSUM threshold (standard deviations of the hourly water-balance excess).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = DetectConfig::default().cusum_h)]
     threshold: f64,
     /// Training days at the start of --scada when no --train is given.
-    #[arg(long, default_value_t = 7.0)]
+    #[arg(long, default_value_t = DetectConfig::default().train_days)]
     train_days: f64,
     /// Localization window after the estimated leak start, hours.
     #[arg(long, default_value_t = 24.0)]
