@@ -345,14 +345,25 @@ impl AlarmState {
         }
     }
 
-    /// What the alarms after alarm `index` added to the baseline for
-    /// other leaks than its own (the growth of leaks already known): water
-    /// that is in the balance excess but not alarm `index`'s leak's.
-    fn added_elsewhere_since(&self, index: usize) -> f64 {
-        (index + 1..self.alarms.len())
-            .filter(|&k| self.leak_root(k) != index)
-            .map(|k| self.added_by(k))
-            .sum()
+    /// The alarms of the leak whose growth chain starts at `root`, not
+    /// repaired.
+    fn leak_chain(&self, root: usize) -> Vec<usize> {
+        (0..self.alarms.len())
+            .filter(|&k| self.leak_root(k) == root && !self.repaired.contains(&k))
+            .collect()
+    }
+
+    /// The baseline without the leak of alarm `index`: the water of every
+    /// other leak known and not repaired. A pending leak's size is the
+    /// excess over it, whatever other leaks grew or were repaired since it
+    /// opened.
+    fn baseline_without(&self, index: usize) -> f64 {
+        let own: f64 = self
+            .leak_chain(self.leak_root(index))
+            .iter()
+            .map(|&k| self.added_by(k))
+            .sum();
+        (self.offset - own).max(0.0)
     }
 
     /// Records an alarm that added `added` to the baseline.
@@ -370,10 +381,7 @@ impl AlarmState {
         if index >= self.alarms.len() || self.repaired.contains(&index) {
             return false;
         }
-        let root = self.leak_root(index);
-        let chain: Vec<usize> = (0..self.alarms.len())
-            .filter(|&k| self.leak_root(k) == root && !self.repaired.contains(&k))
-            .collect();
+        let chain = self.leak_chain(self.leak_root(index));
         let size: f64 = chain.iter().map(|&k| self.added_by(k)).sum();
         self.offset = (self.offset - size).max(0.0);
         self.repaired.extend(chain);
@@ -1001,14 +1009,13 @@ impl Detector {
         p: Pending,
     ) -> Result<Option<(Localization, f64, Option<f64>)>, DetectError> {
         self.localizations += 1;
-        // The pending leak's size is the excess over the baseline as it
-        // stood when it opened, less what known leaks' growth has added
-        // to the baseline since.
-        let elsewhere = self
-            .st
-            .pending_alarm
-            .map_or(0.0, |k| self.st.added_elsewhere_since(k));
-        let p = (p.0, p.1 + elsewhere, p.2);
+        // The pending leak's size is the excess over the other leaks'
+        // water, as it is now (a checkpoint without the pending alarm:
+        // over the baseline as it stood when the leak opened).
+        let p = match self.st.pending_alarm {
+            Some(k) if k < self.st.alarms.len() => (p.0, self.st.baseline_without(k), p.2),
+            _ => p,
+        };
         relocalize_pending(
             &self.setup,
             &self.model,
@@ -1605,21 +1612,26 @@ mod tests {
         assert!(!st.repair(9), "no such alarm");
     }
 
-    /// A leak whose place is uncertain (alarm 1) stays pending while a
-    /// known leak (alarm 0) grows (alarm 2) and the pending leak itself
-    /// grows (alarm 3): the known leak's growth is not the pending leak's.
+    /// A leak whose place is uncertain (alarm 2) stays pending while a
+    /// known leak (alarm 0) grows (alarm 3), another is repaired (alarm 1),
+    /// and the pending leak itself grows (alarm 4): its size is measured
+    /// over the water of the leaks still there, its own excluded.
     #[test]
-    fn a_pending_leak_is_not_sized_with_another_leaks_growth() {
+    fn a_pending_leak_is_sized_over_the_other_leaks_water() {
         let mut st = AlarmState::default();
         for (a, added) in [
             (alarm(3.0, None, None), 3.0),
+            (alarm(2.0, None, None), 2.0),
             (alarm(1.0, None, None), 1.0),
             (alarm(0.7, Some(0), None), 0.7),
-            (alarm(0.4, Some(1), None), 0.4),
+            (alarm(0.4, Some(2), None), 0.4),
         ] {
+            st.offset += added / 1000.0;
             st.push(a, added / 1000.0);
         }
-        assert!((st.added_elsewhere_since(1) - 0.0007).abs() < 1e-12);
-        assert_eq!(st.added_elsewhere_since(3), 0.0);
+        assert!(st.repair(1));
+        assert!((st.baseline_without(2) - 0.0037).abs() < 1e-12);
+        assert!((st.baseline_without(4) - 0.0037).abs() < 1e-12);
+        assert!((st.baseline_without(0) - 0.0014).abs() < 1e-12);
     }
 }
