@@ -8,8 +8,9 @@ use battledim::scenario::{generate, ScenarioConfig};
 use conformance::*;
 use detection::detect::{
     detect, Clock, Column, DetectConfig, Detector, DetectorEvent, DetectorState, ScadaData,
+    Training,
 };
-use detection::sensors::SensorKind;
+use detection::sensors::{SensorKind, SensorSet};
 
 /// Factor from detection's units (m³/h flows, L/h demands, m) to SI.
 fn to_si(kind: SensorKind) -> f64 {
@@ -35,7 +36,110 @@ fn without_a_balance_streaming_equals_batch_and_resumes_exactly() {
 
 /// The streaming detector against the batch replay, with the SCADA columns
 /// `without` left out of the data.
-fn streaming_against_batch(without: &[&str]) {
+/// A training learnt apart, as the twin's `train` learns it (from the
+/// training period's rows plus the storage term's look-ahead rows after
+/// it), is what a detector learns from the first rows of its data.
+#[test]
+fn a_training_learnt_apart_equals_self_training() {
+    let (model, sensors, data) = ltown_scenario(&[]);
+    let learn_rows = 7 * 288;
+    let cfg = DetectConfig::default();
+    let clock = Clock::of_data(&model, &data);
+    let usable = vec![true; sensors.sensors.len()];
+    let mut d = Detector::self_training(
+        &model,
+        &sensors,
+        &cfg,
+        &usable,
+        clock,
+        data.start_step,
+        learn_rows,
+    )
+    .unwrap();
+    for r in 0..learn_rows + 3 {
+        let readings: Vec<Option<f64>> = sensors
+            .sensors
+            .iter()
+            .map(|s| {
+                data.column(s.kind, &s.column)
+                    .map(|c| c.values[r] * to_si(c.kind))
+            })
+            .collect();
+        d.push(clock.unix_ms(data.start_step + r as i64), &readings)
+            .unwrap();
+    }
+    let apart_data = ScadaData {
+        rows: learn_rows + 3,
+        columns: data
+            .columns
+            .iter()
+            .map(|c| Column {
+                kind: c.kind,
+                name: c.name.clone(),
+                values: c.values[..learn_rows + 3].to_vec(),
+            })
+            .collect(),
+        ..data.clone()
+    };
+    let apart =
+        Training::learn_restricted(&model, &sensors, &apart_data, learn_rows, &cfg, None).unwrap();
+    let json = |t: &Training| {
+        let mut v = serde_json::to_value(t).unwrap();
+        v.as_object_mut().unwrap().remove("description");
+        v
+    };
+    let (diff, at) = largest_difference(
+        &json(&apart),
+        &json(d.training().expect("trained")),
+        "",
+        0.0,
+    );
+    assert!(diff <= 1e-4, "trainings differ by {diff:e} at {at}");
+}
+
+/// The largest difference between two JSON values' numbers, relative to
+/// the largest magnitude among the numbers of the same array (1 where
+/// their shapes differ), and where.
+fn largest_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    at: &str,
+    scale: f64,
+) -> (f64, String) {
+    use serde_json::Value::{Array, Number, Object};
+    let most = |m: (f64, String), d: (f64, String)| if d.0 > m.0 { d } else { m };
+    match (a, b) {
+        (Number(x), Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            let s = x.abs().max(y.abs()).max(scale).max(1e-300);
+            ((x - y).abs() / s, at.to_string())
+        }
+        (Array(x), Array(y)) if x.len() == y.len() => {
+            let scale = x
+                .iter()
+                .filter_map(|v| v.as_f64())
+                .fold(0.0_f64, |m, v| m.max(v.abs()));
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .map(|(i, (x, y))| largest_difference(x, y, &format!("{at}[{i}]"), scale))
+                .fold((0.0, String::new()), most)
+        }
+        (Object(x), Object(y)) if x.len() == y.len() => x
+            .iter()
+            .map(|(k, v)| match y.get(k) {
+                Some(w) => largest_difference(v, w, &format!("{at}.{k}"), 0.0),
+                None => (1.0, format!("{at}.{k}")),
+            })
+            .fold((0.0, String::new()), most),
+        _ if a == b => (0.0, String::new()),
+        _ => (1.0, at.to_string()),
+    }
+}
+
+/// L-Town, 10 days, one abrupt leak of 6–8 L/s (seed 7), without the
+/// columns named.
+fn ltown_scenario(without: &[&str]) -> (network::Network, SensorSet, ScadaData) {
     let text = std::fs::read_to_string(networks_dir().join("L-TOWN.inp")).unwrap();
     let model = network::inp::parse_inp(&text, "L-TOWN.inp").unwrap();
     let sensors = battledim::ltown::sensor_set();
@@ -71,7 +175,13 @@ fn streaming_against_batch(without: &[&str]) {
             })
             .collect(),
     };
+    (model, sensors, data)
+}
+
+fn streaming_against_batch(without: &[&str]) {
+    let (model, sensors, data) = ltown_scenario(without);
     let cfg = DetectConfig::default();
+    let start_step = data.start_step;
     let batch = detect(&model, &sensors, &data, None, &cfg).unwrap();
     assert!(
         batch.alarms.iter().any(|a| a.reported),
@@ -109,10 +219,10 @@ fn streaming_against_batch(without: &[&str]) {
     };
     let mut whole = new();
     let mut first = new();
-    let cut = sc.rows / 2 + 17;
+    let cut = data.rows / 2 + 17;
     let mut events_whole = Vec::new();
     let mut events_split = Vec::new();
-    for r in 0..sc.rows {
+    for r in 0..data.rows {
         let t = unix_ms_of_step(start_step + r as i64);
         events_whole.extend(whole.push(t, &readings(r)).unwrap());
         if r < cut {
@@ -144,7 +254,7 @@ fn streaming_against_batch(without: &[&str]) {
         resumed.push(t_dup, &readings(cut - 1)).is_err(),
         "a step already processed is refused"
     );
-    for r in cut..sc.rows {
+    for r in cut..data.rows {
         let t = unix_ms_of_step(start_step + r as i64);
         events_split.extend(resumed.push(t, &readings(r)).unwrap());
     }

@@ -164,12 +164,8 @@ pub struct DetectConfig {
     /// seeds 2001–2012: 23/26 both); MICROPOLIS_v1's fourteen evaluation
     /// sets 7 more and 6 fewer (202 → 203 of 254), 0.23 → 0.36, 82.2 →
     /// 81.2 % (new seeds 4501–4512: 12 → 14 of 18). Not the default: the
-    /// gain is within the sets' noise and false alarms rise; and with it
-    /// the live twin's alerts on two test scenarios (`cli/tests/twin_run.rs`)
-    /// no longer equal the batch detector's: the twin (trained apart, then
-    /// fed row by row) sizes an alarm about 0.05 % apart from `detect` on
-    /// the same store, and at a near-tie of the change point that starts
-    /// the next alarm elsewhere. BENCHMARKS.md has the runs.
+    /// gain is within the sets' noise and false alarms rise. BENCHMARKS.md
+    /// has the runs.
     pub cusum_k: f64,
     pub cusum_h: f64,
     /// Localization window after the estimated start, hours.

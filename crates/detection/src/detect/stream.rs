@@ -155,19 +155,25 @@ impl Training {
         let setup = checked_setup(model, sensors, &usable, cfg, &mut Vec::new())?;
         let mut frame = Frame::new(&setup, &series, data, clock);
         LiveModel::new(&setup, &frame)?.advance(&setup, &mut frame)?;
+        // The rows after `learn_rows` are only the storage term's
+        // look-ahead (as a self-training detector learns).
         let normal = learn(
             &frame,
-            0..frame.rows,
+            0..learn_rows.min(frame.rows),
             cfg.state_features,
             setup.pressure_channels().as_deref(),
         );
+        let learnt: Vec<Option<Vec<f64>>> = series
+            .iter()
+            .map(|s| s.as_ref().map(|v| v[..learn_rows.min(v.len())].to_vec()))
+            .collect();
         Ok(Training {
             clock,
-            typical: typical(&series),
+            typical: typical(&learnt),
             usable,
             description: format!(
                 "{} rows of {} s from {}",
-                data.rows,
+                learn_rows,
                 clock.step_s,
                 clock.format(data.start_step)
             ),
