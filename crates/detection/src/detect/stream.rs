@@ -163,13 +163,9 @@ impl Training {
             cfg.state_features,
             setup.pressure_channels().as_deref(),
         );
-        let learnt: Vec<Option<Vec<f64>>> = series
-            .iter()
-            .map(|s| s.as_ref().map(|v| v[..learn_rows.min(v.len())].to_vec()))
-            .collect();
         Ok(Training {
             clock,
-            typical: typical(&learnt),
+            typical: typical(&series, learn_rows),
             usable,
             description: format!(
                 "{} rows of {} s from {}",
@@ -183,10 +179,11 @@ impl Training {
     }
 }
 
-fn typical(series: &[Option<Vec<f64>>]) -> Vec<Option<f64>> {
+/// Each series' mean over its first `rows` readings.
+fn typical(series: &[Option<Vec<f64>>], rows: usize) -> Vec<Option<f64>> {
     series
         .iter()
-        .map(|s| match s {
+        .map(|s| match s.as_deref().map(|v| &v[..rows.min(v.len())]) {
             Some(v) if !v.is_empty() => Some(v.iter().sum::<f64>() / v.len() as f64),
             _ => None,
         })
@@ -899,7 +896,7 @@ impl Detector {
         self.training = Some(Training {
             clock: self.clock,
             usable: self.usable.clone(),
-            typical: typical(&series),
+            typical: typical(&series, self.learn_rows),
             description: format!(
                 "first {:.1} days of the data (assumed leak-free)",
                 self.learn_rows as f64 / (24 * self.clock.per_hour()) as f64
@@ -1594,6 +1591,17 @@ mod tests {
         }
     }
 
+    /// The alarm state after `alarms`, each with what it added to the
+    /// baseline (L/s).
+    fn state_of<const N: usize>(alarms: [(Alarm, f64); N]) -> AlarmState {
+        let mut st = AlarmState::default();
+        for (a, added) in alarms {
+            st.offset += added / 1000.0;
+            st.push(a, added / 1000.0);
+        }
+        st
+    }
+
     /// A leak opened unplaced (2 L/s into the baseline), placed later (its
     /// report gives the 2.5 L/s lost by then, adding nothing: the 0.5 L/s
     /// of growth came with a growth alarm) and repaired: the baseline drops
@@ -1601,16 +1609,12 @@ mod tests {
     /// (5 L/s), and another leak's 1 L/s stays.
     #[test]
     fn a_repair_takes_out_what_the_leak_added() {
-        let mut st = AlarmState::default();
-        for (a, added) in [
+        let mut st = state_of([
             (alarm(2.0, None, None), 2.0),
             (alarm(1.0, None, None), 1.0),
             (alarm(0.5, Some(0), None), 0.5),
             (alarm(2.5, None, Some(0)), 0.0),
-        ] {
-            st.offset += added / 1000.0;
-            st.push(a, added / 1000.0);
-        }
+        ]);
         assert_eq!(st.leak_root(3), 0);
         assert!(st.repair(3));
         assert!((st.offset - 0.001).abs() < 1e-12, "{}", st.offset);
@@ -1624,17 +1628,13 @@ mod tests {
     /// over the water of the leaks still there, its own excluded.
     #[test]
     fn a_pending_leak_is_sized_over_the_other_leaks_water() {
-        let mut st = AlarmState::default();
-        for (a, added) in [
+        let mut st = state_of([
             (alarm(3.0, None, None), 3.0),
             (alarm(2.0, None, None), 2.0),
             (alarm(1.0, None, None), 1.0),
             (alarm(0.7, Some(0), None), 0.7),
             (alarm(0.4, Some(2), None), 0.4),
-        ] {
-            st.offset += added / 1000.0;
-            st.push(a, added / 1000.0);
-        }
+        ]);
         assert!(st.repair(1));
         assert!((st.baseline_without(2) - 0.0037).abs() < 1e-12);
         assert!((st.baseline_without(4) - 0.0037).abs() < 1e-12);
