@@ -281,6 +281,21 @@ pub struct DetectConfig {
     /// scored 84.5 % of perfect; 15 → 87.0 %, 0.50 false alarms per 4
     /// weeks; 10 → 86.9 %, 0.53; 5 → 87.0 %, 0.60.
     pub new_leak_evidence: f64,
+    /// A lower `new_leak_evidence` for an alarm whose joint fit places the
+    /// new leak farther than `far_new_m` along the network from every
+    /// reported leak (0 disables): a second leak starting hours after a
+    /// first one far away has a window that still holds the first's onset,
+    /// so its own signature points at the first and its evidence stays
+    /// low, while a known leak growing is seldom placed that far from
+    /// itself by the joint fit.
+    pub far_new_evidence: f64,
+    /// The distance, m, beyond which `far_new_evidence` applies.
+    pub far_new_m: f64,
+    /// `far_new_evidence` applies only to an abrupt alarm: raised at most
+    /// this many hours after its estimated start (a burst). The growth of
+    /// an incipient known leak that the joint fit places far away raises
+    /// its alarm a day or so after the estimated start.
+    pub far_new_max_h: f64,
     /// Predict the non-AMR consumption in the water balance from the AMR
     /// readings (the demand patterns' values fitted to the meters at every
     /// step) rather than from the model's patterns alone: what varies from
@@ -407,6 +422,9 @@ impl Default for DetectConfig {
             mass_consistent: false,
             ref_same_time: true,
             new_leak_evidence: 15.0,
+            far_new_evidence: 0.0,
+            far_new_m: 600.0,
+            far_new_max_h: 6.0,
             amr_patterns: false,
             state_features: true,
             pending_h: 120.0,
