@@ -501,6 +501,10 @@ pub struct Alarm {
     /// With leaks already found: how much better a new leak explains the
     /// signature than the growth of those alone (misfit ratio).
     pub new_leak_evidence: Option<f64>,
+    /// With leaks already found: the pipe where the fit together with them
+    /// places a new leak (whether or not the alarm was taken as new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_leak_pipe: Option<String>,
     /// The sensors that carried the leak's signature most, largest first.
     #[serde(default)]
     pub evidence: Vec<SensorEvidence>,

@@ -1150,6 +1150,7 @@ impl Detector {
                         candidate_pipes: cum.pipes,
                         candidate_nodes: cum.nodes,
                         new_leak_evidence: evidence,
+                        new_leak_pipe: evidence.map(|_| self.model.links[cum.pipe].id.clone()),
                         evidence: evidence_of,
                         unlocated: false,
                         locates: self.st.pending_alarm,
@@ -1279,6 +1280,7 @@ impl Detector {
         // from the fit of the new signature alone (the joint fit explains
         // the growth of known leaks away, and only locates new ones).
         let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
+        let new_leak_pipe = joint.as_ref().map(|j| self.model.links[j.pipe].id.clone());
         let loc = &single;
         let abrupt =
             (lz.alarm_row.saturating_sub(lz.start) as f64) <= cfg.far_new_max_h * per_h as f64;
@@ -1397,6 +1399,7 @@ impl Detector {
             candidate_pipes: loc.pipes,
             candidate_nodes: loc.nodes,
             new_leak_evidence,
+            new_leak_pipe,
             evidence,
             unlocated,
             locates,
@@ -1599,6 +1602,7 @@ mod tests {
             candidate_pipes: vec![],
             candidate_nodes: vec![],
             new_leak_evidence: None,
+            new_leak_pipe: None,
             evidence: vec![],
             unlocated: growth_of.is_none() && locates.is_none(),
             locates,
