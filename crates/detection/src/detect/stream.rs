@@ -1282,22 +1282,19 @@ impl Detector {
         let new_leak_evidence = joint.as_ref().and_then(|j| j.new_leak_evidence);
         let new_leak_pipe = joint.as_ref().map(|j| self.model.links[j.pipe].id.clone());
         let loc = &single;
-        let abrupt =
-            (lz.alarm_row.saturating_sub(lz.start) as f64) <= cfg.far_new_max_h * per_h as f64;
-        let far_from_known = abrupt
-            && joint.as_ref().is_some_and(|j| {
-                self.st.alarms.iter().filter(|a| a.reported).all(|a| {
-                    model.link_index(&a.pipe).is_none_or(|k| {
-                        graph
-                            .link_distance(k, j.pipe)
-                            .is_none_or(|d| d > cfg.far_new_m)
-                    })
+        // An abrupt alarm that the joint fit places far from every reported
+        // leak needs less evidence to be new (`far_new_evidence`).
+        let far_new = |e: f64| {
+            cfg.far_new_evidence > 0.0
+                && e >= cfg.far_new_evidence
+                && (lz.alarm_row.saturating_sub(lz.start) as f64)
+                    <= cfg.far_new_max_h * per_h as f64
+                && joint.as_ref().is_some_and(|j| {
+                    !near_reported(&self.st.alarms, model, graph, j.pipe, cfg.far_new_m)
                 })
-            });
-        let clearly_new = new_leak_evidence.is_some_and(|e| {
-            e >= cfg.new_leak_evidence
-                || (cfg.far_new_evidence > 0.0 && far_from_known && e >= cfg.far_new_evidence)
-        });
+        };
+        let clearly_new =
+            new_leak_evidence.is_some_and(|e| e >= cfg.new_leak_evidence || far_new(e));
         let mut growth_of = self.st.alarms.iter().position(|a| {
             !clearly_new
                 && a.reported
