@@ -381,11 +381,17 @@ impl AlarmState {
         (self.offset - own).max(0.0)
     }
 
-    /// Records an alarm that added `added` to the baseline.
-    fn push(&mut self, alarm: Alarm, added: f64) {
+    /// `added` for every alarm (a checkpoint from before it was kept has
+    /// none).
+    fn fill_added(&mut self) {
         while self.added.len() < self.alarms.len() {
             self.added.push(self.added_by(self.added.len()));
         }
+    }
+
+    /// Records an alarm that added `added` to the baseline.
+    fn push(&mut self, alarm: Alarm, added: f64) {
+        self.fill_added();
         self.alarms.push(alarm);
         self.added.push(added);
     }
@@ -396,9 +402,7 @@ impl AlarmState {
         if hours.is_empty() {
             return;
         }
-        while self.added.len() < self.alarms.len() {
-            self.added.push(self.added_by(self.added.len()));
-        }
+        self.fill_added();
         let base = self.offset - self.added[index];
         let mean = hours.iter().map(|x| x.0).sum::<f64>() / hours.len() as f64;
         let size = (mean - base).max(0.0);
@@ -1122,7 +1126,7 @@ impl Detector {
                     let he = ((end + 1 - first_row) / per_h)
                         .min(hours.len())
                         .max(loc.start_h + 1);
-                    let hs = he.saturating_sub(12).max(loc.start_h);
+                    let hs = size_start(he, loc.start_h);
                     hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64
                         - self.st.offset
                 }
@@ -1249,7 +1253,7 @@ impl Detector {
             };
             let size_now = {
                 let he = h + 1;
-                let hs = he.saturating_sub(12).max(start_h);
+                let hs = size_start(he, start_h);
                 self.hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64
                     - self.st.offset
             };
@@ -1460,11 +1464,11 @@ impl Detector {
         self.st.s = 0.0;
         self.st.h = (end + 1 - self.first_row) / per_h;
         self.st.last_reset = self.st.h;
-        // Where the size was measured (as `alarm_loop` does).
+        // Where the size was measured.
         let he = self.st.h.min(self.hours.len()).max(lz.start_h + 1);
         self.st.refine = (cfg.offset_refine_h > 0.0).then(|| Refine {
             alarm: self.st.alarms.len(),
-            from_h: he.saturating_sub(12).max(lz.start_h),
+            from_h: size_start(he, lz.start_h),
             due_h: he + cfg.offset_refine_h as usize,
         });
         Ok(vec![self.record(alarm, size)])
@@ -1555,6 +1559,13 @@ pub fn unit_scale(kind: SensorKind) -> f64 {
 }
 
 /// Whether pipe `k` lies within `radius` m of a reported alarm's pipe.
+/// The first hour over which a leak's size is measured, when the hours
+/// measured end before hour `he`: the last 12 hours, none before the leak's
+/// estimated start hour `start_h`.
+fn size_start(he: usize, start_h: usize) -> usize {
+    he.saturating_sub(12).max(start_h)
+}
+
 fn near_reported(
     alarms: &[Alarm],
     model: &Network,
@@ -1599,7 +1610,7 @@ fn relocalize_pending(
     }
     let w_start = (end + 1).saturating_sub(win).max(p_start);
     let he = ((end + 1 - first_row) / per_h).min(hours.len()).max(1);
-    let hs = he.saturating_sub(12);
+    let hs = size_start(he, 0);
     let p_size =
         (hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - p_offset).max(1e-4);
     let (single, joint) = localize(
