@@ -404,8 +404,7 @@ impl AlarmState {
         }
         self.fill_added();
         let base = self.offset - self.added[index];
-        let mean = hours.iter().map(|x| x.0).sum::<f64>() / hours.len() as f64;
-        let size = (mean - base).max(0.0);
+        let size = (mean_excess(hours) - base).max(0.0);
         self.added[index] = size;
         self.offset = base + size;
     }
@@ -1122,15 +1121,10 @@ impl Detector {
                     loc.full_end
                 };
                 let hours = &self.hours;
-                let size = {
-                    let he = ((end + 1 - first_row) / per_h)
-                        .min(hours.len())
-                        .max(loc.start_h + 1);
-                    let hs = size_start(he, loc.start_h);
-                    hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64
-                        - self.st.offset
-                }
-                .max(1e-4);
+                let size = (mean_excess(
+                    &hours[size_window((end + 1 - first_row) / per_h, hours.len(), loc.start_h)],
+                ) - self.st.offset)
+                    .max(1e-4);
                 self.localizations += 1;
                 let result = localize(
                     &self.setup,
@@ -1251,12 +1245,8 @@ impl Detector {
             } else {
                 full_end
             };
-            let size_now = {
-                let he = h + 1;
-                let hs = size_start(he, start_h);
-                self.hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64
-                    - self.st.offset
-            };
+            let size_now = mean_excess(&self.hours[size_window(h + 1, self.hours.len(), start_h)])
+                - self.st.offset;
             events.push(DetectorEvent::AlarmRaised {
                 step: start_step + alarm_row as i64,
                 estimated_start_step: start_step + start as i64,
@@ -1465,11 +1455,11 @@ impl Detector {
         self.st.h = (end + 1 - self.first_row) / per_h;
         self.st.last_reset = self.st.h;
         // Where the size was measured.
-        let he = self.st.h.min(self.hours.len()).max(lz.start_h + 1);
+        let window = size_window(self.st.h, self.hours.len(), lz.start_h);
         self.st.refine = (cfg.offset_refine_h > 0.0).then(|| Refine {
             alarm: self.st.alarms.len(),
-            from_h: size_start(he, lz.start_h),
-            due_h: he + cfg.offset_refine_h as usize,
+            from_h: window.start,
+            due_h: window.end + cfg.offset_refine_h as usize,
         });
         Ok(vec![self.record(alarm, size)])
     }
@@ -1558,14 +1548,21 @@ pub fn unit_scale(kind: SensorKind) -> f64 {
     }
 }
 
-/// Whether pipe `k` lies within `radius` m of a reported alarm's pipe.
-/// The first hour over which a leak's size is measured, when the hours
-/// measured end before hour `he`: the last 12 hours, none before the leak's
-/// estimated start hour `start_h`.
-fn size_start(he: usize, start_h: usize) -> usize {
-    he.saturating_sub(12).max(start_h)
+/// The hours over which a leak's size is measured when they end before
+/// hour `end_h` (at most `n_hours`, at least one hour past the leak's
+/// estimated start hour `start_h`): the last 12 hours, none before
+/// `start_h`.
+fn size_window(end_h: usize, n_hours: usize, start_h: usize) -> std::ops::Range<usize> {
+    let he = end_h.min(n_hours).max(start_h + 1);
+    he.saturating_sub(12).max(start_h)..he
 }
 
+/// Mean balance excess of `hours`, m³/s.
+fn mean_excess(hours: &[(f64, f64)]) -> f64 {
+    hours.iter().map(|x| x.0).sum::<f64>() / hours.len() as f64
+}
+
+/// Whether pipe `k` lies within `radius` m of a reported alarm's pipe.
 fn near_reported(
     alarms: &[Alarm],
     model: &Network,
@@ -1609,10 +1606,9 @@ fn relocalize_pending(
         return Ok(None);
     }
     let w_start = (end + 1).saturating_sub(win).max(p_start);
-    let he = ((end + 1 - first_row) / per_h).min(hours.len()).max(1);
-    let hs = size_start(he, 0);
-    let p_size =
-        (hours[hs..he].iter().map(|x| x.0).sum::<f64>() / (he - hs) as f64 - p_offset).max(1e-4);
+    let p_size = (mean_excess(&hours[size_window((end + 1 - first_row) / per_h, hours.len(), 0)])
+        - p_offset)
+        .max(1e-4);
     let (single, joint) = localize(
         setup,
         model,
